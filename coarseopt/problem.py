@@ -107,8 +107,9 @@ class CoarseProblem:
             raise ProblemError("The 'profit' argument is required: an (n, m) array of profits.")
         if hasattr(profit, "columns") and hasattr(profit, "to_numpy"):  # pandas DataFrame
             labels = list(profit.columns)
-            if len(set(map(_hashable, labels))) != len(labels):
-                dup = sorted({str(c) for c in labels if labels.count(c) > 1})
+            duplicated = profit.columns.duplicated()  # also catches repeated NaN labels
+            if duplicated.any() or len(set(map(_hashable, labels))) != len(labels):
+                dup = sorted({str(c) for c, d in zip(labels, duplicated) if d})
                 raise ProblemError(
                     f"The columns of 'profit' must name distinct treatments; duplicated "
                     f"labels: {dup}. Rename or drop the duplicated columns."
@@ -155,6 +156,7 @@ class CoarseProblem:
                 f"row {i}, column {j} (value {profit[i, j]}). Impute or drop those individuals, "
                 "or use a large negative number for a forbidden treatment."
             )
+        _check_magnitude(float(np.abs(profit).max()), profit.shape[0])
         if not self.treatment_labels:
             self.treatment_labels = tuple(range(profit.shape[1]))
         profit.setflags(write=False)
@@ -177,7 +179,12 @@ class CoarseProblem:
             profit = profit.astype(np.float64)
         if len(profit.chunks[1]) != 1:  # whole rows per chunk: solvers map over row blocks
             profit = profit.rechunk({1: -1})
-        n_bad = int(da.count_nonzero(~da.isfinite(profit)).compute())
+        n_bad, max_abs = (
+            float(v) for v in da.compute(da.count_nonzero(~da.isfinite(profit)), abs(profit).max())
+        )
+        n_bad = int(n_bad)
+        if not n_bad:
+            _check_magnitude(max_abs, int(profit.shape[0]))
         if n_bad:
             raise ProblemError(
                 f"'profit' must be finite; found {n_bad} NaN or infinite value(s). Impute or drop "
@@ -402,10 +409,25 @@ class CoarseProblem:
 
 
 def _numeric_dtype(dtype: Any) -> bool:
+    """Real numbers (bool, int, unsigned, float): not complex, not timedelta or datetime."""
     try:
-        return np.issubdtype(np.dtype(dtype), np.number) or np.dtype(dtype) == np.bool_
+        return np.dtype(dtype).kind in "biuf"
     except TypeError:  # pandas extension dtypes
         return getattr(dtype, "kind", "O") in "biuf"
+
+
+#: Largest ``n * max|profit|`` accepted: sums of profits (objectives, bounds, segment totals)
+#: must stay finite in float64 with room to spare.
+MAX_TOTAL_MAGNITUDE = 1e300
+
+
+def _check_magnitude(max_abs: float, n: int) -> None:
+    if max_abs * n > MAX_TOTAL_MAGNITUDE:
+        raise ProblemError(
+            f"'profit' is too large in magnitude to be summed in float64: max |profit| = {max_abs:.3g} "
+            f"over n = {n} individuals (limit n * max|profit| <= {MAX_TOTAL_MAGNITUDE:.0e}). Divide "
+            "'profit' by a constant (the optimal policy does not change) and scale the objective back."
+        )
 
 
 def _hashable(x: Any) -> Any:

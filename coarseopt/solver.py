@@ -309,7 +309,12 @@ class Solver(ABC):
                     f"Solver {self.name!r} reported bound {bound} below its own objective {objective}."
                 )
             gap = max(0.0, (bound - objective) / scale)
-            if gap <= OPTIMALITY_TOL * 10 and status in ("feasible", "time_limit"):
+            # Promote only on a gap that is small relative to the profits themselves: the
+            # reported gap divides by max(1, |bound|), which would call any bound "tight" on
+            # profits far below 1 in magnitude.
+            rel = max(abs(bound), abs(objective), np.finfo(float).tiny)
+            tight = bound - objective <= OPTIMALITY_TOL * 10 * rel
+            if tight and status in ("feasible", "time_limit"):
                 status = "optimal"  # the bound proves it
         if status == "optimal" and (gap is None or gap > 1e-6):
             raise SolverError(f"Solver {self.name!r} claimed optimality without a matching bound.")

@@ -33,7 +33,12 @@ def bounded_assignment(
     hi = np.asarray(hi, dtype=float)
     if lo.sum() > n or hi.sum() < n:
         return None
-    c = -profit[:, offered].reshape(-1)  # variable (i, t) at i * s + t
+    # HiGHS works to absolute tolerances (~1e-7): subtract each row's best value (every row
+    # is assigned exactly once, so the optimum does not move) and divide by the spread, so
+    # that tiny, huge or offset profits are solved as accurately as profits of order one.
+    sub = profit[:, offered] - profit[:, offered].max(axis=1, keepdims=True)
+    spread = float(-sub.min()) or 1.0
+    c = -(sub / spread).reshape(-1)  # variable (i, t) at i * s + t
     rows = np.repeat(np.arange(n), s)
     a_eq = sparse.csr_matrix((np.ones(n * s), (rows, np.arange(n * s))), shape=(n, n * s))
     cols = np.tile(np.arange(s), n)
@@ -50,7 +55,9 @@ def bounded_assignment(
     if res.status == 2:
         return None
     if res.status != 0:
-        raise RuntimeError(f"transport LP failed: {res.message}")
+        from coarseopt.exceptions import SolverError
+
+        raise SolverError(f"transport LP failed (HiGHS status {res.status}): {res.message}")
     x = res.x.reshape(n, s)
     assignment = offered[x.argmax(axis=1)]
     obj = float(np.take_along_axis(profit, assignment[:, None], axis=1).sum())
