@@ -116,7 +116,7 @@ def test_kmeans_features_recovers_feature_driven_segments():
     rng = np.random.default_rng(0)
     n = 400
     group = rng.integers(0, 3, n)
-    features = np.c_[group * 10.0 + rng.normal(size=n), 0.1 * rng.normal(size=n)]
+    features = np.c_[group * 10.0 + rng.normal(size=n), rng.normal(size=n) - 5.0 * group]
     profit = np.eye(3)[group] * 5 + 0.1 * rng.normal(size=(n, 3))
     r = co.solve(co.CoarseProblem(profit, k=3, features=features), solver="kmeans-features")
     np.testing.assert_array_equal(r.assignment, group)
