@@ -38,8 +38,13 @@ def pmed_distances(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     if i.min(initial=0) < 0 or max(i.max(initial=0), j.max(initial=0)) >= n or j.min(initial=0) < 0:
         raise ProblemError(f"{os.fspath(path)!r}: an edge names a vertex outside 1..{n}.")
     direct = np.full((n, n), np.inf)
-    direct[i, j] = edges[:, 2]  # later duplicates overwrite earlier ones: the last cost wins
-    direct[j, i] = edges[:, 2]
+    # A repeated edge (in either orientation) takes its last listed cost: keep, per
+    # unordered pair, the last line that names it.
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    _, last = np.unique((lo * n + hi)[::-1], return_index=True)
+    keep = edges.shape[0] - 1 - last
+    direct[lo[keep], hi[keep]] = edges[keep, 2]
+    direct[hi[keep], lo[keep]] = edges[keep, 2]
     np.fill_diagonal(direct, 0.0)
     dist = shortest_path(direct, method="D", directed=False)
     if not np.isfinite(dist).all():
