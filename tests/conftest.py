@@ -1,0 +1,40 @@
+"""Shared fixtures and helpers of the test suite."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+# The hand-checked bank (tests/conformance.py) and the benchmark generators
+# (benchmarks/instances.py) are imported by several test files.
+for path in (str(TESTS), str(ROOT)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+ORLIB = ROOT / "benchmarks" / "data" / "orlib"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def pmed1_path() -> Path:
+    return ORLIB / "pmed1.txt"
+
+
+def brute_force(profit: np.ndarray, k: int) -> float:
+    """``max_{|S| = min(k, m)} sum_i max_{j in S} profit[i, j]`` by listing every set."""
+    import itertools
+
+    profit = np.asarray(profit, dtype=float)
+    m = profit.shape[1]
+    return max(
+        float(profit[:, list(s)].max(axis=1).sum()) for s in itertools.combinations(range(m), min(k, m))
+    )
