@@ -1,0 +1,247 @@
+"""HTML for the study report (stdlib :mod:`html` escaping; no template engine)."""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+from . import plots
+
+__all__ = ["build_html", "write_report"]
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1100px; padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em;
+       margin-top: 1.8em; } h3 { margin-bottom: 0.3em; }
+.muted { color: #666; font-size: 0.92em; }
+.box { background: #f4f7fb; border-left: 4px solid #4C72B0; padding: 0.8em 1.2em; margin: 1em 0; }
+.warn { background: #fff6e5; border-left-color: #DD8452; }
+table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 0.92em; }
+th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; }
+th { background: #f0f0f0; } td.l, th.l { text-align: left; }
+tr.hl td { background: #eef5e9; font-weight: 600; }
+img { max-width: 100%; height: auto; display: block; margin: 0.5em 0; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+code { background: #f2f2f2; padding: 0 0.2em; }
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _num(v: Any, digits: int = 4) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "–" if v is None else _e(v)
+    return "–" if not math.isfinite(f) else f"{f:,.{digits}g}"
+
+
+def _money(v: Any) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "–"
+    if not math.isfinite(f):
+        return "–"
+    return f"{f:,.2f}" if abs(f) >= 100 else f"{f:.4f}"
+
+
+def _pct(v: Any, digits: int = 1) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if not math.isfinite(f) else f"{100 * f:.{digits}f}%"
+
+
+def _table(header: list[str], rows: list[list[str]], left: int = 1, highlight: set[int] | None = None) -> str:
+    highlight = highlight or set()
+    out = ["<table><thead><tr>"]
+    out += [f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(header)]
+    out.append("</tr></thead><tbody>")
+    for r, row in enumerate(rows):
+        cls = ' class="hl"' if r in highlight else ""
+        out.append(f"<tr{cls}>" + "".join(
+            f'<td class="{"l" if i < left else ""}">{cell}</td>' for i, cell in enumerate(row)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _img(fig, alt: str) -> str:
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{plots.to_base64_png(fig)}">'
+
+
+def _who(seg: dict) -> str:
+    parts = []
+    for d in seg.get("distinctive", []):
+        word = "more" if d["std_diff"] > 0 else "less"
+        parts.append(
+            f"{word} <code>{_e(d['feature'])}</code> ({_num(d['segment_mean'], 3)} vs "
+            f"{_num(d['overall_mean'], 3)} overall)"
+        )
+    return "; ".join(parts) if parts else "close to the average customer"
+
+
+def _ci(lo: Any, hi: Any) -> str:
+    return f"[{_money(lo)}, {_money(hi)}]"
+
+
+def _recommendation(study: Any) -> str:
+    k = study.recommended_k
+    if k is None:
+        return ""
+    ev = study.evaluation.set_index("policy")
+    row = ev.loc[f"k={k}"]
+    res = study.results[k]
+    conf = f"{100 * (1 - study.config.evaluation['alpha']):.0f}%"
+    base = study.config.evaluation["baseline"]
+    base_name = "control" if base == "control" else f"everyone: {base}"
+    segs = "".join(
+        f"<li><b>{_e(seg['treatment'])}</b> to {_pct(seg['share'])} of customers: {_who(seg)}.</li>"
+        for seg in study.segments[k]
+    )
+    sig = row.get("p_value")
+    sure = ""
+    if row["lift_ci_low"] is not None and math.isfinite(float(row["lift_ci_low"])):
+        if float(row["lift_ci_low"]) > 0:
+            sure = (f"The lift over <i>{_e(base_name)}</i> is positive with {conf} confidence "
+                    f"(p = {_num(sig, 3)}).")
+        elif float(row["lift_ci_high"]) < 0:
+            sure = f"This policy earns significantly <b>less</b> than <i>{_e(base_name)}</i>."
+        else:
+            sure = (f"The {conf} interval of the lift includes zero (p = {_num(sig, 3)}): the data do not "
+                    f"show that this policy beats <i>{_e(base_name)}</i>.")
+    comp = ""
+    if study.comparisons is not None and len(study.comparisons):
+        c = study.comparisons[study.comparisons["policy_a"] == f"k={k}"]
+        if len(c):
+            c = c.iloc[0]
+            inc = "" if c["ci_low"] <= 0 <= c["ci_high"] else "not "
+            comp = (f" Against {c['policy_b']}: {_money(c['estimate'])} per customer, {conf} CI "
+                    f"{_ci(c['ci_low'], c['ci_high'])} (the interval does {inc}include zero).")
+    gap = ""
+    if res.status != "optimal":
+        gap = (f" The solver ({_e(res.solver)}) returned status <i>{_e(res.status)}</i>"
+               + (f", gap {_pct(res.gap, 3)}" if res.gap is not None else ", no optimality proof") + ".")
+    return f"""
+<div class="box">
+<p><b>Recommendation: offer k = {k} treatment{'s' if k > 1 else ''}</b> (the highest held-out value among the
+k tried):</p>
+<ul>{segs}</ul>
+<p>On held-out customers this policy earns <b>{_money(row['value'])}</b> per customer ({conf} CI
+{_ci(row['value_ci_low'], row['value_ci_high'])}), <b>{_money(row['lift'])}</b> more than
+<i>{_e(base_name)}</i> ({conf} CI {_ci(row['lift_ci_low'], row['lift_ci_high'])}). {sure}{comp}
+It captures {_pct(res.recovery)} of the estimated profit of full personalization.{gap}</p>
+</div>"""
+
+
+def build_html(study: Any) -> str:
+    """The report as one HTML string (plots embedded)."""
+    cfg = study.config
+    conf = f"{100 * (1 - cfg.evaluation['alpha']):.0f}%"
+    info = study.data_info
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>coarseopt report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Coarse personalization report</h1>",
+        f'<p class="muted">Data: {_e(info.get("source"))} · {info.get("rows_used", 0):,} customers '
+        f"({len(study.train_index):,} for training, {len(study.test_index):,} held out) · "
+        f"treatments: {', '.join(_e(t) for t in study.treatments)} (control: {_e(study.control)}) · "
+        f"solver: <code>{_e(cfg.solve['solver'])}</code> · config: {_e(cfg.source)}</p>",
+        _recommendation(study),
+    ]
+
+    # ---- evaluation
+    ev = study.evaluation
+    hl = {i for i, p in enumerate(ev["policy"]) if p == f"k={study.recommended_k}"}
+    rows = []
+    for _, r in ev.iterrows():
+        rows.append([
+            _e(r["policy"]), _e(r["offered"]), _money(r["value"]), _ci(r["value_ci_low"], r["value_ci_high"]),
+            _money(r["lift"]), _ci(r["lift_ci_low"], r["lift_ci_high"]), _num(r.get("p_value"), 3),
+            _pct(r.get("share_disagree")),
+        ])
+    parts += [
+        "<h2>How sure are we? Held-out evaluation</h2>",
+        f"<p>Each policy is evaluated on the {len(study.test_index):,} held-out customers, whose random "
+        f"assignment in the experiment makes the comparison causal. Value: estimated profit per customer "
+        f"if everyone were treated by the policy; lift: difference to the baseline "
+        f"(<code>{_e(cfg.evaluation['baseline'])}</code>), estimator <code>{_e(cfg.evaluation['method'])}</code>; "
+        f"intervals at {conf}. <i>Disagree</i>: share of customers for whom the policy and the baseline differ "
+        "(only they carry information about the lift).</p>",
+        _img(plots.value_figure(study), "held-out value of each policy with confidence intervals"),
+        _table(["policy", "offered", "value", f"{conf} CI", "lift", f"{conf} CI", "p", "disagree"], rows,
+               left=2, highlight=hl),
+    ]
+    if study.comparisons is not None and len(study.comparisons):
+        rows = [[_e(c["policy_a"]) + " vs " + _e(c["policy_b"]), _money(c["estimate"]),
+                 _ci(c["ci_low"], c["ci_high"]), _num(c.get("p_value"), 3)]
+                for _, c in study.comparisons.iterrows()]
+        parts += ["<h3>Does offering one more treatment pay?</h3>",
+                  _table(["comparison", "difference", f"{conf} CI", "p"], rows)]
+
+    # ---- the solutions
+    rows = []
+    for k, res in study.results.items():
+        rows.append([
+            f"k={k}", ", ".join(f"{_e(l)} ({_pct(s)})" for l, s in zip(res.offered_labels, res.shares)),
+            _e(res.status), _num(res.objective, 6), _num(res.bound, 6),
+            _pct(res.gap, 3) if res.gap is not None else "–", _pct(res.recovery), f"{res.wall_time:.2f} s",
+        ])
+    parts += [
+        "<h2>Which treatments to offer</h2>",
+        "<p>For each k the solver chooses at most k treatments and assigns every training customer the "
+        "most profitable offered one, by the cross-fitted profit estimates. <i>Recovery</i>: the share of "
+        "full personalization's estimated profit captured; <i>bound</i> / <i>gap</i>: a proven upper bound "
+        "and the distance to it, where the solver proves one (status <i>optimal</i> means proven).</p>",
+        _table(["k", "offered (share)", "status", "objective", "bound", "gap", "recovery", "time"], rows),
+        _img(plots.recovery_figure(study), "recovery versus k"),
+        _img(plots.segment_sizes_figure(study), "segment sizes per k"),
+    ]
+
+    # ---- segment profiles
+    parts.append("<h2>Who gets what: segment profiles</h2>")
+    parts.append("<p>Mean of each feature among the customers of a segment (training half); the text lists "
+                 "the features that set the segment apart most. Mean profit: estimated incremental profit "
+                 "per customer of the segment under each treatment.</p>")
+    for k in study.results:
+        segs = study.segments[k]
+        parts.append(f"<h3>k = {k}</h3>")
+        if study.recommended_k == k or len(study.results) <= 3:
+            if segs and segs[0]["profile"]:
+                parts.append(_img(plots.profile_figure(study, k), f"segment profiles for k={k}"))
+        tr = [str(t) for t in study.treatments]
+        rows = [[_e(s["treatment"]), f"{s['count']:,}", _pct(s["share"]), _who(s)]
+                + [_money(s["mean_profit"].get(t)) for t in tr] for s in segs]
+        parts.append(_table(["segment", "customers", "share", "distinctive features"]
+                            + [f"profit: {t}" for t in tr], rows, left=1))
+
+    # ---- run facts
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in study.timings.items())
+    versions = ", ".join(f"{k} {v}" for k, v in study.versions.items())
+    from ..config import dump_toml
+
+    parts += [
+        "<h2>About this run</h2>",
+        f"<p class=\"muted\">Rows read {info.get('rows_read', 0):,}, dropped {info.get('rows_dropped', 0):,}; "
+        f"arms: {', '.join(f'{_e(a)} ({n:,})' for a, n in info.get('arms', {}).items())}.<br>"
+        f"Timings: {_e(timings)}.<br>Versions: {_e(versions)}.</p>",
+        "<details><summary>Configuration</summary><pre>" + _e(dump_toml(cfg.as_dict())) + "</pre></details>",
+        "</body></html>",
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def write_report(study: Any, path: str | Path) -> Path:
+    """Write the self-contained HTML report of ``study`` to ``path``."""
+    path = Path(path)
+    path.write_text(build_html(study), encoding="utf-8")
+    return path

@@ -1,0 +1,155 @@
+"""The report's figures, drawn with matplotlib's object API (no pyplot state, no display).
+
+Each function takes a :class:`coarseopt.pipeline.Study` and returns a
+:class:`matplotlib.figure.Figure`; :func:`to_base64_png` turns one into the text of an
+``<img src="data:image/png;base64,...">`` so that the report needs no other file.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["recovery_figure", "segment_sizes_figure", "profile_figure", "value_figure", "to_base64_png"]
+
+_PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
+            "#CCB974", "#64B5CD"]
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return fig
+
+
+def _colors(treatments: list) -> dict:
+    return {str(t): _PALETTE[i % len(_PALETTE)] for i, t in enumerate(treatments)}
+
+
+def to_base64_png(fig) -> str:
+    """The figure as base64-encoded PNG text."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def recovery_figure(study: Any):
+    """Share of full personalization's estimated profit captured with k treatments."""
+    ks = list(study.results)
+    rec = [100 * study.results[k].recovery for k in ks]
+    fig = _figure(6.0, 3.4)
+    ax = fig.add_subplot()
+    ax.plot(ks, rec, marker="o", color=_PALETTE[0])
+    for k, r in zip(ks, rec):
+        if math.isfinite(r):
+            ax.annotate(f"{r:.1f}%", (k, r), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=9)
+    ax.axhline(100, color="0.6", lw=1, ls="--")
+    ax.set_xticks(ks)
+    ax.set_xlabel("k: number of treatments offered")
+    ax.set_ylabel("recovery (% of full personalization)")
+    finite = [r for r in rec if math.isfinite(r)]
+    low = min(finite + [100.0]) if finite else 0.0
+    ax.set_ylim(min(low - 5, 95), 105)
+    ax.set_title("Estimated profit recovered (training customers)", fontsize=11)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def segment_sizes_figure(study: Any):
+    """Stacked bars: the share of customers assigned to each treatment, for every k."""
+    ks = list(study.results)
+    colors = _colors(study.treatments)
+    fig = _figure(6.8, 0.55 * len(ks) + 1.6)
+    ax = fig.add_subplot()
+    seen = set()
+    for row, k in enumerate(ks):
+        res = study.results[k]
+        left = 0.0
+        for lab, share in zip(res.offered_labels, res.shares):
+            name = str(lab)
+            ax.barh(row, 100 * share, left=left, color=colors[name], edgecolor="white",
+                    label=name if name not in seen else None)
+            seen.add(name)
+            if share >= 0.08:
+                ax.text(left + 50 * share, row, f"{100 * share:.0f}%", ha="center", va="center",
+                        fontsize=9, color="white")
+            left += 100 * share
+    ax.set_yticks(range(len(ks)), [f"k={k}" for k in ks])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("share of customers (%)")
+    ax.set_title("Segment sizes: who gets which treatment", fontsize=11)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=min(4, len(seen)), frameon=False, fontsize=9)
+    return fig
+
+
+def profile_figure(study: Any, k: int, max_features: int = 16):
+    """Heat map: how each segment differs from the average customer (standardized means)."""
+    segs = study.segments[k]
+    names = list(segs[0]["profile"]) if segs else []
+    overall = {}
+    for seg in segs:
+        for f, v in seg["profile"].items():
+            overall[f] = overall.get(f, 0.0) + v * seg["share"]
+    # standardized difference from the overall mean (the sd comes from the distinctive list when present)
+    X = np.array([[seg["profile"][f] for f in names] for seg in segs], dtype=float)
+    sd = X.std(axis=0)
+    sd[sd == 0] = 1.0
+    Z = (X - np.array([overall[f] for f in names])) / sd
+    if len(names) > max_features:
+        keep = np.argsort(-np.abs(Z).max(axis=0))[:max_features]
+        keep.sort()
+        names = [names[i] for i in keep]
+        X, Z = X[:, keep], Z[:, keep]
+    fig = _figure(min(1.0 + 0.75 * len(names), 13.0), 1.2 + 0.55 * len(segs) + 1.2)
+    ax = fig.add_subplot()
+    lim = max(1e-9, float(np.abs(Z).max()))
+    im = ax.imshow(Z, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    for i in range(len(segs)):
+        for j in range(len(names)):
+            ax.text(j, i, _short(X[i, j]), ha="center", va="center", fontsize=8)
+    ax.set_yticks(range(len(segs)), [f"{seg['treatment']} ({100 * seg['share']:.0f}%)" for seg in segs])
+    ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
+    ax.set_title(f"Segment profiles for k={k}: feature means (color: above / below the average)", fontsize=11)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="relative difference")
+    return fig
+
+
+def _short(v: float) -> str:
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def value_figure(study: Any):
+    """Held-out value of each policy and its lift over the baseline, with confidence intervals."""
+    ev = study.evaluation
+    alpha = study.config.evaluation["alpha"]
+    names = list(ev["policy"])
+    y = np.arange(len(names))
+    fig = _figure(9.0, 0.5 * len(names) + 1.8)
+    ax1, ax2 = fig.subplots(1, 2, sharey=True)
+    for ax, col, title in ((ax1, "value", "profit per customer"), (ax2, "lift", "lift over the baseline")):
+        est = ev[col].to_numpy(dtype=float)
+        lo = ev[f"{col}_ci_low"].to_numpy(dtype=float)
+        hi = ev[f"{col}_ci_high"].to_numpy(dtype=float)
+        err = np.vstack([est - lo, hi - est])
+        colors = [_PALETTE[0] if n.startswith("k=") else "0.45" for n in names]
+        for i in range(len(names)):
+            ax.errorbar(est[i], y[i], xerr=err[:, i:i + 1], fmt="o", color=colors[i], capsize=4)
+        if col == "lift":
+            ax.axvline(0, color="0.5", lw=1, ls="--")
+        ax.set_title(f"{title} ({100 * (1 - alpha):.0f}% CI)", fontsize=11)
+        ax.grid(axis="x", alpha=0.3)
+    ax1.set_yticks(y, names)
+    ax1.invert_yaxis()
+    fig.suptitle("Held-out evaluation (customers the models never saw)", fontsize=11)
+    return fig
