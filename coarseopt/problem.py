@@ -159,6 +159,7 @@ class CoarseProblem:
         _check_magnitude(float(np.abs(profit).max()), profit.shape[0])
         if not self.treatment_labels:
             self.treatment_labels = tuple(range(profit.shape[1]))
+        profit = profit.view()  # read-only for the problem, without freezing the caller's array
         profit.setflags(write=False)
         return profit
 
@@ -282,7 +283,7 @@ class CoarseProblem:
         if share is None:
             return None
         try:
-            s = np.asarray(share, dtype=np.float64)
+            s = np.array(share, dtype=np.float64)  # a copy: the caller's array stays writable
         except (TypeError, ValueError):
             raise ProblemError(f"'{name}' must be a number or an array of m = {self.m} numbers; got {_describe(share)}.") from None
         if s.ndim == 0:
