@@ -1,0 +1,320 @@
+"""The ``mip`` solver plugin: choose a formulation, build it, solve it, decode and certify."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from coarseopt.exceptions import OptionError, SolverUnavailableError
+from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, check_optional
+
+from . import _formulation as F
+from ._highs import BackendResult, solve_highs
+from ._side import (
+    check_backend, check_callable, check_cost, check_mapping, check_pairs, check_treatment_list,
+    check_warm_start, diagnose_treatment_rules, resolve_side,
+)
+from ._warm import greedy_complete, objective_of, warm_start
+
+__all__ = ["MIPSolver", "FORMULATIONS"]
+
+FORMULATIONS = ("auto", "classic", "radius", "aggregated", "benders")
+
+
+class MIPSolver(Solver):
+    """Exact mixed-integer programming: a proven optimum, or the best solution and a bound.
+
+    The problem ``max_{|S| <= k} sum_i max_{j in S} P_ij`` (with optional share bounds and
+    business constraints) is written as a MIP in one of several equivalent formulations (see
+    :mod:`coarseopt_solvers.mip`) and solved by HiGHS through its array interface, or by any
+    Pyomo solver (``backend=``) on the Pyomo model of :func:`~coarseopt_solvers.mip.build_model`.
+
+    Options
+    -------
+    backend : str, default "highs"
+        ``"highs"`` (through ``highspy``), or ``"cbc"``, ``"glpk"``, ``"gurobi"``, ``"scip"``,
+        ``"cplex"`` or any Pyomo solver name, where installed (solved through Pyomo).
+    formulation : {"auto", "classic", "radius", "aggregated", "benders"}, default "auto"
+        ``auto``: ``classic`` when share bounds or a budget constrain the assignment, else
+        ``aggregated`` (or ``benders`` when the aggregated model would be very large).
+    mip_gap : float, default 1e-7
+        Relative gap at which the backend may stop; ``status`` is ``optimal`` only when the
+        returned bound meets the objective within coarseopt's tolerance (1e-6 relative).
+    threads : int, optional
+        Threads the backend may use (default: the backend's own choice).
+    warm_start : bool, "local-search", "greedy" or list of int, default True
+        Start from a heuristic solution (or the given offered set); the result is never
+        worse than the warm start. Skipped when it violates the side constraints.
+    backend_options : dict, optional
+        Passed through to the backend unchanged (e.g. ``{"presolve": "off"}`` for HiGHS).
+    budget, cost : float and array of shape (m,) or (n, m), optional
+        ``sum_i cost[i, a(i)] <= budget`` (a per-treatment cost is paid per individual).
+    forced, forbidden : list of treatment indices or labels, optional
+        Treatments that must / must not be offered.
+    exclusive : list of pairs, optional
+        Pairs of treatments that may not both be offered.
+    model_hook : callable, optional
+        ``hook(model)`` receives the Pyomo model before the solve and may add variables and
+        constraints (then the model is solved through Pyomo); if it returns a model, that
+        one is solved.
+    verbose : bool, default False
+        Show the backend's log.
+    """
+
+    name = "mip"
+    exact = True
+    supports_shares = True
+    supports_lazy = False
+    requires = ("highspy", "pyomo")
+    options = {
+        "backend": Option("highs", check_backend, "MIP solver: highs, cbc, glpk, gurobi, scip, or any Pyomo solver"),
+        "formulation": Option("auto", check_choice(*FORMULATIONS), "model: auto, classic, radius, aggregated, benders"),
+        "mip_gap": Option(1e-7, check_float(0.0, 1.0), "relative gap at which the backend may stop"),
+        "threads": Option(None, check_optional(check_int(1)), "threads for the backend"),
+        "warm_start": Option(True, check_warm_start, "heuristic start: True, False, 'local-search', 'greedy' or columns"),
+        "backend_options": Option(None, check_optional(check_mapping), "options passed to the backend unchanged"),
+        "budget": Option(None, check_optional(check_float()), "upper bound on the total cost of the assignment"),
+        "cost": Option(None, check_optional(check_cost), "cost per treatment (m,) or per individual and treatment (n, m)"),
+        "forced": Option(None, check_optional(check_treatment_list), "treatments that must be offered"),
+        "forbidden": Option(None, check_optional(check_treatment_list), "treatments that must not be offered"),
+        "exclusive": Option(None, check_optional(check_pairs), "pairs of treatments that may not both be offered"),
+        "model_hook": Option(None, check_optional(check_callable), "callable receiving the Pyomo model before the solve"),
+        "verbose": Option(False, check_bool, "show the backend's log"),
+    }
+
+    # ------------------------------------------------------------------ main sequence
+    def _solve(self, problem, context):
+        p = self.params
+        profit = problem.profit
+        n, m, k = problem.n, problem.m, problem.k
+        side = resolve_side(problem, p)
+        use_pyomo = p["backend"] != "highs" or p["model_hook"] is not None
+        if use_pyomo:
+            self._check_backend(p["backend"])
+        reason = diagnose_treatment_rules(problem, side)
+        if reason is not None:
+            return Solution(status="infeasible", termination="infeasible", message=f"Infeasible: {reason}")
+        kind = self._choose(problem, side)
+        allowed = np.setdiff1d(np.arange(m), side.forbidden)
+        extras: dict[str, Any] = {"formulation": kind, "backend": p["backend"]}
+
+        # warm start (never returned when it breaks a side constraint)
+        warm = self._warm_start(problem, side, allowed, context, extras)
+
+        if kind == "benders":
+            from ._benders import benders
+
+            return benders(problem, side, allowed, context, p, warm, extras)
+
+        t0 = time.perf_counter()
+        prefix = None
+        if kind == "classic":
+            form = F.classic(profit, k, side)
+        else:
+            form, prefix = F.radius(profit, k, side, aggregate=kind == "aggregated",
+                                    any_size=p["model_hook"] is not None)
+        extras["build_seconds"] = time.perf_counter() - t0
+        extras["model"] = dict(form.stats)
+
+        result = self._run(form, prefix, problem, context, warm, use_pyomo, extras)
+        return self._decode(result, form, problem, side, allowed, warm, extras, context)
+
+    # ------------------------------------------------------------------ pieces
+    @staticmethod
+    def _check_backend(backend: str) -> None:
+        from ._pyomo import available_backends, pyomo_solver_name
+
+        if pyomo_solver_name(backend) is None:
+            raise SolverUnavailableError(
+                f"The 'backend' option of solver 'mip' names {backend!r}, which is not installed. "
+                f"Available backends: {', '.join(available_backends()) or '(none)'}."
+            )
+
+    def _choose(self, problem, side) -> str:
+        kind = self.params["formulation"]
+        if side.needs_assignment:
+            if kind not in ("auto", "classic"):
+                what = "share bounds" if side.min_count is not None else "a budget"
+                raise OptionError(
+                    f"The 'formulation' option of solver 'mip' is {kind!r}, but {what} constrain the "
+                    "assignment itself, which only the 'classic' formulation models. Use "
+                    "formulation='classic' or 'auto'."
+                )
+            return "classic"
+        if kind != "auto":
+            if kind == "benders" and (self.params["model_hook"] is not None or self.params["backend"] != "highs"):
+                raise OptionError(
+                    "The 'formulation' option of solver 'mip' is 'benders', which runs on HiGHS without a "
+                    "model_hook. Use backend='highs' without model_hook, or another formulation."
+                )
+            return kind
+        return "aggregated"
+
+    def _warm_start(self, problem, side, allowed, context, extras):
+        ws = self.params["warm_start"]
+        if ws is False:
+            return None
+        if self.params["model_hook"] is not None:
+            extras["warm_start"] = "skipped: the model_hook may add constraints a heuristic cannot see"
+            return None
+        t0 = time.perf_counter()
+        if isinstance(ws, tuple):
+            offered = np.unique(np.array(ws, dtype=np.intp))
+            if offered.min() < 0 or offered.max() >= problem.m or offered.size > problem.k:
+                raise OptionError(
+                    f"The 'warm_start' option of solver 'mip' lists columns {list(ws)}; they must be at most "
+                    f"k = {problem.k} distinct indices in [0, {problem.m})."
+                )
+            offered = greedy_complete(problem.profit, offered, problem.k_effective, allowed, side.exclusive)
+            value = objective_of(problem.profit, offered)
+        else:
+            method = "greedy" if ws == "greedy" else "local-search"
+            left = context.time_left()
+            deadline = None if not math.isfinite(left) else time.perf_counter() + 0.25 * left
+            offered, value = warm_start(problem.profit, problem.k, allowed, method=method,
+                                        rng=context.rng, deadline=deadline)
+        extras["warm_start_seconds"] = time.perf_counter() - t0
+        if not _satisfies(offered, side):
+            extras["warm_start"] = "skipped: violates the side constraints"
+            return None
+        extras["warm_start_objective"] = value
+        return offered, value
+
+    def _run(self, form, prefix, problem, context, warm, use_pyomo, extras) -> BackendResult:
+        p = self.params
+        left = context.time_left()
+        limit = None if not math.isfinite(left) else max(left, 0.01)
+        t0 = time.perf_counter()
+        if use_pyomo:
+            from ._pyomo import build_pyomo, solve_pyomo
+
+            model = build_pyomo(form)
+            if p["model_hook"] is not None:
+                out = p["model_hook"](model)
+                model = model if out is None else out
+            extras["pyomo_build_seconds"] = time.perf_counter() - t0
+            left = context.time_left()
+            limit = None if not math.isfinite(left) else max(left, 0.01)
+            result = solve_pyomo(model, p["backend"], time_limit=limit, mip_gap=p["mip_gap"],
+                                 threads=p["threads"], backend_options=p["backend_options"], verbose=p["verbose"])
+        else:
+            start = None
+            if warm is not None:
+                start = form.start_vector(problem.profit, warm[0], prefix=prefix)
+            result = solve_highs(form, time_limit=limit, mip_gap=p["mip_gap"], threads=p["threads"],
+                                 seed=context.seed, backend_options=p["backend_options"], start=start,
+                                 verbose=p["verbose"])
+        extras["solve_seconds"] = time.perf_counter() - t0
+        extras["backend_status"] = result.raw_status
+        extras.update(result.stats)
+        return result
+
+    def _decode(self, result: BackendResult, form, problem, side, allowed, warm, extras, context) -> Solution:
+        profit = problem.profit
+        bound = result.bound
+        if result.termination == "infeasible" and not result.has_solution:
+            why = self._diagnose(problem, side, context)
+            return Solution(status="infeasible", termination="infeasible", message=f"Infeasible: {why}",
+                            extras=extras)
+        offered = assignment = None
+        objective = -np.inf
+        if result.has_solution:
+            y = form.y_values(result.col_value)
+            offered = np.flatnonzero(y > 0.5)
+            if form.kind != "classic" and offered.size < problem.k_effective and not self.params["model_hook"]:
+                offered = greedy_complete(profit, offered, problem.k_effective, allowed, side.exclusive)
+            if side.budget is not None or self.params["model_hook"] is not None and form.kind == "classic":
+                xa, xb = form.columns["x"]
+                x = result.col_value[xa:xb].reshape(problem.n, -1)
+                assignment = allowed[x.argmax(axis=1)]
+                objective = problem.objective(assignment)
+            elif side.min_count is not None:
+                from .._transport import bounded_assignment
+
+                out = bounded_assignment(profit, offered, side.min_count[offered], side.max_count[offered])
+                if out is None:  # cannot happen for a feasible y; keep the model's own x
+                    xa, xb = form.columns["x"]
+                    assignment = allowed[result.col_value[xa:xb].reshape(problem.n, -1).argmax(axis=1)]
+                    objective = problem.objective(assignment)
+                else:
+                    objective, assignment = out
+            else:
+                objective = objective_of(profit, offered)
+        used_warm = False
+        if warm is not None and warm[1] > objective + 1e-9 * max(1.0, abs(warm[1])):
+            offered, assignment, objective, used_warm = warm[0], None, warm[1], True
+        extras["used_warm_start"] = used_warm
+        termination = result.termination
+        if offered is None:
+            status = "time_limit" if termination == "time_limit" else ("error" if termination == "error" else "time_limit")
+            return Solution(status=status, termination=termination, bound=None,
+                            message=f"{result.raw_status}: no solution found. {result.message}".strip(),
+                            extras=extras)
+        message = result.raw_status
+        if bound is not None:
+            scale = max(1.0, abs(bound))
+            if bound < objective:
+                if objective - bound <= 1e-7 * scale:
+                    bound = objective  # the backend's bound, to within its tolerances
+                else:
+                    message += f"; the backend's bound {bound:.10g} is below the objective and was dropped"
+                    bound = None
+        gap = None if bound is None else (bound - objective) / max(1.0, abs(bound))
+        if result.proven and gap is not None and gap <= 1e-6:
+            status = "optimal"
+        elif termination == "time_limit":
+            status = "time_limit"
+        elif termination == "error":
+            status = "feasible"
+            message += f" ({result.message})"
+        else:
+            status = "feasible"
+        if status == "optimal" and gap > 1e-6:
+            status = "feasible"
+        return Solution(offered=offered, assignment=assignment, status=status, bound=bound,
+                        termination=termination, message=message, extras=extras)
+
+    def _diagnose(self, problem, side, context) -> str:
+        """Which constraint family makes the model infeasible: drop one at a time and re-solve."""
+        families = []
+        if side.budget is not None:
+            families.append(("budget", "the budget on total cost"))
+        if side.min_count is not None:
+            families.append(("shares", "the share bounds (min_share / max_share)"))
+        if side.exclusive.size:
+            families.append(("exclusive", "the exclusive treatment pairs"))
+        if side.forced.size:
+            families.append(("forced", "the forced treatments"))
+        if side.forbidden.size:
+            families.append(("forbidden", "the forbidden treatments"))
+        if self.params["model_hook"] is not None:
+            return ("the model built with model_hook has no feasible solution; check the constraints "
+                    "the hook adds.")
+        for family, text in families:
+            if not math.isfinite(context.time_left()) or context.time_left() > 1.0:
+                relaxed = side.without(family)
+                form = F.classic(problem.profit, problem.k, relaxed)
+                left = context.time_left()
+                r = solve_highs(form, time_limit=None if not math.isfinite(left) else left,
+                                mip_gap=1e-2, threads=self.params["threads"], seed=0,
+                                backend_options={"mip_max_improving_sols": 1})
+                if r.has_solution:
+                    return (f"{family}: {text} cannot be met together with the other constraints "
+                            "(dropping them makes the problem feasible). Relax them.")
+        if len(families) == 1:
+            return f"{families[0][0]}: {families[0][1]} cannot be met. Relax them."
+        return ("the constraints cannot all be met; no single family ("
+                + ", ".join(f for f, _ in families) + ") is responsible on its own.")
+
+
+def _satisfies(offered: np.ndarray, side: F.SideConstraints) -> bool:
+    """Whether offering ``offered`` (each individual its best) meets every side constraint."""
+    if side.needs_assignment:
+        return False
+    s = set(int(j) for j in offered)
+    if not set(side.forced.tolist()) <= s or s & set(side.forbidden.tolist()):
+        return False
+    return not any(a in s and b in s for a, b in side.exclusive.tolist())
