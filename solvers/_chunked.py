@@ -350,3 +350,453 @@ def solve_local_search(problem: Any, context: Any, params: dict) -> Solution:
     return Solution(offered=offered, status="time_limit", bound=bound, termination="time_limit",
                     message="Stopped by the time limit before reaching a local optimum under swaps.",
                     extras=extras)
+
+
+# ---------------------------------------------------------------------- Lloyd / OT alternation
+def _block_segment_sums(block: np.ndarray, offered: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Assign each row of the block to its best offered column (ties: the first) and return
+    the per-segment column sums of the profit (``|S| x m``), the segment sizes and the
+    block's objective."""
+    s, m = offered.size, block.shape[1]
+    sums = np.zeros((s, m))
+    counts = np.zeros(s, dtype=np.int64)
+    total = 0.0
+    for _, blk in _sub_blocks(block):
+        sub = blk[:, offered]
+        pos = sub.argmax(axis=1)
+        total += float(sub[np.arange(sub.shape[0]), pos].sum())
+        sums += _group_sum(pos, blk, s)
+        counts += np.bincount(pos, minlength=s)
+    return sums, counts, total
+
+
+def segment_column_sums(profit: Any, offered: Sequence[int]) -> tuple[np.ndarray, np.ndarray, float]:
+    """One map-reduce pass of the Lloyd / OT alternation over a dask array.
+
+    Every individual is assigned to its most profitable offered treatment (the transport
+    step with free segment masses, ties to the first offered column); each segment ``r``
+    then reports ``sum_{i in segment r} P_i`` for every column (the support step moves atom
+    ``r`` to the argmax of that row).
+
+    Parameters
+    ----------
+    profit : dask.array.Array of shape (n, m)
+    offered : sequence of int
+        The current atoms (column indices), in segment order.
+
+    Returns
+    -------
+    sums : ndarray of shape (len(offered), m)
+        Per-segment column sums of the profit.
+    counts : ndarray of int, shape (len(offered),)
+        Segment sizes.
+    objective : float
+        ``sum_i max_{j in offered} P_ij``.
+    """
+    offered = np.asarray(offered, dtype=np.intp)
+    parts = _compute([_delayed(_block_segment_sums)(blk, offered) for blk in _row_blocks(profit)])
+    sums = _fsum_parts([p[0] for p in parts])
+    counts = np.sum([p[1] for p in parts], axis=0)
+    total = _fsum_parts([p[2] for p in parts])
+    return sums, counts, total
+
+
+def chunked_lloyd(
+    profit: Any,
+    offered: Sequence[int],
+    *,
+    max_iter: int = 100,
+    deadline: float | None = None,
+) -> tuple[np.ndarray, float, dict]:
+    """Lloyd-type alternation of the OT heuristic on a dask array, one pass per round.
+
+    Transport step: each individual goes to its best atom. Support step: each atom moves to
+    the column with the largest total profit over its segment (ties: the lowest column;
+    an empty segment keeps its atom; an atom that would land on a column another atom
+    already holds stays where it is). Rounds repeat until the atoms stop moving (a fixed
+    point: the objective never decreases) or ``max_iter`` / ``deadline``.
+
+    Parameters
+    ----------
+    profit : dask.array.Array of shape (n, m)
+    offered : sequence of int
+        Starting atoms (distinct column indices).
+    max_iter : int, default 100
+        At most this many rounds.
+    deadline : float, optional
+        A ``time.perf_counter()`` value checked between rounds.
+
+    Returns
+    -------
+    offered : ndarray of int
+        Sorted atoms at the fixed point.
+    objective : float
+        ``sum_i max_{j in offered} P_ij``.
+    info : dict
+        ``iterations``, ``converged``.
+    """
+    atoms = np.array(offered, dtype=np.intp)
+    best_atoms, best_value = None, -np.inf
+    converged = False
+    it = 0
+    while True:
+        sums, counts, value = segment_column_sums(profit, atoms)
+        if value > best_value + _TIE * max(1.0, abs(value)):
+            best_atoms, best_value = atoms.copy(), value
+        elif best_atoms is not None and np.array_equal(np.sort(atoms), np.sort(best_atoms)):
+            best_value = max(best_value, value)
+        if it >= max_iter or (deadline is not None and time.perf_counter() >= deadline):
+            break
+        it += 1
+        moved = atoms.copy()
+        for r in range(atoms.size):
+            if counts[r] == 0:
+                continue
+            row = _snap_ties(sums[r], np.ones(sums.shape[1], dtype=bool), float(np.abs(sums[r]).max()))
+            t = int(row.argmax())
+            if t not in moved or moved[r] == t:
+                moved[r] = t
+        if np.array_equal(np.sort(moved), np.sort(atoms)):
+            converged = True
+            break
+        atoms = moved
+    return np.sort(best_atoms), best_value, {"iterations": it, "converged": converged}
+
+
+# ---------------------------------------------------------------------- Lagrangian bound
+def _block_rowstats(block: np.ndarray, m: int) -> tuple[float, np.ndarray, float]:
+    """Sum of row maxima, counts of each row's best column and sum of (row max - row min)."""
+    rowmax_sum = 0.0
+    counts = np.zeros(m, dtype=np.int64)
+    spread = 0.0
+    for _, blk in _sub_blocks(block):
+        mx = blk.max(axis=1)
+        rowmax_sum += float(mx.sum())
+        counts += np.bincount(blk.argmax(axis=1), minlength=m)
+        spread += float((mx - blk.min(axis=1)).sum())
+    return rowmax_sum, counts, spread
+
+
+def _thresholds(q: np.ndarray, ys: list[np.ndarray], weights: list[float]) -> np.ndarray:
+    """``sum_s weights[s] * u(y_s)`` for the rows of the shifted block ``q``; ``u_i(y)`` is
+    the value of the column at which ``y`` summed over i's columns in decreasing order of
+    profit first reaches 1 (see ``_bounds``)."""
+    order = np.argsort(-q, axis=1, kind="stable")
+    v = np.take_along_axis(q, order, axis=1)
+    rows = np.arange(q.shape[0])
+    u = np.zeros(q.shape[0])
+    for y, w in zip(ys, weights):
+        c = np.cumsum(y[order], axis=1)
+        idx = (c >= 1.0 - 1e-12).argmax(axis=1)
+        u += w * v[rows, idx]
+    return u
+
+
+def _block_lagrangian(block: np.ndarray, ys: list[np.ndarray], weights: list[float], with_g: bool) -> tuple:
+    """For ``u = sum_s w_s u(y_s)`` on the row-shifted block: ``sum u``, ``sum |u|``,
+    ``rho(u)`` (m,) and, when ``with_g`` (a single ``y``), the block's share of ``G(y)``."""
+    m = block.shape[1]
+    sum_u, sum_abs, g = 0.0, 0.0, 0.0
+    rho = np.zeros(m)
+    for _, blk in _sub_blocks(block):
+        q = blk - blk.max(axis=1, keepdims=True)
+        u = _thresholds(q, ys, weights)
+        sum_u += float(u.sum())
+        sum_abs += float(np.abs(u).sum())
+        d = np.maximum(q - u[:, None], 0.0)
+        rho += d.sum(axis=0)
+        if with_g:
+            g += float(u.sum() + (d * ys[0][None, :]).sum())
+    return sum_u, sum_abs, rho, g
+
+
+def _block_multipliers(block: np.ndarray, ys: list[np.ndarray], weights: list[float]) -> np.ndarray:
+    out = np.empty(block.shape[0])
+    for lo, blk in _sub_blocks(block):
+        mx = blk.max(axis=1)
+        out[lo : lo + blk.shape[0]] = _thresholds(blk - mx[:, None], ys, weights) + mx
+    return out
+
+
+class _LevelBundle:
+    """Cuts ``t <= a_s + r_s . y`` of the concave dual function ``G`` over
+    ``Y = {y in [0, 1]^m : sum y <= k}``, the master LP (the model's maximum and the cut
+    weights) and the level projection of a level bundle method (Lemaréchal, Nemirovskii &
+    Nesterov, Math. Programming 69, 1995). Each cut keeps the prices ``y`` that made it."""
+
+    def __init__(self, m: int, k: int, scale: float, max_cuts: int) -> None:
+        self.m, self.k, self.scale, self.max_cuts = m, k, scale, max_cuts
+        self.a: list[float] = []
+        self.r: list[np.ndarray] = []
+        self.y: list[np.ndarray] = []
+        self.age: list[int] = []
+
+    def add(self, a: float, r: np.ndarray, y: np.ndarray) -> None:
+        self.a.append(a / self.scale)  # scaled: the LP tolerances are absolute
+        self.r.append(np.asarray(r) / self.scale)
+        self.y.append(np.asarray(y, dtype=np.float64).copy())
+        self.age.append(0)
+
+    @staticmethod
+    def _linprog(c, a_ub, b_ub, bounds):
+        from scipy.optimize import linprog
+
+        return linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+
+    def model_max(self) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """``max_{y in Y} min_s (a_s + r_s . y)``: value, maximizer and cut weights."""
+        m, s = self.m, len(self.a)
+        c = np.zeros(m + 1)
+        c[-1] = -1.0
+        a_ub = np.zeros((s + 1, m + 1))
+        a_ub[:s, :m] = -np.array(self.r)
+        a_ub[:s, -1] = 1.0
+        a_ub[s, :m] = 1.0
+        res = self._linprog(c, a_ub, np.concatenate([self.a, [self.k]]), [(0.0, 1.0)] * m + [(None, None)])
+        if res.status != 0:
+            return None
+        lam = np.maximum(-np.asarray(res.ineqlin.marginals[:s]), 0.0)
+        if lam.sum() <= 0:
+            return None
+        lam /= lam.sum()
+        for t in range(s):
+            self.age[t] = 0 if lam[t] > 1e-12 else self.age[t] + 1
+        return float(-res.fun) * self.scale, res.x[:m], lam
+
+    def project(self, center: np.ndarray, level: float) -> np.ndarray | None:
+        """The point of ``{y in Y : model(y) >= level}`` nearest ``center`` (max-norm)."""
+        m, s = self.m, len(self.a)
+        c = np.zeros(m + 1)
+        c[-1] = 1.0
+        block = np.zeros((s, m + 1))
+        block[:, :m] = -np.array(self.r)
+        eye = np.eye(m)
+        cap = np.zeros((1, m + 1))
+        cap[0, :m] = 1.0
+        a_ub = np.vstack([block, np.hstack([eye, -np.ones((m, 1))]), np.hstack([-eye, -np.ones((m, 1))]), cap])
+        b_ub = np.concatenate([np.array(self.a) - level / self.scale, center, -center, [self.k]])
+        res = self._linprog(c, a_ub, b_ub, [(0.0, 1.0)] * m + [(0.0, None)])
+        return None if res.status != 0 else res.x[:m]
+
+    def prune(self) -> None:
+        """Drop long-inactive cuts once there are too many."""
+        while len(self.a) > self.max_cuts:
+            t = int(np.argmax(self.age))
+            if self.age[t] == 0:
+                t = 0
+            for lst in (self.a, self.r, self.y, self.age):
+                del lst[t]
+
+
+def _incumbent(incumbent: Any, offered: Any, m: int) -> tuple[float | None, np.ndarray | None]:
+    value = None
+    if incumbent is not None:
+        if isinstance(incumbent, (int, float, np.integer, np.floating)) and not isinstance(incumbent, bool):
+            value = float(incumbent)
+        else:
+            offered = incumbent if offered is None else offered
+    if offered is not None:
+        offered = np.unique(np.asarray(offered, dtype=np.intp).reshape(-1))
+        if offered.size == 0 or offered.min() < 0 or offered.max() >= m:
+            raise ValueError(f"'offered' must list column indices in [0, {m}); got {offered.tolist()[:20]}.")
+    return value, offered
+
+
+class _Recipe:
+    """Multipliers ``u = sum_s w_s u(y_s)`` given by column prices: ``m`` numbers per cut
+    instead of ``n``, recomputed block by block where the data lives."""
+
+    def __init__(self, ys: list[np.ndarray], weights: list[float]) -> None:
+        self.ys = [np.asarray(y, dtype=np.float64) for y in ys]
+        self.weights = [float(w) for w in weights]
+
+
+def _evaluate(blocks: list, recipe: _Recipe, k: int, with_g: bool = False) -> tuple:
+    """``(L(u) shifted, rho(u), sum|u|, G(y), sum u)`` of a recipe, one map-reduce pass."""
+    parts = _compute([_delayed(_block_lagrangian)(blk, recipe.ys, recipe.weights, with_g) for blk in blocks])
+    sum_u = _fsum_parts([p[0] for p in parts])
+    sum_abs = _fsum_parts([p[1] for p in parts])
+    rho = _fsum_parts([p[2] for p in parts])
+    g = _fsum_parts([p[3] for p in parts])
+    top = math.fsum(np.sort(rho)[::-1][:k])
+    return sum_u + top, rho, sum_abs, g, sum_u
+
+
+def chunked_lagrangian_value(profit: Any, k: int, y: Sequence[float]) -> float:
+    """The Lagrangian bound ``L(u(y))`` of the multipliers defined by column prices ``y``
+    (``m`` numbers in [0, 1] summing to at least 1), one pass over a dask array: a valid
+    upper bound on the best objective with at most ``k`` offered treatments."""
+    blocks = _row_blocks(profit)
+    m = int(profit.shape[1])
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (m,) or not np.isfinite(y).all() or (y < 0).any() or y.sum() < 1.0 - 1e-12:
+        raise ValueError(f"'y' must hold m = {m} prices >= 0 summing to at least 1; got {y.tolist()[:10]}.")
+    offset = _fsum_parts([p[0] for p in _compute([_delayed(_block_rowstats)(b, m) for b in blocks])])
+    value, _, sum_abs, _, _ = _evaluate(blocks, _Recipe([y], [1.0]), min(int(k), m))
+    return value + offset + 8 * np.finfo(float).eps * (abs(offset) + sum_abs + abs(value))
+
+
+def chunked_lagrangian_bound(
+    profit: Any,
+    k: int,
+    *,
+    incumbent: Any = None,
+    offered: Any = None,
+    deadline: float | None = None,
+    target_gap: float | None = None,
+    max_iter: int | None = None,
+    tol: float = 1e-9,
+):
+    """The Lagrangian (LP) bound of :func:`coarseopt_solvers._bounds.lagrangian_bound`,
+    computed block by block over a dask array.
+
+    The same level bundle method on the ``m`` column prices ``y``; each iteration is one
+    map-reduce pass returning ``G(y)``, ``rho(u(y))`` and ``sum_i u_i(y)``, plus one pass
+    for the aggregated multipliers ``u_bar = sum_s lambda_s u(y_s)`` of the master problem.
+    Multipliers are never shipped: a cut stores its ``y`` and each block recomputes
+    ``u(y)`` from its own rows. The returned bound is ``L(u)`` of the returned multipliers,
+    recomputed from the data, with a rounding guard.
+
+    Parameters
+    ----------
+    profit : dask.array.Array of shape (n, m)
+    k : int
+    incumbent : float or array-like of int, optional
+        The best known objective, or its offered columns (the starting prices).
+    offered : array-like of int, optional
+        The incumbent's columns, when ``incumbent`` is a value.
+    deadline : float, optional
+        A ``time.perf_counter()`` value; the bound found so far is returned.
+    target_gap : float, optional
+        Stop once ``(bound - incumbent) / max(1, |bound|) <= target_gap``.
+    max_iter : int, optional
+        Bundle iterations (default 200).
+    tol : float, default 1e-9
+        Stop when the bound is within this relative distance of the dual lower estimate.
+
+    Returns
+    -------
+    coarseopt_solvers._bounds.LagrangianBound
+        ``multipliers`` is a lazy dask array with the row chunks of ``profit``.
+    """
+    import dask.array as da
+
+    from ._bounds import LagrangianBound
+
+    blocks = _row_blocks(profit)
+    n, m = (int(s) for s in profit.shape)
+    k = min(int(k), m)
+    max_iter = 200 if max_iter is None else int(max_iter)
+    inc_value, inc_offered = _incumbent(incumbent, offered, m)
+    stats = _compute([_delayed(_block_rowstats)(b, m) for b in blocks])
+    off = _fsum_parts([p[0] for p in stats])
+    counts = np.sum([p[1] for p in stats], axis=0)
+    spread = _fsum_parts([p[2] for p in stats]) / n
+    chunks = (profit.chunks[0],) if len(profit.chunks[1]) == 1 else (profit.rechunk({1: -1}).chunks[0],)
+
+    def result(recipe: _Recipe, bound: float, sum_abs: float, it: int, history, lp_lower, termination):
+        u = da.map_blocks(
+            _block_multipliers, profit if len(profit.chunks[1]) == 1 else profit.rechunk({1: -1}),
+            recipe.ys, recipe.weights, drop_axis=1, dtype=np.float64, chunks=chunks,
+        )
+        guard = 8 * np.finfo(float).eps * (abs(off) + sum_abs + abs(bound))
+        return LagrangianBound(bound=float(bound + off + guard), multipliers=u, iterations=it, history=history,
+                               lp_lower=float(lp_lower + off), termination=termination)
+
+    if inc_offered is not None and inc_value is None:
+        inc_value = segment_column_sums(profit, inc_offered)[2]
+    if k == m:  # full personalization is attained: u = row maxima
+        y = np.ones(m)
+        value, _, sum_abs, _, _ = _evaluate(blocks, _Recipe([y], [1.0]), k)
+        return result(_Recipe([y], [1.0]), value, sum_abs, 0, [value + off], value, "converged")
+
+    if inc_offered is None:
+        inc_offered = np.argsort(-counts, kind="stable")[:k]
+    y = np.zeros(m)
+    y[inc_offered[:k]] = 1.0
+    if inc_offered.size < k:
+        rest = [j for j in np.argsort(-counts, kind="stable") if y[j] == 0]
+        y[rest[: k - inc_offered.size]] = 1.0
+
+    bundle = _LevelBundle(m, k, scale=max(spread, 1e-12) * n, max_cuts=max(4 * m, 60))
+    best = (np.inf, None, 0.0)  # (shifted bound, recipe, sum|u|)
+    history: list[float] = []
+    best_g, best_y = -np.inf, y.copy()
+    termination = "iteration_limit"
+
+    def consider(recipe: _Recipe, with_g: bool = False):
+        nonlocal best
+        val, rho, sum_abs, g, sum_u = _evaluate(blocks, recipe, k, with_g)
+        if val < best[0]:
+            best = (val, recipe, sum_abs)
+        return val, rho, g, sum_u
+
+    def stop_gap(b: float) -> bool:
+        if target_gap is None or inc_value is None:
+            return False
+        return (b + off - inc_value) / max(1.0, abs(b + off)) <= target_gap
+
+    it = 0
+    while True:
+        if stop_gap(best[0]):
+            termination = "target_gap"
+            break
+        if it >= max_iter:
+            break
+        if deadline is not None and time.perf_counter() >= deadline and best[1] is not None:
+            termination = "time_limit"
+            break
+        it += 1
+        recipe = _Recipe([y], [1.0])
+        _, r_y, g_y, sum_u = consider(recipe, with_g=True)
+        if g_y > best_g:
+            best_g, best_y = g_y, y.copy()
+        bundle.add(sum_u, r_y, y.copy())
+        master = bundle.model_max()
+        if master is not None:
+            model_value, y_model, lam = master
+            active = lam > 1e-12
+            if active.sum() > 1:
+                consider(_Recipe([ys for ys, a in zip(bundle.y, active) if a], list(lam[active])))
+            upper = min(model_value, best[0])
+        else:
+            y_model, upper = None, best[0]
+        history.append(best[0] + off)
+        if best[0] - best_g <= tol * max(1.0, abs(best[0] + off)):
+            termination = "converged"
+            break
+        level = best_g + 0.5 * (upper - best_g)
+        nxt = bundle.project(best_y, level)
+        if nxt is None:
+            nxt = y_model if y_model is not None else best_y
+        y = np.clip(nxt, 0.0, 1.0)
+        if y.sum() < 1.0:
+            y = np.clip(y + (1.0 - y.sum()) / m, 0.0, 1.0)
+        bundle.prune()
+    return result(best[1], best[0], best[2], it, history, best_g, termination)
+
+
+# ---------------------------------------------------------------------- Parquet input
+def profit_from_parquet(path: Any, columns: Sequence[str] | None = None, *, dtype: Any = np.float64):
+    """A lazy ``(n, m)`` profit matrix from a Parquet dataset (one row per individual, one
+    column per treatment), read partition by partition with ``dask.dataframe``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A Parquet file or a directory of Parquet files.
+    columns : sequence of str, optional
+        The treatment columns, in order (default: every column).
+    dtype : numpy dtype, default float64
+        Storage dtype of the array (float32 halves memory traffic).
+
+    Returns
+    -------
+    dask.array.Array
+        Row chunks = the dataset's partitions, with known sizes; pass it to
+        :class:`coarseopt.CoarseProblem`.
+    """
+    import dask.dataframe as dd
+
+    frame = dd.read_parquet(path, columns=list(columns) if columns is not None else None)
+    return frame.to_dask_array(lengths=True).astype(dtype)
