@@ -360,9 +360,11 @@ class CoarseProblem:
         if self.is_lazy:
             import dask.array as da
 
-            a = da.from_array(assignment, chunks=(self.profit.chunks[0],))
+            # (n, 1) so that its blocks align with the row blocks of profit (a 1-D array
+            # would be aligned with the columns)
+            a = da.from_array(assignment[:, None], chunks=(self.profit.chunks[0], (1,)))
             vals = da.map_blocks(
-                lambda p, a: np.take_along_axis(p, a[:, None], axis=1)[:, 0], self.profit, a,
+                lambda p, a: np.take_along_axis(p, a, axis=1)[:, 0], self.profit, a,
                 drop_axis=1, dtype=np.float64,
             )
             return float(vals.sum(dtype=np.float64).compute())

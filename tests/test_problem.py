@@ -256,3 +256,14 @@ def test_share_array_of_caller_stays_writable():
     share = np.array([0.0, 0.25, 0.25])
     co.CoarseProblem(GOOD, k=3, min_share=share)
     share[0] = 0.1  # must not raise
+
+
+def test_lazy_objective_and_best_assignment_over_row_chunks():
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(0)
+    profit = rng.normal(size=(50, 4))
+    assignment = rng.integers(0, 4, 50)
+    eager = co.CoarseProblem(profit, k=2)
+    lazy = co.CoarseProblem(da.from_array(profit, chunks=(16, 4)), k=2)
+    assert lazy.objective(assignment) == pytest.approx(eager.objective(assignment))
+    assert lazy.best_assignment([1, 3]).tolist() == eager.best_assignment([1, 3]).tolist()
