@@ -85,10 +85,15 @@ margin = 0.3                  # a number, or a table per treatment: { "Mens E-Ma
 cost = { "Mens E-Mail" = 0.1, "Womens E-Mail" = 0.1 }
                               # a number for every treatment, or a table per treatment
                               # (treatments not listed cost 0)
+proportional_cost = 0.0       # cost per unit of outcome (a number, a table, or "level": the
+                              # numeric treatment level itself, e.g. a discount depth)
 
 [estimation]
-learner = "default"           # the CATE learner: "default" or a name listed in docs/config.md
+learner = "default"           # the CATE learner: "default" (the T-learner), "t", "s", "x" or "dr"
 cv = 5                        # folds of cross-fitting (out-of-fold predictions)
+grid = 0                      # numeric arms only: offer this many equally spaced levels between
+                              # the lowest and highest arm (0: only the arms)
+seed = 0                      # seeds the folds
 
 [split]
 test_size = 0.5               # share of customers held out for the evaluation, in (0, 1)
@@ -105,7 +110,10 @@ seed = 0                      # seeds the solver's random choices
 
 [evaluation]
 design = "rba"                # "rba": customers were randomized to actions (an experiment)
-method = "disagreement"       # the estimator: "disagreement", "naive", "ipw" or "dr"
+method = "disagreement"       # lift estimator: "disagreement", "naive", "regression", "ipw",
+                              # "snipw" or "dr"
+value_method = "snipw"        # value estimator: "snipw" (Hajek), "ipw" or "dr"
+all_estimators = true         # also compare the recommended policy with every estimator
 alpha = 0.05                  # 1 - confidence level of the intervals
 baseline = "control"          # every policy is compared with this one: "control" (everyone
                               # gets the control arm) or the label of a treatment
@@ -205,6 +213,15 @@ def _number_or_table(low: float) -> Callable[[Any], Any]:
     return check
 
 
+def _proportional(v: Any) -> Any:
+    if v == "level":
+        return v
+    try:
+        return _number_or_table(0.0)(v)
+    except _Bad:
+        raise _Bad('must be a number >= 0, a table of numbers per treatment, or "level"') from None
+
+
 def _table(v: Any) -> dict:
     if not isinstance(v, dict):
         raise _Bad("must be a table of option = value")
@@ -244,10 +261,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "economics": {
         "margin": Key(0.3, _number_or_table(0.0), "profit per unit of outcome"),
         "cost": Key({"Mens E-Mail": 0.1, "Womens E-Mail": 0.1}, _number_or_table(0.0), "cost per treatment"),
+        "proportional_cost": Key(0.0, _proportional, "cost per unit of outcome"),
     },
     "estimation": {
-        "learner": Key("default", _str, "the CATE learner"),
+        "learner": Key("default", _choice("default", "t", "s", "x", "dr"), "the CATE learner"),
         "cv": Key(5, _int(2), "cross-fitting folds"),
+        "grid": Key(0, _int(0), "levels between numeric arms (0: arms only)"),
+        "seed": Key(0, _int(), "seed of the folds"),
     },
     "split": {
         "test_size": Key(0.5, _float(0.0, 1.0, open_low=True, open_high=True), "held-out share"),
@@ -263,7 +283,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "evaluation": {
         "design": Key("rba", _choice("rba"), "experiment design of the data"),
-        "method": Key("disagreement", _choice("disagreement", "naive", "ipw", "dr"), "estimator"),
+        "method": Key(
+            "disagreement", _choice("disagreement", "naive", "regression", "ipw", "snipw", "dr"), "lift estimator"
+        ),
+        "value_method": Key("snipw", _choice("snipw", "ipw", "dr"), "value estimator"),
+        "all_estimators": Key(True, _bool, "every estimator for the recommended policy"),
         "alpha": Key(0.05, _float(0.0, 0.5, open_low=True, open_high=True), "1 - confidence level"),
         "baseline": Key("control", _str, "policy compared against"),
     },
@@ -432,17 +456,21 @@ def parse_config(
 
 
 def _promotions_columns(sections: dict, raw: Mapping[str, Any]) -> None:
-    """The synthetic promotions data set has its own columns and economics defaults."""
+    """The synthetic promotions data set has its own columns and economics defaults.
+
+    Unless the config says otherwise: outcome ``sales``, treatment ``discount`` (numeric
+    depths; the control is the lowest), features and economics from the generator's truth.
+    """
     defaults = {
-        "columns": {"outcome": "spend", "treatment": "discount", "control": "", "propensity": ""},
-        "economics": {"margin": 1.0, "cost": 0.0},
+        "columns": {"outcome": "sales", "treatment": "discount", "control": "", "propensity": "",
+                    "features": []},
+        "economics": {"margin": None, "cost": None, "proportional_cost": None},
+        "evaluation": {"baseline": "control"},
     }
     for section, values in defaults.items():
         for key, value in values.items():
             if key not in raw.get(section, {}):
                 sections[section][key] = value
-    if "features" not in raw.get("columns", {}):
-        sections["columns"]["features"] = []  # filled from the data (every other column)
 
 
 def _check_solver(cfg: StudyConfig, where: str) -> None:
@@ -612,6 +640,9 @@ def dump_toml(doc: Mapping[str, Mapping[str, Any]]) -> str:
         for key, value in values.items():
             if isinstance(value, dict) and key == "options":
                 sub[key] = value
+                continue
+            if value is None:
+                lines.append(f"# {key}: taken from the data set")
                 continue
             lines.append(f"{_dump_key(key)} = {dump_value(value)}")
         for key, value in sub.items():

@@ -83,6 +83,10 @@ class Study:
         One row per policy: held-out value and lift over the baseline with intervals.
     comparisons : pandas.DataFrame
         Each k against the next smaller one: does offering more treatments pay?
+    estimators : pandas.DataFrame or None
+        The recommended policy against the baseline with every estimator of step 3.
+    recommended_k : int or None
+        The k whose policy has the highest estimated held-out value.
     assignment : pandas.DataFrame
         Per customer (all rows): split and the recommended treatment for each k.
     timings : dict
@@ -105,6 +109,8 @@ class Study:
     comparisons: Any = None
     assignment: Any = None
     recommended_k: int | None = None
+    estimators: Any = None
+    feature_stats: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
@@ -131,47 +137,53 @@ def _bundled(cfg: StudyConfig):
 
     name = cfg.data["dataset"]
     if name == "hillstrom":
-        return datasets.load_hillstrom()
-    df, _truth = datasets.make_promotions(cfg.data["n"], seed=cfg.data["seed"])
-    return df
+        return datasets.load_hillstrom(), None
+    return datasets.make_promotions(cfg.data["n"], seed=cfg.data["seed"])
 
 
 def load_data(cfg: StudyConfig):
-    """The experiment as a DataFrame with only what the study uses, checked.
+    """The experiment as a DataFrame holding only the columns the study uses, checked.
 
     Returns
     -------
     df : pandas.DataFrame
-        Columns: outcome, treatment, optional propensity, then encoded features.
-    features : list of str
-        Encoded feature names.
+        Columns: outcome, treatment, optional propensity, then the features (as in the file;
+        text features are one-hot encoded later by :class:`coarseopt.Experiment`).
+    arms : list
+        The arms of the experiment, sorted.
+    control : object
+        The control arm.
     info : dict
-        Rows read, dropped, used.
+        Rows read, dropped and used, arm counts.
+    truth : PromotionTruth or None
+        The generator's truth for the synthetic data set.
 
     Raises
     ------
     ConfigError
-        A missing column, missing values (without ``dropna``), a non-numeric outcome or an
-        unknown control arm: the message names the key and the column.
+        A missing column, missing values (without ``dropna``), a non-numeric outcome, an
+        unknown control arm, too few rows: the message names the key and the column.
     """
     import pandas as pd
 
-    raw = _read_file(cfg) if cfg.data_path is not None else _bundled(cfg)
-    source = f"\"{cfg.data['path']}\"" if cfg.data_path is not None else f"dataset \"{cfg.data['dataset']}\""
-    info: dict[str, Any] = {"source": source.strip('"'), "rows_read": int(len(raw))}
+    if cfg.data_path is not None:
+        raw, truth = _read_file(cfg), None
+        source = f"\"{cfg.data['path']}\""
+        info: dict[str, Any] = {"source": cfg.data["path"]}
+    else:
+        raw, truth = _bundled(cfg)
+        source = f"dataset \"{cfg.data['dataset']}\""
+        info = {"source": f"{cfg.data['dataset']} (bundled)"}
+    info["rows_read"] = int(len(raw))
     cols = cfg.columns
-    if not cols["features"] and cfg.data["dataset"] == "promotions":
-        skip = {cols["outcome"], cols["treatment"], cols["propensity"]}
-        cols = dict(cols, features=[c for c in raw.columns if c not in skip])
-        cfg.columns["features"] = cols["features"]
+    if truth is not None and not cols["features"]:
+        cols["features"] = list(truth.features)
     available = [str(c) for c in raw.columns]
+    listing = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")
 
     def require(key: str, column: str) -> None:
         if column not in raw.columns:
-            raise ConfigError(
-                f"[columns] {key} = \"{column}\": no such column in {source}; columns: "
-                f"{', '.join(available[:30])}{' ...' if len(available) > 30 else ''}."
-            )
+            raise ConfigError(f"[columns] {key} = \"{column}\": no such column in {source}; columns: {listing}.")
 
     require("outcome", cols["outcome"])
     require("treatment", cols["treatment"])
@@ -181,12 +193,14 @@ def load_data(cfg: StudyConfig):
         raise ConfigError("[columns] features = []: list at least one column to personalize on.")
     for f in cols["features"]:
         if f not in raw.columns:
+            raise ConfigError(f"[columns] features: no column \"{f}\" in {source}; columns: {listing}.")
+        if f in (cols["outcome"], cols["treatment"], cols["propensity"]):
             raise ConfigError(
-                f"[columns] features: no column \"{f}\" in {source}; columns: "
-                f"{', '.join(available[:30])}{' ...' if len(available) > 30 else ''}."
+                f"[columns] features: \"{f}\" is also the outcome, treatment or propensity column; "
+                "a feature must be known before the treatment."
             )
     used = [cols["outcome"], cols["treatment"]] + ([cols["propensity"]] if cols["propensity"] else [])
-    used += [f for f in cols["features"] if f not in used]
+    used += cols["features"]
     df = raw[used].copy()
 
     missing = df.isna().sum()
@@ -194,24 +208,23 @@ def load_data(cfg: StudyConfig):
     if len(missing):
         if not cfg.data["dropna"]:
             col, count = str(missing.index[0]), int(missing.iloc[0])
-            more = f" (and {len(missing) - 1} more column(s))" if len(missing) > 1 else ""
+            more = f" (and {len(missing) - 1} more column(s) with missing values)" if len(missing) > 1 else ""
             raise ConfigError(
-                f"[data] column \"{col}\" has {count} missing value(s){more}; clean the file or set "
+                f"[data] column \"{col}\" has {count} missing value(s){more}; clean the data or set "
                 "[data] dropna = true to drop those rows."
             )
         before = len(df)
-        df = df.dropna().reset_index(drop=True)
-        info["rows_dropped"] = before - len(df)
+        df = df.dropna()
         log.info("dropped %d rows with missing values", before - len(df))
-    else:
-        info["rows_dropped"] = 0
+    info["rows_dropped"] = int(info["rows_read"] - len(df))
+    df = df.reset_index(drop=True)
     if cfg.data["sample"] and cfg.data["sample"] < len(df):
         df = df.sample(n=cfg.data["sample"], random_state=cfg.data["seed"]).reset_index(drop=True)
         info["sampled"] = int(cfg.data["sample"])
-    if not pd.api.types.is_numeric_dtype(df[cols["outcome"]]) or pd.api.types.is_bool_dtype(df[cols["outcome"]]):
+    y = df[cols["outcome"]]
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         raise ConfigError(
-            f"[columns] outcome = \"{cols['outcome']}\": the column must be numeric; got "
-            f"{df[cols['outcome']].dtype}."
+            f"[columns] outcome = \"{cols['outcome']}\": the column must be numeric; got {y.dtype}."
         )
     if cols["propensity"]:
         p = df[cols["propensity"]]
@@ -222,54 +235,35 @@ def load_data(cfg: StudyConfig):
     arms = sorted(df[cols["treatment"]].unique().tolist(), key=_sort_key)
     if len(arms) < 2:
         raise ConfigError(
-            f"[columns] treatment = \"{cols['treatment']}\": the experiment needs at least two arms; "
-            f"found {arms}."
+            f"[columns] treatment = \"{cols['treatment']}\": the experiment needs at least two arms; found {arms}."
         )
     if cols["control"]:
         control = _match_label(cols["control"], arms)
         if control is None:
             raise ConfigError(
-                f"[columns] control = \"{cols['control']}\": not an arm of column "
-                f"\"{cols['treatment']}\"; arms: {', '.join(map(str, arms))}."
+                f"[columns] control = \"{cols['control']}\": not an arm of column \"{cols['treatment']}\"; "
+                f"arms: {', '.join(map(str, arms))}."
             )
-    else:
+    elif all(isinstance(a, (int, float, np.integer, np.floating)) for a in arms):
         control = arms[0]
-    if len(df) < 20 * len(arms):
+    else:
         raise ConfigError(
-            f"[data] only {len(df)} usable rows for {len(arms)} arms; a study needs at least "
-            f"{20 * len(arms)}."
+            f"[columns] control = \"\": the arms of \"{cols['treatment']}\" are labels, so name the control "
+            f"arm; arms: {', '.join(map(str, arms))}."
         )
-
-    # one-hot encode text / categorical / boolean features (numeric ones stay as they are)
-    encoded = []
-    parts = [df[used[: len(used) - len(cols["features"])]]]
-    for f in cols["features"]:
-        s = df[f]
-        if pd.api.types.is_bool_dtype(s):
-            parts.append(s.astype(float).rename(f))
-            encoded.append(f)
-        elif pd.api.types.is_numeric_dtype(s):
-            parts.append(s.astype(float).rename(f))
-            encoded.append(f)
-        else:
-            levels = sorted(s.astype(str).unique().tolist())
-            if len(levels) > 50:
-                raise ConfigError(
-                    f"[columns] features: column \"{f}\" is text with {len(levels)} distinct values; "
-                    "encode it as numbers or drop it (at most 50 categories are one-hot encoded)."
-                )
-            for level in levels:
-                name = f"{f}={level}"
-                parts.append((s.astype(str) == level).astype(float).rename(name))
-                encoded.append(name)
-    out = pd.concat(parts, axis=1)
+    counts = df[cols["treatment"]].value_counts()
+    small = [a for a in arms if counts.get(a, 0) < 10]
+    if small or len(df) < 20 * len(arms):
+        raise ConfigError(
+            f"[data] too few customers: {len(df)} usable rows for {len(arms)} arms (each arm needs at least "
+            f"10 in the data and the study at least {20 * len(arms)})."
+        )
     info.update(
-        rows_used=int(len(out)),
-        arms={str(a): int((df[cols["treatment"]] == a).sum()) for a in arms},
+        rows_used=int(len(df)),
+        arms={str(a): int(counts.get(a, 0)) for a in arms},
         features=list(cols["features"]),
-        encoded_features=len(encoded),
     )
-    return out, encoded, arms, control, info
+    return df, arms, control, info, truth
 
 
 def _sort_key(x: Any):
@@ -281,6 +275,7 @@ def _match_label(text: Any, labels: list) -> Any:
     for lab in labels:
         if lab == text or str(lab) == str(text):
             return lab
+    for lab in labels:
         if isinstance(lab, (int, float, np.integer, np.floating)):
             try:
                 if float(text) == float(lab):
@@ -291,11 +286,18 @@ def _match_label(text: Any, labels: list) -> Any:
 
 
 def _per_arm(value: Any, arms: list, key: str) -> Any:
-    """A number, or a per-treatment table keyed by the arms' labels (unlisted arms: 0)."""
+    """A number, "level", or a per-treatment table keyed by the arms (labels or levels)."""
     if not isinstance(value, dict):
-        return float(value)
+        return value
+    numeric = all(isinstance(a, (int, float, np.integer, np.floating)) for a in arms)
     out = {}
     for name, v in value.items():
+        if numeric:
+            try:
+                out[float(name)] = float(v)  # levels: a table may interpolate between arms
+                continue
+            except ValueError:
+                pass
         lab = _match_label(name, arms)
         if lab is None:
             raise ConfigError(
@@ -306,10 +308,21 @@ def _per_arm(value: Any, arms: list, key: str) -> Any:
     return out
 
 
-def _arm_values(value: Any, actions: np.ndarray, default: float) -> np.ndarray:
-    if not isinstance(value, dict):
-        return np.full(actions.shape, float(value))
-    return np.array([value.get(a, default) for a in actions], dtype=float)
+def _economics(cfg: StudyConfig, arms: list, truth: Any):
+    """The :class:`coarseopt.Economics` of the config (None terms: the synthetic truth's)."""
+    import coarseopt as co
+
+    terms = {}
+    for key in ("margin", "cost", "proportional_cost"):
+        value = cfg.economics[key]
+        if value is None:
+            value = getattr(truth.economics, key) if truth is not None else (1.0 if key == "margin" else 0.0)
+            cfg.economics[key] = value if isinstance(value, (int, float, str)) else None
+        terms[key] = _per_arm(value, arms, key)
+    try:
+        return co.Economics(**terms)
+    except ValueError as exc:
+        raise ConfigError(f"[economics]: {exc}") from None
 
 
 # ---------------------------------------------------------------------------- steps
@@ -317,7 +330,7 @@ def _split(df, cfg: StudyConfig, treatment: str):
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(df))
-    strat = df[treatment].to_numpy() if cfg.split["stratify"] else None
+    strat = df[treatment].astype(str).to_numpy() if cfg.split["stratify"] else None
     try:
         train, test = train_test_split(
             idx, test_size=cfg.split["test_size"], random_state=cfg.split["seed"], stratify=strat
@@ -327,112 +340,57 @@ def _split(df, cfg: StudyConfig, treatment: str):
     return np.sort(train), np.sort(test)
 
 
-def _estimate(cfg: StudyConfig, train_df, features, control, economics, progress):
+def _experiment(cfg: StudyConfig, df, control):
     import coarseopt as co
 
     cols = cfg.columns
-    exp = co.Experiment(
-        train_df.reset_index(drop=True),
+    return co.Experiment(
+        df.reset_index(drop=True),
         outcome=cols["outcome"],
         treatment=cols["treatment"],
-        features=features,
+        features=cols["features"],
         control=control,
         propensity=cols["propensity"] or None,
     )
+
+
+def _estimate(cfg: StudyConfig, exp, economics):
+    import coarseopt as co
+
     learner = cfg.estimation["learner"]
-    kwargs = dict(economics=economics, learner=None if learner == "default" else learner, cv=cfg.estimation["cv"])
-    if _accepts(co.estimate_profit, "progress"):
-        kwargs["progress"] = progress
-    if _accepts(co.estimate_profit, "seed"):
-        kwargs["seed"] = cfg.split["seed"]
-    try:
-        return co.estimate_profit(exp, **kwargs)
-    except (ValueError, TypeError) as exc:
-        text = str(exc)
-        if "learner" in text.lower():
-            raise ConfigError(f"[estimation] learner = \"{learner}\": {text}") from None
-        raise
+    grid = cfg.estimation["grid"] or None
+    if grid is not None and not exp.is_numeric:
+        raise ConfigError(
+            f"[estimation] grid = {cfg.estimation['grid']}: needs numeric treatment levels; the arms of "
+            f"\"{cfg.columns['treatment']}\" are labels (set grid = 0)."
+        )
+    return co.estimate_profit(
+        exp, economics, learner=None if learner == "default" else learner, cv=cfg.estimation["cv"],
+        grid=grid, random_state=cfg.estimation["seed"],
+    )
 
 
-def _accepts(fn: Any, name: str) -> bool:
-    import inspect
-
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
-def _predict(est, test_df, features):
-    """Predicted incremental profit of new customers from the fitted step-1 models."""
-    for name in ("predict_profit", "predict"):
-        fn = getattr(est, name, None)
-        if callable(fn):
-            return fn(test_df.reset_index(drop=True))
-    raise CoarseoptError("The profit estimate cannot predict new customers (no predict method).")
-
-
-def _evaluate_value(y, action, policy, propensity, cfg):
-    """Held-out value of one policy: mean profit per customer with a confidence interval."""
-    from . import evaluation as ev
-
-    for name in ("policy_value", "evaluate_policy", "estimate_value"):
-        fn = getattr(ev, name, None)
-        if callable(fn):
-            kwargs = dict(design="rba", propensity=propensity, alpha=cfg.evaluation["alpha"])
-            res = fn(y, action, policy, **kwargs)
-            return _as_row(res)
-    return _hajek_value(y, action, policy, propensity, cfg.evaluation["alpha"])
-
-
-def _hajek_value(y, action, policy, propensity, alpha):
-    from scipy import stats
-
-    y = np.asarray(y, dtype=float)
-    match = np.asarray(action) == np.asarray(policy)
-    if propensity is None:
-        labels, counts = np.unique(np.asarray(action), return_counts=True)
-        share = dict(zip(labels.tolist(), (counts / counts.sum()).tolist()))
-        propensity = np.array([share[a] for a in np.asarray(action).tolist()])
-    w = match / np.asarray(propensity, dtype=float)
-    value = float((w * y).sum() / w.sum())
-    psi = w * (y - value) / w.mean()
-    se = float(psi.std(ddof=1) / math.sqrt(len(y)))
-    z = stats.norm.ppf(1 - alpha / 2)
-    return {"estimate": value, "se": se, "ci_low": value - z * se, "ci_high": value + z * se}
-
-
-def _as_row(res: Any) -> dict:
-    keys = ("estimate", "se", "ci_low", "ci_high", "p_value", "n", "n_disagree")
+def _row(res: Any) -> dict:
     out = {}
-    for key in keys:
-        v = res.get(key) if isinstance(res, dict) else getattr(res, key, None)
+    for key in ("estimate", "se", "ci_low", "ci_high", "p_value", "n", "n_disagree", "n_followed"):
+        v = getattr(res, key, None)
         if v is not None:
-            out[key] = float(v) if key not in ("n", "n_disagree") else int(v)
+            out[key] = int(v) if key.startswith("n") else float(v)
     return out
 
 
-def _compare(y, action, a, b, propensity, cfg):
-    from . import evaluation as ev
-
-    res = ev.compare_policies(
-        y, action, a, b, design="rba", propensity=propensity,
-        method=cfg.evaluation["method"], alpha=cfg.evaluation["alpha"],
-    )
-    return _as_row(res)
-
-
-def _segment_profiles(result, train_X, profit_df, treatments) -> list[dict]:
-    """Who gets each offered treatment: size, estimated profits and feature means."""
-    overall_mean = train_X.mean()
-    overall_sd = train_X.std(ddof=0).replace(0, np.nan)
+def _segment_profiles(result, train_X, profit_df) -> list[dict]:
+    """Who gets each offered treatment: size, mean estimated profits and feature means."""
+    X = train_X.reset_index(drop=True)
+    overall_mean = X.mean()
+    overall_sd = X.std(ddof=0).replace(0, np.nan)
+    treatments = list(profit_df.columns)
+    P = profit_df.to_numpy()
     out = []
     assign = np.asarray(result.assignment)
     for j, share in zip(result.offered, result.shares):
         mask = assign == j
-        seg = train_X[mask]
-        mean = seg.mean()
+        mean = X[mask].mean()
         z = ((mean - overall_mean) / overall_sd).fillna(0.0)
         order = z.abs().sort_values(ascending=False).index[:3]
         out.append(
@@ -440,10 +398,8 @@ def _segment_profiles(result, train_X, profit_df, treatments) -> list[dict]:
                 "treatment": _jsonable(treatments[j]),
                 "count": int(mask.sum()),
                 "share": float(share),
-                "mean_profit": {
-                    str(t): float(profit_df.iloc[mask, c].mean()) for c, t in enumerate(treatments)
-                },
-                "profile": {str(c): float(mean[c]) for c in train_X.columns},
+                "mean_profit": {str(t): float(P[mask, c].mean()) for c, t in enumerate(treatments)},
+                "profile": {str(c): float(mean[c]) for c in X.columns},
                 "distinctive": [
                     {
                         "feature": str(c),
@@ -452,7 +408,7 @@ def _segment_profiles(result, train_X, profit_df, treatments) -> list[dict]:
                         "std_diff": float(z[c]),
                     }
                     for c in order
-                    if abs(z[c]) > 0.05
+                    if abs(z[c]) >= 0.1
                 ],
             }
         )
@@ -460,20 +416,33 @@ def _segment_profiles(result, train_X, profit_df, treatments) -> list[dict]:
 
 
 def _jsonable(x: Any) -> Any:
-    if isinstance(x, (np.integer,)):
+    if isinstance(x, np.integer):
         return int(x)
-    if isinstance(x, (np.floating,)):
+    if isinstance(x, np.floating):
         return float(x)
     if isinstance(x, (str, int, float, bool)) or x is None:
         return x
     return str(x)
 
 
-def run_study(
-    cfg: StudyConfig,
-    *,
-    progress: bool | None = None,
-) -> Study:
+class _Stages:
+    """One progress bar over the steps of the study, named as they run."""
+
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        self.bar = progress_bar(total=total, desc="study", unit="step", enabled=enabled)
+
+    def start(self, text: str) -> None:
+        log.info("%s", text)
+        self.bar.set_description(text)
+
+    def done(self) -> None:
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
     """Run the whole study described by ``cfg`` (nothing is written; see :func:`write_outputs`).
 
     Parameters
@@ -491,144 +460,188 @@ def run_study(
     ------
     ConfigError
         Data that does not fit the config (missing columns, missing values, unknown arms).
+
+    Examples
+    --------
+    >>> from coarseopt.config import load_config
+    >>> from coarseopt.pipeline import run_study, write_outputs
+    >>> study = run_study(load_config("study.toml"))        # doctest: +SKIP
+    >>> write_outputs(study, "results/")                      # doctest: +SKIP
     """
     import pandas as pd
 
     import coarseopt as co
+    from . import evaluation as ev
 
     study = Study(config=cfg)
-    t0 = time.perf_counter()
-    cols = cfg.columns
-    df, features, arms, control, info = load_data(cfg)
-    study.data_info, study.features, study.control = info, features, control
-    margin = _per_arm(cfg.economics["margin"], arms, "margin")
-    cost = _per_arm(cfg.economics["cost"], arms, "cost")
-    baseline = "control"
-    if cfg.evaluation["baseline"] != "control":
-        baseline = _match_label(cfg.evaluation["baseline"], arms)
-        if baseline is None:
-            raise ConfigError(
-                f"[evaluation] baseline = \"{cfg.evaluation['baseline']}\": must be \"control\" or an arm; "
-                f"arms: {', '.join(map(str, arms))}."
-            )
-    study.timings["load"] = time.perf_counter() - t0
-    log.info("data: %d rows, arms %s, %d features", len(df), info["arms"], len(features))
-
-    t = time.perf_counter()
-    train_idx, test_idx = _split(df, cfg, cols["treatment"])
-    study.train_index, study.test_index = train_idx, test_idx
-    train_df, test_df = df.iloc[train_idx], df.iloc[test_idx]
-    study.timings["split"] = time.perf_counter() - t
-    log.info("split: %d training, %d held-out customers", len(train_idx), len(test_idx))
-
-    t = time.perf_counter()
-    economics = co.Economics(margin=margin, cost=cost)
-    log.info("estimating profit (learner %s, cv %d)", cfg.estimation["learner"], cfg.estimation["cv"])
-    est = _estimate(cfg, train_df, features, control, economics, progress)
-    profit = est.profit
-    study.profit = profit
-    study.treatments = list(profit.columns)
-    study.timings["estimate"] = time.perf_counter() - t
-    t = time.perf_counter()
-    test_profit = _predict(est, test_df, features)
-    test_profit = pd.DataFrame(np.asarray(test_profit, dtype=float), columns=study.treatments)
-    study.test_profit = test_profit
-    study.timings["predict"] = time.perf_counter() - t
-
-    # ---- step 2 for every k
-    t = time.perf_counter()
-    solve_kwargs = dict(cfg.solve["options"])
-    time_limit = cfg.solve["time_limit"] or None
     ks = cfg.solve["k"]
-    with progress_bar(total=len(ks), desc="solving", unit="k", enabled=progress) as bar:
+    stages = _Stages(4 + len(ks), progress)
+    try:
+        t0 = time.perf_counter()
+        cols = cfg.columns
+        stages.start("loading data")
+        df, arms, control, info, truth = load_data(cfg)
+        study.data_info, study.control = info, control
+        economics = _economics(cfg, arms, truth)
+        baseline = "control"
+        if cfg.evaluation["baseline"] != "control":
+            baseline = _match_label(cfg.evaluation["baseline"], arms)
+            if baseline is None:
+                raise ConfigError(
+                    f"[evaluation] baseline = \"{cfg.evaluation['baseline']}\": must be \"control\" or an arm; "
+                    f"arms: {', '.join(map(str, arms))}."
+                )
+        train_idx, test_idx = _split(df, cfg, cols["treatment"])
+        study.train_index, study.test_index = train_idx, test_idx
+        train_exp = _experiment(cfg, df.iloc[train_idx], control)
+        test_exp = _experiment(cfg, df.iloc[test_idx], control)
+        study.timings["load"] = time.perf_counter() - t0
+        log.info("data: %d rows (%d training, %d held out), arms %s", len(df), len(train_idx), len(test_idx),
+                 info["arms"])
+        stages.done()
+
+        # ---- step 1
+        t = time.perf_counter()
+        stages.start(f"estimating profit ({cfg.estimation['learner']} learner, {cfg.estimation['cv']}-fold)")
+        est = _estimate(cfg, train_exp, economics)
+        study.profit = est.profit
+        study.treatments = list(est.profit.columns)
+        held = est.predict(test_exp)
+        study.test_profit = held.profit
+        study.features = list(est.features.columns)
+        study.timings["estimate"] = time.perf_counter() - t
+        stages.done()
+
+        # ---- step 2 for every k
+        t = time.perf_counter()
+        time_limit = cfg.solve["time_limit"] or None
         for k in ks:
-            problem = est.to_problem(k)
-            log.info("solving k=%d with %s", k, cfg.solve["solver"])
+            stages.start(f"solving k={k} ({cfg.solve['solver']})")
             res = co.solve(
-                problem, cfg.solve["solver"], time_limit=time_limit, seed=cfg.solve["seed"],
-                progress=False if progress is False else None, **solve_kwargs,
+                est.to_problem(k), cfg.solve["solver"], time_limit=time_limit, seed=cfg.solve["seed"],
+                progress=progress, **cfg.solve["options"],
             )
             if not res.has_solution:
                 raise CoarseoptError(
-                    f"solver {cfg.solve['solver']!r} found no solution for k={k} (status {res.status}): "
+                    f"solver {cfg.solve['solver']!r} found no solution for k={k} (status {res.status}). "
                     f"{res.message}"
                 )
             study.results[k] = res
             log.info("k=%d: %s", k, res.summary().replace("\n", "; "))
-            bar.update(1)
-    study.timings["solve"] = time.perf_counter() - t
+            stages.done()
+        study.timings["solve"] = time.perf_counter() - t
 
-    # ---- policies on the held-out half
-    t = time.perf_counter()
-    labels = np.asarray(study.treatments, dtype=object)
-    tp = test_profit.to_numpy()
-    control_label = _match_label(control, study.treatments)
-    policies: dict[str, np.ndarray] = {}
-    policies["control"] = np.full(len(test_df), control_label, dtype=object)
-    if baseline != "control":
-        policies[f"everyone: {baseline}"] = np.full(len(test_df), baseline, dtype=object)
-    for k, res in study.results.items():
-        offered = np.asarray(res.offered)
-        policies[f"k={k}"] = labels[offered[tp[:, offered].argmax(axis=1)]]
-    policies["full personalization"] = labels[tp.argmax(axis=1)]
-    study.policies = policies
-    baseline_name = "control" if baseline == "control" else f"everyone: {baseline}"
+        # ---- step 3 on the held-out half
+        t = time.perf_counter()
+        stages.start(f"evaluating on {len(test_idx):,} held-out customers")
+        labels = np.asarray(study.treatments, dtype=object)
+        tp = held.profit.to_numpy()
+        col_of_arm = {a: int(j) for a, j in zip(est.arms, est.arm_columns)}
+        control_label = labels[col_of_arm[control]]
+        n_test = len(test_idx)
+        policies: dict[str, np.ndarray] = {"control": np.full(n_test, control_label, dtype=object)}
+        if baseline != "control":
+            policies[f"everyone: {baseline}"] = np.full(n_test, labels[col_of_arm[baseline]], dtype=object)
+        for k, res in study.results.items():
+            offered = np.asarray(res.offered)
+            policies[f"k={k}"] = labels[offered[tp[:, offered].argmax(axis=1)]]
+        arm_cols = np.asarray(est.arm_columns)
+        policies["full personalization"] = labels[arm_cols[tp[:, arm_cols].argmax(axis=1)]]
+        study.policies = policies
+        baseline_name = "control" if baseline == "control" else f"everyone: {baseline}"
 
-    action = test_df[cols["treatment"]].to_numpy(dtype=object)
-    outcome = test_df[cols["outcome"]].to_numpy(dtype=float)
-    y = _arm_values(margin, action, 0.0) * outcome - _arm_values(cost, action, 0.0)
-    propensity = test_df[cols["propensity"]].to_numpy(dtype=float) if cols["propensity"] else None
+        arm_values = np.asarray(test_exp.arms, dtype=object)
+        action = np.asarray([labels[col_of_arm[a]] for a in arm_values], dtype=object)[test_exp.arm_index]
+        a_unit, c_unit = economics.unit_value(list(test_exp.arms), numeric=test_exp.is_numeric)
+        y = a_unit[test_exp.arm_index] * test_exp.y - c_unit[test_exp.arm_index]
+        propensity = test_exp.propensity_received if cols["propensity"] else None
+        X = held.features.to_numpy()
+        method, alpha = cfg.evaluation["method"], cfg.evaluation["alpha"]
+        arm_labels = set(labels[arm_cols].tolist())
 
-    rows = []
-    with progress_bar(total=len(policies), desc="evaluating", unit="policy", enabled=progress) as bar:
+        rows = []
         for name, pol in policies.items():
-            row: dict[str, Any] = {"policy": name, "k": _policy_k(name)}
-            offered = sorted({str(x) for x in pol}, key=lambda s: [str(l) for l in study.treatments].index(s))
-            row["offered"] = ", ".join(offered)
-            value = _evaluate_value(y, action, pol, propensity, cfg)
-            row.update({f"value{'' if k == 'estimate' else '_' + k}": v for k, v in value.items() if k in ("estimate", "se", "ci_low", "ci_high")})
+            order = {str(l): i for i, l in enumerate(study.treatments)}
+            offered = sorted({str(x) for x in pol}, key=lambda s: order[s])
+            row: dict[str, Any] = {"policy": name, "k": _policy_k(name), "offered": ", ".join(offered)}
+            cols_of = {l: j for j, l in enumerate(study.treatments)}
+            picked = np.array([cols_of[x] for x in pol])
+            base_picked = np.array([cols_of[x] for x in policies[baseline_name]])
+            rows_ = np.arange(n_test)
+            row["predicted_lift"] = float((tp[rows_, picked] - tp[rows_, base_picked]).mean())
+            if not set(pol.tolist()) <= arm_labels:
+                row["note"] = "offers levels between the arms: no data can value it"
+                rows.append(row)
+                continue
+            v = _row(ev.policy_value(y, action, pol, propensity=propensity, method=cfg.evaluation["value_method"],
+                                     alpha=alpha, X=X))
+            row.update(value=v["estimate"], value_se=v["se"], value_ci_low=v["ci_low"], value_ci_high=v["ci_high"])
             if name == baseline_name:
-                row.update(lift=0.0, lift_se=0.0, lift_ci_low=0.0, lift_ci_high=0.0, p_value=float("nan"), share_disagree=0.0)
+                row.update(lift=0.0, lift_se=0.0, lift_ci_low=0.0, lift_ci_high=0.0, p_value=float("nan"),
+                           share_disagree=0.0)
             else:
-                cmp = _compare(y, action, pol, policies[baseline_name], propensity, cfg)
-                row.update(
-                    lift=cmp.get("estimate"), lift_se=cmp.get("se"), lift_ci_low=cmp.get("ci_low"),
-                    lift_ci_high=cmp.get("ci_high"), p_value=cmp.get("p_value", float("nan")),
-                    share_disagree=cmp.get("n_disagree", float("nan")) / max(1, len(y)),
-                )
+                c = _row(ev.compare_policies(y, action, pol, policies[baseline_name], design="rba",
+                                             propensity=propensity, method=method, alpha=alpha, X=X))
+                row.update(lift=c["estimate"], lift_se=c["se"], lift_ci_low=c["ci_low"], lift_ci_high=c["ci_high"],
+                           p_value=c["p_value"], share_disagree=c["n_disagree"] / max(1, n_test))
             rows.append(row)
-            bar.update(1)
-    study.evaluation = pd.DataFrame(rows)
+        study.evaluation = pd.DataFrame(rows)
+        for col in ("value", "value_se", "value_ci_low", "value_ci_high", "lift", "lift_se", "lift_ci_low",
+                    "lift_ci_high", "p_value", "share_disagree"):
+            if col not in study.evaluation:
+                study.evaluation[col] = np.nan
+        if "note" not in study.evaluation:
+            study.evaluation["note"] = ""
+        study.evaluation["note"] = study.evaluation["note"].fillna("")
 
-    comps = []
-    ks_done = list(study.results)
-    for prev, k in zip(ks_done[:-1], ks_done[1:]):
-        cmp = _compare(y, action, policies[f"k={k}"], policies[f"k={prev}"], propensity, cfg)
-        comps.append({"policy_a": f"k={k}", "policy_b": f"k={prev}", **cmp})
-    study.comparisons = pd.DataFrame(comps)
-    study.timings["evaluate"] = time.perf_counter() - t
+        valued = study.evaluation[study.evaluation["policy"].str.startswith("k=") & study.evaluation["value"].notna()]
+        if len(valued):
+            study.recommended_k = int(valued.loc[valued["value"].idxmax(), "k"])
+        comps = []
+        done = [k for k in study.results if f"k={k}" in set(valued["policy"])]
+        for prev, k in zip(done[:-1], done[1:]):
+            c = _row(ev.compare_policies(y, action, policies[f"k={k}"], policies[f"k={prev}"], design="rba",
+                                         propensity=propensity, method=method, alpha=alpha, X=X))
+            comps.append({"policy_a": f"k={k}", "policy_b": f"k={prev}", **c})
+        study.comparisons = pd.DataFrame(comps)
+        if cfg.evaluation["all_estimators"] and study.recommended_k is not None:
+            table = ev.compare_estimators(y, action, policies[f"k={study.recommended_k}"], policies[baseline_name],
+                                          design="rba", propensity=propensity, alpha=alpha, X=X)
+            study.estimators = _estimator_table(table)
+        study.timings["evaluate"] = time.perf_counter() - t
+        stages.done()
 
-    ev_k = study.evaluation.dropna(subset=["k"])
-    ev_k = ev_k[ev_k["policy"].str.startswith("k=")]
-    if len(ev_k):
-        best = ev_k.loc[ev_k["value"].idxmax()]
-        study.recommended_k = int(best["k"])
-
-    # ---- segments and per-customer assignment (every row: train from the solver, test predicted)
-    train_X = train_df[features].reset_index(drop=True)
-    for k, res in study.results.items():
-        study.segments[k] = _segment_profiles(res, train_X, profit, study.treatments)
-    assign = pd.DataFrame({"row": np.arange(len(df)), "split": "train"})
-    assign.loc[test_idx, "split"] = "test"
-    for k, res in study.results.items():
-        col = np.empty(len(df), dtype=object)
-        col[train_idx] = labels[np.asarray(res.assignment)]
-        col[test_idx] = policies[f"k={k}"]
-        assign[f"treatment_k{k}"] = col
-    study.assignment = assign
+        # ---- segments and per-customer assignment (train: the solver's; held out: predicted)
+        stages.start("segment profiles")
+        for k, res in study.results.items():
+            study.segments[k] = _segment_profiles(res, est.features, est.profit)
+        study.feature_stats = {
+            str(c): {"mean": float(est.features[c].mean()), "sd": float(est.features[c].std(ddof=0))}
+            for c in est.features.columns
+        }
+        assign = pd.DataFrame({"row": np.arange(len(df)), "split": "train"})
+        assign.loc[test_idx, "split"] = "test"
+        for k, res in study.results.items():
+            col = np.empty(len(df), dtype=object)
+            col[train_idx] = labels[np.asarray(res.assignment)]
+            col[test_idx] = policies[f"k={k}"]
+            assign[f"treatment_k{k}"] = col
+        study.assignment = assign
+        stages.done()
+    finally:
+        stages.close()
     study.timings["total"] = time.perf_counter() - t0
     study.versions = _versions()
     return study
+
+
+def _estimator_table(table: Any):
+    import pandas as pd
+
+    if isinstance(table, pd.DataFrame):
+        df = table.reset_index() if table.index.name or not isinstance(table.index, pd.RangeIndex) else table
+        return df.reset_index(drop=True)
+    return pd.DataFrame([_row(r) | {"method": getattr(r, "method", "")} for r in table])
 
 
 def _policy_k(name: str) -> float:
@@ -636,15 +649,15 @@ def _policy_k(name: str) -> float:
 
 
 def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
     import coarseopt
 
     out = {"coarseopt": coarseopt.__version__, "python": platform.python_version()}
     for mod in ("numpy", "pandas", "scikit-learn", "scipy", "matplotlib"):
         try:
-            from importlib.metadata import version
-
             out[mod] = version(mod)
-        except Exception:  # not installed: nothing to record
+        except PackageNotFoundError:
             pass
     return out
 

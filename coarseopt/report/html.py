@@ -59,15 +59,17 @@ def _pct(v: Any, digits: int = 1) -> str:
     return "–" if not math.isfinite(f) else f"{100 * f:.{digits}f}%"
 
 
-def _table(header: list[str], rows: list[list[str]], left: int = 1, highlight: set[int] | None = None) -> str:
+def _table(header: list[str], rows: list[list[str]], left: int = 1, highlight: set[int] | None = None,
+           left_last: bool = False) -> str:
     highlight = highlight or set()
+    last = len(header) - 1 if left_last else -1
     out = ["<table><thead><tr>"]
-    out += [f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(header)]
+    out += [f'<th class="{"l" if i < left or i == last else ""}">{_e(h)}</th>' for i, h in enumerate(header)]
     out.append("</tr></thead><tbody>")
     for r, row in enumerate(rows):
         cls = ' class="hl"' if r in highlight else ""
         out.append(f"<tr{cls}>" + "".join(
-            f'<td class="{"l" if i < left else ""}">{cell}</td>' for i, cell in enumerate(row)) + "</tr>")
+            f'<td class="{"l" if i < left or i == last else ""}">{cell}</td>' for i, cell in enumerate(row)) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -164,10 +166,12 @@ def build_html(study: Any) -> str:
     hl = {i for i, p in enumerate(ev["policy"]) if p == f"k={study.recommended_k}"}
     rows = []
     for _, r in ev.iterrows():
+        note = r.get("note") or ""
         rows.append([
-            _e(r["policy"]), _e(r["offered"]), _money(r["value"]), _ci(r["value_ci_low"], r["value_ci_high"]),
+            _e(r["policy"]) + (f'<br><span class="muted">{_e(note)}</span>' if note else ""), _e(r["offered"]),
+            _money(r["value"]), _ci(r["value_ci_low"], r["value_ci_high"]),
             _money(r["lift"]), _ci(r["lift_ci_low"], r["lift_ci_high"]), _num(r.get("p_value"), 3),
-            _pct(r.get("share_disagree")),
+            _pct(r.get("share_disagree")), _money(r.get("predicted_lift")),
         ])
     parts += [
         "<h2>How sure are we? Held-out evaluation</h2>",
@@ -176,10 +180,12 @@ def build_html(study: Any) -> str:
         f"if everyone were treated by the policy; lift: difference to the baseline "
         f"(<code>{_e(cfg.evaluation['baseline'])}</code>), estimator <code>{_e(cfg.evaluation['method'])}</code>; "
         f"intervals at {conf}. <i>Disagree</i>: share of customers for whom the policy and the baseline differ "
-        "(only they carry information about the lift).</p>",
+        "(only they carry information about the lift). <i>Predicted lift</i>: what the fitted models "
+        "expect on the same customers; a predicted lift far above the measured one means the models "
+        "overstate the gains of personalization.</p>",
         _img(plots.value_figure(study), "held-out value of each policy with confidence intervals"),
-        _table(["policy", "offered", "value", f"{conf} CI", "lift", f"{conf} CI", "p", "disagree"], rows,
-               left=2, highlight=hl),
+        _table(["policy", "offered", "value", f"{conf} CI", "lift", f"{conf} CI", "p", "disagree",
+                "predicted lift"], rows, left=2, highlight=hl),
     ]
     if study.comparisons is not None and len(study.comparisons):
         rows = [[_e(c["policy_a"]) + " vs " + _e(c["policy_b"]), _money(c["estimate"]),
@@ -187,6 +193,16 @@ def build_html(study: Any) -> str:
                 for _, c in study.comparisons.iterrows()]
         parts += ["<h3>Does offering one more treatment pay?</h3>",
                   _table(["comparison", "difference", f"{conf} CI", "p"], rows)]
+
+    est = getattr(study, "estimators", None)
+    if est is not None and len(est):
+        rows = [[_e(r.get("method", "")), _money(r.get("estimate")), _ci(r.get("ci_low"), r.get("ci_high")),
+                 _num(r.get("se"), 3), _num(r.get("p_value"), 3), _e(r.get("description", ""))]
+                for _, r in est.iterrows()]
+        parts += [f"<h3>k={study.recommended_k} against the baseline, with every estimator</h3>",
+                  "<p>The same comparison by each estimator of the evaluation step; they should agree "
+                  "within their intervals (see docs/evaluation.md).</p>",
+                  _table(["estimator", "lift", f"{conf} CI", "se", "p", "how"], rows, left=1, left_last=True)]
 
     # ---- the solutions
     rows = []

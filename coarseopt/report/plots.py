@@ -92,15 +92,17 @@ def profile_figure(study: Any, k: int, max_features: int = 16):
     """Heat map: how each segment differs from the average customer (standardized means)."""
     segs = study.segments[k]
     names = list(segs[0]["profile"]) if segs else []
-    overall = {}
-    for seg in segs:
-        for f, v in seg["profile"].items():
-            overall[f] = overall.get(f, 0.0) + v * seg["share"]
-    # standardized difference from the overall mean (the sd comes from the distinctive list when present)
+    stats = getattr(study, "feature_stats", {}) or {}
     X = np.array([[seg["profile"][f] for f in names] for seg in segs], dtype=float)
-    sd = X.std(axis=0)
-    sd[sd == 0] = 1.0
-    Z = (X - np.array([overall[f] for f in names])) / sd
+    if stats:
+        mean = np.array([stats[f]["mean"] for f in names])
+        sd = np.array([stats[f]["sd"] for f in names])
+    else:
+        w = np.array([seg["share"] for seg in segs])
+        mean = (w[:, None] * X).sum(axis=0)
+        sd = X.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    Z = (X - mean) / sd
     if len(names) > max_features:
         keep = np.argsort(-np.abs(Z).max(axis=0))[:max_features]
         keep.sort()
@@ -108,15 +110,15 @@ def profile_figure(study: Any, k: int, max_features: int = 16):
         X, Z = X[:, keep], Z[:, keep]
     fig = _figure(min(1.0 + 0.75 * len(names), 13.0), 1.2 + 0.55 * len(segs) + 1.2)
     ax = fig.add_subplot()
-    lim = max(1e-9, float(np.abs(Z).max()))
+    lim = max(0.5, float(np.abs(Z).max()))
     im = ax.imshow(Z, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     for i in range(len(segs)):
         for j in range(len(names)):
             ax.text(j, i, _short(X[i, j]), ha="center", va="center", fontsize=8)
     ax.set_yticks(range(len(segs)), [f"{seg['treatment']} ({100 * seg['share']:.0f}%)" for seg in segs])
     ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
-    ax.set_title(f"Segment profiles for k={k}: feature means (color: above / below the average)", fontsize=11)
-    fig.colorbar(im, ax=ax, shrink=0.8, label="relative difference")
+    ax.set_title(f"Segment profiles for k={k}: feature means (color: above / below average)", fontsize=11)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="vs. average (std. dev.)")
     return fig
 
 
