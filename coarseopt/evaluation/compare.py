@@ -36,11 +36,11 @@ def check_cv(cv: Any, seed: Any) -> None:
 
 def normal_interval(estimate: float, se: float, alpha: float) -> tuple[float, float, float]:
     """``(ci_low, ci_high, p_value)`` of a normal approximation."""
-    from scipy.stats import norm
+    from scipy.special import ndtr, ndtri
 
-    z = float(norm.ppf(1.0 - alpha / 2.0))
+    z = float(ndtri(1.0 - alpha / 2.0))
     if se > 0 and np.isfinite(se):
-        p = float(2.0 * norm.sf(abs(estimate) / se))
+        p = float(2.0 * ndtr(-abs(estimate) / se))
     else:
         p = 1.0 if estimate == 0 else 0.0
     return estimate - z * se, estimate + z * se, p
