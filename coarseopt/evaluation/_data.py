@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -139,7 +139,7 @@ def resolve_policy(name: str, policy: Any, n: int, X: Any = None) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Experiment:
+class ExperimentData:
     """The internal form of the data: codes, probabilities and, under RBP, the policy lottery.
 
     Attributes
@@ -318,7 +318,7 @@ def build_rba(y: np.ndarray, action: Any, policies: Mapping[str, np.ndarray], pr
                 )
         if e is None:
             e = np.full(n, 1.0 / int(observed.sum()))
-    return Experiment(y=y, action=A, e=e, labels=labels, design="rba", X=X), codes
+    return ExperimentData(y=y, action=A, e=e, labels=labels, design="rba", X=X), codes
 
 
 def build_rbp(
@@ -413,7 +413,7 @@ def build_rbp(
         A = recommended
     # Induced probability of the received action: every policy recommending it contributes.
     e = (Q * (R == A[:, None])).sum(axis=1)
-    exp = Experiment(y=y, action=A, e=e, labels=labels, design="rbp", group=G, group_prob=gp, X=X)
+    exp = ExperimentData(y=y, action=A, e=e, labels=labels, design="rbp", group=G, group_prob=gp, X=X)
     return exp, {k: codes[k] for k in keys}
 
 
@@ -428,7 +428,7 @@ def build(
     X: Any,
     names: tuple[str, ...] | None = None,
 ):
-    """Validate everything at the boundary; return ``(Experiment, {policy: codes})``."""
+    """Validate everything at the boundary; return ``(ExperimentData, {policy: codes})``."""
     design = check_design(design)
     y = as_1d("y", y, numeric=True)
     n = y.shape[0]

@@ -258,11 +258,14 @@ def compare_estimators(
     ctx = make_context(exp, outcome_model=outcome_model, cv=cv, seed=seed, poststratify=poststratify)
     a, b = codes["policy_a"], codes["policy_b"]
     n_dis = int((a != b).sum())
-    rows = []
+    columns = ("estimate", "se", "ci_low", "ci_high", "p_value", "n", "n_disagree")
+    rows = {}
     for m in methods:
-        r = comparison_from(PAIR_ESTIMATORS[m](ctx, a, b, (0, 1)), n=exp.n, n_disagree=n_dis, method=m, design=exp.design, alpha=alpha)
-        rows.append({k: v for k, v in r.to_dict().items() if k in ("estimate", "se", "ci_low", "ci_high", "p_value", "n", "n_disagree")} | {"method": m})
-    table = pd.DataFrame(rows).set_index("method")
+        est = PAIR_ESTIMATORS[m](ctx, a, b, (0, 1))
+        r = comparison_from(est, n=exp.n, n_disagree=n_dis, method=m, design=exp.design, alpha=alpha)
+        rows[m] = [getattr(r, c) for c in columns]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(columns))
+    table.index.name = "method"
     if "naive" in table.index:
         table["width_vs_naive"] = table["se"] / table.loc["naive", "se"]
     table["description"] = [DESCRIPTIONS[m] for m in table.index]

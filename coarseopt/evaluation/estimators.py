@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._data import EvaluationError, Experiment, SupportError
+from ._data import EvaluationError, ExperimentData, SupportError
 
 __all__ = ["Estimate", "Context", "PAIR_ESTIMATORS", "VALUE_ESTIMATORS", "variance_of", "hajek_mean"]
 
@@ -69,7 +69,7 @@ class Context:
 
     def __init__(
         self,
-        exp: Experiment,
+        exp: ExperimentData,
         *,
         outcome_model: Any = None,
         cv: int = 5,
