@@ -93,6 +93,7 @@ def build_model(problem: Any, formulation: str = "auto", **constraints: Any):
     solver = MIPSolver(**dict(constraints, formulation=formulation))
     side = resolve_side(problem, params)
     kind = solver._choose(problem, side)
+    kind = "aggregated" if kind == "auto" else kind
     profit = np.asarray(problem.profit, dtype=np.float64)
     if kind == "classic":
         form = F.classic(profit, problem.k, side)

@@ -72,13 +72,13 @@ def check_backend(value: Any) -> str:
 def check_warm_start(value: Any) -> Any:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    if value in ("local-search", "greedy"):
+    if value in ("auto", "local-search", "greedy"):
         return value
     if isinstance(value, str) or not hasattr(value, "__iter__"):
-        raise ValueError("must be True, False, 'local-search', 'greedy' or a list of column indices to offer")
+        raise ValueError("must be 'auto', True, False, 'local-search', 'greedy' or a list of column indices to offer")
     arr = np.asarray(list(value))
     if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError("must be True, False, 'local-search', 'greedy' or a non-empty list of column indices")
+        raise ValueError("must be 'auto', True, False, 'local-search', 'greedy' or a non-empty list of column indices")
     return tuple(int(v) for v in arr)
 
 
