@@ -50,6 +50,7 @@ References
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import time
@@ -66,8 +67,12 @@ __all__ = ["LocalSearchSolver", "swap_local_search"]
 _BLOCK_ELEMENTS = 1 << 16
 #: Element reads allowed to the multistart phase: with the default options it runs on at
 #: most ``_SAMPLE_ELEMENTS / m`` individuals (a random subsample when ``n`` is larger).
-_SAMPLE_ELEMENTS = 1_000_000
+_SAMPLE_ELEMENTS = 100_000
 _DEFAULT_RESTARTS = 32
+#: Multilevel refinement for large ``n``: each sample is this many times the last, and this
+#: many of the best solutions of a level are improved on the next.
+_LEVEL_GROWTH = 8
+_CARRY = 3
 _MAX_GENERATIONS = 10
 
 
@@ -275,16 +280,31 @@ def _group_sum(pos: np.ndarray, values: np.ndarray, s: int) -> np.ndarray:
     """``out[r] = values[pos == r].sum(axis=0)`` for ``r < s``."""
     if s == 1:
         return values.sum(axis=0)[None, :]
-    if s <= 24:
+    if s <= 8:  # a (s, B) @ (B, c) product is cheapest for a few groups
         onehot = (pos[None, :] == np.arange(s)[:, None]).astype(values.dtype)
         return onehot @ values
-    order = np.argsort(pos, kind="stable")
-    counts = np.bincount(pos, minlength=s)
-    out = np.zeros((s, values.shape[1]))
-    nonempty = counts > 0
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[nonempty]
-    out[nonempty] = np.add.reduceat(values[order], starts, axis=0)
-    return out
+    from scipy.sparse import csr_matrix
+
+    membership = csr_matrix((np.ones(pos.size), (pos, np.arange(pos.size))), shape=(s, pos.size))
+    return membership @ values
+
+
+def _rows(profit: Any, rows: np.ndarray) -> np.ndarray:
+    """The given rows of a numpy or dask profit matrix, as a contiguous float64 array."""
+    sub = profit[rows]
+    if not isinstance(sub, np.ndarray):
+        sub = sub.compute()
+    return np.ascontiguousarray(sub, dtype=np.float64)
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread: the small group-sum products of a pass gain nothing from
+    threads, and multithreaded BLAS slows them down badly on a busy machine."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _tol(value: float) -> float:
@@ -338,7 +358,8 @@ def _multistart(
     path_relinking: bool,
     elite_size: int,
     init: np.ndarray | None,
-) -> tuple[np.ndarray, float, dict]:
+) -> tuple[list[np.ndarray], dict]:
+    """GRASP with path-relinking; returns the elite solutions, best first, and counters."""
     pool = _ElitePool(elite_size)
     stats = {"restarts": 0, "relinks": 0, "improvements": 0, "generations": 0}
     best_value = -np.inf
@@ -393,9 +414,9 @@ def _multistart(
             stats["generations"] += 1
             if max(pool.values) <= before + _tol(before):
                 break
-    offered, value = pool.best()
-    stats["elite"] = sorted(pool.values, reverse=True)
-    return offered, value, stats
+    order = np.argsort(pool.values, kind="stable")[::-1]
+    stats["elite"] = [pool.values[i] for i in order]
+    return [pool.sets[i] for i in order], stats
 
 
 # ---------------------------------------------------------------------- public function
@@ -458,8 +479,9 @@ def swap_local_search(
     m = profit.shape[1]
     start = None if offered is None else _check_init(offered, m, int(k), "offered")
     eng = _Engine(profit, deadline)
-    s = eng.greedy(min(int(k), m), start)
-    best, value, _ = eng.descend(s, improvement, rng)
+    with _one_blas_thread():
+        s = eng.greedy(min(int(k), m), start)
+        best, value, _ = eng.descend(s, improvement, rng)
     return np.sort(best), value
 
 
@@ -520,8 +542,10 @@ class LocalSearchSolver(Solver):
         Size of the elite pool.
     sample_size : int, optional
         Individuals the multistart phase works on (a uniform random subsample when ``n`` is
-        larger); the final descent always uses every individual. Default:
-        ``max(1000, 10**6 // m)``, so the effort of the search does not grow with ``n``.
+        larger). Default ``max(1000, 100_000 // m, 100 k)``, so the effort of the multistart
+        does not grow with ``n``. Larger problems are then refined on nested samples eight
+        times larger each (the best three solutions of a level are improved by swap descent
+        on the next), and the final descent always uses every individual.
     """
 
     name = "local-search"
@@ -538,33 +562,47 @@ class LocalSearchSolver(Solver):
     }
 
     def _solve(self, problem, context):
+        with _one_blas_thread():
+            return self._search(problem, context)
+
+    def _search(self, problem, context):
         p = self.params
         n, m, k = problem.n, problem.m, problem.k_effective
         init = None if p["init"] is None else _check_init(np.asarray(p["init"], dtype=np.intp), m, problem.k)
         rng = context.rng
         deadline = context.deadline
         restarts = _DEFAULT_RESTARTS if p["restarts"] is None else p["restarts"]
-        sample = p["sample_size"] or max(1000, _SAMPLE_ELEMENTS // m)
+        sample = p["sample_size"] or max(1000, _SAMPLE_ELEMENTS // m, 100 * k)
         full = _Engine(problem.profit, deadline)
         extras: dict[str, Any] = {"sample_size": min(n, sample)}
         if k >= m:
             start = np.arange(m, dtype=np.intp)
             search_stats: dict = {"restarts": 0, "relinks": 0, "improvements": 0, "generations": 0}
         else:
-            if n > sample:
-                rows = np.sort(rng.choice(n, size=sample, replace=False))
-                sub = problem.profit[rows]
-                sub = np.ascontiguousarray(sub if isinstance(sub, np.ndarray) else sub.compute(), dtype=np.float64)
-                eng = _Engine(sub, deadline)
-            else:
-                eng = full
-            start, _, search_stats = _multistart(
-                eng, k, rng, restarts=restarts, improvement=p["improvement"],
+            # Nested uniform subsamples, each _LEVEL_GROWTH times the last, the full data last.
+            sizes = [sample]
+            while sizes[-1] < n:
+                sizes.append(min(n, sizes[-1] * _LEVEL_GROWTH))
+            perm = rng.permutation(n) if len(sizes) > 1 else None
+            engines = [full if size >= n else _Engine(_rows(problem.profit, np.sort(perm[:size])), deadline)
+                       for size in sizes]
+            ranked, search_stats = _multistart(
+                engines[0], k, rng, restarts=restarts, improvement=p["improvement"],
                 path_relinking=p["path_relinking"], elite_size=p["elite_size"], init=init,
             )
-            if eng is not full:
-                extras["sample_passes"] = eng.passes
-                extras["sample_swaps"] = eng.swaps
+            # Multilevel refinement: the best few solutions of a level are improved on the
+            # next, larger sample; the best of the last sample goes on to every individual.
+            for eng in engines[1:-1]:
+                improved = {}
+                for offered in ranked[:_CARRY]:
+                    out, value, _ = eng.descend(offered, "best")
+                    improved.setdefault(tuple(np.sort(out)), value)
+                ranked = [np.array(key) for key in sorted(improved, key=improved.get, reverse=True)]
+            start = ranked[0]
+            if len(engines) > 1:
+                extras["levels"] = sizes
+                extras["sample_passes"] = sum(e.passes for e in engines[:-1])
+                extras["sample_swaps"] = sum(e.swaps for e in engines[:-1])
         before = full.swaps
         offered, value, converged = full.descend(start, "best")
         extras.update(search_stats)
