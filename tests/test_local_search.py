@@ -259,3 +259,18 @@ def test_single_column_and_single_row():
     assert one_col.offered.tolist() == [0] and one_col.objective == -1.0
     one_row = co.solve(co.CoarseProblem(np.array([[2.0, 7.0, -1.0]]), 1), "local-search")
     assert one_row.offered.tolist() == [1] and one_row.status == "optimal"  # bound = row max
+
+
+def test_benchmark_runner_smoke(tmp_path):
+    """The benchmark runner keeps working (its quick OR-Library part)."""
+    import json
+
+    from benchmarks import local_search as bench
+
+    assert bench.main(["--quick", "--parts", "orlib", "--out", str(tmp_path)]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "local_search_quick.jsonl").read_text().splitlines()]
+    assert rows[0]["part"] == "meta"
+    quality = [r for r in rows if r["part"] == "orlib"]
+    assert {r["instance"] for r in quality} == {"pmed1", "pmed6"}
+    assert all(r["gap_pct"] >= 0 for r in quality)
+    assert "| pmed1 |" in (tmp_path / "local_search_quick.md").read_text()
