@@ -32,6 +32,7 @@ and memory traffic and changes nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any, Sequence
@@ -40,7 +41,7 @@ import numpy as np
 
 from coarseopt.solver import Solution
 
-from .local_search import _DEFAULT_RESTARTS, _SAMPLE_ELEMENTS, _check_init, _Engine, _group_sum, _multistart
+from .local_search import _check_init, _Engine, _group_sum, _multistart
 
 __all__ = [
     "ChunkedEngine",
@@ -255,21 +256,23 @@ class ChunkedEngine(_Engine):
         return np.concatenate(_compute([_delayed(_block_column)(blk, int(j)) for blk in self._blocks]))
 
     def greedy(self, k: int, start: np.ndarray | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Greedy addition (as in memory; the best-of-a-sample variant is not offered on
-        chunks: the multistart runs on an in-memory subsample)."""
+        """Greedy addition up to ``k`` treatments, as in memory (with ``rng``: each step
+        adds the best of ``ceil(log2(m / k))`` random candidates)."""
         offered = [] if start is None else [int(j) for j in start]
+        sample = max(1, math.ceil(math.log2(max(self.m / k, 1.0))))
         while len(offered) < k:
             if offered and self.expired():
                 break
             mask = np.ones(self.m, dtype=bool)
             mask[offered] = False
             cand = np.flatnonzero(mask)
+            if rng is not None and sample < cand.size:  # the "sample greedy" construction
+                cand = np.sort(rng.choice(cand, size=sample, replace=False))
             b1 = self.state(np.asarray(offered, dtype=np.intp))[0] if offered else None
             gains = self.add_gains(b1, cand)
             gains = _snap_ties(gains, np.ones(gains.shape, dtype=bool), 0.0)
             offered.append(int(cand[int(gains.argmax())]))
         return np.asarray(offered, dtype=np.intp)
-
 
 
 def chunked_swap_local_search(
@@ -311,34 +314,78 @@ def chunked_swap_local_search(
 
 
 def solve_local_search(problem: Any, context: Any, params: dict) -> Solution:
-    """``local-search`` on a lazy problem: the multistart on an in-memory sample (exactly as
-    the in-memory solver draws it), then the final swap descent and the bound over every
-    individual as map-reduce passes. Same seed, same answer as in memory."""
-    p = params
+    """``local-search`` on a lazy problem, with the in-memory solver's search and random draws.
+
+    The multistart runs on the first nested sample of individuals and the multilevel
+    refinement on the larger ones, exactly as in memory; a level (or the whole problem)
+    is loaded into memory when it holds at most ``_IN_MEMORY_ELEMENTS`` entries and is
+    otherwise searched by map-reduce passes over the dask rows it selects. The final swap
+    descent and the bound always run as map-reduce passes over every individual. Same seed,
+    same offered set as in memory.
+    """
+    from . import local_search as ls
+
+    with ls._one_blas_thread() if hasattr(ls, "_one_blas_thread") else contextlib.nullcontext():
+        return _search(problem, context, params)
+
+
+#: Largest sample (rows x columns) the lazy local search loads into memory; larger samples
+#: are searched chunk by chunk.
+_IN_MEMORY_ELEMENTS = 1 << 24
+
+
+def _engine_for(profit: Any, rows: np.ndarray | None, deadline: float | None):
+    """An in-memory engine on the selected rows when they are few, else a chunked one."""
+    n, m = (int(s) for s in profit.shape)
+    size = n if rows is None else rows.size
+    if size * m <= _IN_MEMORY_ELEMENTS:
+        sub = profit if rows is None else profit[rows]
+        return _Engine(np.ascontiguousarray(sub.compute(), dtype=np.float64), deadline)
+    return ChunkedEngine(profit if rows is None else profit[rows], deadline)
+
+
+def _search(problem: Any, context: Any, p: dict) -> Solution:
+    from . import local_search as ls
+
     n, m, k = problem.n, problem.m, problem.k_effective
     init = None if p.get("init") is None else _check_init(np.asarray(p["init"], dtype=np.intp), m, problem.k)
     rng = context.rng
     deadline = context.deadline
-    restarts = _DEFAULT_RESTARTS if p.get("restarts") is None else p["restarts"]
-    sample = p.get("sample_size") or max(1000, _SAMPLE_ELEMENTS // m)
+    restarts = ls._DEFAULT_RESTARTS if p.get("restarts") is None else p["restarts"]
+    sample = p.get("sample_size") or max(1000, ls._SAMPLE_ELEMENTS // m, 100 * k)
     full = ChunkedEngine(problem.profit, deadline)
     extras: dict[str, Any] = {"sample_size": min(n, sample), "chunks": len(full._blocks)}
     if k >= m:
         start = np.arange(m, dtype=np.intp)
         search_stats: dict = {"restarts": 0, "relinks": 0, "improvements": 0, "generations": 0}
     else:
-        if n > sample:
-            rows = np.sort(rng.choice(n, size=sample, replace=False))
-            sub = problem.profit[rows].compute()
-        else:  # small enough to hold: the multistart runs on it exactly as in memory
-            sub = problem.profit.compute()
-        eng = _Engine(np.ascontiguousarray(sub, dtype=np.float64), deadline)
-        start, _, search_stats = _multistart(
-            eng, k, rng, restarts=restarts, improvement=p.get("improvement", "best"),
+        # Nested uniform samples, each _LEVEL_GROWTH times the last, every individual last
+        # (the draws of the in-memory solver, in the same order).
+        growth = ls._LEVEL_GROWTH
+        sizes = [sample]
+        while sizes[-1] < n:
+            sizes.append(min(n, sizes[-1] * growth))
+        perm = rng.permutation(n) if len(sizes) > 1 else None
+        engines = [
+            full if size >= n and i > 0
+            else _engine_for(problem.profit, None if size >= n else np.sort(perm[:size]), deadline)
+            for i, size in enumerate(sizes)
+        ]
+        ranked, search_stats = _multistart(
+            engines[0], k, rng, restarts=restarts, improvement=p.get("improvement", "best"),
             path_relinking=p.get("path_relinking", True), elite_size=p.get("elite_size", 10), init=init,
         )
-        extras["sample_passes"] = eng.passes
-        extras["sample_swaps"] = eng.swaps
+        for eng in engines[1:-1]:
+            improved: dict = {}
+            for offered in ranked[: ls._CARRY]:
+                res, value, _ = eng.descend(offered, "best")
+                improved.setdefault(tuple(np.sort(res)), value)
+            ranked = [np.array(key) for key in sorted(improved, key=improved.get, reverse=True)]
+        start = ranked[0]
+        if len(engines) > 1:
+            extras["levels"] = sizes
+            extras["sample_passes"] = sum(e.passes for e in engines[:-1])
+            extras["sample_swaps"] = sum(e.swaps for e in engines[:-1])
     offered, value, converged = full.descend(start, "best")
     extras.update(search_stats)
     extras.update(passes=full.passes, swaps=full.swaps, final_swaps=full.swaps, local_optimum=converged)
