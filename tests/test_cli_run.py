@@ -1,0 +1,139 @@
+"""``coarseopt run`` end to end, as a subprocess: outputs, their content, overwrite rules."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from test_cli import assert_one_line_error, make_experiment, run_cli, write_study
+
+N = 1500
+
+
+@pytest.fixture(scope="module")
+def study_run(tmp_path_factory):
+    """One run of the small study (k = 1, 2; exact solver), shared by the content tests."""
+    tmp = tmp_path_factory.mktemp("run")
+    config = write_study(tmp, make_experiment(N, seed=0))
+    proc = run_cli("run", str(config), "--out", "results", "--set", "evaluation.all_estimators=true", cwd=tmp)
+    return tmp, config, proc
+
+
+def test_run_succeeds_and_prints_a_summary(study_run):
+    tmp, _, proc = study_run
+    assert proc.returncode == 0, proc.stderr
+    assert "k=2: offer A" in proc.stdout
+    assert "wrote results" in proc.stdout
+    assert proc.stderr.strip() == ""  # no bars, no logs when not a terminal and not --verbose
+    files = sorted(p.name for p in (tmp / "results").iterdir())
+    assert files == ["assignment.csv", "config.toml", "evaluation.csv", "profit.parquet", "report.html",
+                     "segments.json", "summary.json"]
+    # nothing left beside the output directory
+    assert [p.name for p in tmp.iterdir() if p.name.startswith(".")] == []
+
+
+def test_offered_treatments_and_segments(study_run):
+    tmp, _, _ = study_run
+    summary = json.loads((tmp / "results" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["n_train"] + summary["n_test"] == N
+    assert summary["treatments"] == ["A", "B", "none"] and summary["control"] == "none"
+    k2 = summary["results"]["2"]
+    assert k2["status"] == "optimal" and k2["gap"] == pytest.approx(0.0, abs=1e-9)
+    assert k2["offered"] == ["A", "B"]  # the designed optimum: A for x1 > 0, B for VIPs
+    assert sum(k2["shares"]) == pytest.approx(1.0)
+    assert 0 < summary["results"]["1"]["recovery"] < k2["recovery"] <= 1.0 + 1e-12
+    segments = json.loads((tmp / "results" / "segments.json").read_text(encoding="utf-8"))
+    segs = {s["treatment"]: s for s in segments["2"]["segments"]}
+    assert segs["A"]["profile"]["x1"] > 0 > segs["B"]["profile"]["x1"]
+    assert segs["B"]["profile"]["vip"] > segs["A"]["profile"]["vip"]
+    assert sum(s["count"] for s in segs.values()) == summary["n_train"]
+
+
+def test_assignment_covers_every_customer(study_run):
+    tmp, _, _ = study_run
+    assign = pd.read_csv(tmp / "results" / "assignment.csv")
+    assert list(assign.columns) == ["row", "split", "treatment_k1", "treatment_k2"]
+    assert len(assign) == N and assign["row"].tolist() == list(range(N))
+    assert set(assign["split"]) == {"train", "test"}
+    assert assign["treatment_k1"].nunique() == 1
+    assert set(assign["treatment_k2"]) <= {"A", "B"}
+    data = make_experiment(N, seed=0)
+    test = assign["split"] == "test"
+    # held-out customers are targeted by the learned rule: x1 > 0 (and not VIP) -> A
+    agree = ((data.loc[test, "x1"] > 0) == (assign.loc[test, "treatment_k2"] == "A")).mean()
+    assert agree > 0.75
+
+
+def test_evaluation_table_shows_a_significant_lift(study_run):
+    tmp, _, _ = study_run
+    ev = pd.read_csv(tmp / "results" / "evaluation.csv")
+    assert ev["policy"].tolist() == ["control", "k=1", "k=2", "full personalization"]
+    row = ev.set_index("policy").loc["k=2"]
+    # true lift of k = 2 over control is about 3 * P(x1 > 0 or vip) - 0.5 ~ 1.75 per customer
+    assert row["lift_ci_low"] > 0.5 and row["p_value"] < 1e-6
+    assert row["value_ci_low"] < row["value"] < row["value_ci_high"]
+    summary = json.loads((tmp / "results" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["recommended_k"] == 2
+    assert summary["comparisons"][0]["policy_a"] == "k=2"
+
+
+def test_report_is_self_contained(study_run):
+    tmp, _, _ = study_run
+    html = (tmp / "results" / "report.html").read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(images) >= 4
+    assert "<script" not in html and "<link" not in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "Recommendation: offer k = 2 treatments" in html
+    assert "every estimator" in html
+
+
+def test_existing_output_needs_force(study_run):
+    tmp, config, _ = study_run
+    out = tmp / "results"
+    before = (out / "summary.json").read_bytes()
+    proc = run_cli("run", str(config), "--out", "results", cwd=tmp)
+    assert_one_line_error(proc, "not empty", "--force")
+    assert (out / "summary.json").read_bytes() == before
+    (out / "stale.txt").write_text("old", encoding="utf-8")
+    proc = run_cli("run", str(config), "--out", "results", "--force", "--quiet",
+                   "--set", "solve.k=1", "--set", "output.report=false", "--set", "output.assignment_format=parquet",
+                   cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == ""  # --quiet
+    names = {p.name for p in out.iterdir()}
+    assert "stale.txt" not in names and "report.html" not in names  # replaced as a whole
+    assert "assignment.parquet" in names
+    assert list(pd.read_parquet(out / "assignment.parquet").columns) == ["row", "split", "treatment_k1"]
+    assert [p.name for p in tmp.iterdir() if p.name.startswith(".")] == []
+
+
+def test_dropna_drops_and_counts(tmp_path):
+    df = make_experiment(900, seed=1)
+    df.loc[[0, 5, 7], "region"] = np.nan
+    config = write_study(tmp_path, df, data_name="exp.parquet")
+    proc = run_cli("run", str(config), "--out", "out", "-q", "--set", "data.dropna=true", "--set", "solve.k=2",
+                   "--set", "output.report=false", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["data"]["rows_dropped"] == 3 and summary["data"]["rows_used"] == 897
+
+
+def test_embedded_default_on_a_subsample(tmp_path):
+    """The default study (bundled Hillstrom data) with a subsample and an exact solver."""
+    proc = run_cli("run", "--set", "data.sample=6000", "--set", "estimation.cv=2", "--set", "solve.solver=enumerate",
+                   "--set", "evaluation.all_estimators=false", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "coarseopt-results"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["data"]["rows_used"] == 6000
+    assert summary["treatments"] == ["Mens E-Mail", "No E-Mail", "Womens E-Mail"]
+    assert sorted(summary["results"]) == ["1", "2", "3"]
+    assert all(r["status"] == "optimal" for r in summary["results"].values())
+    assert summary["results"]["3"]["recovery"] == pytest.approx(1.0)
+    assert (out / "report.html").stat().st_size > 10_000
