@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{machine.get('load_average_1min', 'n/a')} at the start). Total {meta['total_seconds']:.0f} s.", "",
               "Gap % is (cost - optimum) / optimum for the p-median instances and "
               "(bound - objective) / |bound| at scale; ratio is the solver's wall time over one "
-              "numpy `profit.max(axis=1)` pass over the same matrix, measured in the same run.", ""]
+              "numpy `profit.max(axis=1)` pass over the same matrix, measured in the same run.", "", ""]
     (args.out / f"local_search{suffix}.md").write_text("\n".join(header) + _table(rows))
     print(f"wrote {args.out / f'local_search{suffix}.jsonl'} and .md")
     return 0

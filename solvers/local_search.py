@@ -88,7 +88,9 @@ class _Engine:
         self.profit = profit
         self.n, self.m = (int(s) for s in profit.shape)
         self.lazy = not isinstance(profit, np.ndarray)
-        self.rows = max(1, _BLOCK_ELEMENTS // self.m)
+        # One block for a small matrix (fewer calls); cache-sized blocks for a large one.
+        small = self.n * self.m <= 4 * _BLOCK_ELEMENTS
+        self.rows = self.n if small else max(1, _BLOCK_ELEMENTS // self.m)
         self.deadline = deadline
         self.passes = 0
         self.swaps = 0
@@ -255,7 +257,7 @@ class _Engine:
         differ in fewer than two treatments."""
         cur = np.array(start, dtype=np.intp)
         incoming = np.setdiff1d(guide, cur)
-        if incoming.size < 2:
+        if incoming.size < 2 or len(guide) != cur.size:
             return None
         best, best_value = None, -np.inf
         st = self.state(cur)
@@ -285,8 +287,10 @@ def _group_sum(pos: np.ndarray, values: np.ndarray, s: int) -> np.ndarray:
         return onehot @ values
     from scipy.sparse import csr_matrix
 
-    membership = csr_matrix((np.ones(pos.size), (pos, np.arange(pos.size))), shape=(s, pos.size))
-    return membership @ values
+    indptr = np.zeros(s + 1, dtype=np.intp)
+    np.cumsum(np.bincount(pos, minlength=s), out=indptr[1:])
+    members = np.argsort(pos, kind="stable")
+    return csr_matrix((np.ones(pos.size), members, indptr), shape=(s, pos.size)) @ values
 
 
 def _rows(profit: Any, rows: np.ndarray) -> np.ndarray:
