@@ -228,7 +228,11 @@ def _md(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
     cols = list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, r in df.iterrows():
-        cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in r]
+        cells = [
+            str(int(v)) if isinstance(v, float) and v.is_integer() and abs(v) >= 1000
+            else format(v, floatfmt) if isinstance(v, float) else str(v)
+            for v in r
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -275,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     reps, n = args.reps, args.n
     if args.quick:
         shares, reps, n = [0.2, 0.8], 20, 400
-    facts = {"command": "python -m benchmarks.evaluation " + " ".join(argv if argv is not None else sys.argv[1:]),
+    facts = {"command": " ".join(["python -m benchmarks.evaluation", *(argv if argv is not None else sys.argv[1:])]),
              "reps": reps, "n": n, "shares": shares, "seed": args.seed, "commit": git_commit(),
              "versions": versions(), "machine": machine_facts()}
     t0 = time.perf_counter()

@@ -13,6 +13,8 @@ against the sampling error of a standard deviation, 1 / sqrt(2 (R - 1)) relative
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -105,12 +107,40 @@ def _simulate(design: str, unequal: bool, seed: int) -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _scenario(design: str, unequal: bool) -> dict:
+    seed = {"rba": 11, "rbp": 23}[design] + int(unequal)
+    return _simulate(design, unequal, seed)
+
+
 @pytest.fixture(scope="module", params=[("rba", False), ("rba", True), ("rbp", False), ("rbp", True)],
                 ids=["rba-equal", "rba-unequal", "rbp-equal", "rbp-unequal"])
 def sim(request):
     design, unequal = request.param
-    seed = {"rba": 11, "rbp": 23}[design] + int(unequal)
-    return design, unequal, _simulate(design, unequal, seed)
+    return design, unequal, _scenario(design, unequal)
+
+
+def _predicted():
+    """The design calculator's ``n Var`` for this process (three equally likely actions under
+    RBA, one half each under RBP)."""
+    t = TRUTH
+    table = ev.sample_size(
+        effect=abs(t["delta"]), sd=np.sqrt((t["var_a"] + t["var_b"]) / 2),
+        sd_disagree=np.sqrt((t["var_a_d"] + t["var_b_d"]) / 2), disagreement_share=t["p_d"], n_actions=3,
+    )
+    return table.set_index(["design", "estimator"])["var_per_customer"]
+
+
+def _boot_log_sd(num: np.ndarray, den: np.ndarray, stat, seed: int = 5, draws: int = 400) -> float:
+    """Bootstrap (over replications) standard deviation of log(stat(num) / stat(den))."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, num.size, size=(draws, num.size))
+    return float(np.log(stat(num[idx]) / stat(den[idx])).std(ddof=1))
+
+
+def _var(v):
+    return v.var(axis=-1, ddof=1)
+
 
 
 def _honest(design, m):
@@ -162,11 +192,24 @@ def test_rba_naive_overstates_and_disagreement_is_narrower(sim):
     naive_est, naive_se = out["naive"][:, 0], out["naive"][:, 1]
     assert np.sqrt(np.mean(naive_se**2)) / naive_est.std(ddof=1) > 1.0 + Z / np.sqrt(2 * (R - 1))
     # and the disagreement interval is narrower, and right (coverage tested above).
-    ratio = np.mean(out["disagreement"][:, 1]) / np.mean(naive_se)
+    dis_se = out["disagreement"][:, 1]
+    ratio = np.mean(dis_se) / np.mean(naive_se)
     assert ratio < 1.0
-    # The SE ratio matches the design calculator's prediction for this design, within the
-    # sampling error of the ratio of two mean SEs (computed across replications).
     print(f"RBA: corr(V_a, V_b) = {corr:.3f}; SE disagreement / SE naive = {ratio:.3f}")
+
+
+def test_rba_costs_about_k_over_2_times_rbp():
+    """For a pair fixed in advance, randomizing over K = 3 actions instead of the two
+    policies multiplies the disagreement estimator's variance by about K / 2."""
+    rba = _scenario("rba", False)["disagreement"][:, 0]
+    rbp = _scenario("rbp", False)["disagreement"][:, 0]
+    pred = _predicted()
+    want = pred["rba", "disagreement"] / pred["rbp", "disagreement"]
+    # (6 p_D s_D^2 + t) / (4 p_D s_D^2 + t) with t = tau^2 p_D (1 - p_D) >= 0: at most K / 2
+    assert 1.0 < want <= 1.5
+    got = rba.var(ddof=1) / rbp.var(ddof=1)
+    assert abs(np.log(got / want)) <= Z * _boot_log_sd(rba, rbp, _var), (got, want)
+    print(f"var(RBA) / var(RBP) = {got:.3f} (predicted {want:.3f}, K / 2 = 1.5)")
 
 
 def test_rbp_variance_ratio_close_to_disagreement_share(sim):
@@ -175,16 +218,12 @@ def test_rbp_variance_ratio_close_to_disagreement_share(sim):
         pytest.skip("RBP with equal probabilities")
     d, nv = out["disagreement"][:, 0], out["naive"][:, 0]
     ratio = d.var(ddof=1) / nv.var(ddof=1)
-    # Prediction (the design calculator's formula with this process's moments, q = 1/2):
+    # Prediction: the design calculator's formula with this process's moments (q = 1/2).
     t = TRUTH
-    pred = (t["p_d"] * (t["var_a_d"] + t["var_b_d"]) * 2 + t["tau"] ** 2 * t["p_d"] * (1 - t["p_d"])) / (
-        (t["var_a"] + t["var_b"]) * 2
-    )
-    # Sampling error of the log variance ratio by bootstrap over replications.
-    rng = np.random.default_rng(5)
-    idx = rng.integers(0, R, size=(400, R))
-    boot = np.log(d[idx].var(axis=1, ddof=1) / nv[idx].var(axis=1, ddof=1))
-    assert abs(np.log(ratio) - np.log(pred)) <= Z * boot.std(ddof=1), (ratio, pred)
+    p = _predicted()
+    pred = p["rbp", "disagreement"] / p["rbp", "naive"]
+    # Within the sampling error of the log variance ratio (bootstrap over replications).
+    assert abs(np.log(ratio) - np.log(pred)) <= Z * _boot_log_sd(d, nv, _var), (ratio, pred)
     # The prediction is p_D times the ratio of the outcome variances among disagreeing
     # customers and overall, plus a term of order tau^2: close to p_D.
     print(f"RBP: var(disagreement) / var(naive) = {ratio:.3f} (p_D = {t['p_d']:.2f}, predicted {pred:.3f})")
