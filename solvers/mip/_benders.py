@@ -49,6 +49,12 @@ from ._warm import greedy_complete, objective_of
 
 __all__ = ["benders", "BendersMaster"]
 
+#: Above this many groups the Lagrangian bound is computed first (it costs O(nm) per step,
+#: whatever the number of cuts) ...
+LAGRANGIAN_MIN_GROUPS = 2000
+#: ... with at most this share of the time left.
+LAGRANGIAN_TIME_SHARE = 0.3
+
 
 class _Groups:
     """Individuals grouped by their top-(R+1) order, with summed sorted profits."""
@@ -156,7 +162,9 @@ class BendersMaster:
 
     def solve(self, time_limit: float | None, mip_gap: float = 1e-9, start: np.ndarray | None = None):
         h = self.h
-        h.setOptionValue("time_limit", float(max(time_limit, 0.01)) if time_limit is not None else self.hs.kHighsInf)
+        # HiGHS measures its time limit from the creation of the instance, across runs
+        limit = h.getRunTime() + max(time_limit, 0.01) if time_limit is not None else self.hs.kHighsInf
+        h.setOptionValue("time_limit", float(limit))
         h.setOptionValue("mip_rel_gap", float(mip_gap))
         if start is not None:
             sol = self.hs.HighsSolution()
@@ -220,6 +228,25 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
             master.add_cuts(mat, rhs)
         return int(viol.size)
 
+    # ---- phase 0: the Lagrangian bound at any scale, and Lagrangian fixing
+    fixed0: set[int] = set()
+    fixed1: set[int] = set()
+    if groups.size > LAGRANGIAN_MIN_GROUPS and ma > min(k, ma):
+        t = left()
+        budget = LAGRANGIAN_TIME_SHARE * t if t is not None else None
+        lag_bound, out, into = _lagrangian(profit, allowed, k, best, budget)
+        if lag_bound is not None:
+            bound = min(bound, lag_bound)
+            extras["lagrangian_bound"] = lag_bound
+            history.append((context.elapsed(), best[1], bound))
+        fixed0 |= set(out) - set(side.forced.tolist())
+        fixed1 |= set(into)
+        for j in fixed0:
+            master.fix(j, 0.0)
+        for j in fixed1:
+            master.fix(j, 1.0)
+    extras["lagrangian_fixed"] = len(fixed0) + len(fixed1)
+
     y_inc = np.zeros(m)
     y_inc[best[0]] = 1.0
     add_cuts_at(y_inc, None)
@@ -264,15 +291,15 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
     extras["lp_converged"] = lp_done
 
     # ---- phase 2: reduced-cost fixing, then enumeration or the master MIP loop
-    fixed0, fixed1 = [], []
     if lp_done and d is not None and math.isfinite(bound) and x is not None:
         y = x[:m]
         margin = 1e-7 * scale(bound)
         for j in allowed:
             if y[j] < 1e-9 and bound + d[j] < best[1] - margin and j not in side.forced:
-                fixed0.append(int(j))
+                fixed0.add(int(j))
             elif y[j] > 1 - 1e-9 and bound - d[j] < best[1] - margin:
-                fixed1.append(int(j))
+                fixed1.add(int(j))
+    fixed0, fixed1 = sorted(fixed0), sorted(fixed1)
     free = np.array([j for j in allowed if j not in fixed0 and j not in fixed1 and j not in side.forced], dtype=np.intp)
     must = np.unique(np.concatenate([np.array(fixed1, dtype=np.intp), side.forced.astype(np.intp)]))
     extras["fixed_to_0"] = len(fixed0)
@@ -339,6 +366,43 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
         msg += f", proven gap {gap:.3g}"
     return Solution(offered=best[0], status=status, bound=bound_out, termination=termination,
                     message=msg, extras=extras)
+
+
+def _lagrangian(profit, allowed, k, best, budget):
+    """The Lagrangian bound (``coarseopt_solvers._bounds``) and the treatments it fixes.
+
+    With multipliers ``u`` and ``rho_j = sum_i max(0, P_ij - u_i)``, ``L(u) = sum_i u_i +``
+    (sum of the ``k`` largest ``rho``) bounds every offered set. Offering a treatment ``j``
+    outside the ``k`` largest is worth at most ``L - rho_(k) + rho_j``, leaving out one of
+    them at most ``L - rho_j + rho_(k+1)``; when that is below the incumbent, ``y_j`` is
+    fixed to 0 (resp. 1). Returns ``(bound or None, fixed to 0, fixed to 1)``.
+    """
+    try:
+        from .._bounds import lagrangian_bound
+    except ImportError:  # pragma: no cover - shipped with coarseopt
+        return None, [], []
+    sub = profit if allowed.size == profit.shape[1] else profit[:, allowed]
+    kk = min(k, allowed.size)
+    local = np.searchsorted(allowed, best[0])
+    deadline = None if budget is None else time.perf_counter() + budget
+    res = lagrangian_bound(sub, kk, incumbent=local, deadline=deadline)
+    u = np.asarray(res.multipliers, dtype=np.float64)
+    rho = np.zeros(allowed.size)
+    step = max(1, 4_000_000 // allowed.size)
+    for s0 in range(0, sub.shape[0], step):
+        rho += np.maximum(0.0, np.asarray(sub[s0 : s0 + step]) - u[s0 : s0 + step, None]).sum(axis=0)
+    order = np.argsort(-rho, kind="stable")
+    L = float(u.sum() + rho[order[:kk]].sum())
+    bound = min(float(res.bound), L)
+    if kk >= allowed.size:
+        return bound, [], []
+    kth, nxt = rho[order[kk - 1]], rho[order[kk]]
+    margin = 1e-7 * max(1.0, abs(bound))
+    top = np.zeros(allowed.size, dtype=bool)
+    top[order[:kk]] = True
+    out = [int(allowed[j]) for j in np.flatnonzero(~top) if L - kth + rho[j] < best[1] - margin]
+    into = [int(allowed[j]) for j in np.flatnonzero(top) if L - rho[j] + nxt < best[1] - margin]
+    return bound, out, into
 
 
 def _theta(groups: _Groups, offered: np.ndarray, m: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Feasible offered sets for the MIP: warm starts and completion of a short offered set.
 
-The warm start is the ``local-search`` solver's swap local search (greedy construction and
-best-improvement swaps, Resende & Werneck 2007) run on the treatments that may be offered;
+The warm start is the ``local-search`` solver (greedy construction, swap descent, multistart
+with path-relinking; Resende & Werneck 2004, 2007) run on the treatments that may be offered;
 the MIP never returns a solution worse than it.
 """
 
@@ -60,12 +60,16 @@ def warm_start(profit: np.ndarray, k: int, allowed: np.ndarray, *, method: str, 
     kk = min(k, allowed.size)
     if method == "local-search":
         try:
-            from ..local_search import swap_local_search
+            from ..local_search import LocalSearchSolver
         except ImportError:  # pragma: no cover - the plugin ships with coarseopt
             method = "greedy"
     if method == "local-search":
-        offered, _ = swap_local_search(sub, kk, rng=rng, deadline=deadline)
-        offered = allowed[np.asarray(offered, dtype=np.intp)]
+        from coarseopt.problem import CoarseProblem
+
+        limit = None if deadline is None else max(deadline - time.perf_counter(), 0.01)
+        seed = int(rng.integers(2**31 - 1))
+        res = LocalSearchSolver().solve(CoarseProblem(sub, kk), time_limit=limit, seed=seed, progress=False)
+        offered = allowed[np.asarray(res.offered, dtype=np.intp)]
     else:
         offered = greedy_complete(profit, np.zeros(0, dtype=np.intp), kk, allowed)
     offered = np.sort(offered)
