@@ -1,0 +1,483 @@
+"""``ot``: coarse personalization as optimal transport (Zhang & Misra), a production heuristic.
+
+The population, each individual a profit curve ``P_i``, is transported onto a discrete
+measure with at most ``k`` atoms on the treatment space; the cost of sending ``i`` to atom
+``j`` is the profit lost by not personalizing fully, ``c(i, j) = max_l P_il - P_ij``
+(Zhang & Misra, *Coarse Personalization*, arXiv 2204.05793, sec. 3). Minimizing total
+transport cost over the atoms' locations and the plan is the coarse personalization problem
+
+.. math::
+
+    \\max_{S,\\ |S| \\le k} \\sum_i \\max_{j \\in S} P_{ij}
+
+(with segment-size bounds, a transportation problem with those marginals). It is solved by
+a Lloyd-type alternation:
+
+- **transport step** (atoms fixed): each individual goes to its most profitable atom; with
+  share bounds, the exact transport plan with those marginals (see ``_ot_transport``);
+- **support step** (plan fixed): each atom moves to the treatment maximizing its segment's
+  total profit, :math:`\\arg\\max_t \\sum_{i \\in C_r} P_{it}`; atoms stay distinct by solving
+  this as a ``k x m`` linear assignment (so the objective never decreases);
+
+repeated to a fixed point, from several starts (restarts seeded as in k-means++: each next
+atom drawn with probability proportional to the profit it would add; the first start is the
+greedy one); an atom whose segment empties is re-seeded at the treatment adding the most
+profit. On large ``n`` the restarts run on a uniform row sample and the best few fixed
+points are re-run on all rows.
+
+The result is then **polished** with the swap local search (fast interchange, Whitaker 1983;
+Resende & Werneck 2007): a swap-local optimum is also a Lloyd fixed point (a support step
+that moves one atom is a swap that does not lose), so the returned set is a local optimum
+under both moves. A **certified upper bound** (the Lagrangian / LP bound,
+:func:`coarseopt_solvers._bounds.lagrangian_bound`) fills ``bound`` and ``gap``; the status
+is ``feasible`` (or ``time_limit``) unless that bound proves the solution optimal.
+
+With ``profit_fn`` and numeric ``treatments``, atoms can leave the grid: each atom's level
+is refined by a zooming search around its grid optimum (1-D, or coordinate-wise in d-D)
+for its segment's total profit, alternating with reassignment. This refinement is a local,
+approximate improvement (reported in ``extras``); the grid solution and its bound are what
+``SolveResult`` holds.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from coarseopt.exceptions import OptionError, SolverUnavailableError
+from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, check_optional
+
+__all__ = ["OTSolver", "lloyd", "seed_atoms"]
+
+#: Relative improvement below which a Lloyd round counts as no progress.
+_TOL = 1e-12
+
+
+# ---------------------------------------------------------------------- option checks
+def _check_bound(value: Any) -> Any:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if value == "auto":
+        return "auto"
+    raise ValueError("must be True, False or 'auto'")
+
+
+def _check_callable(value: Any) -> Callable | None:
+    if value is None or callable(value):
+        return value
+    raise TypeError("must be a callable profit_fn(levels) -> (n, q) array, or None")
+
+
+def _check_init(value: Any) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError("must be a non-empty sequence of column indices (ints)")
+    if len(set(arr.tolist())) != arr.size:
+        raise ValueError("must not repeat a column")
+    return tuple(int(j) for j in arr)
+
+
+# ---------------------------------------------------------------------- building blocks
+def _segment_sums(profit: np.ndarray, pos: np.ndarray, s: int) -> np.ndarray:
+    """``sums[r, t] = sum_{i : pos_i = r} profit[i, t]`` in one sparse product, O(nm)."""
+    from scipy import sparse
+
+    n = profit.shape[0]
+    onehot = sparse.csr_matrix((np.ones(n), (pos, np.arange(n))), shape=(s, n))
+    return np.asarray(onehot @ profit)
+
+
+def _gains(profit: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """``gain_j = sum_i max(0, P_ij - base_i)``: the profit column ``j`` would add."""
+    out = np.zeros(profit.shape[1])
+    step = max(1, 4_000_000 // profit.shape[1])
+    for start in range(0, profit.shape[0], step):
+        d = profit[start : start + step] - base[start : start + step, None]
+        np.maximum(d, 0.0, out=d)
+        out += d.sum(axis=0)
+    return out
+
+
+def seed_atoms(
+    profit: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    greedy: bool = False,
+    allowed: np.ndarray | None = None,
+    start: Any = None,
+) -> np.ndarray:
+    """Profit-weighted k-means++ seeding of ``k`` distinct atoms.
+
+    The baseline of each individual starts at its worst profit; each next atom is drawn with
+    probability proportional to its gain :math:`\\sum_i \\max(0, P_{ij} - b_i)` over the
+    current baseline ``b`` (the best atom so far), or taken as the argmax when
+    ``greedy=True`` (greedy addition).
+
+    Parameters
+    ----------
+    profit : ndarray of shape (n, m)
+    k : int
+        Number of atoms (``<= m``, and ``<=`` the number of ``allowed`` columns).
+    rng : numpy.random.Generator
+    greedy : bool, default False
+    allowed : ndarray of bool, shape (m,), optional
+        Columns that may be chosen.
+    start : sequence of int, optional
+        Atoms to keep; the rest are seeded.
+    """
+    m = profit.shape[1]
+    allowed = np.ones(m, dtype=bool) if allowed is None else allowed.copy()
+    atoms = [] if start is None else [int(j) for j in start][:k]
+    base = profit.min(axis=1).astype(np.float64)
+    for j in atoms:
+        base = np.maximum(base, profit[:, j])
+        allowed[j] = False
+    while len(atoms) < k and allowed.any():
+        gain = _gains(profit, base)
+        gain[~allowed] = -np.inf
+        if greedy or not np.isfinite(gain).any():
+            j = int(np.argmax(gain))
+        else:
+            w = np.where(allowed, np.maximum(gain, 0.0), 0.0)
+            if w.sum() <= 0:
+                w = allowed.astype(float)
+            j = int(rng.choice(m, p=w / w.sum()))
+        atoms.append(j)
+        allowed[j] = False
+        base = np.maximum(base, profit[:, j])
+    return np.array(atoms, dtype=np.intp)
+
+
+def _support_step(sums: np.ndarray, feasible: np.ndarray | None = None) -> np.ndarray:
+    """Distinct new atoms maximizing the segments' total profit (a k x m linear assignment)."""
+    from scipy.optimize import linear_sum_assignment
+
+    weights = sums.copy()
+    if feasible is not None:
+        span = float(np.abs(sums).max(initial=0.0)) + 1.0
+        weights = np.where(feasible, weights, -1e3 * span * (1 + sums.shape[1]))
+    rows, cols = linear_sum_assignment(weights, maximize=True)
+    new = np.empty(sums.shape[0], dtype=np.intp)
+    new[rows] = cols
+    return new
+
+
+def lloyd(
+    profit: np.ndarray,
+    atoms: Any,
+    *,
+    max_iter: int = 100,
+    deadline: float | None = None,
+) -> tuple[np.ndarray, float, dict]:
+    """Lloyd-type alternation to a fixed point (no share bounds).
+
+    Transport step: ``a(i) = argmax_{r} P[i, atoms_r]``. Support step: atoms move to the
+    distinct columns maximizing ``sum_r sum_{i in C_r} P[i, t_r]`` (a linear assignment);
+    an atom with an empty segment is re-seeded at the column with the largest gain. Stops
+    when the objective no longer increases (a fixed point) or after ``max_iter`` rounds.
+
+    Returns
+    -------
+    atoms : ndarray of int
+        Sorted offered columns.
+    objective : float
+    info : dict
+        ``iterations``, ``converged``, ``reseeded``.
+    """
+    atoms = np.array(atoms, dtype=np.intp)
+    n = profit.shape[0]
+    rows = np.arange(n)
+    best_atoms, best_value = atoms.copy(), -np.inf
+    converged, reseeded, it = False, 0, 0
+    while True:
+        sub = profit[:, atoms]
+        pos = sub.argmax(axis=1)
+        value = float(sub[rows, pos].sum())
+        if value <= best_value + _TOL * max(1.0, abs(value)):
+            converged = True
+            break
+        best_atoms, best_value = atoms.copy(), value
+        if it >= max_iter or (deadline is not None and time.perf_counter() >= deadline):
+            break
+        it += 1
+        counts = np.bincount(pos, minlength=atoms.size)
+        sums = _segment_sums(profit, pos, atoms.size)
+        new = _support_step(sums)
+        empty = np.flatnonzero(counts == 0)
+        if empty.size:  # re-seed atoms that serve nobody where they add the most
+            keep = np.setdiff1d(np.arange(atoms.size), empty)
+            base = profit[:, new[keep]].max(axis=1) if keep.size else profit.min(axis=1)
+            for r in empty:
+                gain = _gains(profit, base)
+                gain[new[keep]] = -np.inf
+                new[r] = int(np.argmax(gain))
+                base = np.maximum(base, profit[:, new[r]])
+                keep = np.append(keep, r)
+                reseeded += 1
+        if np.array_equal(np.sort(new), np.sort(atoms)):
+            converged = True
+            break
+        atoms = new
+    return np.sort(best_atoms), best_value, {"iterations": it, "converged": converged, "reseeded": reseeded}
+
+
+# ---------------------------------------------------------------------- the solver
+class OTSolver(Solver):
+    """Optimal-transport (Lloyd-type) heuristic of Zhang & Misra, polished and bounded.
+
+    Options
+    -------
+    restarts : int, default 32
+        Seeded starts of the Lloyd alternation (the first greedy, the others drawn as in
+        k-means++). ``restarts=1, polish=False`` is the plain Lloyd algorithm of the paper
+        (from the greedy start).
+    max_iter : int, default 100
+        Lloyd rounds per start.
+    polish : bool, default True
+        Improve every distinct Lloyd fixed point by swap descent and keep the best (with
+        share bounds: swaps screened under free assignment, the best candidates checked
+        under the exact bounded transport).
+    bound : {"auto", True, False}, default "auto"
+        Compute the certified Lagrangian bound (``"auto"``: yes, within the time limit).
+    target_gap : float, default 0.0
+        Stop the bound once ``gap <= target_gap`` (0: until it proves optimality or stops
+        improving).
+    bound_iter : int, default 100
+        Iterations of the bound's bundle method.
+    shares_method : {"auto", "emd", "sinkhorn", "dual"}, default "auto"
+        Transport step under share bounds: exact network simplex (POT ``ot.emd``),
+        log-domain entropic transport (``ot.sinkhorn``) rounded and repaired, or coordinate
+        descent on the atom potentials (semi-discrete dual) repaired; ``auto`` picks
+        ``emd`` up to 5,000 individuals and ``dual`` above. All end feasible, with the
+        counts met exactly.
+    reg : float, default 0.01
+        Entropic regularization of ``sinkhorn`` (relative to the largest lost profit).
+    profit_fn : callable, optional
+        ``profit_fn(levels) -> (n, q)`` array: profit of every individual at ``q`` treatment
+        levels (``levels`` of shape ``(q,)``, or ``(q, d)`` for multi-dimensional
+        ``treatments``). With ``problem.treatments`` set, atoms are refined off the grid.
+    init : sequence of int, optional
+        Warm start: offered columns tried first.
+    sample_size : int, default 50,000
+        Rows drawn for the restarts when ``n`` is larger (the best fixed points are then
+        re-run on all rows).
+    """
+
+    name = "ot"
+    exact = False
+    supports_shares = True
+    supports_lazy = True
+    options = {
+        "restarts": Option(32, check_int(1), "seeded starts of the Lloyd alternation"),
+        "max_iter": Option(100, check_int(1), "Lloyd rounds per start"),
+        "polish": Option(True, check_bool, "finish with the swap local search"),
+        "bound": Option("auto", _check_bound, "compute the certified Lagrangian bound (True/False/'auto')"),
+        "target_gap": Option(0.0, check_float(0.0), "stop the bound once the gap is at most this"),
+        "bound_iter": Option(100, check_int(0), "iterations of the bound's bundle method"),
+        "shares_method": Option("auto", check_choice("auto", "emd", "sinkhorn", "dual"),
+                                "transport step under share bounds"),
+        "reg": Option(1e-2, check_float(1e-9, 1e3), "entropic regularization of 'sinkhorn'"),
+        "profit_fn": Option(None, _check_callable, "profit_fn(levels) -> (n, q): atoms off the grid"),
+        "init": Option(None, _check_init, "warm-start offered columns"),
+        "sample_size": Option(50_000, check_int(100), "rows used by the restarts on large n"),
+    }
+
+    # ------------------------------------------------------------------ entry
+    def _solve(self, problem, context):
+        prm = self.params
+        k = problem.k_effective
+        if prm["init"] is not None:
+            bad = [j for j in prm["init"] if not 0 <= j < problem.m]
+            if bad or len(prm["init"]) > problem.k:
+                raise OptionError(
+                    f"The 'init' option of solver 'ot' must list at most k = {problem.k} distinct "
+                    f"columns in [0, {problem.m}); got {list(prm['init'])}."
+                )
+        if prm["profit_fn"] is not None and problem.treatments is None:
+            raise OptionError(
+                "The 'profit_fn' option of solver 'ot' needs numeric treatment levels: build the "
+                "problem with CoarseProblem(..., treatments=levels)."
+            )
+        if problem.is_lazy:
+            if problem.has_share_bounds or prm["profit_fn"] is not None:
+                from coarseopt.solver import _materialize
+
+                problem = _materialize(problem, self.name)
+            else:
+                return self._solve_lazy(problem, context, k)
+        if problem.has_share_bounds:
+            return self._solve_bounded(problem, context, k)
+        return self._solve_free(problem, context, k)
+
+    # ------------------------------------------------------------------ no share bounds
+    def _solve_free(self, problem, context, k):
+        prm = self.params
+        profit = problem.profit
+        n = problem.n
+        rng = context.rng
+        extras: dict[str, Any] = {}
+        deadline = self._heuristic_deadline(context)
+        timed_out = False
+
+        # 1. restarts (on a row sample when n is large)
+        sampled = n > prm["sample_size"]
+        data = profit[np.sort(rng.choice(n, prm["sample_size"], replace=False))] if sampled else profit
+        found: dict[tuple, float] = {}
+        iters = []
+        with context.bar(total=prm["restarts"], desc="ot restarts", unit="start") as bar:
+            for r in range(prm["restarts"]):
+                if r > 0 and deadline is not None and time.perf_counter() >= deadline:
+                    timed_out = True
+                    break
+                s0 = self._seed(data, k, rng, r)
+                atoms, value, info = lloyd(data, s0, max_iter=prm["max_iter"], deadline=deadline)
+                iters.append(info["iterations"])
+                key = tuple(atoms.tolist())
+                found[key] = max(found.get(key, -np.inf), value)
+                bar.update(1)
+        extras["restarts"] = len(iters)
+        extras["lloyd_iterations"] = iters
+        extras["lloyd_objective"] = max(found.values()) if not sampled else None
+        # 2. polish every distinct fixed point (swap descent), on the rows the restarts used
+        if prm["polish"]:
+            from .local_search import swap_local_search
+
+            polished: dict[tuple, float] = {}
+            for key in sorted(found, key=lambda key: -found[key]):
+                if deadline is not None and time.perf_counter() >= deadline and polished:
+                    timed_out = True
+                    break
+                offered, value = swap_local_search(data, k, np.array(key), rng=rng, deadline=deadline)
+                okey = tuple(np.sort(offered).tolist())
+                polished[okey] = max(polished.get(okey, -np.inf), float(value))
+            found = polished
+        ranked = sorted(found, key=lambda key: -found[key])
+        # 3. the best candidates on all rows
+        if sampled:
+            best, best_value = None, -np.inf
+            for key in ranked[: min(2, len(ranked))]:
+                if prm["polish"]:
+                    atoms, value = swap_local_search(profit, k, np.array(key), rng=rng, deadline=deadline)
+                else:
+                    atoms, value, _ = lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
+                if value > best_value:
+                    best, best_value = np.sort(np.asarray(atoms, dtype=np.intp)), float(value)
+        else:
+            best, best_value = np.array(ranked[0], dtype=np.intp), found[ranked[0]]
+        if deadline is not None and time.perf_counter() >= deadline:
+            timed_out = True
+        assignment = problem.best_assignment(best)
+        objective = problem.objective(assignment)
+        # 4. off-grid refinement
+        if prm["profit_fn"] is not None:
+            from ._ot_offgrid import refine_offgrid
+
+            extras.update(refine_offgrid(prm["profit_fn"], problem, best, assignment, fixed_segments=False,
+                                         deadline=context.deadline))
+        # 5. bound
+        return self._finish_with_bound(problem, context, best, assignment, objective, extras, timed_out)
+
+    # ------------------------------------------------------------------ share bounds
+    def _solve_bounded(self, problem, context, k):
+        from ._ot_bounded import solve_bounded
+
+        prm = self.params
+        deadline = self._heuristic_deadline(context)
+        best, assignment, extras, timed_out = solve_bounded(problem, k, prm, context, deadline)
+        if best is None:
+            return Solution(status="time_limit" if timed_out else "infeasible",
+                            termination="time_limit" if timed_out else "infeasible",
+                            message="No feasible offered set was found within the time limit."
+                            if timed_out else "No offered set of at most k treatments meets the share bounds.")
+        objective = problem.objective(assignment)
+        if prm["profit_fn"] is not None:
+            from ._ot_offgrid import refine_offgrid
+
+            extras.update(refine_offgrid(prm["profit_fn"], problem, best, assignment, fixed_segments=True,
+                                         deadline=context.deadline))
+        return self._finish_with_bound(problem, context, best, assignment, objective, extras, timed_out)
+
+    # ------------------------------------------------------------------ lazy (dask) profit
+    def _solve_lazy(self, problem, context, k):
+        from ._chunked import chunked_lagrangian_bound, chunked_lloyd, chunked_swap_local_search
+
+        prm = self.params
+        profit = problem.profit
+        n = problem.n
+        rng = context.rng
+        deadline = self._heuristic_deadline(context)
+        size = min(n, prm["sample_size"])
+        idx = np.sort(rng.choice(n, size, replace=False))
+        data = np.asarray(profit[idx].compute(), dtype=np.float64)
+        found: dict[tuple, float] = {}
+        for r in range(prm["restarts"]):
+            if r > 0 and deadline is not None and time.perf_counter() >= deadline:
+                break
+            s0 = self._seed(data, k, rng, r)
+            atoms, value, _ = lloyd(data, s0, max_iter=prm["max_iter"], deadline=deadline)
+            found[tuple(atoms.tolist())] = max(found.get(tuple(atoms.tolist()), -np.inf), value)
+        ranked = sorted(found, key=lambda key: -found[key])
+        best, best_value = None, -np.inf
+        for key in ranked[:2]:
+            atoms, value, _ = chunked_lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
+            if value > best_value:
+                best, best_value = np.asarray(atoms, dtype=np.intp), value
+        extras = {"lloyd_objective": best_value, "lazy": True}
+        if prm["polish"]:
+            offered, value = chunked_swap_local_search(profit, k, best, deadline=deadline)
+            if value > best_value:
+                best, best_value = np.asarray(offered, dtype=np.intp), float(value)
+        timed_out = deadline is not None and time.perf_counter() >= deadline
+        bound = None
+        termination = "time_limit" if timed_out else "converged"
+        if prm["bound"] is not False and not context.out_of_time():
+            res = chunked_lagrangian_bound(profit, k, incumbent=best_value, offered=best, deadline=context.deadline,
+                                           target_gap=prm["target_gap"] or None, max_iter=prm["bound_iter"])
+            bound = res.bound
+            extras.update(bound_iterations=res.iterations, bound_termination=res.termination)
+        return Solution(offered=best, status="time_limit" if timed_out else "feasible", bound=bound,
+                        termination=termination, extras=extras)
+
+    # ------------------------------------------------------------------ shared pieces
+    def _seed(self, data, k, rng, r, allowed=None):
+        """Start ``r``: the warm start (completed greedily), then greedy, then k-means++ draws."""
+        init = self.params["init"]
+        if init is not None:
+            if r == 0:
+                return seed_atoms(data, k, rng, greedy=True, start=init, allowed=allowed)
+            r -= 1
+        return seed_atoms(data, k, rng, greedy=(r == 0), allowed=allowed)
+
+    def _heuristic_deadline(self, context) -> float | None:
+        """The heuristic gets the whole time limit without the bound, 60% of it with."""
+        if context.deadline is None:
+            return None
+        if self.params["bound"] is False:
+            return context.deadline
+        return context.start + 0.6 * context.time_limit
+
+    def _finish_with_bound(self, problem, context, best, assignment, objective, extras, timed_out):
+        prm = self.params
+        bound = None
+        termination = "time_limit" if timed_out else "converged"
+        if prm["bound"] is not False and not context.out_of_time():
+            from ._bounds import lagrangian_bound
+
+            res = lagrangian_bound(
+                problem.profit, problem.k, incumbent=objective, offered=best, deadline=context.deadline,
+                target_gap=prm["target_gap"], max_iter=prm["bound_iter"], progress=context.progress,
+            )
+            bound = res.bound  # with share bounds: the bound of the problem without them (valid)
+            extras["bound_iterations"] = res.iterations
+            extras["bound_termination"] = res.termination
+            extras["lp_lower"] = res.lp_lower
+            if res.termination == "time_limit":
+                termination = "time_limit"
+        status = "time_limit" if termination == "time_limit" else "feasible"
+        return Solution(offered=best, assignment=assignment, status=status, bound=bound,
+                        termination=termination, extras=extras)
