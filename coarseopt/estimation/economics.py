@@ -79,7 +79,8 @@ class Economics:
                 )
 
     # ------------------------------------------------------------------ evaluation
-    def _term(self, name: str, treatments: Sequence[Any], *, numeric: bool, default: float) -> np.ndarray:
+    def _term(self, name: str, treatments: Sequence[Any], *, numeric: bool, default: float,
+              strict: bool = True) -> np.ndarray:
         value = getattr(self, name)
         if isinstance(value, str):  # proportional_cost="level"
             if not numeric:
@@ -98,11 +99,11 @@ class Economics:
                 raise EconomicsError(f"'{name}' returned a non-finite value for levels {list(treatments)}.")
             return out
         if isinstance(value, Mapping):
-            return self._from_mapping(name, value, treatments, numeric=numeric, default=default)
+            return self._from_mapping(name, value, treatments, numeric=numeric, default=default, strict=strict)
         return np.full(len(treatments), float(value))
 
     def _from_mapping(self, name: str, value: Mapping, treatments: Sequence[Any], *, numeric: bool,
-                      default: float) -> np.ndarray:
+                      default: float, strict: bool) -> np.ndarray:
         if numeric:
             try:
                 keys = np.array([float(k) for k in value], dtype=np.float64)
@@ -126,7 +127,7 @@ class Economics:
                 )
             return np.interp(t, keys, vals)
         unknown = [k for k in value if k not in list(treatments)]
-        if unknown:
+        if unknown and strict:
             raise EconomicsError(
                 f"'{name}' names arm(s) {unknown} that the experiment does not have; arms: {list(treatments)}."
             )
@@ -136,17 +137,22 @@ class Economics:
                 raise EconomicsError(f"'margin' is a mapping but lacks arm(s) {absent}; give a margin for every arm.")
         return np.array([float(value.get(t, default)) for t in treatments])
 
-    def unit_value(self, treatments: Sequence[Any], *, numeric: bool) -> tuple[np.ndarray, np.ndarray]:
-        """``(a, c)`` per treatment with ``profit = a * y - c``."""
-        margin = self._term("margin", treatments, numeric=numeric, default=1.0)
-        prop = self._term("proportional_cost", treatments, numeric=numeric, default=0.0)
-        cost = self._term("cost", treatments, numeric=numeric, default=0.0)
+    def unit_value(self, treatments: Sequence[Any], *, numeric: bool,
+                   strict: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """``(a, c)`` per treatment with ``profit = a * y - c``.
+
+        ``strict``: a mapping that names a treatment not in ``treatments`` is an error
+        (a misspelled arm would otherwise cost nothing, silently).
+        """
+        margin = self._term("margin", treatments, numeric=numeric, default=1.0, strict=strict)
+        prop = self._term("proportional_cost", treatments, numeric=numeric, default=0.0, strict=strict)
+        cost = self._term("cost", treatments, numeric=numeric, default=0.0, strict=strict)
         return margin - prop, cost
 
     def profit(self, outcome: Any, treatment: Any) -> np.ndarray:
         """Profit ``pi(t, y)`` of outcome(s) ``y`` under one treatment ``t`` (label or level)."""
         numeric = _is_number(treatment)
-        a, c = self.unit_value([treatment], numeric=numeric)
+        a, c = self.unit_value([treatment], numeric=numeric, strict=False)
         return a[0] * np.asarray(outcome, dtype=np.float64) - c[0]
 
     def profit_matrix(self, outcome: np.ndarray, treatments: Sequence[Any], *, numeric: bool) -> np.ndarray:

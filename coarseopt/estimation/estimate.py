@@ -119,11 +119,12 @@ class ProfitEstimate:
         if hasattr(offered, "offered") and hasattr(offered, "assignment"):  # a SolveResult
             idx = np.asarray(offered.offered, dtype=np.intp)
             result_labels = tuple(getattr(offered, "treatment_labels", ()) or ())
-            if result_labels and list(result_labels) != labels:
+            unnamed = result_labels == tuple(range(len(result_labels)))  # a problem built from an array
+            if result_labels and (len(result_labels) != len(labels) or (not unnamed and list(result_labels) != labels)):
                 raise ExperimentError(
                     "The SolveResult was computed on other columns than this estimate's "
-                    f"({len(result_labels)} vs {len(labels)} treatments); solve est.to_problem(k) of an "
-                    "estimate with the same grid."
+                    f"({list(result_labels)[:8]} vs {labels[:8]}); solve est.to_problem(k) of an "
+                    "estimate with the same treatments (same arms and grid)."
                 )
             if idx.size == 0 or idx.max() >= len(labels):
                 raise ExperimentError(f"The SolveResult offers columns {idx.tolist()} outside 0..{len(labels) - 1}.")

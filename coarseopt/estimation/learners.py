@@ -527,7 +527,7 @@ class CrossFitLearner(BaseEstimator):
     random_state : int, RandomState or None, default=None
         Seeds the fold split.
     n_jobs : int or None, default=None
-        Folds fitted in parallel (joblib).
+        Folds fitted in parallel (joblib). Base models run single-threaded inside each fold.
 
     Attributes
     ----------
@@ -573,10 +573,11 @@ class CrossFitLearner(BaseEstimator):
         prop = None if propensity is None else np.asarray(propensity, dtype=np.float64)
         sub = (lambda rows: None) if prop is None else (lambda rows: prop[rows])
         if self.cv is None:
-            fitted = clone(learner).fit(X, treatment, y, prop)
+            fitted = _fit_fold(learner, X, treatment, y, prop)
             self.estimators_ = [fitted]
             self.folds_ = np.full(n, -1)
-            self.oof_outcome_ = fitted.predict_outcome(X)
+            with _single_threaded():
+                self.oof_outcome_ = fitted.predict_outcome(X)
         else:
             counts = np.bincount(t, minlength=arms.size)
             if counts.min() < 2 * self.cv:
@@ -593,7 +594,8 @@ class CrossFitLearner(BaseEstimator):
             self.folds_ = np.empty(n, dtype=np.intp)
             oof = None
             for f, ((_, te), est) in enumerate(zip(splits, fitted)):
-                pred = est.predict_outcome(take(te))
+                with _single_threaded():
+                    pred = est.predict_outcome(take(te))
                 if oof is None:
                     oof = np.empty((n, pred.shape[1]))
                 oof[te] = pred
@@ -608,7 +610,8 @@ class CrossFitLearner(BaseEstimator):
         """``(n, n_arms)`` expected outcomes of new customers: the mean over fold models."""
         check_is_fitted(self)
         validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite="allow-nan")
-        return np.mean([est.predict_outcome(X) for est in self.estimators_], axis=0)
+        with _single_threaded():
+            return np.mean([est.predict_outcome(X) for est in self.estimators_], axis=0)
 
     def effect(self, X):
         """``(n, n_arms)`` effects against the control for new customers (mean over folds)."""
@@ -621,7 +624,19 @@ class CrossFitLearner(BaseEstimator):
 
 
 def _fit_fold(learner, X, treatment, y, propensity):
-    return clone(learner).fit(X, treatment, y, propensity)
+    with _single_threaded():
+        return clone(learner).fit(X, treatment, y, propensity)
+
+
+def _single_threaded():
+    """Base models run on one OpenMP/BLAS thread: parallelism comes from folds (``n_jobs``).
+
+    Gradient boosting on a few thousand rows gains little from threads, and on a loaded
+    machine its OpenMP threads oversubscribe the cores (one fit measured 100x slower).
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
 
 
 #: Learner names accepted by :func:`make_learner` and ``estimate_profit(learner=...)``.
