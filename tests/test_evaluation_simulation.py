@@ -170,20 +170,18 @@ def test_coverage(sim, method):
         assert covered > 0.97, covered
 
 
-def test_ignoring_unequal_probabilities_is_biased(sim):
+@pytest.mark.parametrize("design", ["rba", "rbp"])
+def test_ignoring_unequal_probabilities_is_biased(design):
     """The unequal-probability scenarios are informative: without the propensities the
     disagreement estimator is visibly biased (and with them it is not, see test_unbiased)."""
-    design, unequal, out = sim
-    if not unequal:
-        pytest.skip("equal probabilities")
+    out = _scenario(design, True)
     scale = np.sqrt(np.mean(out["disagreement"][:, 1] ** 2))
     assert abs(out["ignored"].mean() - TRUTH["delta"]) > Z * scale / np.sqrt(R)
 
 
-def test_rba_naive_overstates_and_disagreement_is_narrower(sim):
-    design, _, out = sim
-    if design != "rba":
-        pytest.skip("RBA only")
+@pytest.mark.parametrize("unequal", [False, True], ids=["equal", "unequal"])
+def test_rba_naive_overstates_and_disagreement_is_narrower(unequal):
+    out = _scenario("rba", unequal)
     va, vb = out["values"][:, 0], out["values"][:, 1]
     # The same customers inform both policy values: the estimates move together ...
     corr = np.corrcoef(va, vb)[0, 1]
@@ -212,10 +210,8 @@ def test_rba_costs_about_k_over_2_times_rbp():
     print(f"var(RBA) / var(RBP) = {got:.3f} (predicted {want:.3f}, K / 2 = 1.5)")
 
 
-def test_rbp_variance_ratio_close_to_disagreement_share(sim):
-    design, unequal, out = sim
-    if design != "rbp" or unequal:
-        pytest.skip("RBP with equal probabilities")
+def test_rbp_variance_ratio_close_to_disagreement_share():
+    out = _scenario("rbp", False)
     d, nv = out["disagreement"][:, 0], out["naive"][:, 0]
     ratio = d.var(ddof=1) / nv.var(ddof=1)
     # Prediction: the design calculator's formula with this process's moments (q = 1/2).
