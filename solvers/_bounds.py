@@ -543,10 +543,13 @@ def lagrangian_bound(
             history.append(best_bound + off)
             bar.update(1)
             bar.set_postfix_str(f"bound {best_bound + off:.10g}")
-            if best_bound - best_g <= tol * max(1.0, abs(best_bound + off)):
+            # tolerances relative to the row-shifted values: a large offset must not end
+            # the method early
+            tscale = max(1.0, abs(best_bound), abs(best_g))
+            if best_bound - best_g <= tol * tscale:
                 termination = "converged"
                 break
-            if len(history) > stall and history[-1 - stall] - history[-1] <= tol * max(1.0, abs(history[-1])):
+            if len(history) > stall and history[-1 - stall] - history[-1] <= tol * tscale:
                 termination = "stalled"
                 break
             nxt = bundle.project(best_y, best_g + level * (upper - best_g))

@@ -1,0 +1,165 @@
+"""The Lagrangian (LP) bound: validity, tightness (equals the LP bound), units, stopping rules."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+from scipy.optimize import linprog
+
+from coarseopt_solvers._bounds import LagrangianBound, lagrangian_bound, lagrangian_value
+
+
+def _optimum(profit: np.ndarray, k: int) -> float:
+    m = profit.shape[1]
+    return max(float(profit[:, list(s)].max(axis=1).sum()) for s in itertools.combinations(range(m), min(k, m)))
+
+
+def _lp_bound(profit: np.ndarray, k: int) -> float:
+    """The LP relaxation of the classic formulation, solved directly by HiGHS."""
+    n, m = profit.shape
+    c = np.concatenate([-profit.ravel(), np.zeros(m)])
+    a_eq = sparse.hstack([sparse.kron(sparse.identity(n), np.ones((1, m))), sparse.csr_matrix((n, m))])
+    link = sparse.hstack([sparse.identity(n * m), -sparse.kron(np.ones((n, 1)), sparse.identity(m))])
+    card = sparse.hstack([sparse.csr_matrix((1, n * m)), np.ones((1, m))])
+    res = linprog(c, A_ub=sparse.vstack([link, card]).tocsr(), b_ub=np.r_[np.zeros(n * m), k],
+                  A_eq=a_eq.tocsr(), b_eq=np.ones(n), bounds=(0, 1), method="highs")
+    assert res.status == 0
+    return -res.fun
+
+
+@st.composite
+def instances(draw):
+    n = draw(st.integers(1, 25))
+    m = draw(st.integers(1, 7))
+    k = draw(st.integers(1, 7))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    kind = draw(st.sampled_from(["normal", "integer", "ties"]))
+    if kind == "normal":
+        p = rng.normal(size=(n, m))
+    elif kind == "integer":
+        p = rng.integers(-5, 6, size=(n, m)).astype(float)
+    else:
+        p = rng.integers(0, 2, size=(n, m)).astype(float)
+    return p, k
+
+
+@settings(max_examples=40, deadline=None)
+@given(instances())
+def test_bound_is_valid_and_equals_lp(inst):
+    profit, k = inst
+    res = lagrangian_bound(profit, k, max_iter=300)
+    opt = _optimum(profit, k)
+    scale = max(1.0, abs(opt))
+    assert res.bound >= opt - 1e-9 * scale
+    assert res.bound == pytest.approx(_lp_bound(profit, min(k, profit.shape[1])), rel=1e-6, abs=1e-6)
+    # the reported bound is L(u) of the reported multipliers
+    assert lagrangian_value(profit, k, res.multipliers) <= res.bound + 1e-9 * scale
+    assert res.lp_lower <= res.bound + 1e-9 * scale
+
+
+def test_any_multipliers_give_a_valid_bound():
+    rng = np.random.default_rng(3)
+    profit = rng.normal(size=(30, 6))
+    opt = _optimum(profit, 2)
+    for _ in range(20):
+        u = rng.normal(scale=2.0, size=30)
+        assert lagrangian_value(profit, 2, u) >= opt - 1e-9
+
+
+def test_history_is_non_increasing_and_start_is_the_incumbent():
+    rng = np.random.default_rng(4)
+    profit = rng.normal(size=(200, 12))
+    res = lagrangian_bound(profit, 3, incumbent=[0, 1, 2], max_iter=30)
+    h = np.asarray(res.history)
+    assert (np.diff(h) <= 1e-9 * np.abs(h[1:])).all()
+    assert res.iterations == len(res.history)
+
+
+def test_large_row_offsets_cost_no_precision():
+    rng = np.random.default_rng(5)
+    profit = rng.normal(size=(300, 8))
+    offsets = rng.uniform(1e8, 1e9, size=300)
+    a = lagrangian_bound(profit, 3, max_iter=100)
+    b = lagrangian_bound(profit + offsets[:, None], 3, max_iter=100)
+    # equal up to the rounding of numbers of size sum(offsets) (a few ulps)
+    ulps = 64 * np.finfo(float).eps * offsets.sum()
+    assert b.bound - offsets.sum() == pytest.approx(a.bound, abs=ulps)
+    assert b.iterations == a.iterations
+    assert a.bound >= _optimum(profit, 3) - 1e-9
+
+
+def test_pmed1_bound_proves_the_published_optimum():
+    import coarseopt as co
+    from benchmarks.instances import orlib
+
+    (_, problem, opt), = orlib(["pmed1"])
+    res = lagrangian_bound(problem.profit, problem.k, incumbent=-opt, max_iter=200)
+    assert res.bound >= -opt - 1e-9
+    assert res.gap(-opt) <= 1e-9  # the LP bound of pmed1 is tight
+    assert res.termination == "converged"
+    assert isinstance(res, LagrangianBound) and co is not None
+
+
+def test_target_gap_stops_early():
+    from benchmarks.instances import smooth_profit
+
+    profit = smooth_profit(5000, 30, seed=2, noise=0.05)
+    incumbent = float(profit[:, [3, 10, 17, 24]].max(axis=1).sum())
+    res = lagrangian_bound(profit, 4, incumbent=incumbent, offered=[3, 10, 17, 24], target_gap=0.05)
+    assert res.termination == "target_gap"
+    assert res.gap(incumbent) <= 0.05
+    assert res.bound >= incumbent
+
+
+def test_past_deadline_still_returns_a_valid_bound():
+    rng = np.random.default_rng(6)
+    profit = rng.normal(size=(40, 6))
+    res = lagrangian_bound(profit, 2, deadline=time.perf_counter() - 1.0)
+    assert res.termination == "time_limit"
+    assert res.bound >= _optimum(profit, 2) - 1e-9
+
+
+def test_full_personalization_when_k_reaches_m():
+    rng = np.random.default_rng(7)
+    profit = rng.normal(size=(50, 4))
+    res = lagrangian_bound(profit, 9)
+    assert res.bound == pytest.approx(profit.max(axis=1).sum())
+
+
+def test_warm_start_from_multipliers():
+    rng = np.random.default_rng(8)
+    profit = rng.normal(size=(100, 10))
+    first = lagrangian_bound(profit, 3, max_iter=200)
+    again = lagrangian_bound(profit, 3, u0=first.multipliers, max_iter=1)
+    assert again.bound <= first.bound + 1e-9
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"k": 0}, "'k'"),
+        ({"k": 2, "max_iter": -1}, "'max_iter'"),
+        ({"k": 2, "target_gap": -0.1}, "'target_gap'"),
+        ({"k": 2, "incumbent": [0, 99]}, "'offered'"),
+        ({"k": 2, "u0": np.zeros(3)}, "'u0'"),
+    ],
+)
+def test_errors_name_the_argument(kwargs, match):
+    profit = np.random.default_rng(0).normal(size=(10, 4))
+    k = kwargs.pop("k")
+    with pytest.raises(ValueError, match=match):
+        lagrangian_bound(profit, k, **kwargs)
+
+
+def test_non_finite_profit_is_refused():
+    profit = np.ones((3, 3))
+    profit[1, 1] = np.nan
+    with pytest.raises(ValueError, match="'profit'"):
+        lagrangian_bound(profit, 1)
