@@ -377,3 +377,13 @@ def test_result_objects():
     assert table.loc["naive", "width_vs_naive"] == 1.0
     assert table.loc["disagreement", "width_vs_naive"] < 1.0
     assert ev.compare_estimators(y, action, a, b, methods=["naive"]).shape[0] == 1
+
+
+def test_docstring_examples():
+    import doctest
+
+    from coarseopt.evaluation import compare, design, multiple, value
+
+    for module in (compare, design, multiple, value):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

@@ -95,8 +95,8 @@ def sample_size(
     Examples
     --------
     >>> t = sample_size(effect=0.1, sd=1.0, disagreement_share=0.2, n_actions=4)
-    >>> t.set_index(["design", "estimator"]).loc[("rbp", "naive"), "n_customers"]
-    np.int64(3140)
+    >>> t[["design", "estimator", "n_customers"]].to_dict("split")["data"]
+    [['rbp', 'naive', 3140], ['rbp', 'disagreement', 660], ['rba', 'naive', 6280], ['rba', 'disagreement', 1288]]
     """
     import pandas as pd
     from scipy.stats import norm
