@@ -248,9 +248,12 @@ def _print_study(args: argparse.Namespace, study: Any, out: Path, seconds: float
         offered = ", ".join(f"{lab} {100 * s:.0f}%" for lab, s in zip(res.offered_labels, res.shares))
         row = ev.loc[f"k={k}"]
         mark = "  <- recommended" if k == study.recommended_k else ""
-        print(f"  k={k}: offer {offered} | recovery {100 * res.recovery:.1f}% ({res.status}) | "
-              f"held-out lift {row['lift']:.4f} per customer, {conf} CI [{row['lift_ci_low']:.4f}, "
-              f"{row['lift_ci_high']:.4f}]{mark}")
+        if math.isfinite(row["lift"]):
+            lift = (f"held-out lift {row['lift']:.4f} per customer, {conf} CI [{row['lift_ci_low']:.4f}, "
+                    f"{row['lift_ci_high']:.4f}]")
+        else:
+            lift = f"held-out lift: n/a ({row.get('note') or 'not evaluable'})"
+        print(f"  k={k}: offer {offered} | recovery {100 * res.recovery:.1f}% ({res.status}) | {lift}{mark}")
     print(f"wrote {out}{'/' if not str(out).endswith('/') else ''} (report.html, summary.json, segments.json, "
           f"assignment.{cfg.output['assignment_format']}, evaluation.csv) in {seconds:.1f} s")
 

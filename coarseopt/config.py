@@ -433,13 +433,12 @@ def parse_config(
             )
         data["dataset"] = ""
         if data["format"] == "auto":
-            suffix = Path(data["path"]).suffix.lower()
-            if suffix not in (".csv", ".parquet", ".pq"):
+            data["format"] = _format_of(data["path"])
+            if data["format"] is None:
                 raise ConfigError(
                     f"{where}[data] path = {_fmt(data['path'])}: cannot tell the format from the "
-                    'extension; name a .csv or .parquet file or set [data] format = "csv" or "parquet".'
+                    'extension; name a .csv (.csv.gz) or .parquet file or set [data] format = "csv" or "parquet".'
                 )
-            data["format"] = "csv" if suffix == ".csv" else "parquet"
     if data["dataset"] == "promotions":
         _promotions_columns(sections, raw)
 
@@ -453,6 +452,17 @@ def parse_config(
     if check_solver:
         _check_solver(cfg, where)
     return cfg
+
+
+def _format_of(path: str) -> str | None:
+    """"csv" for .csv (also compressed: .csv.gz, .csv.bz2, .csv.xz, .csv.zip), "parquet" for
+    .parquet / .pq, else None."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".bz2", ".xz", ".zip", ".zst"):
+        suffixes = suffixes[:-1]
+    if not suffixes:
+        return None
+    return {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffixes[-1])
 
 
 def _promotions_columns(sections: dict, raw: Mapping[str, Any]) -> None:

@@ -86,7 +86,7 @@ class Study:
     estimators : pandas.DataFrame or None
         The recommended policy against the baseline with every estimator of step 3.
     recommended_k : int or None
-        The k whose policy has the highest estimated held-out value.
+        The k whose policy has the highest estimated held-out lift over the baseline.
     assignment : pandas.DataFrame
         Per customer (all rows): split and the recommended treatment for each k.
     timings : dict
@@ -111,6 +111,7 @@ class Study:
     recommended_k: int | None = None
     estimators: Any = None
     feature_stats: dict = field(default_factory=dict)
+    source_rows: Any = None
     timings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
@@ -157,6 +158,8 @@ def load_data(cfg: StudyConfig):
         Rows read, dropped and used, arm counts.
     truth : PromotionTruth or None
         The generator's truth for the synthetic data set.
+    source_rows : ndarray of int
+        Position in the file (or data set) of every row of ``df``.
 
     Raises
     ------
@@ -202,6 +205,7 @@ def load_data(cfg: StudyConfig):
     used = [cols["outcome"], cols["treatment"]] + ([cols["propensity"]] if cols["propensity"] else [])
     used += cols["features"]
     df = raw[used].copy()
+    df.index = np.arange(len(df))  # positions in the file / data set, kept through dropna and sample
 
     missing = df.isna().sum()
     missing = missing[missing > 0]
@@ -217,10 +221,11 @@ def load_data(cfg: StudyConfig):
         df = df.dropna()
         log.info("dropped %d rows with missing values", before - len(df))
     info["rows_dropped"] = int(info["rows_read"] - len(df))
-    df = df.reset_index(drop=True)
     if cfg.data["sample"] and cfg.data["sample"] < len(df):
-        df = df.sample(n=cfg.data["sample"], random_state=cfg.data["seed"]).reset_index(drop=True)
+        df = df.sample(n=cfg.data["sample"], random_state=cfg.data["seed"]).sort_index()
         info["sampled"] = int(cfg.data["sample"])
+    source_rows = df.index.to_numpy()
+    df = df.reset_index(drop=True)
     y = df[cols["outcome"]]
     if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         raise ConfigError(
@@ -263,7 +268,7 @@ def load_data(cfg: StudyConfig):
         arms={str(a): int(counts.get(a, 0)) for a in arms},
         features=list(cols["features"]),
     )
-    return df, arms, control, info, truth
+    return df, arms, control, info, truth, source_rows
 
 
 def _sort_key(x: Any):
@@ -480,7 +485,8 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         t0 = time.perf_counter()
         cols = cfg.columns
         stages.start("loading data")
-        df, arms, control, info, truth = load_data(cfg)
+        df, arms, control, info, truth, source_rows = load_data(cfg)
+        study.source_rows = source_rows
         study.data_info, study.control = info, control
         economics = _economics(cfg, arms, truth)
         baseline = "control"
@@ -559,6 +565,9 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         method, alpha = cfg.evaluation["method"], cfg.evaluation["alpha"]
         arm_labels = set(labels[arm_cols].tolist())
 
+        true_profit = None
+        if truth is not None and hasattr(truth, "profit_at"):
+            true_profit = truth.profit_at(np.asarray(study.treatments, dtype=float), rows=source_rows[test_idx])
         rows = []
         for name, pol in policies.items():
             order = {str(l): i for i, l in enumerate(study.treatments)}
@@ -569,6 +578,8 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
             base_picked = np.array([cols_of[x] for x in policies[baseline_name]])
             rows_ = np.arange(n_test)
             row["predicted_lift"] = float((tp[rows_, picked] - tp[rows_, base_picked]).mean())
+            if true_profit is not None:
+                row["true_lift"] = float((true_profit[rows_, picked] - true_profit[rows_, base_picked]).mean())
             if not set(pol.tolist()) <= arm_labels:
                 row["note"] = "offers levels between the arms: no data can value it"
                 rows.append(row)
@@ -594,9 +605,9 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
             study.evaluation["note"] = ""
         study.evaluation["note"] = study.evaluation["note"].fillna("")
 
-        valued = study.evaluation[study.evaluation["policy"].str.startswith("k=") & study.evaluation["value"].notna()]
-        if len(valued):
-            study.recommended_k = int(valued.loc[valued["value"].idxmax(), "k"])
+        valued = study.evaluation[study.evaluation["policy"].str.startswith("k=") & study.evaluation["lift"].notna()]
+        if len(valued):  # ranked by the lift over the baseline (one estimator, one baseline for all k)
+            study.recommended_k = int(valued.loc[valued["lift"].idxmax(), "k"])
         comps = []
         done = [k for k in study.results if f"k={k}" in set(valued["policy"])]
         for prev, k in zip(done[:-1], done[1:]):

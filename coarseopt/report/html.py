@@ -132,7 +132,7 @@ def _recommendation(study: Any) -> str:
                + (f", gap {_pct(res.gap, 3)}" if res.gap is not None else ", no optimality proof") + ".")
     return f"""
 <div class="box">
-<p><b>Recommendation: offer k = {k} treatment{'s' if k > 1 else ''}</b> (the highest held-out value among the
+<p><b>Recommendation: offer k = {k} treatment{'s' if k > 1 else ''}</b> (the highest held-out lift among the
 k tried):</p>
 <ul>{segs}</ul>
 <p>On held-out customers this policy earns <b>{_money(row['value'])}</b> per customer ({conf} CI
@@ -172,7 +172,7 @@ def build_html(study: Any) -> str:
             _money(r["value"]), _ci(r["value_ci_low"], r["value_ci_high"]),
             _money(r["lift"]), _ci(r["lift_ci_low"], r["lift_ci_high"]), _num(r.get("p_value"), 3),
             _pct(r.get("share_disagree")), _money(r.get("predicted_lift")),
-        ])
+        ] + ([_money(r.get("true_lift"))] if "true_lift" in ev else []))
     parts += [
         "<h2>How sure are we? Held-out evaluation</h2>",
         f"<p>Each policy is evaluated on the {len(study.test_index):,} held-out customers, whose random "
@@ -182,10 +182,11 @@ def build_html(study: Any) -> str:
         f"intervals at {conf}. <i>Disagree</i>: share of customers for whom the policy and the baseline differ "
         "(only they carry information about the lift). <i>Predicted lift</i>: what the fitted models "
         "expect on the same customers; a predicted lift far above the measured one means the models "
-        "overstate the gains of personalization.</p>",
+        "overstate the gains of personalization."
+        + (" <i>True lift</i>: the synthetic data's known truth." if "true_lift" in ev else "") + "</p>",
         _img(plots.value_figure(study), "held-out value of each policy with confidence intervals"),
         _table(["policy", "offered", "value", f"{conf} CI", "lift", f"{conf} CI", "p", "disagree",
-                "predicted lift"], rows, left=2, highlight=hl),
+                "predicted lift"] + (["true lift"] if "true_lift" in ev else []), rows, left=2, highlight=hl),
     ]
     if study.comparisons is not None and len(study.comparisons):
         rows = [[_e(c["policy_a"]) + " vs " + _e(c["policy_b"]), _money(c["estimate"]),

@@ -54,7 +54,7 @@ def recovery_figure(study: Any):
     ax.set_ylabel("recovery (% of full personalization)")
     finite = [r for r in rec if math.isfinite(r)]
     low = min(finite + [100.0]) if finite else 0.0
-    ax.set_ylim(min(low - 5, 95), 105)
+    ax.set_ylim(min(low - 5, 95), 107)
     ax.set_title("Estimated profit recovered (training customers)", fontsize=11)
     ax.grid(alpha=0.3)
     return fig
@@ -114,7 +114,8 @@ def profile_figure(study: Any, k: int, max_features: int = 16):
     im = ax.imshow(Z, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     for i in range(len(segs)):
         for j in range(len(names)):
-            ax.text(j, i, _short(X[i, j]), ha="center", va="center", fontsize=8)
+            dark = abs(Z[i, j]) > 0.6 * lim
+            ax.text(j, i, _short(X[i, j]), ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_yticks(range(len(segs)), [f"{seg['treatment']} ({100 * seg['share']:.0f}%)" for seg in segs])
     ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
     ax.set_title(f"Segment profiles for k={k}: feature means (color: above / below average)", fontsize=11)
