@@ -13,7 +13,8 @@
    coarse policies (k = 1, 2, 3) learned on the training half, then e-mail policies compared
    on the held-out half with every estimator.
 
-Writes ``evaluation.jsonl`` (one record per row), ``evaluation.md`` (tables) and
+Writes ``evaluation.jsonl`` (one record per row), ``evaluation.md`` (tables),
+``evaluation.png`` (variance ratios and coverage against the disagreement share) and
 ``evaluation_facts.json`` (versions, machine, commit, timings) into ``--out``
 (default ``benchmarks/results``).
 """
@@ -264,6 +265,42 @@ def report(records: list[dict], facts: dict) -> str:
     return "\n".join(parts)
 
 
+def plot(records: list[dict], path: Path) -> None:
+    """Two panels: variance ratios against the disagreement share, and coverage."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = pd.DataFrame(records)
+    s = df[df.section == "simulation-summary"]
+    sim = df[df.section == "simulation"]
+    if s.empty:
+        return
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for design, marker in (("rbp", "o"), ("rba", "s")):
+        g = s[s.design == design].sort_values("p_d")
+        y = g["var_ratio_disagreement_vs_naive"] if design == "rbp" else g["se_ratio_squared"]
+        label = "RBP: Var(disagreement) / Var(naive)" if design == "rbp" else "RBA: (SE disagreement / SE naive)^2"
+        left.plot(g["p_d"], y, marker=marker, linestyle="", label=label)
+        left.plot(g["p_d"], g["predicted_var_ratio"], color="grey", linewidth=0.8)
+    left.plot([0, 1], [0, 1], color="black", linestyle=":", linewidth=0.8, label="ratio = p_D")
+    left.set_xlabel("disagreement share p_D")
+    left.set_ylabel("variance ratio (grey: design calculator)")
+    left.legend(fontsize=7)
+    labels = []
+    for i, ((design, method), g) in enumerate(sim.groupby(["design", "method"], sort=False)):
+        right.plot(g["p_d"], g["coverage"], marker="o", linewidth=0.8, label=f"{design} {method}")
+        labels.append(f"{design} {method}")
+    right.axhspan(0.93, 0.97, color="green", alpha=0.1)
+    right.set_xlabel("disagreement share p_D")
+    right.set_ylabel("coverage of the 95% interval")
+    right.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.evaluation", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results", help="results directory")
@@ -299,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             fh.write(json.dumps(r, default=str) + "\n")
     (out / "evaluation_facts.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
     (out / "evaluation.md").write_text(report(records, facts))
+    plot(records, out / "evaluation.png")
     print(out / "evaluation.md")
     return 0
 
