@@ -173,6 +173,16 @@ def compare_policies(
     other method uses the paired variance ``sum(psi_i^2) / (n (n - 1))`` of its per-customer
     influence values ``psi_i`` (see :mod:`coarseopt.evaluation.estimators`).
 
+    References
+    ----------
+    .. [1] D. Simester, A. Timoshenko, S. Zoumpoulis. Efficiently evaluating targeting
+       policies: improving on champion vs. challenger experiments. *Management Science*
+       66(8), 2020.
+    .. [2] J. Hajek. Comment on a paper by D. Basu. *Foundations of Statistical Inference*,
+       1971 (self-normalized weighting).
+    .. [3] J. Robins, A. Rotnitzky, L. Zhao. Estimation of regression coefficients when some
+       regressors are not always observed. *JASA* 89, 1994 (augmented IPW).
+
     Examples
     --------
     >>> import numpy as np

@@ -1,8 +1,7 @@
 """Estimators of policy values and of differences between two policies.
 
-Notation (Simester, Timoshenko & Zoumpoulis, *Targeting prospective customers: robustness of
-machine-learning methods to typical data challenges*, Management Science 66(6), 2020, and
-their companion work on *efficiently evaluating targeting policies*): customer ``i`` has
+Notation (Simester, Timoshenko & Zoumpoulis, *Efficiently evaluating targeting policies:
+improving on champion vs. challenger experiments*, Management Science 66(8), 2020): customer ``i`` has
 outcome ``Y_i``, received action ``A_i`` with known probability ``e_i = P(A_i | x_i)``;
 policies recommend ``a_i`` and ``b_i``. Write ``R^a_i = 1{A_i = a_i}``, ``w_i = 1 / e_i``,
 ``D_i = 1{a_i != b_i}``. The estimand is ``Delta = E[Y(a(X)) - Y(b(X))]``, the difference in

@@ -63,6 +63,11 @@ def policy_value(
         The policy recommends an action the experiment never assigned with positive
         probability.
 
+    References
+    ----------
+    D. Horvitz, D. Thompson (1952), *JASA* 47; J. Hajek (1971), *Foundations of Statistical
+    Inference*; J. Robins, A. Rotnitzky, L. Zhao (1994), *JASA* 89.
+
     Examples
     --------
     >>> import coarseopt as co
