@@ -105,6 +105,8 @@ k = [1, 2, 3]                 # how many treatments to offer: an int or a list o
 solver = "ot"                 # a registered solver: run `coarseopt solvers` to list them
 time_limit = 0                # seconds per k (0: no limit)
 seed = 0                      # seeds the solver's random choices
+min_share = 0.0               # every offered treatment goes to at least this share of customers
+max_share = 1.0               # ... and to at most this share (solvers with share bounds: ot, mip)
 
 [solve.options]               # options of the chosen solver (`coarseopt solvers` lists them)
 
@@ -279,6 +281,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "solver": Key("ot", _str, "registered solver name"),
         "time_limit": Key(0.0, _float(0.0, math.inf), "seconds per k (0: none)"),
         "seed": Key(0, _int(), "solver seed"),
+        "min_share": Key(0.0, _float(0.0, 1.0), "least share of an offered treatment"),
+        "max_share": Key(1.0, _float(0.0, 1.0, open_low=True), "largest share of an offered treatment"),
         "options": Key({}, _table, "solver options"),
     },
     "evaluation": {
@@ -442,6 +446,12 @@ def parse_config(
     if data["dataset"] == "promotions":
         _promotions_columns(sections, raw)
 
+    solve = sections["solve"]
+    if solve["min_share"] > solve["max_share"]:
+        raise ConfigError(
+            f"{where}[solve] min_share = {_fmt(solve['min_share'])} is above max_share = "
+            f"{_fmt(solve['max_share'])}: allowed is min_share <= max_share."
+        )
     cfg = StudyConfig(**sections, source=source, base_dir=base_dir or Path.cwd())
     if check_files and cfg.data_path is not None:
         p = cfg.data_path

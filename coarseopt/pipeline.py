@@ -523,8 +523,17 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         time_limit = cfg.solve["time_limit"] or None
         for k in ks:
             stages.start(f"solving k={k} ({cfg.solve['solver']})")
+            shares = {}
+            if cfg.solve["min_share"] > 0:
+                shares["min_share"] = cfg.solve["min_share"]
+            if cfg.solve["max_share"] < 1:
+                shares["max_share"] = cfg.solve["max_share"]
+            try:
+                problem = est.to_problem(k, **shares)
+            except ValueError as exc:  # shares that cannot add up for this k
+                raise ConfigError(f"[solve] min_share / max_share with k={k}: {_one_line(exc)}") from None
             res = co.solve(
-                est.to_problem(k), cfg.solve["solver"], time_limit=time_limit, seed=cfg.solve["seed"],
+                problem, cfg.solve["solver"], time_limit=time_limit, seed=cfg.solve["seed"],
                 progress=progress, **cfg.solve["options"],
             )
             if not res.has_solution:
@@ -653,6 +662,10 @@ def _estimator_table(table: Any):
         df = table.reset_index() if table.index.name or not isinstance(table.index, pd.RangeIndex) else table
         return df.reset_index(drop=True)
     return pd.DataFrame([_row(r) | {"method": getattr(r, "method", "")} for r in table])
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _policy_k(name: str) -> float:
