@@ -124,8 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rba: customers randomized to actions; rbp: to policies (needs --assigned)")
     p.add_argument("--propensity", metavar="COLUMN", help="rba: probability of the received action")
     p.add_argument("--assigned", metavar="COLUMN", help="rbp: the policy ('a'/'b') each customer was assigned")
-    p.add_argument("--method", default="disagreement", choices=["disagreement", "naive", "ipw", "dr"],
-                   help="the estimator (default: disagreement)")
+    p.add_argument("--method", default="disagreement",
+                   choices=["disagreement", "naive", "regression", "ipw", "snipw", "dr"],
+                   help="the estimator (default: disagreement); regression and dr use the other numeric "
+                   "columns of DATA as covariates")
     p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_evaluate)
@@ -444,6 +446,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         kwargs["propensity"] = data[args.propensity].to_numpy(dtype=float)
     if args.assigned:
         kwargs["assigned"] = data[args.assigned].to_numpy(dtype=object)
+    if args.method in ("regression", "dr"):
+        skip = {args.outcome, args.action, args.propensity, args.assigned, args.policy_a, args.policy_b}
+        covariates = [c for c in data.columns if c not in skip and pd.api.types.is_numeric_dtype(data[c])]
+        if covariates:
+            kwargs["X"] = data[covariates].to_numpy(dtype=float)
     y = data[args.outcome].to_numpy(dtype=float)
     res = ev.compare_policies(y, np.asarray(action), a, b, **kwargs)
     fields = {}
