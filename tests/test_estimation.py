@@ -397,3 +397,17 @@ def test_hillstrom_pipeline_small_sample():
                                base_estimator=LogisticRegression(max_iter=500), cv=3)
     mu = est_c.outcome.to_numpy()
     assert ((mu >= 0) & (mu <= 1)).all()
+
+
+def test_slearner_level_monotonic_constraint(promotions):
+    df, truth = promotions
+    X, t, y = df[truth.features].iloc[:3000], df["discount"].iloc[:3000], df["sales"].iloc[:3000]
+    mu = SLearner(FAST, level_monotonic=1).fit(X, t, y).predict_outcome(X)
+    assert (np.diff(mu, axis=1) >= -1e-9).all()
+    with pytest.raises(LearnerError, match="'monotonic_cst' parameter"):
+        SLearner(LinearRegression(), level_monotonic=1).fit(X, t, y)
+    Xl, arm, yl = _xty()
+    with pytest.raises(LearnerError, match="needs numeric arms"):
+        SLearner(FAST, level_monotonic=1).fit(Xl, arm, yl)
+    with pytest.raises(LearnerError, match="'level_monotonic' parameter"):
+        SLearner(FAST, level_monotonic=2).fit(X, t, y)

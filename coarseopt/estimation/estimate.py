@@ -15,8 +15,10 @@ from .experiment import Experiment
 
 __all__ = ["estimate_profit", "ProfitEstimate", "DEFAULT_LEARNER", "PolicyValue"]
 
-#: The learner used when ``estimate_profit(learner=None)``; chosen by ``benchmarks/estimation.py``.
-DEFAULT_LEARNER = "t"
+#: The learner used when ``estimate_profit(learner=None)``: the S-learner, which shares one
+#: model across arms (and across ordered levels); it recovered the most of the true coarse
+#: optimum in ``benchmarks/estimation.py`` (see ``docs/estimation.md``).
+DEFAULT_LEARNER = "s"
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def default_estimator(random_state: int | None = 0):
     """The default base model: a regularized, early-stopped histogram gradient boosting.
 
     ``HistGradientBoostingRegressor(learning_rate=0.05, max_iter=300, max_leaf_nodes=15,
-    min_samples_leaf=50, l2_regularization=1.0, early_stopping=True, n_iter_no_change=20)``.
+    min_samples_leaf=100, l2_regularization=1.0, early_stopping=True, n_iter_no_change=20)``.
     Outcomes of marketing experiments are noisy (most customers buy nothing); shallow trees,
     large leaves and early stopping on a validation split keep the per-arm models from
     fitting that noise, and the model handles interactions and skewed features untuned.
@@ -74,7 +74,7 @@ def default_estimator(random_state: int | None = 0):
         learning_rate=0.05,
         max_iter=300,
         max_leaf_nodes=15,
-        min_samples_leaf=50,
+        min_samples_leaf=100,
         l2_regularization=1.0,
         early_stopping=True,
         validation_fraction=0.2,
@@ -225,6 +225,10 @@ class SLearner(_CATELearner):
         The control arm; ``None``: the first arm in sorted order.
     treatment_encoding : {"auto", "level", "onehot"}, default="auto"
         ``"auto"``: the level for numeric arms, one-hot for labels.
+    level_monotonic : {None, 1, -1}, default=None
+        With the ``"level"`` encoding: constrain the outcome to rise (1) or fall (-1) with
+        the level, e.g. sales never fall as a discount deepens. Needs a base model with a
+        ``monotonic_cst`` parameter (histogram gradient boosting); other features stay free.
 
     Attributes
     ----------
@@ -235,10 +239,11 @@ class SLearner(_CATELearner):
     feature_names_in_ : ndarray of str (when X has column names)
     """
 
-    def __init__(self, estimator=None, *, control=None, treatment_encoding="auto"):
+    def __init__(self, estimator=None, *, control=None, treatment_encoding="auto", level_monotonic=None):
         self.estimator = estimator
         self.control = control
         self.treatment_encoding = treatment_encoding
+        self.level_monotonic = level_monotonic
 
     def _augment(self, X: np.ndarray, j: int) -> np.ndarray:
         if self.encoding_ == "level":
@@ -263,11 +268,26 @@ class SLearner(_CATELearner):
         if encoding == "level" and not numeric:
             raise LearnerError("treatment_encoding='level' needs numeric arms; these are labels. Use 'onehot'.")
         self.encoding_ = encoding
+        template = self._outcome_template()
+        if self.level_monotonic is not None:
+            if self.level_monotonic not in (1, -1) or isinstance(self.level_monotonic, bool):
+                raise LearnerError(
+                    "The 'level_monotonic' parameter of SLearner must be None, 1 or -1. "
+                    f"Got {self.level_monotonic!r} instead."
+                )
+            if encoding != "level":
+                raise LearnerError("level_monotonic needs numeric arms with treatment_encoding='level'.")
+            if "monotonic_cst" not in template.get_params():
+                raise LearnerError(
+                    f"level_monotonic needs a base model with a 'monotonic_cst' parameter (e.g. "
+                    f"HistGradientBoostingRegressor); {type(template).__name__} has none."
+                )
+            template = clone(template).set_params(monotonic_cst=[0] * X.shape[1] + [int(self.level_monotonic)])
         if encoding == "level":
             Z = np.hstack([X, self.arms_[t].astype(np.float64)[:, None]])
         else:
             Z = np.hstack([X, np.eye(self.arms_.size)[t]])
-        self.model_ = _fit_model(self._outcome_template(), Z, y)
+        self.model_ = _fit_model(template, Z, y)
         return self
 
     def predict_outcome(self, X):
