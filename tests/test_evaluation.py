@@ -387,3 +387,10 @@ def test_docstring_examples():
     for module in (compare, design, multiple, value):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_warning_when_a_cell_arm_is_tiny():
+    y = np.arange(6.0)
+    act = ["m", "w", "n", "m", "w", "n"]
+    with pytest.warns(ev.EvaluationWarning, match="only 2 customers"):
+        ev.compare_policies(y, act, ["m"] * 6, ["w"] * 6)

@@ -20,7 +20,7 @@ both recommendations logged).
 
 from __future__ import annotations
 
-from ._data import DESIGNS, EvaluationError, SupportError
+from ._data import DESIGNS, EvaluationError, EvaluationWarning, SupportError
 from .compare import METHODS, compare_estimators, compare_policies
 from .design import sample_size
 from .estimators import DESCRIPTIONS
@@ -41,6 +41,7 @@ __all__ = [
     "PolicyValue",
     "MultipleComparison",
     "EvaluationError",
+    "EvaluationWarning",
     "SupportError",
     "METHODS",
     "DESIGNS",

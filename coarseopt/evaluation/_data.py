@@ -20,13 +20,17 @@ import numpy as np
 
 from ..exceptions import ProblemError
 
-__all__ = ["EvaluationError", "SupportError", "DESIGNS"]
+__all__ = ["EvaluationError", "EvaluationWarning", "SupportError", "DESIGNS"]
 
 DESIGNS = ("rba", "rbp")
 
 
 class EvaluationError(ProblemError):
     """Experiment data or arguments that cannot be used to evaluate a policy."""
+
+
+class EvaluationWarning(UserWarning):
+    """An estimate that can be computed but whose standard error deserves caution."""
 
 
 class SupportError(EvaluationError):

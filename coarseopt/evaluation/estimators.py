@@ -19,12 +19,17 @@ The estimators are registered by name in :data:`PAIR_ESTIMATORS` and
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from ._data import EvaluationError, ExperimentData, SupportError
+from ._data import EvaluationError, EvaluationWarning, ExperimentData, SupportError
+
+#: Below this many customers in an arm of a disagreement cell the variance estimate rests on
+#: too few outcomes to trust, and :class:`EvaluationWarning` says so.
+FEW = 5
 
 __all__ = ["Estimate", "Context", "PAIR_ESTIMATORS", "VALUE_ESTIMATORS", "variance_of", "hajek_mean"]
 
@@ -291,6 +296,19 @@ def diff_disagreement(ctx: Context, a: np.ndarray, b: np.ndarray, groups: tuple[
         wa[D] * (exp.y[D] - ma[d]) / Sa[d] - wb[D] * (exp.y[D] - mb[d]) / Sb[d]
     )
     arm_counts = np.minimum(np.bincount(idx, weights=ra, minlength=C), np.bincount(idx, weights=rb, minlength=C))
+    if arm_counts.min() < FEW:
+        c = int(np.argmin(arm_counts))
+        where = "the disagreement set"
+        if ctx.poststratify:
+            ka, kb = divmod(int(keys[c]), L)
+            where = f"the cell where policy_a recommends {exp.labels[ka]!r} and policy_b {exp.labels[kb]!r}"
+        warnings.warn(
+            f"In {where} only {int(arm_counts[c])} customers received one of the two actions: the standard error "
+            "rests on very few outcomes and the normal interval may be too narrow. Use more customers or "
+            "poststratify=False.",
+            EvaluationWarning,
+            stacklevel=3,
+        )
     return Estimate(
         est,
         psi,
