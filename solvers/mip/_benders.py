@@ -54,6 +54,8 @@ __all__ = ["benders", "BendersMaster"]
 LAGRANGIAN_MIN_GROUPS = 2000
 #: ... with at most this share of the time left.
 LAGRANGIAN_TIME_SHARE = 0.3
+#: The master MIP is (re)started only with at least this many seconds left.
+MASTER_MIN_SECONDS = 3.0
 
 
 class _Groups:
@@ -246,6 +248,7 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
         for j in fixed1:
             master.fix(j, 1.0)
     extras["lagrangian_fixed"] = len(fixed0) + len(fixed1)
+    extras["phase_end"] = {"lagrangian": context.elapsed()}
 
     y_inc = np.zeros(m)
     y_inc[best[0]] = 1.0
@@ -287,6 +290,7 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
             lp_done = True
             break
     extras["lp_rounds"] = rounds
+    extras["phase_end"]["lp"] = context.elapsed()
     extras["lp_bound"] = bound if math.isfinite(bound) else None
     extras["lp_converged"] = lp_done
 
@@ -325,8 +329,10 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
         master.set_integer(True)
         while True:
             t = left()
-            if t is not None and t <= 0.05:
+            # HiGHS checks its time limit seldom while presolving a large master: leave a margin
+            if t is not None and t <= MASTER_MIN_SECONDS:
                 break
+            t = None if t is None else 0.5 * t
             start = np.concatenate([np.isin(np.arange(m), best[0]).astype(float), _theta(groups, best[0], m)])
             status, x, _, info = master.solve(t, start=start)
             db = float(info.mip_dual_bound)
@@ -347,13 +353,15 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
                 break
         closed = bound - best[1] <= tol * scale(bound)
     extras["exact_phase"] = method
+    extras["phase_end"]["exact"] = context.elapsed()
     extras["cuts"] = master.n_cuts
     extras["history"] = history
     extras["used_warm_start"] = warm is not None and best[1] <= warm[1]
     bound_out = bound if math.isfinite(bound) else None
     if bound_out is not None and bound_out < best[1]:
         bound_out = best[1] if best[1] - bound_out <= 1e-7 * scale(bound_out) else None
-    timed_out = context.out_of_time()
+    t_left = left()
+    timed_out = t_left is not None and (t_left <= MASTER_MIN_SECONDS or context.out_of_time())
     if closed and bound_out is not None:
         status, termination = "optimal", "converged"
     elif timed_out:

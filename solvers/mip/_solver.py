@@ -119,7 +119,7 @@ class MIPSolver(Solver):
         if kind == "benders":
             from ._benders import benders
 
-            warm = self._warm_start(problem, side, allowed, context, extras)
+            warm = self._warm_start(problem, side, allowed, context, extras, also_ot=True)
             return benders(problem, side, allowed, context, p, warm, extras)
 
         if kind == "classic":
@@ -170,7 +170,7 @@ class MIPSolver(Solver):
             return kind
         return "auto"
 
-    def _warm_start(self, problem, side, allowed, context, extras):
+    def _warm_start(self, problem, side, allowed, context, extras, also_ot=False):
         ws = self.params["warm_start"]
         if ws is False:
             return None
@@ -191,9 +191,14 @@ class MIPSolver(Solver):
         else:
             method = "greedy" if ws == "greedy" else "local-search"
             left = context.time_left()
-            deadline = None if not math.isfinite(left) else time.perf_counter() + 0.25 * left
+            now = time.perf_counter()
+            deadline = None if not math.isfinite(left) else now + 0.15 * left
+            ot_deadline = None if not math.isfinite(left) else now + 0.35 * left
+            # the ot heuristic as a second start on the Benders path, unless the user named one
+            also_ot = also_ot and self.params["warm_start"] in ("auto", True) and problem.n > 2000
             offered, value = warm_start(problem.profit, problem.k, allowed, method=method,
-                                        rng=context.rng, deadline=deadline)
+                                        seed=context.seed, deadline=deadline, also_ot=also_ot,
+                                        ot_deadline=ot_deadline)
         extras["warm_start_seconds"] = time.perf_counter() - t0
         if not _satisfies(offered, side):
             extras["warm_start"] = "skipped: violates the side constraints"

@@ -49,12 +49,14 @@ def greedy_complete(profit: np.ndarray, offered: np.ndarray, k: int, allowed: np
     return np.array(sorted(s), dtype=np.intp)
 
 
-def warm_start(profit: np.ndarray, k: int, allowed: np.ndarray, *, method: str, rng: np.random.Generator,
-               deadline: float | None) -> tuple[np.ndarray, float]:
+def warm_start(profit: np.ndarray, k: int, allowed: np.ndarray, *, method: str, seed: int | None,
+               deadline: float | None, also_ot: bool = False,
+               ot_deadline: float | None = None) -> tuple[np.ndarray, float]:
     """An offered set from a heuristic on the ``allowed`` columns, and its objective.
 
-    ``method`` is ``"local-search"`` (swap local search from a greedy construction) or
-    ``"greedy"`` (greedy construction only).
+    ``method`` is ``"local-search"`` (the ``local-search`` solver) or ``"greedy"`` (greedy
+    construction only). With ``also_ot`` the ``ot`` solver runs too (until ``ot_deadline``)
+    and the better of the two sets is returned.
     """
     sub = profit if allowed.size == profit.shape[1] else profit[:, allowed]
     kk = min(k, allowed.size)
@@ -67,13 +69,38 @@ def warm_start(profit: np.ndarray, k: int, allowed: np.ndarray, *, method: str, 
         from coarseopt.problem import CoarseProblem
 
         limit = None if deadline is None else max(deadline - time.perf_counter(), 0.01)
-        seed = int(rng.integers(2**31 - 1))
         res = LocalSearchSolver().solve(CoarseProblem(sub, kk), time_limit=limit, seed=seed, progress=False)
         offered = allowed[np.asarray(res.offered, dtype=np.intp)]
     else:
         offered = greedy_complete(profit, np.zeros(0, dtype=np.intp), kk, allowed)
     offered = np.sort(offered)
-    return offered, objective_of(profit, offered)
+    value = objective_of(profit, offered)
+    if method == "local-search" and also_ot:
+        ot = _ot_start(sub, kk, seed, ot_deadline)
+        if ot is not None:
+            ot = np.sort(allowed[ot])
+            ot_value = objective_of(profit, ot)
+            if ot_value > value:
+                offered, value = ot, ot_value
+    return offered, value
+
+
+def _ot_start(sub: np.ndarray, k: int, seed: int | None, deadline: float | None) -> np.ndarray | None:
+    """The offered set of the ``ot`` solver (without its bound), or None when unavailable."""
+    from coarseopt.exceptions import CoarseoptError
+    from coarseopt.problem import CoarseProblem
+    from coarseopt.registry import get_solver
+
+    try:
+        cls = get_solver("ot")
+        solver = cls(bound=False)
+    except (CoarseoptError, ImportError, TypeError):
+        return None
+    limit = None if deadline is None else deadline - time.perf_counter()
+    if limit is not None and limit <= 0.05:
+        return None
+    res = solver.solve(CoarseProblem(sub, k), time_limit=limit, seed=seed, progress=False)
+    return np.asarray(res.offered, dtype=np.intp) if res.has_solution else None
 
 
 def now() -> float:
