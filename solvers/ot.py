@@ -226,6 +226,65 @@ def lloyd(
     return np.sort(best_atoms), best_value, {"iterations": it, "converged": converged, "reseeded": reseeded}
 
 
+def _relink(profit: np.ndarray, start: np.ndarray, guide: np.ndarray) -> np.ndarray | None:
+    """Best set strictly between ``start`` and ``guide`` on the greedy relinking path.
+
+    Each step exchanges one atom of ``start`` that ``guide`` lacks for one treatment of
+    ``guide``, the exchange with the largest ``f`` (Resende & Werneck 2004, sec. 4); None
+    when the two sets differ in fewer than two treatments.
+    """
+    cur = np.array(start, dtype=np.intp)
+    incoming = np.setdiff1d(guide, cur)
+    if incoming.size < 2:
+        return None
+    best, best_value = None, -np.inf
+    while incoming.size > 1:
+        leaving = np.flatnonzero(~np.isin(cur, guide))
+        values = np.full((leaving.size, incoming.size), -np.inf)
+        for a, r in enumerate(leaving):
+            rest = np.delete(cur, r)
+            base = profit[:, rest].max(axis=1) if rest.size else np.full(profit.shape[0], -np.inf)
+            values[a] = np.maximum(profit[:, incoming], base[:, None]).sum(axis=0)
+        a, t = np.unravel_index(int(values.argmax()), values.shape)
+        cur = cur.copy()
+        cur[leaving[a]] = incoming[t]
+        if values[a, t] > best_value:
+            best, best_value = cur.copy(), float(values[a, t])
+        incoming = np.delete(incoming, t)
+    return best
+
+
+def _path_relinking(profit, k, pool: dict, size: int, rng, deadline, generations: int = 3):
+    """Evolutionary path-relinking among the ``size`` best polished sets.
+
+    Every pair of elite sets is relinked (from the better towards the other) and the best
+    intermediate set is improved by swap descent; generations repeat while the best value
+    improves (Resende & Werneck, *A hybrid heuristic for the p-median problem*, J. Heuristics
+    2004).
+    """
+    from .local_search import swap_local_search
+
+    pool = dict(pool)
+    relinks = 0
+    for _ in range(generations):
+        elite = sorted(pool, key=lambda key: -pool[key])[:size]
+        before = pool[elite[0]]
+        for a in range(len(elite)):
+            for b in range(a + 1, len(elite)):
+                if deadline is not None and time.perf_counter() >= deadline:
+                    return pool, relinks
+                mid = _relink(profit, np.array(elite[a]), np.array(elite[b]))
+                relinks += 1
+                if mid is None:
+                    continue
+                offered, value = swap_local_search(profit, k, mid, rng=rng, deadline=deadline)
+                key = tuple(np.sort(offered).tolist())
+                pool[key] = max(pool.get(key, -np.inf), float(value))
+        if max(pool.values()) <= before + _TOL * max(1.0, abs(before)):
+            break
+    return pool, relinks
+
+
 # ---------------------------------------------------------------------- the solver
 class OTSolver(Solver):
     """Optimal-transport (Lloyd-type) heuristic of Zhang & Misra, polished and bounded.
@@ -263,7 +322,10 @@ class OTSolver(Solver):
         ``treatments``). With ``problem.treatments`` set, atoms are refined off the grid.
     init : sequence of int, optional
         Warm start: offered columns tried first.
-    sample_size : int, default 50,000
+    elite : int, default 8
+        With ``polish``, the best polished sets are relinked pairwise (evolutionary
+        path-relinking; ``0`` or ``1`` turns it off). ``restarts=1, polish=False`` skips it.
+    sample_size : int, default 20,000
         Rows drawn for the restarts when ``n`` is larger (the best fixed points are then
         re-run on all rows).
     """
@@ -284,7 +346,8 @@ class OTSolver(Solver):
         "reg": Option(1e-2, check_float(1e-9, 1e3), "entropic regularization of 'sinkhorn'"),
         "profit_fn": Option(None, _check_callable, "profit_fn(levels) -> (n, q): atoms off the grid"),
         "init": Option(None, _check_init, "warm-start offered columns"),
-        "sample_size": Option(50_000, check_int(100), "rows used by the restarts on large n"),
+        "elite": Option(8, check_int(0), "polished sets relinked pairwise after the restarts (0: none)"),
+        "sample_size": Option(20_000, check_int(100), "rows used by the restarts on large n"),
     }
 
     # ------------------------------------------------------------------ entry
@@ -344,11 +407,15 @@ class OTSolver(Solver):
         extras["lloyd_iterations"] = iters
         extras["lloyd_objective"] = max(found.values()) if not sampled else None
         # 2. polish every distinct fixed point (swap descent), on the rows the restarts used
+        #    (on a row sample: the ``elite`` best ones)
         if prm["polish"]:
             from .local_search import swap_local_search
 
             polished: dict[tuple, float] = {}
-            for key in sorted(found, key=lambda key: -found[key]):
+            ranked = sorted(found, key=lambda key: -found[key])
+            if sampled:  # on a sample, the best fixed points are worth the polish
+                ranked = ranked[: max(prm["elite"], 2)]
+            for key in ranked:
                 if deadline is not None and time.perf_counter() >= deadline and polished:
                     timed_out = True
                     break
@@ -356,6 +423,9 @@ class OTSolver(Solver):
                 okey = tuple(np.sort(offered).tolist())
                 polished[okey] = max(polished.get(okey, -np.inf), float(value))
             found = polished
+            if prm["elite"] >= 2:
+                found, relinks = _path_relinking(data, k, found, prm["elite"], rng, deadline)
+                extras["relinks"] = relinks
         ranked = sorted(found, key=lambda key: -found[key])
         # 3. the best candidates on all rows
         if sampled:
