@@ -1,6 +1,10 @@
 """Policy evaluation (step 3): Monte Carlo study of the estimators and the Hillstrom e-mail case.
 
-``python -m benchmarks.evaluation [--quick] [--reps R] [--out DIR] [--no-hillstrom]``
+``python -m benchmarks.evaluation [--quick] [--reps R] [--out DIR] [--no-hillstrom] [--docs PAGE]``
+
+``--docs docs/evaluation.md`` rewrites the page's generated blocks (simulation evidence and
+the Hillstrom comparison) from the run, so every number there comes from this command;
+``--from-results`` rebuilds report and blocks from an earlier run's files.
 
 1. **Simulation.** A process whose truth is known (below), randomized by action (RBA, four
    equally likely actions) and by policy (RBP, one half each), for disagreement shares
@@ -25,6 +29,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -205,9 +210,12 @@ def run_hillstrom(seed: int) -> tuple[list[dict], dict]:
     ]
     records = []
     for pa, pb in pairs:
-        table = ev.compare_estimators(y, action, pols[pa], pols[pb], X=X)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ev.EvaluationWarning)
+            table = ev.compare_estimators(y, action, pols[pa], pols[pb], X=X)
+        few = any(issubclass(w.category, ev.EvaluationWarning) for w in caught)
         for m, row in table.iterrows():
-            records.append({"section": "hillstrom", "policy_a": pa, "policy_b": pb, "method": m,
+            records.append({"section": "hillstrom", "policy_a": pa, "policy_b": pb, "method": m, "few_outcomes": few,
                             **{c: (row[c].item() if hasattr(row[c], "item") else row[c]) for c in table.columns
                                if c != "description"}})
     for name, p in pols.items():
@@ -265,6 +273,121 @@ def report(records: list[dict], facts: dict) -> str:
     return "\n".join(parts)
 
 
+def _fmt_list(values, fmt: str = ".3f") -> str:
+    return ", ".join(format(float(v), fmt) for v in values)
+
+
+def docs_simulation(records: list[dict], facts: dict) -> str:
+    """The simulation evidence of docs/evaluation.md, as Markdown."""
+    df = pd.DataFrame(records)
+    sim = df[df.section == "simulation"].copy()
+    summ = df[df.section == "simulation-summary"]
+    both = df[df.section == "rba-vs-rbp"]
+    sim["z"] = sim["bias"] / sim["bias_se"]
+    worst = sim.loc[sim["z"].abs().idxmax()]
+    honest = sim[~((sim.design == "rba") & (sim.method == "naive"))]
+    rba_naive = sim[(sim.design == "rba") & (sim.method == "naive")]
+    rba = summ[summ.design == "rba"].sort_values("p_d").set_index("p_d")
+    rbp = summ[summ.design == "rbp"].sort_values("p_d").set_index("p_d")
+    both = both.sort_values("p_d").set_index("p_d")
+    shares = ", ".join(f"{100 * p:g}%" for p in rba.index)
+    lines = [
+        f"{facts['reps']} replications of {facts['n']} customers for each `p_D` in {{{shares}}}, under RBA "
+        f"({K} equally likely actions) and RBP (one half each).",
+        "",
+        f"- **No bias, right coverage.** Over the {len(sim)} (design, `p_D`, estimator) rows the largest bias is "
+        f"{abs(worst['z']):.2f} of its Monte Carlo standard errors ({worst['design'].upper()}, `p_D` = "
+        f"{worst['p_d']:g}, {worst['method']}). The 95% intervals of every estimator with an exact variance cover "
+        f"{100 * honest['coverage'].min():.1f}% to {100 * honest['coverage'].max():.1f}%, and their reported SE is "
+        f"{honest['se_over_sd'].min():.3f} to {honest['se_over_sd'].max():.3f} times the spread of the estimates.",
+        f"- **RBA: the naive analysis overstates its SE**; its coverage is {100 * rba_naive['coverage'].min():.1f}% "
+        f"to {100 * rba_naive['coverage'].max():.1f}%. The disagreement SE matches the spread and is correctly "
+        "narrower. **SE(disagreement) / SE(naive)** is the fourth column below.",
+        "- **RBP: Var(disagreement) / Var(naive) ≈ `p_D`** (sixth column), as the design calculator predicts.",
+        f"- **RBA vs RBP:** the disagreement estimator's variance under RBA over RBP (last column) against "
+        f"`K / 2 = {K / 2:g}`.",
+        "",
+        "| `p_D` | RBA corr(V_a, V_b) | RBA naive SE / spread | RBA SE(disagr.) / SE(naive) | its square "
+        "(predicted) | RBP Var(disagr.) / Var(naive) (predicted) | Var RBA / Var RBP (predicted) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p_d in rba.index:
+        a, b, c = rba.loc[p_d], rbp.loc[p_d], both.loc[p_d]
+        lines.append(
+            f"| {p_d:g} | {a['corr_value_a_value_b']:.3f} | {a['naive_se_over_sd']:.2f} | "
+            f"{a['se_ratio_disagreement_vs_naive']:.3f} | {a['se_ratio_squared']:.3f} ({a['predicted_var_ratio']:.3f}) | "
+            f"{b['var_ratio_disagreement_vs_naive']:.3f} ({b['predicted_var_ratio']:.3f}) | "
+            f"{c['var_ratio_rba_vs_rbp']:.2f} ({c['predicted']:.2f}) |"
+        )
+    return "\n".join(lines)
+
+
+def docs_hillstrom(records: list[dict], facts: dict) -> str:
+    """The Hillstrom section of docs/evaluation.md, as Markdown."""
+    df = pd.DataFrame(records)
+    h = df[df.section == "hillstrom"]
+    info = facts["hillstrom"]
+    offered = "; ".join(f"{k}: {', '.join(v)}" for k, v in info["offered"].items())
+    methods = [m for m in METHODS if m in set(h["method"])]
+    lines = [
+        f"Training half: {info['n_train']:,} customers; held-out half: {info['n_test']:,}. Offered sets learned on "
+        f"the training half: {offered}. Dollars of spend per customer, estimate (SE):",
+        "",
+        "| A vs B | customers where they disagree | " + " | ".join(methods) + " | CI width disagreement / naive |",
+        "|---|---|" + "---|" * len(methods) + "---|",
+    ]
+    widths, flagged = [], False
+    for (pa, pb), g in h.groupby(["policy_a", "policy_b"], sort=False):
+        g = g.set_index("method")
+        cells = [f"{g.loc[m, 'estimate']:+.3f} ({g.loc[m, 'se']:.3f})" for m in methods]
+        w = g.loc["disagreement", "se"] / g.loc["naive", "se"]
+        share = g["n_disagree"].iloc[0] / info["n_test"]
+        few = bool(g.get("few_outcomes", pd.Series([False])).fillna(False).any())
+        flagged |= few
+        if share < 1 and not few:
+            widths.append(w)
+        mark = " †" if few else ""
+        lines.append(f"| {pa} vs {pb}{mark} | {int(g['n_disagree'].iloc[0]):,} ({100 * share:.1f}%) | "
+                     + " | ".join(cells) + f" | {w:.2f} |")
+    if flagged:
+        lines += ["", "† Some disagreement cell has fewer than five customers in an arm (`EvaluationWarning`): "
+                      "the standard errors rest on a handful of outcomes and are not to be trusted."]
+    v = df[df.section == "hillstrom-value"]
+    lines += ["", "Policy values on the held-out half (doubly robust, dollars per customer):", "",
+              "| policy | value (SE) | customers who received the recommended e-mail | shares |", "|---|---|---|---|"]
+    for _, r in v.iterrows():
+        shares = ", ".join(f"{k} {100 * x:.1f}%" for k, x in json.loads(r["shares"]).items())
+        lines.append(f"| {r['policy']} | {r['value']:.3f} ({r['se']:.3f}) | {int(r['n_followed']):,} | {shares} |")
+    mm = df[df.section == "hillstrom-many"]
+    lines += ["", "Each policy against no e-mail (`compare_many`, disagreement estimator, Holm-adjusted):", "",
+              "| policy | lift (SE) | p | Holm p | rejected at 5% |", "|---|---|---|---|---|"]
+    for _, r in mm.iterrows():
+        lines.append(f"| {r['policy_a']} | {r['estimate']:+.3f} ({r['se']:.3f}) | {r['p_value']:.3g} | "
+                     f"{r['p_adjusted']:.3g} | {'yes' if r['reject'] else 'no'} |")
+    if widths:
+        lines += ["", f"Where the policies disagree on part of the customers (and every cell has enough of them), "
+                      f"the disagreement interval is {1 / max(widths):.1f}- to {1 / min(widths):.1f}-fold narrower "
+                      "than the naive one."]
+    return "\n".join(lines)
+
+
+def write_docs(records: list[dict], facts: dict, path: Path) -> None:
+    """Rewrite the generated blocks of a documentation page from this run."""
+    text = Path(path).read_text()
+    blocks = {"simulation": docs_simulation}
+    if "hillstrom" in facts:
+        blocks["hillstrom"] = docs_hillstrom
+    for name, make in blocks.items():
+        begin = f"<!-- BEGIN generated: {name} -->"
+        end = f"<!-- END generated: {name} -->"
+        if begin not in text or end not in text:
+            raise SystemExit(f"{path}: no '{begin}' ... '{end}' block to rewrite")
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = head + begin + "\n" + make(records, facts) + "\n" + end + tail
+    Path(path).write_text(text)
+
+
 def plot(records: list[dict], path: Path) -> None:
     """Two panels: variance ratios against the disagreement share, and coverage."""
     import matplotlib
@@ -309,7 +432,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20 replications, two shares, no Hillstrom")
     parser.add_argument("--no-hillstrom", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--docs", default=None, help="also rewrite the generated blocks of this page")
+    parser.add_argument("--from-results", action="store_true",
+                        help="do not simulate: rebuild the report (and --docs) from the results in --out")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.from_results:
+        records = [json.loads(line) for line in (out / "evaluation.jsonl").read_text().splitlines()]
+        facts = json.loads((out / "evaluation_facts.json").read_text())
+        (out / "evaluation.md").write_text(report(records, facts))
+        plot(records, out / "evaluation.png")
+        if args.docs:
+            write_docs(records, facts, Path(args.docs))
+        print(out / "evaluation.md")
+        return 0
     from ._measure import git_commit, machine_facts, versions
 
     shares = [0.05, 0.1, 0.2, 0.4, 0.8]
@@ -329,7 +465,6 @@ def main(argv: list[str] | None = None) -> int:
         records += hill
         facts["hillstrom"] = info
         facts["hillstrom_seconds"] = round(time.perf_counter() - t0, 1)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "evaluation.jsonl", "w") as fh:
         for r in records:
@@ -337,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "evaluation_facts.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
     (out / "evaluation.md").write_text(report(records, facts))
     plot(records, out / "evaluation.png")
+    if args.docs:
+        write_docs(records, facts, Path(args.docs))
     print(out / "evaluation.md")
     return 0
 
