@@ -148,8 +148,23 @@ def value_figure(study: Any):
         colors = [_PALETTE[0] if n.startswith("k=") else "0.45" for n in names]
         for i in range(len(names)):
             ax.errorbar(est[i], y[i], xerr=err[:, i:i + 1], fmt="o", color=colors[i], capsize=4)
+        for i in range(len(names)):
+            if not np.isfinite(est[i]):
+                text = "n/a: not in the experiment's arms" if col == "value" else "n/a"
+                ax.annotate(text, (0.02, y[i]), xycoords=("axes fraction", "data"),
+                            va="center", fontsize=8, color="0.4")
         if col == "lift":
             ax.axvline(0, color="0.5", lw=1, ls="--")
+            handles = []
+            if "predicted_lift" in ev:
+                handles.append(ax.scatter(ev["predicted_lift"].to_numpy(dtype=float), y, marker="D", s=28,
+                                          facecolors="none", edgecolors=_PALETTE[1], label="predicted by the models",
+                                          zorder=3))
+            if "true_lift" in ev:
+                handles.append(ax.scatter(ev["true_lift"].to_numpy(dtype=float), y, marker="x", s=40,
+                                          color=_PALETTE[3], label="true (synthetic data)", zorder=3))
+            if handles:
+                fig.legend(handles=handles, loc="outside lower right", ncol=len(handles), frameon=False, fontsize=8)
         ax.set_title(f"{title} ({100 * (1 - alpha):.0f}% CI)", fontsize=11)
         ax.grid(axis="x", alpha=0.3)
     ax1.set_yticks(y, names)
