@@ -88,10 +88,15 @@ def simulate(design: str, p_d: float, reps: int, n: int, seed: int) -> pd.DataFr
             action = np.where(to_a, a, b)
             kwargs["assigned"] = np.where(to_a, "a", "b")
         y = mu(x, action) + rng.normal(size=n)
-        table = ev.compare_estimators(y, action, a, b, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            # Small cells at small p_D: counted (``few_outcomes``), not printed.
+            warnings.simplefilter("always", ev.EvaluationWarning)
+            table = ev.compare_estimators(y, action, a, b, **kwargs)
+        few = any(issubclass(w.category, ev.EvaluationWarning) for w in caught)
         naive = ev.compare_policies(y, action, a, b, method="naive", **kwargs)
         for m in METHODS:
-            row = {"rep": r, "method": m, "estimate": table.loc[m, "estimate"], "se": table.loc[m, "se"]}
+            row = {"rep": r, "method": m, "estimate": table.loc[m, "estimate"], "se": table.loc[m, "se"],
+                   "few_outcomes": few}
             if m == "naive":
                 row.update(value_a=naive.extras["value_a"], value_b=naive.extras["value_b"])
             rows.append(row)
@@ -119,6 +124,7 @@ def summarize(design: str, p_d: float, sims: pd.DataFrame, t: dict) -> list[dict
                 "se_over_sd": float(np.sqrt(np.mean(se**2)) / est.std(ddof=1)),
                 "coverage": float(np.mean(np.abs(est - t["delta"]) <= 1.959964 * se)),
                 "var_vs_naive": float(est.var(ddof=1) / naive_sd**2),
+                "reps_with_few_outcomes": int(g["few_outcomes"].sum()),
             }
         )
     return out
@@ -251,9 +257,12 @@ def report(records: list[dict], facts: dict) -> str:
     parts = ["# Policy evaluation benchmark", "", f"Command: `{facts['command']}`", ""]
     sim = df[df.section == "simulation"]
     if len(sim):
+        cols = ["design", "p_d", "method", "reps", "truth", "bias", "bias_se", "sd", "mean_se", "se_over_sd",
+                "coverage", "var_vs_naive", "reps_with_few_outcomes"]
         parts += ["## Simulation: every estimator", "",
-                  _md(sim[["design", "p_d", "method", "reps", "truth", "bias", "bias_se", "sd", "mean_se",
-                           "se_over_sd", "coverage", "var_vs_naive"]]), ""]
+                  _md(sim[[c for c in cols if c in sim.columns]]), "",
+                  "`reps_with_few_outcomes`: replications in which some disagreement cell had fewer than five "
+                  "customers in an arm (an `EvaluationWarning`); they are kept in every statistic.", ""]
         s = df[df.section == "simulation-summary"].dropna(axis=1, how="all")
         parts += ["## Disagreement vs naive", "", _md(s.drop(columns="section")), ""]
         s = df[df.section == "rba-vs-rbp"].dropna(axis=1, how="all")
