@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.dummy import DummyRegressor
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._errors import LearnerError, describe
@@ -505,13 +505,12 @@ class DRLearner(_CATELearner):
 def _cross_fit_outcomes(template, X, t, y, k, cv, random_state) -> np.ndarray:
     """Out-of-fold ``(n, k)`` outcome predictions of per-arm models (folds stratified by arm)."""
     counts = np.bincount(t, minlength=k)
-    if counts.min() >= cv:
-        splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
-        splits = splitter.split(X, t)
-    else:
+    if counts.min() < 2 * cv:
         raise LearnerError(
-            f"An arm has {counts.min()} customer(s), fewer than cv = {cv} folds; lower cv or collect more data."
+            f"An arm has {counts.min()} customer(s); the DRLearner's inner cross-fitting with cv = {cv} needs "
+            f"at least {2 * cv} per arm. Lower cv or collect more data."
         )
+    splits = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state).split(X, t)
     mu = np.empty((X.shape[0], k))
     for train, test in splits:
         tt = t[train]
