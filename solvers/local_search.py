@@ -67,12 +67,18 @@ __all__ = ["LocalSearchSolver", "swap_local_search"]
 _BLOCK_ELEMENTS = 1 << 16
 #: Element reads allowed to the multistart phase: with the default options it runs on at
 #: most ``_SAMPLE_ELEMENTS / m`` individuals (a random subsample when ``n`` is larger).
-_SAMPLE_ELEMENTS = 100_000
+_SAMPLE_ELEMENTS = 250_000
+#: Default number of constructions: on the whole problem, and on a subsample (which the
+#: multilevel refinement then improves).
 _DEFAULT_RESTARTS = 32
+_DEFAULT_SAMPLE_RESTARTS = 16
 #: Multilevel refinement for large ``n``: each sample is this many times the last, and this
 #: many of the best solutions of a level are improved on the next.
 _LEVEL_GROWTH = 8
 _CARRY = 3
+#: Up to this many profit entries, the best ``_CARRY`` solutions of the last sample all get a
+#: swap descent on every individual (beyond it only the best one does).
+_FULL_CARRY_ELEMENTS = 10_000_000
 _MAX_GENERATIONS = 10
 
 
@@ -538,7 +544,8 @@ class LocalSearchSolver(Solver):
         Best improving swap over all candidates, or over the next of four blocks of
         candidate columns in random order.
     restarts : int, optional
-        Number of constructions (1 = plain greedy + descent). Default 32.
+        Number of constructions (1 = plain greedy + descent). Default 32 when the
+        multistart sees every individual, 16 when it runs on a subsample.
     path_relinking : bool
         Relink every new local optimum with an elite solution and, at the end, the elite
         solutions with each other (Resende & Werneck 2004).
@@ -546,7 +553,7 @@ class LocalSearchSolver(Solver):
         Size of the elite pool.
     sample_size : int, optional
         Individuals the multistart phase works on (a uniform random subsample when ``n`` is
-        larger). Default ``max(1000, 100_000 // m, 100 k)``, so the effort of the multistart
+        larger). Default ``max(1000, 250_000 // m, 100 k)``, so the effort of the multistart
         does not grow with ``n``. Larger problems are then refined on nested samples eight
         times larger each (the best three solutions of a level are improved by swap descent
         on the next), and the final descent always uses every individual.
@@ -559,7 +566,7 @@ class LocalSearchSolver(Solver):
     options = {
         "init": Option(None, check_optional(_check_init_option), "warm-start offered set (column indices)"),
         "improvement": Option("best", check_choice("best", "first"), "swap rule: best or first improvement"),
-        "restarts": Option(None, check_optional(check_int(1)), f"number of constructions (default {_DEFAULT_RESTARTS})"),
+        "restarts": Option(None, check_optional(check_int(1)), "number of constructions (default 32, or 16 on a subsample)"),
         "path_relinking": Option(True, check_bool, "relink local optima with elite solutions"),
         "elite_size": Option(10, check_int(1), "size of the elite pool"),
         "sample_size": Option(None, check_optional(check_int(1)), "individuals used by the multistart phase"),
@@ -575,12 +582,14 @@ class LocalSearchSolver(Solver):
         init = None if p["init"] is None else _check_init(np.asarray(p["init"], dtype=np.intp), m, problem.k)
         rng = context.rng
         deadline = context.deadline
-        restarts = _DEFAULT_RESTARTS if p["restarts"] is None else p["restarts"]
         sample = p["sample_size"] or max(1000, _SAMPLE_ELEMENTS // m, 100 * k)
+        restarts = p["restarts"]
+        if restarts is None:
+            restarts = _DEFAULT_RESTARTS if n <= sample else _DEFAULT_SAMPLE_RESTARTS
         full = _Engine(problem.profit, deadline)
         extras: dict[str, Any] = {"sample_size": min(n, sample)}
         if k >= m:
-            start = np.arange(m, dtype=np.intp)
+            starts = [np.arange(m, dtype=np.intp)]
             search_stats: dict = {"restarts": 0, "relinks": 0, "improvements": 0, "generations": 0}
         else:
             # Nested uniform subsamples, each _LEVEL_GROWTH times the last, the full data last.
@@ -602,13 +611,20 @@ class LocalSearchSolver(Solver):
                     out, value, _ = eng.descend(offered, "best")
                     improved.setdefault(tuple(np.sort(out)), value)
                 ranked = [np.array(key) for key in sorted(improved, key=improved.get, reverse=True)]
-            start = ranked[0]
+            # Every individual: the best few again while a pass is cheap, else the best one.
+            carry = _CARRY if len(engines) > 1 and n * m <= _FULL_CARRY_ELEMENTS else 1
+            starts = ranked[:carry]
             if len(engines) > 1:
                 extras["levels"] = sizes
                 extras["sample_passes"] = sum(e.passes for e in engines[:-1])
                 extras["sample_swaps"] = sum(e.swaps for e in engines[:-1])
         before = full.swaps
-        offered, value, converged = full.descend(start, "best")
+        offered, value, converged = None, -np.inf, True
+        for start in starts:
+            out, out_value, out_converged = full.descend(start, "best")
+            converged = converged and out_converged
+            if out_value > value:
+                offered, value = out, out_value
         extras.update(search_stats)
         extras.update(passes=full.passes, swaps=full.swaps, final_swaps=full.swaps - before,
                       local_optimum=converged)
