@@ -411,3 +411,19 @@ def test_slearner_level_monotonic_constraint(promotions):
         SLearner(FAST, level_monotonic=1).fit(Xl, arm, yl)
     with pytest.raises(LearnerError, match="'level_monotonic' parameter"):
         SLearner(FAST, level_monotonic=2).fit(X, t, y)
+
+
+def test_fold_spread_measures_disagreement_between_fold_models():
+    df = _labelled(n=600)
+    exp = co.Experiment(df, outcome="y", treatment="arm", features=["x1", "x2"], control="ctrl")
+    est = co.estimate_profit(exp, learner="t", base_estimator=LinearRegression(), cv=3)
+    spread = est.fold_spread()
+    assert spread.shape == est.profit.shape and list(spread.index) == list(df.index)
+    np.testing.assert_allclose(spread["ctrl"], 0.0)
+    # Noise sd 0.1 and ~130 customers per arm and fold: linear fits agree closely, but not exactly.
+    assert (spread[["a", "b"]].to_numpy() > 0).all() and spread[["a", "b"]].to_numpy().max() < 0.1
+    manual = np.std([m.effect(est.features) for m in est.learner.estimators_], axis=0, ddof=1)
+    np.testing.assert_allclose(spread.to_numpy(), manual, atol=1e-12)
+    insample = co.estimate_profit(exp, learner="t", base_estimator=LinearRegression(), cv=None)
+    with pytest.raises(ExperimentError, match="cv >= 2"):
+        insample.fold_spread()

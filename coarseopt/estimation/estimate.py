@@ -214,6 +214,29 @@ class ProfitEstimate:
             experiment=experiment, out_of_fold=False, encoder=self.encoder,
         )
 
+    def fold_spread(self) -> pd.DataFrame:
+        """Standard deviation of each cell's profit across the fold models: a cheap noise scale.
+
+        Every fold model predicts every customer here; the spread says how much a cell's
+        estimate moves when the training sample changes by one fold (it understates the full
+        sampling error, since the folds share most customers). Cells whose differences are
+        within a few spreads are not reliably ordered. Needs ``cv >= 2``.
+        """
+        from .learners import _single_threaded
+
+        fitted = getattr(self.learner, "estimators_", [])
+        if len(fitted) < 2:
+            raise ExperimentError("fold_spread needs a cross-fitted estimate (cv >= 2); this one used cv=None.")
+        draws = []
+        for model in fitted:
+            with _single_threaded():
+                arm_outcome = model.predict_outcome(self.features)
+            draws.append(_to_profit(arm_outcome, columns=self.profit.columns, treatments=self.treatments,
+                                    arms=self.arms, arm_columns=self.arm_columns, control=self.control,
+                                    economics=self.economics)[1])
+        spread = np.std(np.stack(draws), axis=0, ddof=1)
+        return pd.DataFrame(spread, index=self.profit.index, columns=self.profit.columns)
+
     # ------------------------------------------------------------------ evaluation
     def _aipw_scores(self) -> np.ndarray:
         """``(n, n_arms)`` AIPW scores of the profit of each arm (needs outcomes)."""
@@ -402,17 +425,22 @@ def _interpolate(arm_outcome: np.ndarray, arm_levels: np.ndarray, levels: np.nda
     return arm_outcome[:, idx] * (1.0 - w)[None, :] + arm_outcome[:, idx + 1] * w[None, :]
 
 
-def _assemble(arm_outcome, X, *, columns, treatments, arms, arm_columns, control, learner, economics,
-              experiment, out_of_fold, encoder) -> ProfitEstimate:
+def _to_profit(arm_outcome, *, columns, treatments, arms, arm_columns, control, economics):
+    """``(outcome, incremental profit)`` on the columns from outcomes predicted at the arms."""
     numeric = treatments is not None
     if numeric and len(columns) != len(arms):
         outcome = _interpolate(arm_outcome, np.asarray(arms, dtype=np.float64), treatments)
     else:
         outcome = arm_outcome
-    labels = list(columns)
-    absolute = economics.profit_matrix(outcome, labels, numeric=numeric)
+    absolute = economics.profit_matrix(outcome, list(columns), numeric=numeric)
     ctrl = int(arm_columns[list(arms).index(control)])
-    profit = absolute - absolute[:, [ctrl]]
+    return outcome, absolute - absolute[:, [ctrl]]
+
+
+def _assemble(arm_outcome, X, *, columns, treatments, arms, arm_columns, control, learner, economics,
+              experiment, out_of_fold, encoder) -> ProfitEstimate:
+    outcome, profit = _to_profit(arm_outcome, columns=columns, treatments=treatments, arms=arms,
+                                 arm_columns=arm_columns, control=control, economics=economics)
     profit_df = pd.DataFrame(profit, index=X.index, columns=columns)
     outcome_df = pd.DataFrame(outcome, index=X.index, columns=columns)
     est = ProfitEstimate(
