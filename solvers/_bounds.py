@@ -59,6 +59,7 @@ import numpy as np
 __all__ = ["LagrangianBound", "lagrangian_bound", "lagrangian_value"]
 
 _BLOCK_ELEMENTS = 4_000_000  # rows are processed in blocks of about this many entries
+_MAX_CUTS = 40  # evaluations kept in the bundle (the oldest inactive ones are dropped)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class LagrangianBound:
     termination : str
         ``"target_gap"`` (the requested gap to the incumbent is certified), ``"converged"``
         (``bound`` equals the LP bound, or proves the incumbent optimal, to a relative
-        ``tol``), ``"stalled"`` (no progress in 15 iterations: ``bound`` is at the LP bound
+        ``tol``), ``"stalled"`` (no progress in 10 iterations: ``bound`` is at the LP bound
         up to the method's accuracy), ``"iteration_limit"`` or ``"time_limit"``.
     """
 
@@ -296,7 +297,7 @@ class _Bundle:
     def _linprog(c, a_ub, b_ub, bounds):
         from scipy.optimize import linprog
 
-        return linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+        return linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs-ds")
 
     def model_max(self) -> tuple[float, np.ndarray, np.ndarray] | None:
         """``max_{y in Y} sum_b min_s (a_bs + r_bs . y)``: value, maximizer and cut weights."""
@@ -464,10 +465,12 @@ def lagrangian_bound(
         full = float(np.sum(rowmax))
         return LagrangianBound(bound=full, multipliers=rowmax, iterations=0, history=[full], lp_lower=full)
 
-    oracle = _Oracle(p, k)
+    # Groups x kept evaluations x m is the size of the master LPs: fewer groups for wide m.
+    groups = int(np.clip(1.5e5 / (m * _MAX_CUTS), 4, 64))
+    oracle = _Oracle(p, k, max_groups=groups)
     off = oracle.offset
     goal = 0.0 if target_gap is None else float(target_gap)
-    stall = 15  # iterations without progress after which the method gives up
+    stall = 10  # iterations without progress after which the method gives up
 
     def proven(best: float) -> bool:
         if inc_value is None:
@@ -489,7 +492,7 @@ def lagrangian_bound(
         y[j] = 1.0
 
     spread = float(np.mean(p.max(axis=1) - p.min(axis=1)))
-    max_cuts = int(np.clip(4e8 / (8.0 * n), 12, 4 * m + 20))
+    max_cuts = int(np.clip(4e8 / (8.0 * n), 12, _MAX_CUTS))
     bundle = _Bundle(m, k, oracle.n_groups, scale=max(spread, 1e-12) * n, max_cuts=max_cuts)
     best_bound, best_u = np.inf, None
     history: list[float] = []

@@ -302,7 +302,9 @@ class OTSolver(Solver):
         share bounds: swaps screened under free assignment, the best candidates checked
         under the exact bounded transport).
     bound : {"auto", True, False}, default "auto"
-        Compute the certified Lagrangian bound (``"auto"``: yes, within the time limit).
+        Compute the certified Lagrangian (LP) bound, within the time limit. The bound is that
+        of the problem *without* share bounds (valid, but loose when the shares bind), so
+        ``"auto"`` computes it only for problems without share bounds; ``True`` always.
     target_gap : float, default 0.0
         Stop the bound once ``gap <= target_gap`` (0: until it proves optimality or stops
         improving).
@@ -457,7 +459,7 @@ class OTSolver(Solver):
         from ._ot_bounded import solve_bounded
 
         prm = self.params
-        deadline = self._heuristic_deadline(context)
+        deadline = self._heuristic_deadline(context, shares=True)
         best, assignment, extras, timed_out = solve_bounded(problem, k, prm, context, deadline)
         if best is None:
             return Solution(status="time_limit" if timed_out else "infeasible",
@@ -523,11 +525,11 @@ class OTSolver(Solver):
             r -= 1
         return seed_atoms(data, k, rng, greedy=(r == 0), allowed=allowed)
 
-    def _heuristic_deadline(self, context) -> float | None:
+    def _heuristic_deadline(self, context, shares: bool = False) -> float | None:
         """The heuristic gets the whole time limit without the bound, 60% of it with."""
         if context.deadline is None:
             return None
-        if self.params["bound"] is False:
+        if self.params["bound"] is False or (self.params["bound"] == "auto" and shares):
             return context.deadline
         return context.start + 0.6 * context.time_limit
 
@@ -535,7 +537,9 @@ class OTSolver(Solver):
         prm = self.params
         bound = None
         termination = "time_limit" if timed_out else "converged"
-        if prm["bound"] is not False and not context.out_of_time():
+        # "auto": the bound ignores share bounds, so it is computed by default only without them
+        wanted = prm["bound"] is True or (prm["bound"] == "auto" and not problem.has_share_bounds)
+        if wanted and not context.out_of_time():
             from ._bounds import lagrangian_bound
 
             res = lagrangian_bound(

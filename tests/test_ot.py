@@ -200,7 +200,7 @@ def test_fixed_shares_are_met_exactly_at_scale():
 
     profit = smooth_profit(20000, 20, seed=8, noise=0.1)
     p = co.CoarseProblem(profit, 4, min_share=0.25, max_share=0.25)
-    res = _solve(p, restarts=3, shares_method="dual")
+    res = _solve(p, restarts=3, shares_method="dual", bound=True)
     assert np.array_equal(res.counts, np.full(4, 5000))
     # the transport step is certified exact (no negative cycle is left by the repair)
     assert res.extras["transport_optimal"]
