@@ -738,6 +738,19 @@ def _summary_dict(study: Study) -> dict:
     }
 
 
+def _finite_json(obj: Any) -> Any:
+    """``obj`` with NaN / infinite floats as None (JSON has no NaN) and numpy scalars as Python."""
+    if isinstance(obj, dict):
+        return {str(k): _finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_json(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
 def _records(df) -> list:
     if df is None or not len(df):
         return []
@@ -752,7 +765,8 @@ def _write_files(study: Study, tmp: Path) -> list[str]:
     files = []
 
     def dump(name: str, obj: Any) -> None:
-        (tmp / name).write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        text = json.dumps(_finite_json(obj), indent=2, allow_nan=False)
+        (tmp / name).write_text(text + "\n", encoding="utf-8")
         files.append(name)
 
     dump("summary.json", _summary_dict(study))

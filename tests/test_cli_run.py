@@ -11,7 +11,7 @@ import pytest
 
 from test_cli import assert_one_line_error, make_experiment, run_cli, write_study
 
-N = 1500
+N = 3000
 
 
 @pytest.fixture(scope="module")

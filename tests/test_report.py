@@ -18,7 +18,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
-    config = write_study(tmp, make_experiment(1200, seed=2))
+    config = write_study(tmp, make_experiment(2000, seed=2))
     cfg = load_config(config, overrides=[("solve.k", [1, 2, 3])])
     return run_study(cfg, progress=False)
 
