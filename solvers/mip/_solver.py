@@ -124,6 +124,8 @@ class MIPSolver(Solver):
 
         if kind == "classic":
             form = F.classic(profit, k, side)
+            if p["model_hook"] is not None:
+                form.integer[form.m:] = True  # user constraints may break the integral assignment
         else:
             form, prefix = F.radius(profit, k, side, aggregate=kind == "aggregated", prefix=prefix,
                                     any_size=p["model_hook"] is not None)
