@@ -49,6 +49,7 @@ __all__ = [
     "solve_local_search",
     "segment_column_sums",
     "chunked_lloyd",
+    "solve_ot",
     "chunked_lagrangian_bound",
     "chunked_lagrangian_value",
     "profit_from_parquet",
@@ -331,7 +332,7 @@ def solve_local_search(problem: Any, context: Any, params: dict) -> Solution:
 
 #: Largest sample (rows x columns) the lazy local search loads into memory; larger samples
 #: are searched chunk by chunk.
-_IN_MEMORY_ELEMENTS = 1 << 24
+_IN_MEMORY_ELEMENTS = 1 << 26
 
 
 def _engine_for(profit: Any, rows: np.ndarray | None, deadline: float | None):
@@ -448,25 +449,44 @@ def segment_column_sums(profit: Any, offered: Sequence[int]) -> tuple[np.ndarray
     return sums, counts, total
 
 
+def _block_gains_over(block: np.ndarray, base_cols: np.ndarray) -> np.ndarray:
+    """``sum_i max(0, P_ij - base_i)`` over the block for every column, with ``base_i`` the
+    best of ``base_cols`` for row ``i`` (its worst profit when ``base_cols`` is empty)."""
+    out = np.zeros(block.shape[1])
+    for _, blk in _sub_blocks(block):
+        base = blk[:, base_cols].max(axis=1) if base_cols.size else blk.min(axis=1)
+        d = blk - base[:, None]
+        np.maximum(d, 0.0, out=d)
+        out += d.sum(axis=0)
+    return out
+
+
+def _gains_over(blocks: list, base_cols: np.ndarray) -> np.ndarray:
+    base_cols = np.asarray(base_cols, dtype=np.intp)
+    return _fsum_parts(_compute([_delayed(_block_gains_over)(blk, base_cols) for blk in blocks]))
+
+
 def chunked_lloyd(
     profit: Any,
-    offered: Sequence[int],
+    atoms: Sequence[int],
     *,
     max_iter: int = 100,
     deadline: float | None = None,
 ) -> tuple[np.ndarray, float, dict]:
-    """Lloyd-type alternation of the OT heuristic on a dask array, one pass per round.
+    """The Lloyd / OT alternation of :func:`coarseopt_solvers.ot.lloyd` on a dask array, one
+    map-reduce pass per round.
 
-    Transport step: each individual goes to its best atom. Support step: each atom moves to
-    the column with the largest total profit over its segment (ties: the lowest column;
-    an empty segment keeps its atom; an atom that would land on a column another atom
-    already holds stays where it is). Rounds repeat until the atoms stop moving (a fixed
-    point: the objective never decreases) or ``max_iter`` / ``deadline``.
+    Transport step (free segment masses): each individual goes to its best atom (ties: the
+    first). Support step: the atoms move to the distinct columns maximizing
+    ``sum_r sum_{i in C_r} P[i, t_r]``, a ``k x m`` linear assignment on the per-segment
+    column sums returned by the pass (:func:`segment_column_sums`); an atom whose segment is
+    empty is re-seeded where it adds the most (one more pass). Stops when the objective no
+    longer increases (a fixed point), after ``max_iter`` rounds or at ``deadline``.
 
     Parameters
     ----------
     profit : dask.array.Array of shape (n, m)
-    offered : sequence of int
+    atoms : sequence of int
         Starting atoms (distinct column indices).
     max_iter : int, default 100
         At most this many rounds.
@@ -475,39 +495,123 @@ def chunked_lloyd(
 
     Returns
     -------
-    offered : ndarray of int
-        Sorted atoms at the fixed point.
+    atoms : ndarray of int
+        Sorted offered columns of the best round.
     objective : float
-        ``sum_i max_{j in offered} P_ij``.
+        ``sum_i max_{j in atoms} P_ij``.
     info : dict
-        ``iterations``, ``converged``.
+        ``iterations``, ``converged``, ``reseeded``.
     """
-    atoms = np.array(offered, dtype=np.intp)
-    best_atoms, best_value = None, -np.inf
-    converged = False
-    it = 0
+    from .ot import _TOL, _support_step
+
+    blocks = _row_blocks(profit)
+    atoms = np.array(atoms, dtype=np.intp)
+    best_atoms, best_value = atoms.copy(), -np.inf
+    converged, reseeded, it = False, 0, 0
     while True:
         sums, counts, value = segment_column_sums(profit, atoms)
-        if value > best_value + _TIE * max(1.0, abs(value)):
-            best_atoms, best_value = atoms.copy(), value
-        elif best_atoms is not None and np.array_equal(np.sort(atoms), np.sort(best_atoms)):
-            best_value = max(best_value, value)
+        if value <= best_value + _TOL * max(1.0, abs(value)):
+            converged = True
+            break
+        best_atoms, best_value = atoms.copy(), value
         if it >= max_iter or (deadline is not None and time.perf_counter() >= deadline):
             break
         it += 1
-        moved = atoms.copy()
-        for r in range(atoms.size):
-            if counts[r] == 0:
-                continue
-            row = _snap_ties(sums[r], np.ones(sums.shape[1], dtype=bool), float(np.abs(sums[r]).max()))
-            t = int(row.argmax())
-            if t not in moved or moved[r] == t:
-                moved[r] = t
-        if np.array_equal(np.sort(moved), np.sort(atoms)):
+        new = _support_step(sums)
+        empty = np.flatnonzero(counts == 0)
+        if empty.size:  # re-seed atoms that serve nobody where they add the most
+            keep = np.setdiff1d(np.arange(atoms.size), empty)
+            for r in empty:
+                gain = _gains_over(blocks, new[keep])
+                gain[new[keep]] = -np.inf
+                new[r] = int(np.argmax(_snap_ties(gain, np.isfinite(gain), 0.0)))
+                keep = np.append(keep, r)
+                reseeded += 1
+        if np.array_equal(np.sort(new), np.sort(atoms)):
             converged = True
             break
-        atoms = moved
-    return np.sort(best_atoms), best_value, {"iterations": it, "converged": converged}
+        atoms = new
+    return np.sort(best_atoms), best_value, {"iterations": it, "converged": converged, "reseeded": reseeded}
+
+
+def solve_ot(solver: Any, problem: Any, context: Any, k: int) -> Solution:
+    """The ``ot`` solver without share bounds on a lazy problem, with the in-memory draws.
+
+    The restarts, the polish and the path-relinking run on the row sample the in-memory
+    solver draws (the whole matrix, loaded, when ``n <= sample_size``); the best candidates
+    are then re-run on every individual by map-reduce passes (swap descent or Lloyd), and
+    the Lagrangian bound is computed block by block. Same seed, same offered set as in
+    memory; the bound may differ (the chunked bundle method keeps one cut per iteration).
+    """
+    from . import ot
+
+    prm = solver.params
+    profit = problem.profit
+    n = problem.n
+    rng = context.rng
+    extras: dict[str, Any] = {"lazy": True, "chunks": len(_row_blocks(profit))}
+    deadline = solver._heuristic_deadline(context)
+    timed_out = False
+    sampled = n > prm["sample_size"]
+    rows = np.sort(rng.choice(n, prm["sample_size"], replace=False)) if sampled else None
+    data = np.ascontiguousarray((profit[rows] if sampled else profit).compute(), dtype=np.float64)
+    found: dict[tuple, float] = {}
+    iters = []
+    for r in range(prm["restarts"]):
+        if r > 0 and deadline is not None and time.perf_counter() >= deadline:
+            timed_out = True
+            break
+        s0 = solver._seed(data, k, rng, r)
+        atoms, value, info = ot.lloyd(data, s0, max_iter=prm["max_iter"], deadline=deadline)
+        iters.append(info["iterations"])
+        key = tuple(atoms.tolist())
+        found[key] = max(found.get(key, -np.inf), value)
+    extras["restarts"] = len(iters)
+    extras["lloyd_iterations"] = iters
+    extras["lloyd_objective"] = max(found.values()) if not sampled else None
+    if prm["polish"]:
+        from .local_search import swap_local_search
+
+        polished: dict[tuple, float] = {}
+        ranked = sorted(found, key=lambda key: -found[key])
+        if sampled:
+            ranked = ranked[: max(prm["elite"], 2)]
+        for key in ranked:
+            if deadline is not None and time.perf_counter() >= deadline and polished:
+                timed_out = True
+                break
+            offered, value = swap_local_search(data, k, np.array(key), rng=rng, deadline=deadline)
+            okey = tuple(np.sort(offered).tolist())
+            polished[okey] = max(polished.get(okey, -np.inf), float(value))
+        found = polished
+        if prm["elite"] >= 2:
+            found, relinks = ot._path_relinking(data, k, found, prm["elite"], rng, deadline)
+            extras["relinks"] = relinks
+    ranked = sorted(found, key=lambda key: -found[key])
+    if sampled:  # the best candidates on every individual, block by block
+        best, best_value = None, -np.inf
+        for key in ranked[: min(2, len(ranked))]:
+            if prm["polish"]:
+                atoms, value = chunked_swap_local_search(profit, k, np.array(key), deadline=deadline)
+            else:
+                atoms, value, _ = chunked_lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
+            if value > best_value:
+                best, best_value = np.sort(np.asarray(atoms, dtype=np.intp)), float(value)
+    else:
+        best, best_value = np.array(ranked[0], dtype=np.intp), found[ranked[0]]
+    if deadline is not None and time.perf_counter() >= deadline:
+        timed_out = True
+    termination = "time_limit" if timed_out else "converged"
+    bound = None
+    if prm["bound"] is not False and not context.out_of_time():
+        res = chunked_lagrangian_bound(profit, k, incumbent=best, deadline=context.deadline,
+                                       target_gap=prm["target_gap"] or None, max_iter=prm["bound_iter"])
+        bound = res.bound
+        extras.update(bound_iterations=res.iterations, bound_termination=res.termination, lp_lower=res.lp_lower)
+        if res.termination == "time_limit":
+            termination = "time_limit"
+    return Solution(offered=best, status="time_limit" if termination == "time_limit" else "feasible",
+                    bound=bound, termination=termination, extras=extras)
 
 
 # ---------------------------------------------------------------------- Lagrangian bound

@@ -27,6 +27,12 @@ def curves(n: int, m: int, seed: int, noise: float = 0.3) -> np.ndarray:
     return a[:, None] * (1 - ((t[None, :] - c[:, None]) / 0.5) ** 2) - 0.2 * t + noise * rng.standard_normal((n, m))
 
 
+def lazy(array: np.ndarray, rows: int):
+    """A dask array held by the workers (as data read from files would be), so that a pass
+    ships only the small per-block results, not the test's matrix."""
+    return da.from_array(array, chunks=(rows, array.shape[1])).persist()
+
+
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
@@ -50,19 +56,19 @@ CHUNKS = [3000, 777, 250]
 def test_chunked_swap_search_equals_in_memory_on_a_cluster(client, profit, k):
     want, want_value = swap_local_search(profit, k)
     for rows in CHUNKS:
-        got, value = _chunked.chunked_swap_local_search(da.from_array(profit, chunks=(rows, 12)), k)
+        got, value = _chunked.chunked_swap_local_search(lazy(profit, rows), k)
         assert got.tolist() == want.tolist(), rows
         assert value == pytest.approx(want_value, rel=1e-12)
 
 
 def test_chunked_swap_search_from_a_warm_start(client, profit):
     want, _ = swap_local_search(profit, 4, offered=[0, 11])
-    got, _ = _chunked.chunked_swap_local_search(da.from_array(profit, chunks=(500, 12)), 4, offered=[0, 11])
+    got, _ = _chunked.chunked_swap_local_search(lazy(profit, 500), 4, offered=[0, 11])
     assert got.tolist() == want.tolist()
 
 
 def _lazy_local_search(profit, chunks, k, seed, **options):
-    problem = co.CoarseProblem(da.from_array(profit, chunks=(chunks, profit.shape[1])), k=k)
+    problem = co.CoarseProblem(lazy(profit, chunks), k=k)
     solver = LocalSearchSolver(**options)
     sol = _chunked.solve_local_search(problem, SolveContext(None, seed, False), solver.params)
     return problem, sol
@@ -80,49 +86,55 @@ def test_lazy_local_search_solver_equals_in_memory(client, seed):
 
 
 def test_co_solve_on_a_lazy_problem_matches_in_memory(client, profit):
-    lazy = co.CoarseProblem(da.from_array(profit, chunks=(700, 12)), k=4)
+    problem = co.CoarseProblem(lazy(profit, 700), k=4)
     eager = co.CoarseProblem(profit, k=4)
-    for name in ["local-search", "enumerate"] + (["ot"] if "ot" in co.available_solvers() else []):
-        got = co.solve(lazy, name, seed=3)
-        want = co.solve(eager, name, seed=3)
+    for name, options in [("local-search", {}), ("enumerate", {}), ("ot", {"bound_iter": 10})]:
+        got = co.solve(problem, name, seed=3, **options)
+        want = co.solve(eager, name, seed=3, **options)
         assert got.offered.tolist() == want.offered.tolist(), name
         np.testing.assert_array_equal(got.assignment, want.assignment)
         assert got.objective == pytest.approx(want.objective, rel=1e-12)
 
 
 # ---------------------------------------------------------------------- Lloyd / OT pass
-def lloyd_reference(profit: np.ndarray, atoms, max_iter: int = 100):
-    """The alternation in plain numpy (the specification of ``chunked_lloyd``)."""
-    atoms = np.array(atoms)
-    for _ in range(max_iter):
-        pos = profit[:, atoms].argmax(axis=1)
-        moved = atoms.copy()
-        for r in range(atoms.size):
-            members = pos == r
-            if not members.any():
-                continue
-            t = int(profit[members].sum(axis=0).argmax())
-            if t not in moved or moved[r] == t:
-                moved[r] = t
-        if set(moved) == set(atoms):
-            break
-        atoms = moved
-    return np.sort(atoms)
-
-
 @pytest.mark.parametrize("start", [[0, 5, 11], [2, 3], [0, 1, 2, 3, 4]])
-def test_chunked_lloyd_equals_the_numpy_alternation(client, profit, start):
-    want = lloyd_reference(profit, start)
+def test_chunked_lloyd_equals_the_in_memory_alternation(client, profit, start):
+    from coarseopt_solvers.ot import lloyd
+
+    want, want_value, want_info = lloyd(profit, start)
     for rows in CHUNKS:
-        got, value, info = _chunked.chunked_lloyd(da.from_array(profit, chunks=(rows, 12)), start)
+        got, value, info = _chunked.chunked_lloyd(lazy(profit, rows), start)
         assert got.tolist() == want.tolist(), rows
-        assert value == pytest.approx(profit[:, got].max(axis=1).sum(), rel=1e-12)
-        assert info["converged"]
+        assert value == pytest.approx(want_value, rel=1e-12)
+        assert info == want_info
+
+
+def test_chunked_lloyd_reseeds_an_empty_segment_like_in_memory(client, profit):
+    from coarseopt_solvers.ot import lloyd
+
+    dominated = np.hstack([profit, profit.min(axis=1, keepdims=True) - 1.0])  # column 12 serves nobody
+    want = lloyd(dominated, [3, 12])
+    got = _chunked.chunked_lloyd(lazy(dominated, 500), [3, 12])
+    assert got[2]["reseeded"] == want[2]["reseeded"] >= 1
+    assert got[0].tolist() == want[0].tolist()
+
+
+@pytest.mark.parametrize(("n", "sample_size"), [(3000, 20000), (6000, 1500)])
+def test_lazy_ot_equals_in_memory(client, n, sample_size):
+    from coarseopt_solvers.ot import OTSolver
+
+    data = curves(n, 12, seed=2)
+    want = co.solve(co.CoarseProblem(data, k=4), "ot", seed=3, sample_size=sample_size, restarts=6, bound_iter=10)
+    solver = OTSolver(sample_size=sample_size, restarts=6, bound_iter=10)
+    problem = co.CoarseProblem(lazy(data, 900), k=4)
+    sol = _chunked.solve_ot(solver, problem, SolveContext(None, 3, False), 4)
+    assert np.sort(sol.offered).tolist() == want.offered.tolist()
+    assert sol.bound >= want.objective - 1e-9 * abs(want.objective)
 
 
 def test_segment_column_sums(client, profit):
     offered = [1, 6, 9]
-    sums, counts, total = _chunked.segment_column_sums(da.from_array(profit, chunks=(450, 12)), offered)
+    sums, counts, total = _chunked.segment_column_sums(lazy(profit, 450), offered)
     pos = profit[:, offered].argmax(axis=1)
     for r in range(3):
         np.testing.assert_allclose(sums[r], profit[pos == r].sum(axis=0), rtol=1e-12, atol=1e-9)
@@ -139,7 +151,7 @@ def test_chunked_bound_is_valid_certified_and_chunking_invariant(client):
         best = max(profit[:, list(s)].max(axis=1).sum() for s in combinations(range(8), k))
         values = []
         for rows in (1500, 400):
-            res = _chunked.chunked_lagrangian_bound(da.from_array(profit, chunks=(rows, 8)), k, max_iter=15)
+            res = _chunked.chunked_lagrangian_bound(lazy(profit, rows), k, max_iter=8)
             assert res.bound >= best - 1e-9
             u = res.multipliers.compute()
             assert u.shape == (1500,)
@@ -149,26 +161,26 @@ def test_chunked_bound_is_valid_certified_and_chunking_invariant(client):
 
 
 def test_chunked_bound_with_k_at_least_m_is_the_full_profit(client, profit):
-    res = _chunked.chunked_lagrangian_bound(da.from_array(profit, chunks=(1000, 12)), 20)
+    res = _chunked.chunked_lagrangian_bound(lazy(profit, 1000), 20)
     assert res.bound == pytest.approx(profit.max(axis=1).sum(), rel=1e-12)
 
 
 def test_chunked_bound_value_of_given_prices(client, profit):
     y = np.zeros(12)
     y[[2, 7]] = 1.0
-    lazy = da.from_array(profit, chunks=(800, 12))
-    value = _chunked.chunked_lagrangian_value(lazy, 2, y)
+    arr = lazy(profit, 800)
+    value = _chunked.chunked_lagrangian_value(arr, 2, y)
     assert value >= profit[:, [2, 7]].max(axis=1).sum() - 1e-9  # G(y) at an offered set is its objective
     with pytest.raises(ValueError, match="'y'"):
-        _chunked.chunked_lagrangian_value(lazy, 2, np.zeros(12))
+        _chunked.chunked_lagrangian_value(arr, 2, np.zeros(12))
 
 
 # ---------------------------------------------------------------------- inputs
 def test_float32_storage_gives_the_float32_answer(client, profit):
     p32 = profit.astype(np.float32)
-    lazy = co.CoarseProblem(da.from_array(p32, chunks=(500, 12)), k=3)
-    assert lazy.profit.dtype == np.float32 and lazy.is_lazy
-    got, _ = _chunked.chunked_swap_local_search(lazy.profit, 3)
+    problem = co.CoarseProblem(lazy(p32, 500), k=3)
+    assert problem.profit.dtype == np.float32 and problem.is_lazy
+    got, _ = _chunked.chunked_swap_local_search(problem.profit, 3)
     want, _ = swap_local_search(p32.astype(np.float64), 3)
     assert got.tolist() == want.tolist()
 
@@ -179,8 +191,8 @@ def test_parquet_dataset_read_lazily(client, profit, tmp_path):
     frame = pd.DataFrame(profit, columns=[f"t{j}" for j in range(12)])
     for part, rows in enumerate(np.array_split(np.arange(3000), 3)):
         frame.iloc[rows].to_parquet(tmp_path / f"part{part}.parquet")
-    lazy = _chunked.profit_from_parquet(tmp_path, columns=list(frame.columns))
-    problem = co.CoarseProblem(lazy, k=3)
+    arr = _chunked.profit_from_parquet(tmp_path, columns=list(frame.columns))
+    problem = co.CoarseProblem(arr, k=3)
     assert problem.is_lazy and problem.n == 3000
     got, _ = _chunked.chunked_swap_local_search(problem.profit, 3)
     assert got.tolist() == swap_local_search(profit, 3)[0].tolist()
@@ -190,7 +202,7 @@ def test_lazy_validation_finds_bad_values_and_odd_chunks(client):
     bad = np.ones((100, 4))
     bad[77, 2] = np.nan
     with pytest.raises(co.ProblemError, match="finite"):
-        co.CoarseProblem(da.from_array(bad, chunks=(30, 4)), k=2)
+        co.CoarseProblem(lazy(bad, 30), k=2)
     with pytest.raises(co.ProblemError, match="too large"):
         co.CoarseProblem(da.from_array(np.full((10, 2), 1e300), chunks=(5, 2)), k=1)
     odd = co.CoarseProblem(da.from_array(np.arange(40.0).reshape(10, 4), chunks=(3, 2)), k=2)
