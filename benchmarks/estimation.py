@@ -4,6 +4,7 @@ Run from the repository root::
 
     python -m benchmarks.estimation              # full run (a few minutes on 2 cores)
     python -m benchmarks.estimation --quick      # smoke run (one seed, small n)
+    python -m benchmarks.estimation --learning-curve   # default learner, 5,000 to 80,000 customers
 
 **Promotions** (``co.datasets.make_promotions``; 5 randomized discount arms 0..0.4, a
 17-level candidate grid, k = 5). For every seed: 20,000 training customers and 20,000
@@ -124,14 +125,41 @@ def promotions(seed: int, n_train: int, n_test: int, k: int, learners: tuple[str
     return rows
 
 
+def learning_curve(seed: int, sizes: list[int], n_test: int, k: int, learner: str) -> list[dict]:
+    """Recovery of one learner as the number of training customers grows (same held-out set)."""
+    n_max = max(sizes)
+    df, truth = co.datasets.make_promotions(n_max + n_test, seed=seed)
+    test_rows = np.arange(n_max, n_max + n_test)
+    true_test = truth.profit.to_numpy()[test_rows]
+    opt_problem = co.CoarseProblem(true_test, k)
+    opt_value = co.solve(opt_problem, pick_solver(opt_problem)).objective / n_test
+    rows = []
+    for n in sizes:
+        exp = co.Experiment(df.iloc[:n], outcome="sales", treatment="discount", features=truth.features)
+        t0 = time.perf_counter()
+        est = co.estimate_profit(exp, truth.economics, learner=learner, grid=truth.grid, cv=5, random_state=0)
+        fit_s = time.perf_counter() - t0
+        problem = est.to_problem(k)
+        result = co.solve(problem, pick_solver(problem))
+        held = est.predict(df.iloc[test_rows])
+        cols = truth.profit.columns.get_indexer(held.assign(result).to_numpy())
+        value = float(true_test[np.arange(n_test), cols].mean())
+        rows.append({"suite": "learning_curve", "seed": seed, "learner": learner, "n_train": n, "n_test": n_test,
+                     "k": k, "recovery": value / opt_value, "fit_seconds": round(fit_s, 2)})
+        print(f"learning curve {learner} n={n}: recovery {value / opt_value:.4f} (fit {fit_s:.1f} s)", flush=True)
+    return rows
+
+
 def _linear(values: np.ndarray, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(grid, x, row) for row in values])
 
 
 # ---------------------------------------------------------------------- hillstrom
-def hillstrom(outcome: str, email_cost: float, value_per_conversion: float, learner: Any) -> list[dict]:
+def hillstrom(outcome: str, email_cost: float, value_per_conversion: float | None, learner: Any) -> list[dict]:
     t0 = time.perf_counter()
     df = co.datasets.load_hillstrom()
+    if value_per_conversion is None:  # the 30% margin on the average order of a converter
+        value_per_conversion = round(0.3 * float(df.loc[df["conversion"] == 1, "spend"].mean()), 2)
     if outcome == "spend":
         econ = co.Economics(margin=0.3, cost={"Mens E-Mail": email_cost, "Womens E-Mail": email_cost})
     else:
@@ -229,6 +257,13 @@ def report(meta: dict, rows: list[dict]) -> str:
                        f"{_fmt(t['best_single'])} (d = {t['best_single_level']}) | {_fmt(t['full_personalization'])} "
                        f"| {_fmt(t['baseline_profit'])} |")
         out.append("")
+    curve = [r for r in rows if r["suite"] == "learning_curve"]
+    if curve:
+        c0 = curve[0]
+        out += [f"## Learning curve: `{c0['learner']}` learner, seed {c0['seed']}, {c0['n_test']:,} held-out "
+                f"customers, k = {c0['k']}", "", "| training customers | recovery | fit s |", "|---|---|---|"]
+        out += [f"| {r['n_train']:,} | {100 * r['recovery']:.1f}% | {r['fit_seconds']:.1f} |" for r in curve]
+        out.append("")
     hill = [r for r in rows if r["suite"] == "hillstrom"]
     for outcome in ("spend", "conversion"):
         sub = [r for r in hill if r["outcome"] == outcome]
@@ -263,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="data seeds (0 and 1 were used to choose the default base model; these are fresh)")
     parser.add_argument("--learners", default=",".join(LEARNERS))
     parser.add_argument("--email-cost", type=float, default=0.10)
-    parser.add_argument("--value-per-conversion", type=float, default=30.0,
-                        help="profit of one conversion (about 0.3 x the mean spend of a converter)")
+    parser.add_argument("--value-per-conversion", type=float, default=None,
+                        help="profit of one conversion (default: 0.3 x the mean spend of the converters)")
+    parser.add_argument("--learning-curve", action="store_true",
+                        help="only the learning curve of the default learner (results: estimation_learning_curve.*)")
     parser.add_argument("--out", default=str(RESULTS))
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
@@ -273,7 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"suite": "meta", "command": command, "commit": git_commit(), "versions": versions(),
             "machine": machine_facts(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     rows: list[dict] = []
-    if args.quick:
+    if args.learning_curve:
+        rows += learning_curve(args.seeds[0], [5_000, 10_000, 20_000, 40_000, 80_000], 20_000, 5,
+                               co.estimation.DEFAULT_LEARNER)
+    elif args.quick:
         rows += promotions(args.seeds[0], 4000, 4000, 5, learners)
     else:
         for seed in args.seeds:
@@ -282,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             rows += hillstrom(outcome, args.email_cost, args.value_per_conversion, None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "estimation_quick" if args.quick else "estimation"
+    stem = "estimation_learning_curve" if args.learning_curve else "estimation_quick" if args.quick else "estimation"
     with open(out / f"{stem}.jsonl", "w") as fh:
         for r in [meta, *rows]:
             fh.write(json.dumps(r, default=float) + "\n")

@@ -427,3 +427,18 @@ def test_fold_spread_measures_disagreement_between_fold_models():
     insample = co.estimate_profit(exp, learner="t", base_estimator=LinearRegression(), cv=None)
     with pytest.raises(ExperimentError, match="cv >= 2"):
         insample.fold_spread()
+
+
+def test_estimation_benchmark_smoke(tmp_path):
+    # The benchmark runner on a tiny instance: its rows and report keep working.
+    from benchmarks.estimation import promotions, report
+
+    rows = promotions(seed=0, n_train=1200, n_test=800, k=3, learners=("s",))
+    methods = {r["method"] for r in rows}
+    assert {"truth", "s", "s-arms-only", "s-in-sample", "true-arms-linear-interpolation"} <= methods
+    for r in rows:
+        if "recovery" in r:
+            assert 0 < r["recovery"] <= 1 + 1e-9  # nothing beats the true-optimal coarse policy
+    meta = {"command": "test", "commit": None, "machine": {}}
+    text = report(meta, rows)
+    assert "| s |" in text and "Reference points" in text

@@ -161,6 +161,11 @@ class ProfitEstimate:
         pandas.Series
             The assigned treatment (column label) of every customer, indexed like ``profit``.
             Ties go to the first column.
+
+        Notes
+        -----
+        This is the pointwise rule (best offered treatment per customer). A result solved with
+        share bounds assigns its own customers differently: use ``result.assignment`` there.
         """
         cols = self._offered_columns(offered)
         values = self.profit.to_numpy()[:, cols]
