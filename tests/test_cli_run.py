@@ -12,14 +12,18 @@ import pytest
 from test_cli import assert_one_line_error, make_experiment, run_cli, write_study
 
 N = 3000
+DROPPED = [0, 5, 7]  # rows with a missing feature value, dropped by `dropna = true`
 
 
 @pytest.fixture(scope="module")
 def study_run(tmp_path_factory):
     """One run of the small study (k = 1, 2; exact solver), shared by the content tests."""
     tmp = tmp_path_factory.mktemp("run")
-    config = write_study(tmp, make_experiment(N, seed=0))
-    proc = run_cli("run", str(config), "--out", "results", "--set", "evaluation.all_estimators=true", cwd=tmp)
+    df = make_experiment(N, seed=0)
+    df.loc[DROPPED, "region"] = np.nan
+    config = write_study(tmp, df)
+    proc = run_cli("run", str(config), "--out", "results", "--set", "evaluation.all_estimators=true",
+                   "--set", "data.dropna=true", cwd=tmp)
     return tmp, config, proc
 
 
@@ -39,7 +43,8 @@ def test_run_succeeds_and_prints_a_summary(study_run):
 def test_offered_treatments_and_segments(study_run):
     tmp, _, _ = study_run
     summary = json.loads((tmp / "results" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["n_train"] + summary["n_test"] == N
+    assert summary["n_train"] + summary["n_test"] == N - len(DROPPED)
+    assert summary["data"]["rows_dropped"] == len(DROPPED) and summary["data"]["rows_read"] == N
     assert summary["treatments"] == ["A", "B", "none"] and summary["control"] == "none"
     k2 = summary["results"]["2"]
     assert k2["status"] == "optimal" and k2["gap"] == pytest.approx(0.0, abs=1e-9)
@@ -57,11 +62,12 @@ def test_assignment_covers_every_customer(study_run):
     tmp, _, _ = study_run
     assign = pd.read_csv(tmp / "results" / "assignment.csv")
     assert list(assign.columns) == ["row", "split", "treatment_k1", "treatment_k2"]
-    assert len(assign) == N and assign["row"].tolist() == list(range(N))
+    kept = [i for i in range(N) if i not in DROPPED]
+    assert len(assign) == len(kept) and assign["row"].tolist() == list(range(len(kept)))
     assert set(assign["split"]) == {"train", "test"}
     assert assign["treatment_k1"].nunique() == 1
     assert set(assign["treatment_k2"]) <= {"A", "B"}
-    data = make_experiment(N, seed=0)
+    data = make_experiment(N, seed=0).iloc[kept].reset_index(drop=True)
     test = assign["split"] == "test"
     # held-out customers are targeted by the learned rule: x1 > 0 (and not VIP) -> A
     agree = ((data.loc[test, "x1"] > 0) == (assign.loc[test, "treatment_k2"] == "A")).mean()
@@ -97,11 +103,11 @@ def test_existing_output_needs_force(study_run):
     tmp, config, _ = study_run
     out = tmp / "results"
     before = (out / "summary.json").read_bytes()
-    proc = run_cli("run", str(config), "--out", "results", cwd=tmp)
+    proc = run_cli("run", str(config), "--out", "results", "--set", "data.dropna=true", cwd=tmp)
     assert_one_line_error(proc, "not empty", "--force")
     assert (out / "summary.json").read_bytes() == before
     (out / "stale.txt").write_text("old", encoding="utf-8")
-    proc = run_cli("run", str(config), "--out", "results", "--force", "--quiet",
+    proc = run_cli("run", str(config), "--out", "results", "--force", "--quiet", "--set", "data.dropna=true",
                    "--set", "solve.k=1", "--set", "output.report=false", "--set", "output.assignment_format=parquet",
                    cwd=tmp)
     assert proc.returncode == 0, proc.stderr
@@ -111,17 +117,6 @@ def test_existing_output_needs_force(study_run):
     assert "assignment.parquet" in names
     assert list(pd.read_parquet(out / "assignment.parquet").columns) == ["row", "split", "treatment_k1"]
     assert [p.name for p in tmp.iterdir() if p.name.startswith(".")] == []
-
-
-def test_dropna_drops_and_counts(tmp_path):
-    df = make_experiment(900, seed=1)
-    df.loc[[0, 5, 7], "region"] = np.nan
-    config = write_study(tmp_path, df, data_name="exp.parquet")
-    proc = run_cli("run", str(config), "--out", "out", "-q", "--set", "data.dropna=true", "--set", "solve.k=2",
-                   "--set", "output.report=false", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["data"]["rows_dropped"] == 3 and summary["data"]["rows_used"] == 897
 
 
 def test_embedded_default_on_a_subsample(tmp_path):
