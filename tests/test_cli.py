@@ -384,3 +384,23 @@ def test_benchmark_lists_suites_or_explains():
         assert_one_line_error(run_cli("benchmark", "--suite", "nope"), "--suite 'nope': unknown suite", "smoke")
     else:
         assert_one_line_error(proc, "benchmark suite is not installed")
+
+
+def test_internal_error_exits_1_with_traceback(profit_csv, tmp_path, capsys, monkeypatch):
+    """A failure that is not the user's (here: a broken solver plugin) is a bug: exit 1, traceback."""
+    import coarseopt as co
+    from coarseopt import registry
+
+    class Broken(co.Solver):
+        name = "broken-for-test"
+
+        def _solve(self, problem, context):
+            raise RuntimeError("plugin bug")
+
+    monkeypatch.setitem(registry._EXTRA, "broken-for-test", Broken)
+    path, _ = profit_csv
+    code, _out, err = main_in_process(capsys, monkeypatch, tmp_path, "solve", str(path), "--index", "customer",
+                                      "-k", "2", "--solver", "broken-for-test")
+    assert code == 1
+    assert "Traceback" in err and "RuntimeError: plugin bug" in err
+    assert "internal error: plugin bug" in err.splitlines()[-1]
