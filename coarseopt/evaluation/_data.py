@@ -354,13 +354,16 @@ def build_rbp(
     assigned_raw = as_1d("assigned", assigned, n)
     lookup = {str(a): j for j, a in enumerate(aliases)}
     lookup.update({str(k): j for j, k in enumerate(keys)})
-    try:
-        G = np.array([lookup[str(g)] for g in assigned_raw], dtype=np.int64)
-    except KeyError as exc:
+    import pandas as pd
+
+    codes_g, uniques_g = pd.factorize(assigned_raw)
+    found = np.array([lookup.get(str(u), -1) for u in uniques_g], dtype=np.int64)
+    if (found < 0).any():
+        bad = uniques_g[int(np.flatnonzero(found < 0)[0])]
         raise EvaluationError(
-            f"'assigned' holds {exc.args[0]!r}; each entry must name a policy: one of "
-            f"{', '.join(map(repr, aliases))}."
-        ) from None
+            f"'assigned' holds {str(bad)!r}; each entry must name a policy: one of {', '.join(map(repr, aliases))}."
+        )
+    G = found[codes_g]
     if propensity is None:
         Q = np.full((n, L), 1.0 / L)
     elif isinstance(propensity, Mapping):
