@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("benchmark", parents=[common], help="run a benchmark suite",
                        description="Run benchmark suites (machine-readable results, tables and plots).")
     p.add_argument("--suite", action="append", metavar="NAME", help="a suite to run (repeatable; default: smoke)")
-    p.add_argument("--out", metavar="DIR", default="benchmark-results", help="output directory (default: benchmark-results)")
+    p.add_argument("--out", metavar="DIR", default="benchmark-results",
+                   help="output directory (default: benchmark-results)")
     p.add_argument("--quick", action="store_true", help="smaller instances")
     p.add_argument("--list", action="store_true", help="list the suites and exit")
     p.set_defaults(func=cmd_benchmark)
@@ -208,6 +209,11 @@ def _parse_k(values: list[str]) -> list[int]:
     return sorted(set(ks))
 
 
+def _columns(df) -> str:
+    names = [str(c) for c in df.columns]
+    return ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
@@ -267,7 +273,7 @@ def _profit_matrix(df, index: str | None, path: str):
     ids = None
     if index is not None:
         if index not in df.columns:
-            raise UsageError(f"--index {index!r}: no such column in {path!r}; columns: {', '.join(map(str, df.columns[:20]))}.")
+            raise UsageError(f"--index {index!r}: no such column in {path!r}; columns: {_columns(df)}.")
         ids = df[index]
         df = df.drop(columns=[index])
     bad = [str(c) for c, t in df.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
@@ -382,10 +388,14 @@ def _policy(value: str, column: str | None, data, data_path: str, flag: str):
     if p.is_file():
         df = _read_table(value, flag)
         if len(df) != len(data):
-            raise UsageError(f"{flag} {value!r}: has {len(df)} rows; the data has {len(data)} (one per customer, same order).")
+            raise UsageError(
+                f"{flag} {value!r}: has {len(df)} rows; the data has {len(data)} (one per customer, same order)."
+            )
         if column is not None:
             if column not in df.columns:
-                raise UsageError(f"--column-{flag[-1]} {column!r}: no such column in {value!r}; columns: {', '.join(map(str, df.columns))}.")
+                raise UsageError(
+                    f"--column-{flag[-1]} {column!r}: no such column in {value!r}; columns: {_columns(df)}."
+                )
             return df[column].to_numpy(dtype=object)
         candidates = [c for c in df.columns if c not in ("row", "split", "id", "index")]
         if len(candidates) == 1:
@@ -429,14 +439,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for flag, col in (("--outcome", args.outcome), ("--action", args.action),
                       ("--propensity", args.propensity), ("--assigned", args.assigned)):
         if col is not None and col not in data.columns:
-            raise UsageError(f"{flag} {col!r}: no such column in {args.data!r}; columns: {', '.join(map(str, data.columns[:20]))}.")
+            raise UsageError(f"{flag} {col!r}: no such column in {args.data!r}; columns: {_columns(data)}.")
     if args.design == "rbp" and args.assigned is None:
         raise UsageError("--design rbp: needs --assigned COLUMN (the policy each customer was assigned).")
     used = [args.outcome, args.action] + [c for c in (args.propensity, args.assigned) if c]
     nan = data[used].isna().sum()
     nan = nan[nan > 0]
     if len(nan):
-        raise UsageError(f"data file {args.data!r}: column {str(nan.index[0])!r} has {int(nan.iloc[0])} missing value(s).")
+        raise UsageError(
+            f"data file {args.data!r}: column {str(nan.index[0])!r} has {int(nan.iloc[0])} missing value(s)."
+        )
     if not pd.api.types.is_numeric_dtype(data[args.outcome]):
         raise UsageError(f"--outcome {args.outcome!r}: the column must be numeric.")
     action = data[args.action].to_numpy(dtype=object)

@@ -756,7 +756,7 @@ def _records(df) -> list:
         return []
     out = []
     for rec in df.to_dict(orient="records"):
-        out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else _jsonable(v)) for k, v in rec.items()})
+        out.append({k: _jsonable(v) for k, v in rec.items()})  # NaN -> null in _finite_json
     return out
 
 
