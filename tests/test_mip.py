@@ -339,7 +339,7 @@ def test_time_limit_returns_incumbent_and_bound():
     rng = np.random.default_rng(11)
     profit = rng.normal(size=(400, 40))
     problem = co.CoarseProblem(profit, 6)
-    res = co.solve(problem, solver="mip", formulation="radius", time_limit=0.5, threads=1)
+    res = co.solve(problem, solver="mip", formulation="radius", time_limit=0.5, threads=1, warm_start=True)
     assert res.has_solution
     assert res.status in ("time_limit", "optimal")
     assert res.objective >= res.extras["warm_start_objective"] - 1e-9

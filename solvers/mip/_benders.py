@@ -54,6 +54,9 @@ __all__ = ["benders", "BendersMaster"]
 LAGRANGIAN_MIN_GROUPS = 2000
 #: ... with at most this share of the time left.
 LAGRANGIAN_TIME_SHARE = 0.3
+#: The remaining offered sets are enumerated when that reads at most this many profits
+#: (about a second of numpy work); otherwise the master MIP loop runs.
+ENUMERATION_MAX_WORK = 2e8
 #: The master MIP is (re)started only with at least this many seconds left.
 MASTER_MIN_SECONDS = 3.0
 
@@ -312,7 +315,7 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
     n_sets = math.comb(free.size, max(slots, 0)) if slots <= free.size else 1
     closed = bound - best[1] <= tol * scale(bound)
     method = "lp"
-    if not closed and lp_done and not full and n_sets * problem.n * max(1, k) <= 4e9:
+    if not closed and lp_done and not full and n_sets * problem.n * max(1, slots) <= ENUMERATION_MAX_WORK:
         method = "enumeration"
         done = _enumerate(profit, must, free, slots, context)
         if done is not None:

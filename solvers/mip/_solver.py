@@ -27,6 +27,10 @@ FORMULATIONS = ("auto", "classic", "radius", "aggregated", "benders")
 #: prefix sets (its ``z`` variables), and uses Benders decomposition beyond.
 AUTO_NODE_LIMIT = 5000
 
+#: ``warm_start="auto"`` runs the heuristics only above this many individuals: below, the
+#: exact methods find their own incumbents faster than the heuristics run.
+AUTO_WARM_MIN_N = 2000
+
 
 class MIPSolver(Solver):
     """Exact mixed-integer programming: a proven optimum, or the best solution and a bound.
@@ -52,8 +56,9 @@ class MIPSolver(Solver):
     warm_start : "auto", bool, "local-search", "greedy" or list of int, default "auto"
         Start from a heuristic solution (or the given offered set); the result is never
         worse than the warm start. Skipped when it violates the side constraints. ``auto``
-        runs the swap local search unless the model is far smaller than the data (fewer
-        nonzeros than 5% of ``n m``: such models solve faster than the heuristic runs).
+        runs the heuristics only for more than 2,000 individuals, and then not for an
+        aggregated model far smaller than the data (fewer nonzeros than 5% of ``n m``): in
+        those cases the exact method finds its own incumbent faster than a heuristic runs.
     backend_options : dict, optional
         Passed through to the backend unchanged (e.g. ``{"presolve": "off"}`` for HiGHS).
     budget, cost : float and array of shape (m,) or (n, m), optional
@@ -119,7 +124,9 @@ class MIPSolver(Solver):
         if kind == "benders":
             from ._benders import benders
 
-            warm = self._warm_start(problem, side, allowed, context, extras, also_ot=True)
+            warm = None
+            if p["warm_start"] != "auto" or problem.n > AUTO_WARM_MIN_N:
+                warm = self._warm_start(problem, side, allowed, context, extras, also_ot=True)
             return benders(problem, side, allowed, context, p, warm, extras)
 
         if kind == "classic":
@@ -133,7 +140,7 @@ class MIPSolver(Solver):
         extras["model"] = dict(form.stats)
         # warm start (never returned when it breaks a side constraint)
         warm = None
-        if p["warm_start"] != "auto" or form.nnz > 0.05 * problem.n * problem.m:
+        if p["warm_start"] != "auto" or (form.nnz > 0.05 * problem.n * problem.m and problem.n > AUTO_WARM_MIN_N):
             warm = self._warm_start(problem, side, allowed, context, extras)
 
         result = self._run(form, prefix, problem, context, warm, use_pyomo, extras)
