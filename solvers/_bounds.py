@@ -261,6 +261,10 @@ def lagrangian_value(profit: Any, k: int, u: Any) -> float:
 class _Bundle:
     """Disaggregated cuts ``t_b <= a_bs + r_bs . y`` (one model per group) and the master LPs.
 
+    The two master LPs live in persistent HiGHS models (``highspy``): cuts are added and
+    dropped as rows and every solve warm-starts from the previous basis; without highspy,
+    or if a warm solve fails, each LP is solved from scratch through SciPy.
+
     ``G(y) = sum_b G_b(y)``; each evaluation gives one cut per group, so the model of ``G``
     is much richer than a single aggregated cutting-plane model for the same number of
     O(nm) passes.
@@ -274,12 +278,108 @@ class _Bundle:
         self.r: list[np.ndarray] = []  # (B, m) per evaluation
         self.u: list[np.ndarray] = []
         self.age: list[int] = []
+        self._hs = None
+        self._fixed = (0, 0)
+        try:
+            self._hs_init()
+        except Exception:  # highspy missing or failing: one-shot LPs through SciPy
+            self._hs = None
 
     def add(self, a: np.ndarray, r: np.ndarray, u: np.ndarray) -> None:
         self.a.append(np.asarray(a, dtype=float) / self.scale)
         self.r.append(np.asarray(r, dtype=float) / self.scale)
         self.u.append(u)
         self.age.append(0)
+        if self._hs is not None:
+            try:
+                self._hs_add(self.a[-1], self.r[-1])
+            except Exception:  # pragma: no cover - fall back to one-shot LPs
+                self._hs = None
+
+    # -- persistent HiGHS models: cuts are added and dropped, each solve warm-starts -----
+    def _hs_init(self) -> None:
+        import highspy
+
+        inf = highspy.kHighsInf
+        m, nb = self.m, self.nb
+        none_i = np.array([], dtype=np.int32)
+        none_f = np.array([], dtype=np.float64)
+        cap_idx = np.arange(m, dtype=np.int32)
+        # master: max sum_b t_b
+        h1 = highspy.Highs()
+        h1.setOptionValue("output_flag", False)
+        h1.addCols(m + nb, np.r_[np.zeros(m), np.ones(nb)], np.r_[np.zeros(m), np.full(nb, -inf)],
+                   np.r_[np.ones(m), np.full(nb, inf)], 0, none_i, none_i, none_f)
+        h1.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        h1.addRows(1, np.array([-inf]), np.array([float(self.k)]), m, np.array([0], dtype=np.int32), cap_idx,
+                   np.ones(m))
+        # projection: min s, model >= level, |y - center| <= s
+        h2 = highspy.Highs()
+        h2.setOptionValue("output_flag", False)
+        h2.addCols(m + nb + 1, np.r_[np.zeros(m + nb), 1.0], np.r_[np.zeros(m), np.full(nb, -inf), 0.0],
+                   np.r_[np.ones(m), np.full(nb, inf), inf], 0, none_i, none_i, none_f)
+        h2.addRows(1, np.array([-inf]), np.array([float(self.k)]), m, np.array([0], dtype=np.int32), cap_idx,
+                   np.ones(m))
+        h2.addRows(1, np.array([-inf]), np.array([inf]), nb, np.array([0], dtype=np.int32),
+                   np.arange(m, m + nb, dtype=np.int32), np.ones(nb))
+        s_col = m + nb
+        starts = np.arange(0, 4 * m, 2, dtype=np.int32)
+        idx = np.empty(4 * m, dtype=np.int32)
+        val = np.empty(4 * m)
+        idx[0::2] = np.r_[cap_idx, cap_idx]
+        idx[1::2] = s_col
+        val[0::2] = np.r_[np.ones(m), -np.ones(m)]
+        val[1::2] = -1.0
+        h2.addRows(2 * m, np.full(2 * m, -inf), np.zeros(2 * m), 4 * m, starts, idx, val)
+        self._hs = (h1, h2, highspy)
+        self._fixed = (1, 2 + 2 * m)
+
+    def _hs_add(self, a: np.ndarray, r: np.ndarray) -> None:
+        h1, h2, highspy = self._hs
+        m, nb = self.m, self.nb
+        starts, idx, val = [], [], []
+        count = 0
+        for b in range(nb):
+            nz = np.flatnonzero(r[b])
+            starts.append(count)
+            idx.append(np.r_[nz, m + b].astype(np.int32))
+            val.append(np.r_[-r[b, nz], 1.0])
+            count += nz.size + 1
+        starts = np.asarray(starts, dtype=np.int32)
+        idx = np.concatenate(idx)
+        val = np.concatenate(val)
+        lower = np.full(nb, -highspy.kHighsInf)
+        for h in (h1, h2):
+            h.addRows(nb, lower, a.astype(np.float64), idx.size, starts, idx, val)
+
+    def _hs_drop(self, t: int) -> None:
+        h1, h2, _ = self._hs
+        for h, fixed in zip((h1, h2), self._fixed):
+            rows = np.arange(fixed + t * self.nb, fixed + (t + 1) * self.nb, dtype=np.int32)
+            h.deleteRows(rows.size, rows)
+
+    def _hs_model_max(self):
+        h1, _, highspy = self._hs
+        h1.run()
+        if h1.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        sol = h1.getSolution()
+        x = np.asarray(sol.col_value)
+        duals = np.abs(np.asarray(sol.row_dual)[self._fixed[0]:]).reshape(len(self.a), self.nb)
+        value = float(h1.getInfo().objective_function_value)
+        return value, x[: self.m], duals
+
+    def _hs_project(self, center: np.ndarray, level: float):
+        h1, h2, highspy = self._hs
+        m = self.m
+        inf = highspy.kHighsInf
+        h2.changeRowBounds(1, level / self.scale, inf)
+        rows = np.arange(2, 2 + 2 * m, dtype=np.int32)
+        h2.changeRowsBounds(2 * m, rows, np.full(2 * m, -inf), np.r_[center, -center].astype(np.float64))
+        h2.run()
+        if h2.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return np.asarray(h2.getSolution().col_value)[:m]
 
     def _cut_rows(self):
         """Sparse rows ``t_b - r_bs . y <= a_bs`` over variables (y_1..y_m, t_1..t_B)."""
@@ -304,6 +404,16 @@ class _Bundle:
         from scipy import sparse
 
         m, nb, s = self.m, self.nb, len(self.a)
+        if self._hs is not None:
+            out = self._hs_model_max()
+            if out is not None:
+                value, y, lam = out
+                tot = lam.sum(axis=0)
+                if (tot > 0).all():
+                    lam = lam / tot
+                    for t in range(s):
+                        self.age[t] = 0 if (lam[t] > 1e-12).any() else self.age[t] + 1
+                    return value * self.scale, y, lam
         cuts, rhs = self._cut_rows()
         cap = sparse.csr_matrix(np.concatenate([np.ones(m), np.zeros(nb)])[None, :])
         c = np.concatenate([np.zeros(m), -np.ones(nb)])
@@ -325,6 +435,10 @@ class _Bundle:
         from scipy import sparse
 
         m, nb = self.m, self.nb
+        if self._hs is not None:
+            out = self._hs_project(center, level)
+            if out is not None:
+                return out
         cuts, rhs = self._cut_rows()
         cuts = sparse.hstack([cuts, sparse.csr_matrix((cuts.shape[0], 1))])
         eye = sparse.identity(m, format="csr")
@@ -346,6 +460,8 @@ class _Bundle:
         """Drop the longest-inactive evaluations once there are too many."""
         while len(self.a) > self.max_cuts:
             t = int(np.argmax(self.age))
+            if self._hs is not None:
+                self._hs_drop(t)
             for lst in (self.a, self.r, self.u, self.age):
                 del lst[t]
 
