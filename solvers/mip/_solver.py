@@ -281,7 +281,7 @@ class MIPSolver(Solver):
         extras["used_warm_start"] = used_warm
         termination = result.termination
         if offered is None:
-            status = "time_limit" if termination == "time_limit" else ("error" if termination == "error" else "time_limit")
+            status = "time_limit" if termination == "time_limit" else "error"
             return Solution(status=status, termination=termination, bound=None,
                             message=f"{result.raw_status}: no solution found. {result.message}".strip(),
                             extras=extras)
