@@ -17,11 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", action="append", choices=list(METHODS), dest="methods",
                         help="restrict to a method (repeatable; default: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS/OpenMP threads during the run (0: leave them as they are; default 1)")
     parser.add_argument("--docs", default=None, help="also rewrite this documentation page from the run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     out = run(args.suites or ["smoke"], args.out, quick=args.quick, methods=args.methods, seed=args.seed,
-              progress=False if args.no_progress else None)
+              threads=args.threads or None, progress=False if args.no_progress else None)
     if args.docs:
         from ._report import write_docs
 

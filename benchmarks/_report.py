@@ -44,6 +44,15 @@ def _methods(rows: Iterable[dict]) -> list[str]:
     return [m for m in ORDER if m in names] + sorted(names - set(ORDER))
 
 
+def _pct_of(key: str):
+    """Cell: a percentage, or why there is none (no solution within the time limit, an error)."""
+    def cell(r: dict) -> str:
+        if r.get(key) is None and r.get("status") in ("time_limit", "error", "killed", "infeasible"):
+            return "no solution" if r["status"] == "time_limit" else r["status"]
+        return _pct(r.get(key))
+    return cell
+
+
 def _pct(x: Any, digits: int = 2) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}"
 
@@ -92,14 +101,14 @@ def _held_out_tables(records: list[dict], suite: str) -> list[str]:
     ref = next((r for r in rows if r["method"] == "full-personalization"), None)
     rows_k = [r for r in rows if r["method"] != "full-personalization"]
     if any(r.get("true_recovery") is not None for r in rows):
-        cols, body = _pivot(rows_k, "k", lambda r: _pct(r.get("true_recovery")), ks)
+        cols, body = _pivot(rows_k, "k", _pct_of("true_recovery"), ks)
         out.append(f"**{instance}: true profit of the policy on held-out customers, % of full (oracle) "
                    f"personalization**, by k\n\n" + _table(["method"] + [f"k={k}" for k in cols], body))
         if ref is not None:
             out[-1] += (f"\n\nFull personalization on the *estimated* curves (every one of the m = {ref['m']} "
                         f"treatments) reaches {_pct(ref.get('true_recovery'))}% of the oracle on the same customers.")
     if any(r.get("true_recovery_offered") is not None for r in rows):
-        cols, body = _pivot(rows_k, "k", lambda r: _pct(r.get("true_recovery_offered")), ks)
+        cols, body = _pivot(rows_k, "k", _pct_of("true_recovery_offered"), ks)
         out.append(f"**{instance}: quality of the offered set alone**: true profit on held-out customers if each "
                    "got the truly best of the method's offered treatments (% of oracle), by k\n\n"
                    + _table(["method"] + [f"k={k}" for k in cols], body))
@@ -115,7 +124,7 @@ def _held_out_tables(records: list[dict], suite: str) -> list[str]:
             text += (f"\n\nFull personalization on the estimated profit: {ref['test_value']:.4f} ± "
                      f"{ref['test_value_se']:.4f}.")
         out.append(text)
-    cols, body = _pivot(rows_k, "k", lambda r: _pct(r.get("recovery")), ks)
+    cols, body = _pivot(rows_k, "k", _pct_of("recovery"), ks)
     out.append(f"**{instance}: in-sample recovery on the estimated profit the solvers optimize (% of "
                "estimated full personalization)**, by k\n\n" + _table(["method"] + [f"k={k}" for k in cols], body))
     cols, body = _pivot(rows_k, "k", _secs, ks)
@@ -194,7 +203,7 @@ def _scaling_tables(records: list[dict]) -> list[str]:
         head = ["method"] + [f"{axis}={c:,}" for c in cols]
         out.append(f"**Scaling in {label} ({fixed}, k = {sub[0]['k']}): wall time (s)** (`*`: stopped by the "
                    "time limit; each cell in a fresh process)\n\n" + _table(head, body))
-        cols, body = _pivot(sub, axis, lambda r: _pct(r.get("recovery")), cols)
+        cols, body = _pivot(sub, axis, _pct_of("recovery"), cols)
         out.append(f"**Scaling in {label}: recovery (% of full personalization)**\n\n" + _table(head, body))
         cols, body = _pivot(sub, axis, lambda r: _num(r.get("peak_mb"), 3), cols)
         out.append(f"**Scaling in {label}: peak memory above the input (MB)**\n\n" + _table(head, body))
@@ -385,7 +394,9 @@ DOC_INTRO = """# Benchmarks
 
 Which solver should you use, and what is coarse personalization worth? Everything on this page
 comes from one recorded run of the benchmark suite on a small shared machine (its facts are at
-the end); timings are noisy there, so compare methods by ratios within the same table.
+the end); timings are noisy there, so compare methods by ratios within the same table. BLAS
+and OpenMP thread pools are limited to one thread during the run (`--threads`), so the
+timings are single-core figures except for HiGHS, which manages its own threads.
 
 ## Reproduce
 
@@ -428,7 +439,11 @@ as not measured.
 
 
 def write_docs(results_dir: str | Path, docs_path: str | Path) -> Path:
-    """Rewrite the documentation page from a results directory (plots linked relatively)."""
+    """Rewrite the documentation page from a results directory (plots linked relatively).
+
+    The page is the protocol, the computed findings, the run's ``notes.md`` when there is
+    one (a reading of that run), the plots and every table of ``report.md``.
+    """
     results_dir = Path(results_dir).resolve()
     docs_path = Path(docs_path).resolve()
     meta, records = load(results_dir)
@@ -438,6 +453,9 @@ def write_docs(results_dir: str | Path, docs_path: str | Path) -> Path:
     images.sort(key=lambda p: order.get(p.stem, 9))
     text = [DOC_INTRO, "## What we measured", ""]
     text += [f"- {s}" for s in findings(records)]
+    notes = results_dir / "notes.md"
+    if notes.exists():  # a reading of this particular run, written after looking at it
+        text += ["", notes.read_text(encoding="utf-8").strip()]
     text += [""] + [f"![{p.stem}]({rel}/{p.name})" for p in images] + ["", tables(meta, records)]
     docs_path.parent.mkdir(parents=True, exist_ok=True)
     docs_path.write_text("\n".join(text), encoding="utf-8")

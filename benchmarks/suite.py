@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -55,6 +56,8 @@ from . import _measure, _metrics, _peers
 __all__ = ["SUITES", "METHODS", "Method", "run", "config_for"]
 
 #: Suite names and what each measures.
+_THREADS: int | None = 1  # thread-pool limit of the current run, handed to the scaling cells
+
 SUITES = {
     "smoke": "a small version of every suite, about a minute",
     "synthetic": "synthetic promotions: recovery of true profit on held-out customers vs k",
@@ -125,16 +128,18 @@ def method_available(method: Method) -> str | None:
 def config_for(suite: str, quick: bool = False) -> dict[str, Any]:
     """Sizes, k values and time limits of one suite (``quick``: a lighter version for tests)."""
     if suite == "synthetic":
-        return dict(n=20_000, ks=list(range(1, 9)), time_limit=30.0, stability_ks=[3, 5], resamples=5,
-                    stability_time_limit=10.0, pyomo_ks=[5], pyomo_max_cells=250_000, econml=True)
+        return dict(n=20_000, ks=list(range(1, 9)), time_limit=30.0, stability_ks=[5], resamples=5,
+                    stability_time_limit=10.0, pyomo_ks=[5], pyomo_max_cells=250_000, econml=True,
+                    econml_stability_max_fit=10.0)
     if suite == "hillstrom":
-        return dict(sample=None, ks=[1, 2, 3], time_limit=30.0, stability_ks=[2], resamples=5,
-                    stability_time_limit=10.0, pyomo_ks=[2], pyomo_max_cells=250_000, econml=True)
+        return dict(sample=None, ks=[1, 2, 3], time_limit=30.0, stability_ks=[2], resamples=3,
+                    stability_time_limit=10.0, pyomo_ks=[2], pyomo_max_cells=250_000, econml=True,
+                    econml_stability_max_fit=10.0)
     if suite == "pmed":
-        return dict(names=None, time_limit=30.0, pyomo_max_cells=250_000)
+        return dict(names=None, time_limit=20.0, pyomo_max_cells=250_000)
     if suite == "scaling":
-        return dict(ns=[1_000, 10_000, 100_000, 1_000_000], m=20, k=5, ms=[10, 30, 100, 300], m_n=10_000,
-                    time_limit=45.0, pyomo_max_cells=200_000)
+        return dict(ns=[1_000, 10_000, 100_000, 1_000_000], m=20, k=5, ms=[10, 50, 200], m_n=5_000,
+                    time_limit=30.0, pyomo_max_cells=200_000)
     if suite == "smoke":
         if quick:
             return dict(
@@ -463,8 +468,12 @@ def _run_cell_in_process(method: Method, n: int, m: int, k: int, seed: int, time
     spec = json.dumps(dict(method=method.name, n=n, m=m, k=k, seed=seed, time_limit=time_limit))
     hard = 3 * time_limit + 120
     try:
+        env = dict(os.environ)
+        if _THREADS is not None:
+            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                env[var] = str(_THREADS)
         out = subprocess.run([sys.executable, "-c", _BOOT, folder, package, spec], capture_output=True, text=True,
-                             timeout=hard, cwd=str(Path(folder).parent))
+                             timeout=hard, cwd=str(Path(folder).parent), env=env)
     except subprocess.TimeoutExpired:
         return dict(status="killed", error=f"no answer within {hard:.0f} s (time limit {time_limit} s)")
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -532,7 +541,7 @@ def _expand(suites: Iterable[str]) -> list[str]:
 
 
 def run(suites: list[str], out_dir: str | Path, *, quick: bool = False, progress: bool | None = None,
-        methods: list[str] | None = None, seed: int = 0) -> Path:
+        methods: list[str] | None = None, seed: int = 0, threads: int | None = 1) -> Path:
     """Run benchmark suites and write results, tables and plots to ``out_dir``.
 
     Parameters
@@ -549,6 +558,11 @@ def run(suites: list[str], out_dir: str | Path, *, quick: bool = False, progress
         Restrict to these methods (names of :data:`METHODS`).
     seed : int, default 0
         Seeds data, splits and every solver.
+    threads : int or None, default 1
+        Limit of the BLAS / OpenMP thread pools (scikit-learn, numpy) during the run, also
+        passed to the scaling cells' processes; None leaves them as they are. One thread
+        gives timings that are comparable on a busy or small machine (HiGHS manages its own
+        threads).
 
     Returns
     -------
@@ -578,7 +592,8 @@ def run(suites: list[str], out_dir: str | Path, *, quick: bool = False, progress
             available.append(m)
         else:
             unavailable[m.name] = reason
-    rec.write({"kind": "meta", "suites": names, "quick": quick, "seed": seed, "versions": _measure.versions(),
+    rec.write({"kind": "meta", "suites": names, "quick": quick, "seed": seed, "threads": threads,
+               "versions": _measure.versions(),
                "machine": _measure.machine_facts(), "commit": _measure.git_commit(),
                "methods": {m.name: {"about": m.about, "kind": m.kind, "solver": m.solver,
                                     "options": dict(m.options)} for m in chosen},
@@ -586,6 +601,11 @@ def run(suites: list[str], out_dir: str | Path, *, quick: bool = False, progress
                "config": {s: config_for(s, quick) for s in (["smoke"] if "smoke" in names else names)}})
     for name, reason in unavailable.items():
         _skip(rec, "all", name, reason)
+    global _THREADS
+    _THREADS = threads
+    from threadpoolctl import threadpool_limits
+
+    limiter = threadpool_limits(limits=threads) if threads is not None else None
     try:
         for suite in names:
             t0 = time.perf_counter()
@@ -599,6 +619,8 @@ def run(suites: list[str], out_dir: str | Path, *, quick: bool = False, progress
         rec.write({"kind": "timing", "suite": "total", "seconds": round(time.perf_counter() - t_start, 1)})
     finally:
         rec.close()
+        if limiter is not None:
+            limiter.restore_original_limits()
     _report.write_report(out)
     return out
 
