@@ -10,8 +10,9 @@ object per line) and a table in ``benchmarks/results/local_search.md``:
 
 1. OR-Library pmed1-10 (Beasley 1985) against their published, proven optima; the default
    configuration and plain greedy + swap descent (``restarts=1, path_relinking=False``).
-2. Random Beasley-style instances (``beasley_pmed``, not used to design the method) against
-   the optimum proven by the ``mip`` solver.
+2. Random Beasley-style instances (``beasley_pmed``, not used to design the method) and
+   mid-size smooth profit curves (``smooth_profit``, n above the first sample, so the
+   multilevel refinement decides) against the optimum proven by the ``mip`` solver.
 3. ``smooth_profit(10**6, 50)`` with ``k = 5``: wall time of the solver as a ratio to one
    numpy ``max(axis=1)`` pass over the same matrix measured in the same run, and the gap to
    a certified Lagrangian (LP) upper bound.
@@ -39,6 +40,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BEASLEY = [(150, 5, 1), (150, 15, 2), (200, 25, 4), (250, 20, 5), (300, 30, 7), (300, 60, 8),
            (400, 100, 10), (400, 40, 9)]
 BEASLEY_QUICK = [(60, 3, 1), (80, 8, 2)]
+#: (n, m, k, seed) of mid-size smooth instances.
+SMOOTH = [(20000, 50, 5, 3), (20000, 50, 8, 7), (50000, 50, 6, 4), (100000, 50, 10, 5)]
+SMOOTH_QUICK = [(5000, 30, 4, 1)]
 
 
 def _timed(fn):
@@ -88,6 +92,31 @@ def bench_beasley(quick: bool) -> list[dict]:
             })
             print(f"beasley({n},{p},{seed}) {config:15s} cost {cost:8.0f} optimum {reference:8.0f} [{source}] "
                   f"gap {rows[-1]['gap_pct']:6.3f}% {seconds:6.2f} s (exact {exact_seconds:.1f} s)", flush=True)
+    return rows
+
+
+def bench_smooth(quick: bool) -> list[dict]:
+    """Mid-size smooth instances (the multilevel regime: n above the first sample) against
+    the optimum proven by ``mip``, four solver seeds each."""
+    rows = []
+    if "mip" not in co.available_solvers():
+        print("smooth: mip not available, part skipped")
+        return rows
+    for n, m, k, seed in SMOOTH_QUICK if quick else SMOOTH:
+        problem = co.CoarseProblem(smooth_profit(n, m, seed=seed), k)
+        exact, exact_seconds = _timed(lambda: co.solve(problem, "mip", time_limit=120))
+        reference = exact.bound if exact.bound is not None else exact.objective
+        for solver_seed in range(4):
+            result, seconds = _timed(lambda: co.solve(problem, "local-search", seed=solver_seed))
+            gap = 100.0 * (reference - result.objective) / abs(reference)
+            rows.append({
+                "part": "smooth", "instance": f"smooth_profit({n}, {m}, seed={seed})", "n": n, "m": m, "k": k,
+                "config": f"default, seed {solver_seed}", "cost": result.objective, "optimum": reference,
+                "optimum_source": f"mip ({exact.status})", "proven": exact.status == "optimal",
+                "gap_pct": gap, "seconds": seconds, "exact_seconds": exact_seconds, "status": result.status,
+            })
+            print(f"smooth({n},{m},{seed}) k={k} seed {solver_seed}: objective {result.objective:.4f} "
+                  f"optimum {reference:.4f} [{exact.status}] gap {gap:.5f}% {seconds:.2f} s", flush=True)
     return rows
 
 
@@ -142,13 +171,14 @@ def bench_scale(quick: bool) -> list[dict]:
 
 def _table(rows: list[dict]) -> str:
     out = []
-    quality = [r for r in rows if r["part"] in ("orlib", "beasley")]
+    quality = [r for r in rows if r["part"] in ("orlib", "beasley", "smooth")]
     if quality:
         out += ["| instance | n | k | config | cost | optimum | source | gap % | seconds |",
                 "|---|---|---|---|---|---|---|---|---|"]
         for r in quality:
-            out.append(f"| {r['instance']} | {r['n']} | {r['k']} | {r['config']} | {r['cost']:.0f} | "
-                       f"{r['optimum']:.0f} | {r['optimum_source']} | {r['gap_pct']:.3f} | {r['seconds']:.2f} |")
+            digits = 0 if r["part"] != "smooth" else 3
+            out.append(f"| {r['instance']} | {r['n']} | {r['k']} | {r['config']} | {r['cost']:.{digits}f} | "
+                       f"{r['optimum']:.{digits}f} | {r['optimum_source']} | {r['gap_pct']:.4f} | {r['seconds']:.2f} |")
         out.append("")
     scale = [r for r in rows if r["part"] == "scale"]
     if scale:
@@ -168,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.local_search", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small instances only (a smoke run)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for local_search.jsonl / .md")
-    parser.add_argument("--parts", default="orlib,beasley,scale", help="comma-separated: orlib,beasley,scale")
+    parser.add_argument("--parts", default="orlib,beasley,smooth,scale",
+                        help="comma-separated: orlib,beasley,smooth,scale")
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     started = time.perf_counter()
@@ -177,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_orlib(args.quick)
     if "beasley" in parts:
         rows += bench_beasley(args.quick)
+    if "smooth" in parts:
+        rows += bench_smooth(args.quick)
     if "scale" in parts:
         rows += bench_scale(args.quick)
     meta = {"part": "meta", "command": "python -m benchmarks.local_search" + (" --quick" if args.quick else ""),
@@ -192,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
               f"Command: `{meta['command']}` (commit {meta['commit']}, {machine.get('cpu', '')}, "
               f"{machine.get('logical_cpus', '')} logical CPUs, 1-minute load average "
               f"{machine.get('load_average_1min', 'n/a')} at the start). Total {meta['total_seconds']:.0f} s.", "",
-              "Gap % is (cost - optimum) / optimum for the p-median instances and "
-              "(bound - objective) / |bound| at scale; ratio is the solver's wall time over one "
+              "For the p-median instances 'cost' is the p-median cost (-objective) and gap % is "
+              "(cost - optimum) / optimum; for the smooth instances 'cost' is the profit objective "
+              "and gap % is (optimum - objective) / |optimum|; at scale gap % is "
+              "(bound - objective) / |bound|. Ratio is the solver's wall time over one "
               "numpy `profit.max(axis=1)` pass over the same matrix, measured in the same run.", "", ""]
     (args.out / f"local_search{suffix}.md").write_text("\n".join(header) + _table(rows))
     print(f"wrote {args.out / f'local_search{suffix}.jsonl'} and .md")

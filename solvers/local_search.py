@@ -32,10 +32,14 @@ improved by swap descent and then relinked with a random member of an elite pool
 from the better of the two solutions towards the other by the best exchange that brings in
 a treatment of the guide, the best intermediate solution is improved by swap descent. After
 the starts, elite solutions are relinked pairwise, generation after generation, while this
-improves the best one (evolutionary path-relinking). For large ``n`` the multistart phase
-runs on a uniform random subsample of individuals, and the best solution found is then
-improved on every individual by swap descent, so the answer is always a local optimum under
-swaps of the full problem (unless the time limit stops the search first).
+improves the best one (evolutionary path-relinking).
+
+**Large n** (multilevel refinement). The multistart phase runs on a uniform random
+subsample of individuals, so its cost does not grow with ``n``. Its best solutions are then
+improved by swap descent on nested samples eight times larger each, and relinked with each
+other while a sample is small (as many solutions as fit in ``10^7`` profit entries, at least
+two); the last level is every individual. The answer is therefore always a local optimum
+under swaps of the full problem (unless the time limit stops the search first).
 
 References
 ----------
@@ -75,10 +79,10 @@ _DEFAULT_SAMPLE_RESTARTS = 16
 #: Multilevel refinement for large ``n``: each sample is this many times the last, and this
 #: many of the best solutions of a level are improved on the next.
 _LEVEL_GROWTH = 8
-_CARRY = 3
-#: Up to this many profit entries, the best ``_CARRY`` solutions of the last sample all get a
-#: swap descent on every individual (beyond it only the best one does).
-_FULL_CARRY_ELEMENTS = 10_000_000
+_CARRY = 2
+#: Each refinement level improves as many solutions as fit in this many profit entries
+#: (at least ``_CARRY`` on a sample, at least the best one on every individual).
+_LEVEL_ELEMENTS = 10_000_000
 _MAX_GENERATIONS = 10
 
 
@@ -429,6 +433,26 @@ def _multistart(
     return [pool.sets[i] for i in order], stats
 
 
+def _refine(eng: _Engine, solutions: list[np.ndarray], relink: bool) -> list[np.ndarray]:
+    """Swap descent of each solution on ``eng``'s rows, then (if ``relink``) path-relinking
+    between each pair of the results, from the better one; the distinct local optima, best
+    first."""
+    found: dict[tuple, float] = {}
+    for offered in solutions:
+        out, value, _ = eng.descend(offered, "best")
+        found.setdefault(tuple(np.sort(out)), value)
+    ranked = sorted(found, key=found.get, reverse=True) if relink else []
+    for a in range(len(ranked)):
+        for b in range(a + 1, len(ranked)):
+            if eng.expired():
+                break
+            mid = eng.relink(np.array(ranked[a]), np.array(ranked[b]))
+            if mid is not None:
+                out, value, _ = eng.descend(mid, "best")
+                found.setdefault(tuple(np.sort(out)), value)
+    return [np.array(key) for key in sorted(found, key=found.get, reverse=True)]
+
+
 # ---------------------------------------------------------------------- public function
 def swap_local_search(
     profit: np.ndarray,
@@ -555,8 +579,7 @@ class LocalSearchSolver(Solver):
         Individuals the multistart phase works on (a uniform random subsample when ``n`` is
         larger). Default ``max(1000, 250_000 // m, 100 k)``, so the effort of the multistart
         does not grow with ``n``. Larger problems are then refined on nested samples eight
-        times larger each (the best three solutions of a level are improved by swap descent
-        on the next), and the final descent always uses every individual.
+        times larger each (see the module docstring), the last one every individual.
     """
 
     name = "local-search"
@@ -604,16 +627,15 @@ class LocalSearchSolver(Solver):
                 path_relinking=p["path_relinking"], elite_size=p["elite_size"], init=init,
             )
             # Multilevel refinement: the best few solutions of a level are improved on the
-            # next, larger sample; the best of the last sample goes on to every individual.
+            # next, larger sample (and relinked with each other while the sample is small);
+            # the best of the last sample go on to every individual.
             for eng in engines[1:-1]:
-                improved = {}
-                for offered in ranked[:_CARRY]:
-                    out, value, _ = eng.descend(offered, "best")
-                    improved.setdefault(tuple(np.sort(out)), value)
-                ranked = [np.array(key) for key in sorted(improved, key=improved.get, reverse=True)]
-            # Every individual: the best few again while a pass is cheap, else the best one.
-            carry = _CARRY if len(engines) > 1 and n * m <= _FULL_CARRY_ELEMENTS else 1
-            starts = ranked[:carry]
+                cheap = eng.n * m <= _LEVEL_ELEMENTS
+                ranked = _refine(eng, ranked[: max(_CARRY, _LEVEL_ELEMENTS // (eng.n * m))], cheap)
+            # Every individual: the best few again while passes are cheap, else the best one.
+            starts = ranked[: max(1, _LEVEL_ELEMENTS // (n * m))] if len(engines) > 1 else ranked[:1]
+            if len(starts) > 1:
+                starts = _refine(full, starts, True)[:1]
             if len(engines) > 1:
                 extras["levels"] = sizes
                 extras["sample_passes"] = sum(e.passes for e in engines[:-1])
