@@ -54,7 +54,8 @@ class ConfigError(CoarseoptError, ValueError):
 #: ``coarseopt run --print-default-config`` prints it as a starting point.
 DEFAULT_CONFIG_TOML = '''\
 # coarseopt study configuration (TOML). Every key is optional: a missing key takes the
-# value shown here. Relative paths are resolved against the directory of this file.
+# value shown here. A relative data path is resolved against the directory of this file;
+# the output directory against the current directory.
 # Reference: docs/config.md.
 
 [data]
@@ -121,7 +122,8 @@ baseline = "control"          # every policy is compared with this one: "control
                               # gets the control arm) or the label of a treatment
 
 [output]
-dir = "coarseopt-results"     # where `coarseopt run` writes (--out overrides it)
+dir = "coarseopt-results"     # where `coarseopt run` writes (--out overrides it); relative to
+                              # the current directory
 assignment_format = "csv"     # per-customer assignment as "csv" or "parquet"
 report = true                 # write report.html (self-contained, plots embedded)
 '''
