@@ -4,7 +4,7 @@ Run from the repository root::
 
     python -m benchmarks.estimation              # full run (a few minutes on 2 cores)
     python -m benchmarks.estimation --quick      # smoke run (one seed, small n)
-    python -m benchmarks.estimation --learning-curve   # default learner, 5,000 to 80,000 customers
+    python -m benchmarks.estimation --learning-curve   # S-learner, 5,000 to 80,000 customers
 
 **Promotions** (``co.datasets.make_promotions``; 5 randomized discount arms 0..0.4, a
 17-level candidate grid, k = 5). For every seed: 20,000 training customers and 20,000
@@ -167,7 +167,6 @@ def hillstrom(outcome: str, email_cost: float, value_per_conversion: float | Non
                             cost={"Mens E-Mail": email_cost, "Womens E-Mail": email_cost})
     exp = co.Experiment(df, outcome=outcome, treatment="segment", features=HILLSTROM_FEATURES, control="No E-Mail")
     est = co.estimate_profit(exp, econ, learner=learner, cv=5, random_state=0)
-    learner = learner or co.estimation.DEFAULT_LEARNER
     policies = []
     for k in (1, 2, 3):
         r = co.solve(est.to_problem(k), "enumerate")
@@ -265,8 +264,8 @@ def report(meta: dict, rows: list[dict]) -> str:
         out += [f"| {r['n_train']:,} | {100 * r['recovery']:.1f}% | {r['fit_seconds']:.1f} |" for r in curve]
         out.append("")
     hill = [r for r in rows if r["suite"] == "hillstrom"]
-    for outcome in ("spend", "conversion"):
-        sub = [r for r in hill if r["outcome"] == outcome]
+    for outcome, learner in [(o, lr) for o in ("spend", "conversion") for lr in ("t", "s")]:
+        sub = [r for r in hill if r["outcome"] == outcome and r["learner"] == learner]
         if not sub:
             continue
         e2e = next(r for r in sub if r["method"] == "end_to_end")
@@ -301,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--value-per-conversion", type=float, default=None,
                         help="profit of one conversion (default: 0.3 x the mean spend of the converters)")
     parser.add_argument("--learning-curve", action="store_true",
-                        help="only the learning curve of the default learner (results: estimation_learning_curve.*)")
+                        help="only the learning curve of the S-learner (results: estimation_learning_curve.*)")
     parser.add_argument("--out", default=str(RESULTS))
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
@@ -311,15 +310,15 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine_facts(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     rows: list[dict] = []
     if args.learning_curve:
-        rows += learning_curve(args.seeds[0], [5_000, 10_000, 20_000, 40_000, 80_000], 20_000, 5,
-                               co.estimation.DEFAULT_LEARNER)
+        rows += learning_curve(args.seeds[0], [5_000, 10_000, 20_000, 40_000, 80_000], 20_000, 5, "s")
     elif args.quick:
         rows += promotions(args.seeds[0], 4000, 4000, 5, learners)
     else:
         for seed in args.seeds:
             rows += promotions(seed, 20_000, 20_000, 5, learners)
         for outcome in ("spend", "conversion"):
-            rows += hillstrom(outcome, args.email_cost, args.value_per_conversion, None)
+            for learner in ("t", "s"):  # the default for labelled arms, and the S-learner for contrast
+                rows += hillstrom(outcome, args.email_cost, args.value_per_conversion, learner)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "estimation_learning_curve" if args.learning_curve else "estimation_quick" if args.quick else "estimation"

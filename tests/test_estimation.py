@@ -442,3 +442,14 @@ def test_estimation_benchmark_smoke(tmp_path):
     meta = {"command": "test", "commit": None, "machine": {}}
     text = report(meta, rows)
     assert "| s |" in text and "Reference points" in text
+
+
+def test_default_learner_is_s_for_levels_and_t_for_labels(promotions):
+    df, truth = promotions
+    exp = co.Experiment(df.iloc[:1500], outcome="sales", treatment="discount", features=truth.features)
+    est = co.estimate_profit(exp, truth.economics, base_estimator=FAST, cv=2)
+    assert isinstance(est.learner.estimators_[0], SLearner)
+    lab = co.Experiment(_labelled(n=300), outcome="y", treatment="arm", features=["x1"], control="ctrl")
+    est = co.estimate_profit(lab, base_estimator=LinearRegression(), cv=2)
+    assert isinstance(est.learner.estimators_[0], TLearner)
+    assert isinstance(co.estimate_profit(lab, learner="AUTO", cv=2).learner.estimators_[0], TLearner)

@@ -15,10 +15,21 @@ from .experiment import Experiment
 
 __all__ = ["estimate_profit", "ProfitEstimate", "DEFAULT_LEARNER", "PolicyValue"]
 
-#: The learner used when ``estimate_profit(learner=None)``: the S-learner, which shares one
-#: model across arms (and across ordered levels); it recovered the most of the true coarse
-#: optimum in ``benchmarks/estimation.py`` (see ``docs/estimation.md``).
-DEFAULT_LEARNER = "s"
+#: The learner used when ``estimate_profit(learner=None)``: ``"auto"`` is the S-learner for
+#: numeric levels (one model shares strength across ordered levels: it recovered the most of
+#: the true coarse optimum on ``make_promotions``) and the T-learner for labelled arms (the
+#: S-learner shrank the small Hillstrom e-mail effects toward zero, the T-learner matched
+#: their AIPW estimates). Evidence: ``python -m benchmarks.estimation``, ``docs/estimation.md``.
+DEFAULT_LEARNER = "auto"
+
+
+def resolve_learner(learner: Any, experiment: Experiment) -> Any:
+    """``None`` / ``"auto"``: ``"s"`` for numeric levels, ``"t"`` for labelled arms."""
+    if learner is None:
+        learner = DEFAULT_LEARNER
+    if isinstance(learner, str) and learner.lower() == "auto":
+        return "s" if experiment.is_numeric else "t"
+    return learner
 
 
 @dataclass(frozen=True)
@@ -330,9 +341,10 @@ def estimate_profit(
     experiment : Experiment
     economics : Economics, optional
         ``None``: the outcome already is profit (margin 1, no costs).
-    learner : {"t", "s", "x", "dr"} or CATE learner, optional
-        ``None``: :data:`DEFAULT_LEARNER`. A learner object is cloned; its ``control`` is
-        set to the experiment's.
+    learner : {"auto", "t", "s", "x", "dr"} or CATE learner, optional
+        ``None``: :data:`DEFAULT_LEARNER` (``"auto"``: the S-learner for numeric levels, the
+        T-learner for labelled arms). A learner object is cloned; its ``control`` is set to
+        the experiment's.
     base_estimator : estimator, optional
         Base model of the learner (any scikit-learn regressor, or classifier for a 0/1
         outcome). ``None``: :func:`~coarseopt.estimation.learners.default_estimator`.
@@ -373,7 +385,7 @@ def estimate_profit(
     if not isinstance(economics, Economics):
         raise EconomicsError(f"'economics' must be a coarseopt Economics or None; got {type(economics).__name__}.")
     columns, treatments, arm_columns = _columns(experiment, grid)
-    base = make_learner(learner if learner is not None else DEFAULT_LEARNER, base_estimator,
+    base = make_learner(resolve_learner(learner, experiment), base_estimator,
                         control=experiment.control, random_state=random_state)
     cf = CrossFitLearner(base, cv=cv, random_state=random_state, n_jobs=n_jobs)
     arm_values = np.asarray(experiment.arms, dtype=np.float64 if experiment.is_numeric else object)

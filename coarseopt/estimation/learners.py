@@ -674,7 +674,7 @@ def make_learner(name: Any, estimator: Any = None, *, control: Any = None, rando
         key = name.lower().replace("-learner", "").replace("learner", "").strip("-_ ")
         if key not in LEARNERS:
             raise LearnerError(
-                f"The 'learner' parameter must be one of {sorted(LEARNERS)} or a CATE learner object. "
+                f"The 'learner' parameter must be one of {['auto', *sorted(LEARNERS)]} or a CATE learner object. "
                 f"Got {name!r} instead."
             )
         cls = LEARNERS[key]
