@@ -105,6 +105,7 @@ class _Engine:
         self.passes = 0
         self.swaps = 0
         self.row_max_total: float | None = None  # sum_i max_j P_ij, once a full pass has seen it
+        self.last_state: tuple | None = None  # state of the set the last descent returned
 
     def expired(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
@@ -222,9 +223,11 @@ class _Engine:
         Returns ``(offered, objective, converged)``; ``converged`` is False when the
         deadline stopped the descent first.
         """
-        offered = np.array(offered, dtype=np.intp)
+        # Kept sorted, so that ties in the state go to the lowest column.
+        offered = np.sort(np.asarray(offered, dtype=np.intp))
         s = offered.size
         st = self.state(offered)
+        self.last_state = st
         value = float(st[0].sum())
         if s >= self.m:
             self.row_max_total = value
@@ -250,12 +253,14 @@ class _Engine:
                 continue
             trial = offered.copy()
             trial[r] = cols[t]
+            trial.sort()
             new_st = self.state(trial)
             new_value = float(new_st[0].sum())
             if new_value <= value:  # rounding: the predicted gain did not materialize
                 quiet += 1
                 continue
             offered, st, value = trial, new_st, new_value
+            self.last_state = st
             self.swaps += 1
             quiet = 0
         return offered, value, True
@@ -641,12 +646,15 @@ class LocalSearchSolver(Solver):
                 extras["sample_passes"] = sum(e.passes for e in engines[:-1])
                 extras["sample_swaps"] = sum(e.swaps for e in engines[:-1])
         before = full.swaps
-        offered, value, converged = None, -np.inf, True
+        offered, value, converged, best_state = None, -np.inf, True, None
         for start in starts:
             out, out_value, out_converged = full.descend(start, "best")
             converged = converged and out_converged
             if out_value > value:
-                offered, value = out, out_value
+                offered, value, best_state = out, out_value, full.last_state
+        # Each individual's best offered treatment (ties: the lowest column), from the state
+        # the descent already holds: no further pass over the data.
+        assignment = offered[best_state[2]]
         extras.update(search_stats)
         extras.update(passes=full.passes, swaps=full.swaps, final_swaps=full.swaps - before,
                       local_optimum=converged)
@@ -654,8 +662,8 @@ class LocalSearchSolver(Solver):
         if bound is not None and bound < value:  # rounding in the block sums
             bound = value
         if converged:
-            return Solution(offered=offered, status="feasible", bound=bound, termination="converged",
-                            extras=extras)
-        return Solution(offered=offered, status="time_limit", bound=bound, termination="time_limit",
+            return Solution(offered=offered, assignment=assignment, status="feasible", bound=bound,
+                            termination="converged", extras=extras)
+        return Solution(offered=offered, assignment=assignment, status="time_limit", bound=bound, termination="time_limit",
                         message="Stopped by the time limit before reaching a local optimum under swaps.",
                         extras=extras)
