@@ -87,6 +87,8 @@ class Study:
         The recommended policy against the baseline with every estimator of step 3.
     recommended_k : int or None
         The k whose policy has the highest estimated held-out lift over the baseline.
+    arm_effects : pandas.DataFrame or None
+        Per arm: predicted and measured (doubly robust) incremental profit over the control.
     assignment : pandas.DataFrame
         Per customer (all rows): split and the recommended treatment for each k.
     timings : dict
@@ -112,6 +114,7 @@ class Study:
     estimators: Any = None
     feature_stats: dict = field(default_factory=dict)
     source_rows: Any = None
+    arm_effects: Any = None
     timings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
@@ -515,6 +518,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         held = est.predict(test_exp)
         study.test_profit = held.profit
         study.features = list(est.features.columns)
+        study.arm_effects = _arm_table(est, held)
         study.timings["estimate"] = time.perf_counter() - t
         stages.done()
 
@@ -664,6 +668,28 @@ def _estimator_table(table: Any):
     return pd.DataFrame([_row(r) | {"method": getattr(r, "method", "")} for r in table])
 
 
+def _arm_table(est: Any, held: Any):
+    """Per arm: the models' mean predicted incremental profit and the doubly robust (AIPW)
+    estimate from the data, on the training and on the held-out customers."""
+    import pandas as pd
+
+    train, test = getattr(est, "arm_effects", None), getattr(held, "arm_effects", None)
+    if train is None or not len(train):
+        return None
+    out = pd.DataFrame({
+        "arm": [_jsonable(a) for a in train.index],
+        "customers_train": train["customers"].to_numpy(),
+        "predicted": train["predicted"].to_numpy(),
+        "measured_train": train["aipw"].to_numpy(),
+        "measured_train_se": train["aipw_se"].to_numpy(),
+    })
+    if test is not None and len(test):
+        out["customers_test"] = test["customers"].to_numpy()
+        out["measured_test"] = test["aipw"].to_numpy()
+        out["measured_test_se"] = test["aipw_se"].to_numpy()
+    return out
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
@@ -733,6 +759,7 @@ def _summary_dict(study: Study) -> dict:
         "results": results,
         "evaluation": _records(study.evaluation),
         "comparisons": _records(study.comparisons),
+        "arm_effects": _records(study.arm_effects),
         "timings": study.timings,
         "versions": study.versions,
     }

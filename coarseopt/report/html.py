@@ -89,6 +89,12 @@ def _who(seg: dict) -> str:
     return "; ".join(parts) if parts else "close to the average customer"
 
 
+def _z(alpha: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(1 - alpha / 2)
+
+
 def _ci(lo: Any, hi: Any) -> str:
     return f"[{_money(lo)}, {_money(hi)}]"
 
@@ -204,6 +210,28 @@ def build_html(study: Any) -> str:
                   "<p>The same comparison by each estimator of the evaluation step; they should agree "
                   "within their intervals (see docs/evaluation.md).</p>",
                   _table(["estimator", "lift", f"{conf} CI", "se", "p", "how"], rows, left=1, left_last=True)]
+
+    arms = getattr(study, "arm_effects", None)
+    if arms is not None and len(arms):
+        z = _z(cfg.evaluation["alpha"])
+        held = "measured_test" in arms
+        rows = []
+        for _, r in arms.iterrows():
+            row = [_e(r["arm"]), f"{int(r['customers_train']):,}", _money(r["predicted"]),
+                   _money(r["measured_train"]),
+                   _ci(r["measured_train"] - z * r["measured_train_se"], r["measured_train"] + z * r["measured_train_se"])]
+            if held:
+                row += [_money(r["measured_test"]),
+                        _ci(r["measured_test"] - z * r["measured_test_se"], r["measured_test"] + z * r["measured_test_se"])]
+            rows.append(row)
+        header = ["arm", "customers (training)", "predicted", "measured (training)", f"{conf} CI"]
+        if held:
+            header += ["measured (held out)", f"{conf} CI"]
+        parts += ["<h3>Each arm for everyone: predicted and measured</h3>",
+                  "<p>Incremental profit per customer of giving every customer one arm instead of the control: "
+                  "the models' mean prediction, and the doubly robust estimate from the experiment's outcomes. "
+                  "Far apart means the models are biased.</p>",
+                  _table(header, rows)]
 
     # ---- the solutions
     rows = []
