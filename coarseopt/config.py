@@ -90,7 +90,8 @@ proportional_cost = 0.0       # cost per unit of outcome (a number, a table, or 
                               # numeric treatment level itself, e.g. a discount depth)
 
 [estimation]
-learner = "default"           # the CATE learner: "default" (the T-learner), "t", "s", "x" or "dr"
+learner = "default"           # the CATE learner: "default" (T-learner for labelled arms, S-learner
+                              # for numeric levels), "t", "s", "x" or "dr"
 cv = 5                        # folds of cross-fitting (out-of-fold predictions)
 grid = 0                      # numeric arms only: offer this many equally spaced levels between
                               # the lowest and highest arm (0: only the arms)
@@ -268,7 +269,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "proportional_cost": Key(0.0, _proportional, "cost per unit of outcome"),
     },
     "estimation": {
-        "learner": Key("default", _choice("default", "t", "s", "x", "dr"), "the CATE learner"),
+        "learner": Key("default", _choice("default", "auto", "t", "s", "x", "dr"), "the CATE learner"),
         "cv": Key(5, _int(2), "cross-fitting folds"),
         "grid": Key(0, _int(0), "levels between numeric arms (0: arms only)"),
         "seed": Key(0, _int(), "seed of the folds"),
