@@ -48,7 +48,6 @@ changes objective and bound by the same constant), so large offsets cost no prec
 
 from __future__ import annotations
 
-import math
 import numbers
 import time
 from dataclasses import dataclass, field

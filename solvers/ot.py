@@ -46,8 +46,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from coarseopt.exceptions import OptionError, SolverUnavailableError
-from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, check_optional
+from coarseopt.exceptions import OptionError
+from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int
 
 __all__ = ["OTSolver", "lloyd", "seed_atoms"]
 
@@ -392,48 +392,15 @@ class OTSolver(Solver):
         # 1. restarts (on a row sample when n is large)
         sampled = n > prm["sample_size"]
         data = profit[np.sort(rng.choice(n, prm["sample_size"], replace=False))] if sampled else profit
-        found: dict[tuple, float] = {}
-        iters = []
-        with context.bar(total=prm["restarts"], desc="ot restarts", unit="start") as bar:
-            for r in range(prm["restarts"]):
-                if r > 0 and deadline is not None and time.perf_counter() >= deadline:
-                    timed_out = True
-                    break
-                s0 = self._seed(data, k, rng, r)
-                atoms, value, info = lloyd(data, s0, max_iter=prm["max_iter"], deadline=deadline)
-                iters.append(info["iterations"])
-                key = tuple(atoms.tolist())
-                found[key] = max(found.get(key, -np.inf), value)
-                bar.update(1)
-        extras["restarts"] = len(iters)
-        extras["lloyd_iterations"] = iters
-        extras["lloyd_objective"] = max(found.values()) if not sampled else None
-        # 2. polish every distinct fixed point (swap descent), on the rows the restarts used
-        #    (on a row sample: the ``elite`` best ones)
-        if prm["polish"]:
-            from .local_search import swap_local_search
-
-            polished: dict[tuple, float] = {}
-            ranked = sorted(found, key=lambda key: -found[key])
-            if sampled:  # on a sample, the best fixed points are worth the polish
-                ranked = ranked[: max(prm["elite"], 2)]
-            for key in ranked:
-                if deadline is not None and time.perf_counter() >= deadline and polished:
-                    timed_out = True
-                    break
-                offered, value = swap_local_search(data, k, np.array(key), rng=rng, deadline=deadline)
-                okey = tuple(np.sort(offered).tolist())
-                polished[okey] = max(polished.get(okey, -np.inf), float(value))
-            found = polished
-            if prm["elite"] >= 2:
-                found, relinks = _path_relinking(data, k, found, prm["elite"], rng, deadline)
-                extras["relinks"] = relinks
+        found, timed_out = self._candidates(data, k, rng, deadline, extras, context, sampled)
         ranked = sorted(found, key=lambda key: -found[key])
-        # 3. the best candidates on all rows
+        # 2. the best candidates on all rows
         if sampled:
             best, best_value = None, -np.inf
             for key in ranked[: min(2, len(ranked))]:
                 if prm["polish"]:
+                    from .local_search import swap_local_search
+
                     atoms, value = swap_local_search(profit, k, np.array(key), rng=rng, deadline=deadline)
                 else:
                     atoms, value, _ = lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
@@ -486,24 +453,17 @@ class OTSolver(Solver):
         size = min(n, prm["sample_size"])
         idx = np.sort(rng.choice(n, size, replace=False))
         data = np.asarray(profit[idx].compute(), dtype=np.float64)
-        found: dict[tuple, float] = {}
-        for r in range(prm["restarts"]):
-            if r > 0 and deadline is not None and time.perf_counter() >= deadline:
-                break
-            s0 = self._seed(data, k, rng, r)
-            atoms, value, _ = lloyd(data, s0, max_iter=prm["max_iter"], deadline=deadline)
-            found[tuple(atoms.tolist())] = max(found.get(tuple(atoms.tolist()), -np.inf), value)
+        extras: dict[str, Any] = {"lazy": True}
+        found, _ = self._candidates(data, k, rng, deadline, extras, context, True)
         ranked = sorted(found, key=lambda key: -found[key])
         best, best_value = None, -np.inf
-        for key in ranked[:2]:
-            atoms, value, _ = chunked_lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
+        for key in ranked[:2]:  # the best sample candidates on all rows, chunk by chunk
+            if prm["polish"]:
+                atoms, value = chunked_swap_local_search(profit, k, np.array(key), deadline=deadline)
+            else:
+                atoms, value, _ = chunked_lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
             if value > best_value:
-                best, best_value = np.asarray(atoms, dtype=np.intp), value
-        extras = {"lloyd_objective": best_value, "lazy": True}
-        if prm["polish"]:
-            offered, value = chunked_swap_local_search(profit, k, best, deadline=deadline)
-            if value > best_value:
-                best, best_value = np.asarray(offered, dtype=np.intp), float(value)
+                best, best_value = np.sort(np.asarray(atoms, dtype=np.intp)), float(value)
         timed_out = deadline is not None and time.perf_counter() >= deadline
         bound = None
         termination = "time_limit" if timed_out else "converged"
@@ -516,6 +476,49 @@ class OTSolver(Solver):
                         termination=termination, extras=extras)
 
     # ------------------------------------------------------------------ shared pieces
+    def _candidates(self, data, k, rng, deadline, extras, context, sampled):
+        """Restarts of the Lloyd alternation on ``data``, then (with ``polish``) swap descent
+        and path-relinking: ``{offered set: objective on data}`` and whether time ran out."""
+        prm = self.params
+        timed_out = False
+        found: dict[tuple, float] = {}
+        iters = []
+        with context.bar(total=prm["restarts"], desc="ot restarts", unit="start") as bar:
+            for r in range(prm["restarts"]):
+                if r > 0 and deadline is not None and time.perf_counter() >= deadline:
+                    timed_out = True
+                    break
+                s0 = self._seed(data, k, rng, r)
+                atoms, value, info = lloyd(data, s0, max_iter=prm["max_iter"], deadline=deadline)
+                iters.append(info["iterations"])
+                key = tuple(atoms.tolist())
+                found[key] = max(found.get(key, -np.inf), value)
+                bar.update(1)
+        extras["restarts"] = len(iters)
+        extras["lloyd_iterations"] = iters
+        extras["lloyd_objective"] = max(found.values()) if not sampled else None
+        # 2. polish every distinct fixed point (swap descent), on the rows the restarts used
+        #    (on a row sample: the ``elite`` best ones)
+        if prm["polish"]:
+            from .local_search import swap_local_search
+
+            polished: dict[tuple, float] = {}
+            ranked = sorted(found, key=lambda key: -found[key])
+            if sampled:  # on a sample, the best fixed points are worth the polish
+                ranked = ranked[: max(prm["elite"], 2)]
+            for key in ranked:
+                if deadline is not None and time.perf_counter() >= deadline and polished:
+                    timed_out = True
+                    break
+                offered, value = swap_local_search(data, k, np.array(key), rng=rng, deadline=deadline)
+                okey = tuple(np.sort(offered).tolist())
+                polished[okey] = max(polished.get(okey, -np.inf), float(value))
+            found = polished
+            if prm["elite"] >= 2:
+                found, relinks = _path_relinking(data, k, found, prm["elite"], rng, deadline)
+                extras["relinks"] = relinks
+        return found, timed_out
+
     def _seed(self, data, k, rng, r, allowed=None):
         """Start ``r``: the warm start (completed greedily), then greedy, then k-means++ draws."""
         init = self.params["init"]
