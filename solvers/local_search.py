@@ -585,6 +585,17 @@ class LocalSearchSolver(Solver):
         larger). Default ``max(1000, 250_000 // m, 100 k)``, so the effort of the multistart
         does not grow with ``n``. Larger problems are then refined on nested samples eight
         times larger each (see the module docstring), the last one every individual.
+
+    Examples
+    --------
+    >>> import numpy as np, coarseopt as co
+    >>> profit = np.array([[10.0, 0.0, 6.0], [0.0, 10.0, 6.0]])
+    >>> result = co.solve(co.CoarseProblem(profit, k=2), "local-search", seed=0)
+    >>> result.offered.tolist(), result.objective, result.status
+    ([0, 1], 20.0, 'optimal')
+
+    Here greedy would first take the compromise column 2; one swap reaches ``{0, 1}``, which
+    gives every individual its best treatment, so the bound proves optimality.
     """
 
     name = "local-search"
