@@ -454,3 +454,25 @@ def test_default_learner_is_s_for_levels_and_t_for_labels(promotions):
     est = co.estimate_profit(lab, base_estimator=LinearRegression(), cv=2)
     assert isinstance(est.learner.estimators_[0], TLearner)
     assert isinstance(co.estimate_profit(lab, learner="AUTO", cv=2).learner.estimators_[0], TLearner)
+
+
+@pytest.mark.parametrize("learner", ["t", "dr"])
+def test_known_unequal_propensities_are_used(learner):
+    # Customers with x > 0 get the treatment with probability 0.8, others 0.2; the outcome
+    # rises with x, so ignoring the design would bias the arm comparison upward. The AIPW
+    # estimate with the propensity column must cover the true effect (1.0) within 4 SE.
+    rng = np.random.default_rng(5)
+    n = 4000
+    x = rng.normal(size=n)
+    p_treat = np.where(x > 0, 0.8, 0.2)
+    treated = rng.random(n) < p_treat
+    y = 2.0 * x + 1.0 * treated + rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "arm": np.where(treated, "mail", "none"), "y": y,
+                       "p": np.where(treated, p_treat, 1 - p_treat)})
+    exp = co.Experiment(df, outcome="y", treatment="arm", features=["x"], control="none", propensity="p")
+    est = co.estimate_profit(exp, learner=learner, base_estimator=LinearRegression(), cv=3)
+    row = est.arm_effects.loc["mail"]
+    assert abs(row["aipw"] - 1.0) < 4 * row["aipw_se"]
+    naive = y[treated].mean() - y[~treated].mean()
+    assert naive - 1.0 > 8 * row["aipw_se"]  # the design matters here
+    assert abs(est.profit["mail"].mean() - 1.0) < 4 * row["aipw_se"]
