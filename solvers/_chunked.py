@@ -543,50 +543,17 @@ def solve_ot(solver: Any, problem: Any, context: Any, k: int) -> Solution:
     the Lagrangian bound is computed block by block. Same seed, same offered set as in
     memory; the bound may differ (the chunked bundle method keeps one cut per iteration).
     """
-    from . import ot
-
     prm = solver.params
     profit = problem.profit
     n = problem.n
     rng = context.rng
     extras: dict[str, Any] = {"lazy": True, "chunks": len(_row_blocks(profit))}
     deadline = solver._heuristic_deadline(context)
-    timed_out = False
     sampled = n > prm["sample_size"]
     rows = np.sort(rng.choice(n, prm["sample_size"], replace=False)) if sampled else None
     data = np.ascontiguousarray((profit[rows] if sampled else profit).compute(), dtype=np.float64)
-    found: dict[tuple, float] = {}
-    iters = []
-    for r in range(prm["restarts"]):
-        if r > 0 and deadline is not None and time.perf_counter() >= deadline:
-            timed_out = True
-            break
-        s0 = solver._seed(data, k, rng, r)
-        atoms, value, info = ot.lloyd(data, s0, max_iter=prm["max_iter"], deadline=deadline)
-        iters.append(info["iterations"])
-        key = tuple(atoms.tolist())
-        found[key] = max(found.get(key, -np.inf), value)
-    extras["restarts"] = len(iters)
-    extras["lloyd_iterations"] = iters
-    extras["lloyd_objective"] = max(found.values()) if not sampled else None
-    if prm["polish"]:
-        from .local_search import swap_local_search
-
-        polished: dict[tuple, float] = {}
-        ranked = sorted(found, key=lambda key: -found[key])
-        if sampled:
-            ranked = ranked[: max(prm["elite"], 2)]
-        for key in ranked:
-            if deadline is not None and time.perf_counter() >= deadline and polished:
-                timed_out = True
-                break
-            offered, value = swap_local_search(data, k, np.array(key), rng=rng, deadline=deadline)
-            okey = tuple(np.sort(offered).tolist())
-            polished[okey] = max(polished.get(okey, -np.inf), float(value))
-        found = polished
-        if prm["elite"] >= 2:
-            found, relinks = ot._path_relinking(data, k, found, prm["elite"], rng, deadline)
-            extras["relinks"] = relinks
+    # restarts, polish and path-relinking on the sample, by the in-memory code itself
+    found, timed_out = solver._candidates(data, k, rng, deadline, extras, context, sampled)
     ranked = sorted(found, key=lambda key: -found[key])
     if sampled:  # the best candidates on every individual, block by block
         best, best_value = None, -np.inf
@@ -604,7 +571,7 @@ def solve_ot(solver: Any, problem: Any, context: Any, k: int) -> Solution:
     termination = "time_limit" if timed_out else "converged"
     bound = None
     if prm["bound"] is not False and not context.out_of_time():
-        res = chunked_lagrangian_bound(profit, k, incumbent=best, deadline=context.deadline,
+        res = chunked_lagrangian_bound(profit, k, incumbent=best_value, offered=best, deadline=context.deadline,
                                        target_gap=prm["target_gap"] or None, max_iter=prm["bound_iter"])
         bound = res.bound
         extras.update(bound_iterations=res.iterations, bound_termination=res.termination, lp_lower=res.lp_lower)
