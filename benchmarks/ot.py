@@ -242,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             "commit": git_commit(), "total_seconds": time.perf_counter() - started}
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "ot_quick" if args.quick else "ot"
+    if parts != {"orlib", "smooth", "scale", "shares"}:  # a partial run never overwrites the full one
+        stem += "_" + "_".join(sorted(parts))
     with open(args.out / f"{stem}.jsonl", "w") as fh:
         for row in [meta, *rows]:
             fh.write(json.dumps(row, default=_jsonable) + "\n")

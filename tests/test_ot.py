@@ -316,3 +316,19 @@ def test_swap_helper_on_a_hand_checked_case():
     # guards the brute-force helper used above
     profit = np.array([[3.0, 0.0, 2.0], [0.0, 3.0, 2.0], [1.0, 1.0, 2.0]])
     assert _swap_values(profit, [2]) == [4.0, 4.0]  # {0}: 3 + 0 + 1, {1}: 0 + 3 + 1
+
+
+def test_benchmark_runner_smoke(tmp_path):
+    import json
+
+    from benchmarks import ot as bench
+
+    assert bench.main(["--quick", "--parts", "orlib", "--out", str(tmp_path)]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "ot_quick_orlib.jsonl").read_text().splitlines()]
+    assert rows[0]["part"] == "meta" and rows[0]["versions"]["numpy"] == np.__version__
+    results = [r for r in rows[1:] if r["part"] == "orlib"]
+    assert {r["method"] for r in results} == {"ot", "ot (bound=False)", "lloyd", "local-search"}
+    for r in results:
+        if r["method"] == "ot":
+            assert r["gap_pct"] == pytest.approx(0.0, abs=1e-9)  # pmed1 and pmed6: published optima
+    assert "| pmed1 |" in (tmp_path / "ot_quick_orlib.md").read_text()
