@@ -364,3 +364,16 @@ def test_benchmark_runner_smoke(tmp_path):
     solved = [r for r in rows if r["part"] == "beasley"]
     assert len(solved) == 2 and all(r["status"] == "optimal" for r in solved)
     assert "| beasley(80,5,seed=1) |" in (tmp_path / "mip.beasley_quick.md").read_text()
+
+
+@pytest.mark.parametrize("factor", [1e-12, 1.0, 1e12, 1e150])
+@pytest.mark.parametrize("formulation", ("auto", "classic", "benders"))
+def test_profits_of_any_magnitude(factor, formulation):
+    """Normalized units: HiGHS's absolute tolerances and infinity do not see the magnitude."""
+    profit = np.array([[0.0, 0.7, 0.0], [0.5, 0.0, 0.2], [0.0, 0.1, 0.3]]) * factor + 3.0 * factor
+    problem = co.CoarseProblem(profit, 1)
+    res = co.solve(problem, solver="mip", formulation=formulation)
+    assert res.status == "optimal"
+    assert res.offered.tolist() == [1]
+    assert res.objective == pytest.approx(brute_force(profit, 1), rel=1e-12)
+    assert res.bound >= res.objective

@@ -373,8 +373,6 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
         status, termination = "feasible", "converged"
     gap = None if bound_out is None else (bound_out - best[1]) / scale(bound_out)
     msg = f"Benders: {extras['lp_rounds']} LP rounds, {master.n_cuts} cuts, exact phase {method}"
-    if gap is not None:
-        msg += f", proven gap {gap:.3g}"
     return Solution(offered=best[0], status=status, bound=bound_out, termination=termination,
                     message=msg, extras=extras)
 

@@ -102,6 +102,16 @@ class MIPSolver(Solver):
 
     # ------------------------------------------------------------------ main sequence
     def _solve(self, problem, context):
+        # Solve in normalized units (each row shifted by its maximum, then divided by the
+        # largest spread) so that HiGHS's absolute tolerances suit profits of any magnitude;
+        # a model_hook sees the profits as given.
+        if self.params["model_hook"] is not None:
+            return self._solve_normalized(problem, context)
+        scaled, scale, shift = _normalize(problem)
+        sol = self._solve_normalized(scaled, context)
+        return _denormalize(sol, problem, scale, shift)
+
+    def _solve_normalized(self, problem, context):
         p = self.params
         profit = problem.profit
         n, m, k = problem.n, problem.m, problem.k
@@ -344,6 +354,69 @@ class MIPSolver(Solver):
             return f"{families[0][0]}: {families[0][1]} cannot be met. Relax them."
         return ("the constraints cannot all be met; no single family ("
                 + ", ".join(f for f, _ in families) + ") is responsible on its own.")
+
+
+def _normalize(problem):
+    """``(P - rowmax) / spread`` as a problem sharing everything else, with ``spread`` and the
+    total shift: the objective in original units is ``spread * value + shift``."""
+    profit = problem.profit
+    n = profit.shape[0]
+    shift = np.empty(n)
+    out = np.empty(profit.shape, dtype=np.float64)
+    step = max(1, 4_000_000 // max(1, profit.shape[1]))
+    for s in range(0, n, step):
+        block = np.asarray(profit[s : s + step], dtype=np.float64)
+        shift[s : s + step] = block.max(axis=1)
+        out[s : s + step] = block - shift[s : s + step, None]
+    spread = float(-out.min()) if out.size else 0.0
+    scale = spread if spread > 0 and math.isfinite(spread) else 1.0
+    if scale != 1.0:
+        out /= scale
+    out.setflags(write=False)
+    new = object.__new__(type(problem))
+    new.__dict__.update(problem.__dict__)
+    new.profit = out
+    return new, scale, float(shift.sum())
+
+
+_VALUE_EXTRAS = ("warm_start_objective", "lp_bound", "lagrangian_bound")
+
+
+def _denormalize(sol: Solution, problem, scale: float, shift: float) -> Solution:
+    """Bring a :class:`Solution` of the normalized problem back to the problem's units."""
+
+    def back(v):
+        return None if v is None else float(v) * scale + shift
+
+    extras = dict(sol.extras)
+    for key in _VALUE_EXTRAS:
+        if extras.get(key) is not None:
+            extras[key] = back(extras[key])
+    if "history" in extras:
+        extras["history"] = [(t, back(inc), back(b)) for t, inc, b in extras["history"]]
+    bound = back(sol.bound)
+    if bound is not None and (sol.offered is not None or sol.assignment is not None):
+        if sol.assignment is not None:
+            objective = problem.objective(np.asarray(sol.assignment))
+        else:
+            objective = problem.objective(problem.best_assignment(np.unique(np.asarray(sol.offered))))
+        # rounding in the change of units; a proven optimum keeps its proof
+        if bound < objective and (sol.status == "optimal"
+                                  or objective - bound <= 1e-9 * max(1.0, abs(objective), abs(shift))):
+            bound = objective
+    if sol.status == "optimal" and bound is not None:
+        if sol.assignment is not None:
+            objective = problem.objective(np.asarray(sol.assignment))
+        else:
+            objective = problem.objective(problem.best_assignment(np.unique(np.asarray(sol.offered))))
+        if (bound - objective) / max(1.0, abs(bound)) > 1e-6:
+            # proven in normalized units, but the shift cancels most of the value: no claim
+            sol.status = "feasible"
+            sol.message = (sol.message + "; " if sol.message else "") + (
+                "optimal to the backend's tolerance in normalized units, not to 1e-6 in the profit's units")
+    sol.bound = bound
+    sol.extras = extras
+    return sol
 
 
 def _satisfies(offered: np.ndarray, side: F.SideConstraints) -> bool:
