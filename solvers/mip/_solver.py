@@ -77,6 +77,20 @@ class MIPSolver(Solver):
         one is solved.
     verbose : bool, default False
         Show the backend's log.
+
+    Notes
+    -----
+    The model is solved in normalized units, ``(P_ij - max_l P_il) / s`` with ``s`` the
+    largest spread of a row, which changes every objective by the same affine map: HiGHS's
+    absolute tolerances (1e-7) and its infinity (1e20) then suit profits of any magnitude.
+    The bound is mapped back; ``status`` is ``optimal`` only when bound and objective also
+    meet in the profit's own units. With a ``model_hook`` the model keeps the given profits
+    (the hook may refer to them).
+
+    References
+    ----------
+    Cornuéjols, Nemhauser & Wolsey (1980); Elloumi (2010); García, Labbé & Marín (2011);
+    Duran-Mateluna, Ales & Elloumi (2023); see :mod:`coarseopt_solvers.mip`.
     """
 
     name = "mip"
