@@ -25,10 +25,14 @@ greedy one); an atom whose segment empties is re-seeded at the treatment adding 
 profit. On large ``n`` the restarts run on a uniform row sample and the best few fixed
 points are re-run on all rows.
 
-The result is then **polished** with the swap local search (fast interchange, Whitaker 1983;
-Resende & Werneck 2007): a swap-local optimum is also a Lloyd fixed point (a support step
-that moves one atom is a swap that does not lose), so the returned set is a local optimum
-under both moves. A **certified upper bound** (the Lagrangian / LP bound,
+The fixed points are then **polished** with the swap local search (fast interchange,
+Whitaker 1983; Resende & Werneck 2007) and the best polished sets are relinked pairwise
+(evolutionary path-relinking, Resende & Werneck 2004). A support step that moves one atom
+is a swap, so a swap-local optimum admits none; one that moves several atoms at once can
+remain, so Lloyd rounds and swap descent alternate until neither improves: the returned
+set is a local optimum under both moves (when the restarts ran on a row sample, the answer
+is a swap-local optimum on all rows, the joint check being left out to keep large ``n``
+fast). A **certified upper bound** (the Lagrangian / LP bound,
 :func:`coarseopt_solvers._bounds.lagrangian_bound`) fills ``bound`` and ``gap``; the status
 is ``feasible`` (or ``time_limit``) unless that bound proves the solution optimal.
 
@@ -408,6 +412,8 @@ class OTSolver(Solver):
                     best, best_value = np.sort(np.asarray(atoms, dtype=np.intp)), float(value)
         else:
             best, best_value = np.array(ranked[0], dtype=np.intp), found[ranked[0]]
+            if prm["polish"]:  # local optimum under swaps and multi-atom support steps
+                best, best_value = self._both_moves(profit, k, best, best_value, rng, deadline)
         if deadline is not None and time.perf_counter() >= deadline:
             timed_out = True
         assignment = problem.best_assignment(best)
@@ -518,6 +524,23 @@ class OTSolver(Solver):
                 found, relinks = _path_relinking(data, k, found, prm["elite"], rng, deadline)
                 extras["relinks"] = relinks
         return found, timed_out
+
+    @staticmethod
+    def _both_moves(profit, k, best, best_value, rng, deadline, rounds: int = 20):
+        """Alternate Lloyd rounds and swap descent until neither improves: a local optimum
+        under both moves (a swap-local optimum can still admit a support step that moves
+        several atoms at once)."""
+        from .local_search import swap_local_search
+
+        for _ in range(rounds):
+            atoms, value, _ = lloyd(profit, best, deadline=deadline)
+            if value <= best_value + _TOL * max(1.0, abs(best_value)):
+                break
+            offered, value = swap_local_search(profit, k, atoms, rng=rng, deadline=deadline)
+            best, best_value = np.sort(np.asarray(offered, dtype=np.intp)), float(value)
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        return best, best_value
 
     def _seed(self, data, k, rng, r, allowed=None):
         """Start ``r``: the warm start (completed greedily), then greedy, then k-means++ draws."""
