@@ -94,7 +94,9 @@ class EnumerateSolver(Solver):
                 if lo[s].sum() > n or hi[s].sum() < n:
                     continue
                 out = bounded_assignment(problem.profit, s, lo[s], hi[s])
-                if out is not None and (best is None or out[0] > best[0] + 1e-12):
+                # relative tolerance: an absolute one would hide real differences of tiny profits
+                better = best is None or (out is not None and out[0] > best[0] + 1e-12 * max(abs(out[0]), abs(best[0])))
+                if out is not None and better:
                     best = out
                 if context.out_of_time():
                     break

@@ -271,49 +271,11 @@ def test_bad_share_arguments_are_refused(kwargs):
 
 
 # ---------------------------------------------------------------------- every solver
-#: Failures found by this suite that are not fixed yet, each with its exact input. The fuzz
-#: tests below leave that input class out for that solver; ``test_known_failures`` keeps the
-#: exact cases visible (strict xfail: the run fails once they are fixed, so they get removed).
-KNOWN_FAILURES = [
-    pytest.param(
-        "mip", np.array([[0.0, 6.94915293e-13, 0.0]]), 1, {},
-        marks=pytest.mark.xfail(strict=True, reason="mip on profits ~1e-12 claims 'optimal' with objective 0 "
-                                "and bound -0.0; the optimum is 6.949e-13 (absolute HiGHS tolerances, no scaling)"),
-        id="mip-tiny-profits",
-    ),
-    pytest.param(
-        "mip", np.array([[0.0], [0.0], [-1e20]]), 1, {"max_share": 1.0},
-        marks=pytest.mark.xfail(strict=True, reason="mip with a share bound and |profit| >= 1e20 (HiGHS's "
-                                "infinity) returns status 'error' and no solution; the only assignment is optimal"),
-        id="mip-huge-profits-shares",
-    ),
-]
-TINY_BROKEN = {"mip"}
-HUGE_WITH_SHARES_BROKEN = {"mip"}
-
-
-def _skip_known(solver: str, profit: np.ndarray, shares: bool = False) -> None:
-    """Leave out the input class of a known, reported failure (see KNOWN_FAILURES)."""
-    big = float(np.abs(profit).max())
-    assume(not (solver in TINY_BROKEN and 0 < big < 1e-4))
-    assume(not (shares and solver in HUGE_WITH_SHARES_BROKEN and big >= 1e15))
-
-
-@pytest.mark.parametrize(("solver", "profit", "k", "shares"), KNOWN_FAILURES)
-def test_known_failures(solver, profit, k, shares):
-    if solver not in SOLVERS:
-        pytest.skip(f"{solver} is not available")
-    problem = co.CoarseProblem(profit, k=k, **shares)
-    result = co.solve(problem, solver=solver)
-    _check_result(result, profit, k, _brute_force(profit, k, **shares), exact=True)
-
-
 @pytest.mark.parametrize("solver", SOLVERS)
 @FUZZ
 @given(profit=profit_matrices(max_n=6, max_m=5, allow_nonfinite=False), k=st.integers(1, 6))
 def test_every_solver_is_correct_or_refuses_clearly(solver, profit, k):
     assume(np.abs(profit).max() * profit.shape[0] <= 1e300)
-    _skip_known(solver, profit)
     problem = co.CoarseProblem(profit, k=k)
     result = _solve_or_clear_error(problem, solver)
     if result is None:
@@ -334,7 +296,6 @@ def test_every_solver_is_correct_or_refuses_clearly(solver, profit, k):
 )
 def test_every_solver_with_share_bounds(solver, profit, k, min_share, max_share):
     assume(np.abs(profit).max() * profit.shape[0] <= 1e300)
-    _skip_known(solver, profit, shares=True)
     try:
         problem = co.CoarseProblem(profit, k=k, min_share=min_share, max_share=max_share)
     except InfeasibleProblemError:

@@ -52,12 +52,8 @@ TRANSFORMS = {
 #: Cases that fail today, kept visible (strict: they fail the run once fixed, so the mark
 #: gets removed). Each names the failing input.
 KNOWN_FAILURES = {
-    ("mip", "scale 1e-9"): "mip: profits ~1e-8 (80 x 7, k=3): HiGHS's bound falls below the objective by "
-    "its absolute tolerance; the bound is dropped and the proven optimum is reported as 'feasible'",
     ("ot", "scale 1e-9"): "ot: profits ~1e-8: the bound computation stops on an absolute gap "
     "(max(1, |bound|) denominators), so the bound stays 0.08% loose and 'optimal' is not proven",
-    ("mip", 1e-9): "mip with min_share=0.2, max_share=0.5 on profits ~1e-8: returns offered [0, 2, 5] "
-    "(objective 815.989e-9, status feasible) instead of the optimum [1, 3, 5] (828.199e-9)",
 }
 
 
