@@ -110,6 +110,7 @@ def _recommendation(study: Any) -> str:
     base = study.config.evaluation["baseline"]
     base_name = "control" if base == "control" else f"everyone: {base}"
     segs = "".join(
+        f"<li><b>{_e(seg['treatment'])}</b> to everyone.</li>" if seg["share"] >= 1.0 else
         f"<li><b>{_e(seg['treatment'])}</b> to {_pct(seg['share'])} of customers: {_who(seg)}.</li>"
         for seg in study.segments[k]
     )
