@@ -57,6 +57,11 @@ __all__ = [
 
 #: Entries per sub-block inside a chunk: keeps the float64 temporaries of a pass small.
 _SUB_ELEMENTS = 1 << 16
+#: Entries per sub-block of a bound pass (its per-row sorts amortize Python overhead better).
+_BOUND_ELEMENTS = 1 << 19
+#: The bound evaluates the master's aggregated multipliers every this many iterations (and
+#: at the last): each costs one threshold per active cut and row, recomputed from the data.
+_AGGREGATE_EVERY = 4
 #: Gains within this relative distance of the best are ties (lowest index wins).
 _TIE = 1e-12
 
@@ -69,10 +74,10 @@ def _row_blocks(profit: Any) -> list:
     return list(profit.to_delayed().ravel())
 
 
-def _sub_blocks(block: np.ndarray):
-    """``(start, float64 rows)`` over a chunk, a few thousand entries at a time."""
+def _sub_blocks(block: np.ndarray, elements: int = _SUB_ELEMENTS):
+    """``(start, float64 rows)`` over a chunk, about ``elements`` entries at a time."""
     n, m = block.shape
-    rows = max(1, _SUB_ELEMENTS // max(1, m))
+    rows = max(1, elements // max(1, m))
     for lo in range(0, n, rows):
         yield lo, np.asarray(block[lo : lo + rows], dtype=np.float64)
 
@@ -598,13 +603,25 @@ def _block_rowstats(block: np.ndarray, m: int) -> tuple[float, np.ndarray, float
 def _thresholds(q: np.ndarray, ys: list[np.ndarray], weights: list[float]) -> np.ndarray:
     """``sum_s weights[s] * u(y_s)`` for the rows of the shifted block ``q``; ``u_i(y)`` is
     the value of the column at which ``y`` summed over i's columns in decreasing order of
-    profit first reaches 1 (see ``_bounds``)."""
-    order = np.argsort(-q, axis=1, kind="stable")
-    v = np.take_along_axis(q, order, axis=1)
+    profit first reaches 1 (see ``_bounds``). Only the columns with ``y_j > 0`` can be that
+    column: a sparse ``y`` (an offered set's indicator) sorts only those; dense ones share one
+    sort of the block."""
     rows = np.arange(q.shape[0])
     u = np.zeros(q.shape[0])
+    full = None
     for y, w in zip(ys, weights):
-        c = np.cumsum(y[order], axis=1)
+        support = np.flatnonzero(y > 0)
+        if 4 * support.size <= q.shape[1]:
+            qs = q[:, support]
+            order = np.argsort(-qs, axis=1, kind="stable")
+            v = np.take_along_axis(qs, order, axis=1)
+            c = np.cumsum(y[support][order], axis=1)
+        else:
+            if full is None:
+                order_all = np.argsort(-q, axis=1, kind="stable")
+                full = (order_all, np.take_along_axis(q, order_all, axis=1))
+            order, v = full
+            c = np.cumsum(y[order], axis=1)
         idx = (c >= 1.0 - 1e-12).argmax(axis=1)
         u += w * v[rows, idx]
     return u
@@ -616,7 +633,7 @@ def _block_lagrangian(block: np.ndarray, ys: list[np.ndarray], weights: list[flo
     m = block.shape[1]
     sum_u, sum_abs, g = 0.0, 0.0, 0.0
     rho = np.zeros(m)
-    for _, blk in _sub_blocks(block):
+    for _, blk in _sub_blocks(block, _BOUND_ELEMENTS):
         q = blk - blk.max(axis=1, keepdims=True)
         u = _thresholds(q, ys, weights)
         sum_u += float(u.sum())
@@ -769,8 +786,9 @@ def chunked_lagrangian_bound(
     computed block by block over a dask array.
 
     The same level bundle method on the ``m`` column prices ``y``; each iteration is one
-    map-reduce pass returning ``G(y)``, ``rho(u(y))`` and ``sum_i u_i(y)``, plus one pass
-    for the aggregated multipliers ``u_bar = sum_s lambda_s u(y_s)`` of the master problem.
+    map-reduce pass returning ``G(y)``, ``rho(u(y))`` and ``sum_i u_i(y)``; every
+    ``_AGGREGATE_EVERY`` iterations (and at the last) one more pass evaluates the aggregated
+    multipliers ``u_bar = sum_s lambda_s u(y_s)`` of the master problem.
     Multipliers are never shipped: a cut stores its ``y`` and each block recomputes
     ``u(y)`` from its own rows. The returned bound is ``L(u)`` of the returned multipliers,
     recomputed from the data, with a rounding guard.
@@ -874,7 +892,7 @@ def chunked_lagrangian_bound(
         if master is not None:
             model_value, y_model, lam = master
             active = lam > 1e-12
-            if active.sum() > 1:
+            if active.sum() > 1 and (it % _AGGREGATE_EVERY == 0 or it >= max_iter):
                 consider(_Recipe([ys for ys, a in zip(bundle.y, active) if a], list(lam[active])))
             upper = min(model_value, best[0])
         else:
