@@ -18,6 +18,10 @@ largest free-assignment gain (when fewer than ``k`` are offered) and the ``8`` b
 as screened by their value under free assignment (the fast-interchange gains, O(nm) for all
 swaps); the first move that improves is taken, until none does. The result is a local
 optimum with respect to drops, that add and the screened swaps, not to every swap.
+
+Above ``sample_size`` individuals the restarts and the polish run on a uniform row sample
+whose count bounds keep the same shares; the two best sets are then re-run on all rows by
+the bounded Lloyd alternation.
 """
 
 from __future__ import annotations
@@ -88,54 +92,50 @@ def _screened_swaps(profit, atoms, usable, limit):
     return [(int(f // profit.shape[1]), int(f % profit.shape[1])) for f in flat if np.isfinite(delta.flat[f])]
 
 
-def solve_bounded(problem: Any, k: int, prm: dict, context: Any, deadline: float | None):
-    """Restarts of the bounded Lloyd alternation, then screened swap polish.
+def _search(profit, k, lo, hi, usable, prm, rng, bar, deadline):
+    """Restarts of the bounded Lloyd alternation and the polish on ``profit`` (all rows or a
+    row sample, with bounds ``lo``/``hi`` for that many rows).
 
-    Returns ``(offered, assignment, extras, timed_out)``; ``offered`` is None when no
-    feasible set was found.
+    Returns ``(candidates, extras, timed_out)``: ``candidates`` maps each distinct final set
+    (a tuple in segment order) to ``(value, atoms, pos, info)``.
     """
     from .ot import seed_atoms
 
-    profit = problem.profit
-    n, m = problem.n, problem.m
-    lo = np.asarray(problem.min_count, dtype=np.int64)
-    hi = np.minimum(np.asarray(problem.max_count, dtype=np.int64), n)
-    usable = lo <= hi
-    rng = context.rng
+    n = profit.shape[0]
     method, reg = prm["shares_method"], prm["reg"]
     # How many atoms: k if some k-set can be feasible, fewer when the minimums forbid it.
     sizes = [s for s in range(min(k, int(usable.sum())), 0, -1)
              if np.sort(lo[usable])[:s].sum() <= n and np.sort(hi[usable])[::-1][:s].sum() >= n]
-    extras: dict[str, Any] = {"transport_method": method}
+    extras: dict[str, Any] = {}
     timed_out = False
-    best = None  # (value, atoms, pos)
+    found: dict[tuple, tuple] = {}
     tried = 0
-    with context.bar(total=prm["restarts"], desc="ot restarts (shares)", unit="start") as bar:
-        for r in range(prm["restarts"]):
-            if r > 0 and deadline is not None and time.perf_counter() >= deadline:
-                timed_out = True
-                break
-            for s in sizes:
-                init = prm["init"] if (r == 0 and prm["init"] is not None) else None
-                atoms = seed_atoms(profit, s, rng, greedy=(r == 0), allowed=usable,
-                                   start=None if init is None else [j for j in init if usable[j]][:s])
+    for r in range(prm["restarts"]):
+        if r > 0 and deadline is not None and time.perf_counter() >= deadline:
+            timed_out = True
+            break
+        for s in sizes:
+            init = prm["init"] if (r == 0 and prm["init"] is not None) else None
+            atoms = seed_atoms(profit, s, rng, greedy=(r == 0), allowed=usable,
+                               start=None if init is None else [j for j in init if usable[j]][:s])
+            if not _feasible_set(atoms, lo, hi, n):
+                # swap in the columns that make the set feasible: largest capacity first
+                cap_order = np.argsort(-hi)
+                atoms = np.array([j for j in cap_order if usable[j]][:s], dtype=np.intp)
                 if not _feasible_set(atoms, lo, hi, n):
-                    # swap in the columns that make the set feasible: largest capacity first
-                    cap_order = np.argsort(-hi)
-                    atoms = np.array([j for j in cap_order if usable[j]][:s], dtype=np.intp)
-                    if not _feasible_set(atoms, lo, hi, n):
-                        continue
-                atoms, pos, value, info = _lloyd_bounded(profit, atoms, lo, hi, method=method, reg=reg,
-                                                         max_iter=prm["max_iter"], deadline=deadline)
-                tried += 1
-                if best is None or value > best[0]:
-                    best = (value, atoms, pos, info)
-                break
-            bar.update(1)
+                    continue
+            out = _lloyd_bounded(profit, atoms, lo, hi, method=method, reg=reg,
+                                 max_iter=prm["max_iter"], deadline=deadline)
+            tried += 1
+            key = tuple(np.sort(out[0]).tolist())
+            if key not in found or out[2] > found[key][2]:
+                found[key] = out
+            break
+        bar.update(1)
     extras["restarts"] = tried
-    if best is None:
-        return None, None, extras, timed_out
-    value, atoms, pos, info = best
+    if not found:
+        return found, extras, timed_out
+    atoms, pos, value, info = max(found.values(), key=lambda t: t[2])
     extras["lloyd_objective"] = value
     if prm["polish"]:
         improved = True
@@ -158,14 +158,71 @@ def solve_bounded(problem: Any, k: int, prm: dict, context: Any, deadline: float
             for cand in moves:
                 if not _feasible_set(cand, lo, hi, n):
                     continue
-                c_atoms, c_pos, c_value, c_info = _lloyd_bounded(profit, cand, lo, hi, method=method, reg=reg,
-                                                                 max_iter=prm["max_iter"], deadline=deadline)
-                if c_value > value + 1e-12 * max(1.0, abs(value)):
-                    atoms, pos, value, info = c_atoms, c_pos, c_value, c_info
+                out = _lloyd_bounded(profit, cand, lo, hi, method=method, reg=reg,
+                                     max_iter=prm["max_iter"], deadline=deadline)
+                if out[2] > value + 1e-12 * max(1.0, abs(value)):
+                    atoms, pos, value, info = out
+                    found[tuple(np.sort(atoms).tolist())] = out
                     improved = True
                     break
         extras["polish_rounds"] = rounds
         extras["polish_gain"] = value - extras["lloyd_objective"]
+    return found, extras, timed_out
+
+
+def _sample_bounds(lo, hi, n, size):
+    """Count bounds for a row sample of ``size`` rows with the same shares as ``lo``/``hi``."""
+    lo_s = np.where(lo > n, size + 1, np.maximum(1, np.ceil(lo * size / n - 1e-9))).astype(np.int64)
+    hi_s = np.minimum(size, np.floor(hi * size / n + 1e-9)).astype(np.int64)
+    return lo_s, hi_s
+
+
+def solve_bounded(problem: Any, k: int, prm: dict, context: Any, deadline: float | None):
+    """Restarts of the bounded Lloyd alternation, then the polish (drops, add, screened swaps).
+
+    Above ``sample_size`` individuals the restarts and the polish run on a uniform row sample
+    with the same shares; the two best sets are then re-run on all rows by the bounded Lloyd
+    alternation (not polished again there).
+
+    Returns ``(offered, assignment, extras, timed_out)``; ``offered`` is None when no
+    feasible set was found.
+    """
+    profit = problem.profit
+    n = problem.n
+    lo = np.asarray(problem.min_count, dtype=np.int64)
+    hi = np.minimum(np.asarray(problem.max_count, dtype=np.int64), n)
+    usable = lo <= hi
+    rng = context.rng
+    method, reg = prm["shares_method"], prm["reg"]
+    sampled = n > prm["sample_size"]
+    if sampled:
+        idx = np.sort(rng.choice(n, prm["sample_size"], replace=False))
+        data = profit[idx]
+        lo_d, hi_d = _sample_bounds(lo, hi, n, idx.size)
+        usable_d = usable & (lo_d <= hi_d)
+    else:
+        data, lo_d, hi_d, usable_d = profit, lo, hi, usable
+    with context.bar(total=prm["restarts"], desc="ot restarts (shares)", unit="start") as bar:
+        found, extras, timed_out = _search(data, k, lo_d, hi_d, usable_d, prm, rng, bar, deadline)
+    extras["transport_method"] = method
+    extras["sampled"] = sampled
+    if not found:
+        return None, None, extras, timed_out
+    ranked = sorted(found.values(), key=lambda t: -t[2])
+    if sampled:
+        best = None
+        for atoms, *_ in ranked[:2]:
+            if not _feasible_set(atoms, lo, hi, n):
+                continue
+            out = _lloyd_bounded(profit, atoms, lo, hi, method=method, reg=reg,
+                                 max_iter=prm["max_iter"], deadline=deadline)
+            if best is None or out[2] > best[2]:
+                best = out
+        if best is None:
+            return None, None, extras, timed_out
+    else:
+        best = ranked[0]
+    atoms, pos, value, info = best
     if deadline is not None and time.perf_counter() >= deadline:
         timed_out = True
     extras["transport_optimal"] = bool(info["transport_optimal"])
