@@ -124,7 +124,7 @@ def measure(spec: dict) -> dict:
         t1 = time.perf_counter()
         name = spec.get("solver", "local-search")
         options = spec.get("options", {})
-        if problem.is_lazy:
+        if problem.is_lazy and name == "local-search":
             result = _map_reduce_solver(name)(**options).solve(problem, seed=0, progress=False)
         else:
             result = co.solve(problem, solver=name, seed=0, progress=False, **options)
@@ -132,7 +132,7 @@ def measure(spec: dict) -> dict:
             solve_s=time.perf_counter() - t1, objective=result.objective, bound=result.bound,
             offered=result.offered.tolist(), status=result.status,
             passes=result.extras.get("passes"), chunks=result.extras.get("chunks"),
-            path="map-reduce" if "chunks" in result.extras else "in-process",
+            path="map-reduce" if ("chunks" in result.extras or result.extras.get("lazy")) else "in-process",
         )
     out["total_s"] = time.perf_counter() - t0
     out["peak_rss_gib"] = _peak_rss_gib()
@@ -153,9 +153,7 @@ def _map_reduce_solver(name: str):
 
     class MapReduce(base):
         def _solve(self, problem, context):
-            if name == "local-search":
-                return _chunked.solve_local_search(problem, context, self.params)
-            return _chunked.solve_ot(self, problem, context, problem.k_effective)
+            return _chunked.solve_local_search(problem, context, self.params)
 
     MapReduce.name = name
     return MapReduce

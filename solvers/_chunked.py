@@ -49,7 +49,6 @@ __all__ = [
     "solve_local_search",
     "segment_column_sums",
     "chunked_lloyd",
-    "solve_ot",
     "chunked_lagrangian_bound",
     "chunked_lagrangian_value",
     "profit_from_parquet",
@@ -537,53 +536,6 @@ def chunked_lloyd(
             break
         atoms = new
     return np.sort(best_atoms), best_value, {"iterations": it, "converged": converged, "reseeded": reseeded}
-
-
-def solve_ot(solver: Any, problem: Any, context: Any, k: int) -> Solution:
-    """The ``ot`` solver without share bounds on a lazy problem, with the in-memory draws.
-
-    The restarts, the polish and the path-relinking run on the row sample the in-memory
-    solver draws (the whole matrix, loaded, when ``n <= sample_size``); the best candidates
-    are then re-run on every individual by map-reduce passes (swap descent or Lloyd), and
-    the Lagrangian bound is computed block by block. Same seed, same offered set as in
-    memory; the bound may differ (the chunked bundle method keeps one cut per iteration).
-    """
-    prm = solver.params
-    profit = problem.profit
-    n = problem.n
-    rng = context.rng
-    extras: dict[str, Any] = {"lazy": True, "chunks": len(_row_blocks(profit))}
-    deadline = solver._heuristic_deadline(context)
-    sampled = n > prm["sample_size"]
-    rows = np.sort(rng.choice(n, prm["sample_size"], replace=False)) if sampled else None
-    data = np.ascontiguousarray((profit[rows] if sampled else profit).compute(), dtype=np.float64)
-    # restarts, polish and path-relinking on the sample, by the in-memory code itself
-    found, timed_out = solver._candidates(data, k, rng, deadline, extras, context, sampled)
-    ranked = sorted(found, key=lambda key: -found[key])
-    if sampled:  # the best candidates on every individual, block by block
-        best, best_value = None, -np.inf
-        for key in ranked[: min(2, len(ranked))]:
-            if prm["polish"]:
-                atoms, value = chunked_swap_local_search(profit, k, np.array(key), deadline=deadline)
-            else:
-                atoms, value, _ = chunked_lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
-            if value > best_value:
-                best, best_value = np.sort(np.asarray(atoms, dtype=np.intp)), float(value)
-    else:
-        best, best_value = np.array(ranked[0], dtype=np.intp), found[ranked[0]]
-    if deadline is not None and time.perf_counter() >= deadline:
-        timed_out = True
-    termination = "time_limit" if timed_out else "converged"
-    bound = None
-    if prm["bound"] is not False and not context.out_of_time():
-        res = chunked_lagrangian_bound(profit, k, incumbent=best_value, offered=best, deadline=context.deadline,
-                                       target_gap=prm["target_gap"] or None, max_iter=prm["bound_iter"])
-        bound = res.bound
-        extras.update(bound_iterations=res.iterations, bound_termination=res.termination, lp_lower=res.lp_lower)
-        if res.termination == "time_limit":
-            termination = "time_limit"
-    return Solution(offered=best, status="time_limit" if termination == "time_limit" else "feasible",
-                    bound=bound, termination=termination, extras=extras)
 
 
 # ---------------------------------------------------------------------- Lagrangian bound
