@@ -476,11 +476,6 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
     >>> study = run_study(load_config("study.toml"))        # doctest: +SKIP
     >>> write_outputs(study, "results/")                      # doctest: +SKIP
     """
-    import pandas as pd
-
-    import coarseopt as co
-    from . import evaluation as ev
-
     study = Study(config=cfg)
     ks = cfg.solve["k"]
     stages = _Stages(4 + len(ks), progress)
@@ -524,139 +519,173 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
 
         # ---- step 2 for every k
         t = time.perf_counter()
-        time_limit = cfg.solve["time_limit"] or None
-        for k in ks:
-            stages.start(f"solving k={k} ({cfg.solve['solver']})")
-            shares = {}
-            if cfg.solve["min_share"] > 0:
-                shares["min_share"] = cfg.solve["min_share"]
-            if cfg.solve["max_share"] < 1:
-                shares["max_share"] = cfg.solve["max_share"]
-            try:
-                problem = est.to_problem(k, **shares)
-            except ValueError as exc:  # shares that cannot add up for this k
-                raise ConfigError(f"[solve] min_share / max_share with k={k}: {_one_line(exc)}") from None
-            res = co.solve(
-                problem, cfg.solve["solver"], time_limit=time_limit, seed=cfg.solve["seed"],
-                progress=progress, **cfg.solve["options"],
-            )
-            if not res.has_solution:
-                raise CoarseoptError(
-                    f"solver {cfg.solve['solver']!r} found no solution for k={k} (status {res.status}). "
-                    f"{res.message}"
-                )
-            study.results[k] = res
-            log.info("k=%d: %s", k, res.summary().replace("\n", "; "))
-            stages.done()
+        _solve_all(study, est, cfg, stages, progress)
         study.timings["solve"] = time.perf_counter() - t
 
         # ---- step 3 on the held-out half
         t = time.perf_counter()
         stages.start(f"evaluating on {len(test_idx):,} held-out customers")
-        labels = np.asarray(study.treatments, dtype=object)
-        tp = held.profit.to_numpy()
-        col_of_arm = {a: int(j) for a, j in zip(est.arms, est.arm_columns)}
-        control_label = labels[col_of_arm[control]]
-        n_test = len(test_idx)
-        policies: dict[str, np.ndarray] = {"control": np.full(n_test, control_label, dtype=object)}
-        if baseline != "control":
-            policies[f"everyone: {baseline}"] = np.full(n_test, labels[col_of_arm[baseline]], dtype=object)
-        for k, res in study.results.items():
-            offered = np.asarray(res.offered)
-            policies[f"k={k}"] = labels[offered[tp[:, offered].argmax(axis=1)]]
-        arm_cols = np.asarray(est.arm_columns)
-        policies["full personalization"] = labels[arm_cols[tp[:, arm_cols].argmax(axis=1)]]
-        study.policies = policies
-        baseline_name = "control" if baseline == "control" else f"everyone: {baseline}"
-
-        arm_values = np.asarray(test_exp.arms, dtype=object)
-        action = np.asarray([labels[col_of_arm[a]] for a in arm_values], dtype=object)[test_exp.arm_index]
-        a_unit, c_unit = economics.unit_value(list(test_exp.arms), numeric=test_exp.is_numeric)
-        y = a_unit[test_exp.arm_index] * test_exp.y - c_unit[test_exp.arm_index]
-        propensity = test_exp.propensity_received if cols["propensity"] else None
-        X = held.features.to_numpy()
-        method, alpha = cfg.evaluation["method"], cfg.evaluation["alpha"]
-        arm_labels = set(labels[arm_cols].tolist())
-
+        baseline_name = _held_out_policies(study, est, held, control, baseline)
         true_profit = None
         if truth is not None and hasattr(truth, "profit_at"):
             true_profit = truth.profit_at(np.asarray(study.treatments, dtype=float), rows=source_rows[test_idx])
-        rows = []
-        for name, pol in policies.items():
-            order = {str(l): i for i, l in enumerate(study.treatments)}
-            offered = sorted({str(x) for x in pol}, key=lambda s: order[s])
-            row: dict[str, Any] = {"policy": name, "k": _policy_k(name), "offered": ", ".join(offered)}
-            cols_of = {l: j for j, l in enumerate(study.treatments)}
-            picked = np.array([cols_of[x] for x in pol])
-            base_picked = np.array([cols_of[x] for x in policies[baseline_name]])
-            rows_ = np.arange(n_test)
-            row["predicted_lift"] = float((tp[rows_, picked] - tp[rows_, base_picked]).mean())
-            if true_profit is not None:
-                row["true_lift"] = float((true_profit[rows_, picked] - true_profit[rows_, base_picked]).mean())
-            if not set(pol.tolist()) <= arm_labels:
-                row["note"] = "offers levels between the arms: no data can value it"
-                rows.append(row)
-                continue
-            v = _row(ev.policy_value(y, action, pol, propensity=propensity, method=cfg.evaluation["value_method"],
-                                     alpha=alpha, X=X))
-            row.update(value=v["estimate"], value_se=v["se"], value_ci_low=v["ci_low"], value_ci_high=v["ci_high"])
-            if name == baseline_name:
-                row.update(lift=0.0, lift_se=0.0, lift_ci_low=0.0, lift_ci_high=0.0, p_value=float("nan"),
-                           share_disagree=0.0)
-            else:
-                c = _row(ev.compare_policies(y, action, pol, policies[baseline_name], design="rba",
-                                             propensity=propensity, method=method, alpha=alpha, X=X))
-                row.update(lift=c["estimate"], lift_se=c["se"], lift_ci_low=c["ci_low"], lift_ci_high=c["ci_high"],
-                           p_value=c["p_value"], share_disagree=c["n_disagree"] / max(1, n_test))
-            rows.append(row)
-        study.evaluation = pd.DataFrame(rows)
-        for col in ("value", "value_se", "value_ci_low", "value_ci_high", "lift", "lift_se", "lift_ci_low",
-                    "lift_ci_high", "p_value", "share_disagree"):
-            if col not in study.evaluation:
-                study.evaluation[col] = np.nan
-        if "note" not in study.evaluation:
-            study.evaluation["note"] = ""
-        study.evaluation["note"] = study.evaluation["note"].fillna("")
-
-        valued = study.evaluation[study.evaluation["policy"].str.startswith("k=") & study.evaluation["lift"].notna()]
-        if len(valued):  # ranked by the lift over the baseline (one estimator, one baseline for all k)
-            study.recommended_k = int(valued.loc[valued["lift"].idxmax(), "k"])
-        comps = []
-        done = [k for k in study.results if f"k={k}" in set(valued["policy"])]
-        for prev, k in zip(done[:-1], done[1:]):
-            c = _row(ev.compare_policies(y, action, policies[f"k={k}"], policies[f"k={prev}"], design="rba",
-                                         propensity=propensity, method=method, alpha=alpha, X=X))
-            comps.append({"policy_a": f"k={k}", "policy_b": f"k={prev}", **c})
-        study.comparisons = pd.DataFrame(comps)
-        if cfg.evaluation["all_estimators"] and study.recommended_k is not None:
-            table = ev.compare_estimators(y, action, policies[f"k={study.recommended_k}"], policies[baseline_name],
-                                          design="rba", propensity=propensity, alpha=alpha, X=X)
-            study.estimators = _estimator_table(table)
+        _evaluate(study, est, held, test_exp, economics, baseline_name, true_profit)
         study.timings["evaluate"] = time.perf_counter() - t
         stages.done()
 
-        # ---- segments and per-customer assignment (train: the solver's; held out: predicted)
+        # ---- segments and per-customer assignment
         stages.start("segment profiles")
-        for k, res in study.results.items():
-            study.segments[k] = _segment_profiles(res, est.features, est.profit)
-        study.feature_stats = {
-            str(c): {"mean": float(est.features[c].mean()), "sd": float(est.features[c].std(ddof=0))}
-            for c in est.features.columns
-        }
-        assign = pd.DataFrame({"row": np.arange(len(df)), "split": "train"})
-        assign.loc[test_idx, "split"] = "test"
-        for k, res in study.results.items():
-            col = np.empty(len(df), dtype=object)
-            col[train_idx] = labels[np.asarray(res.assignment)]
-            col[test_idx] = policies[f"k={k}"]
-            assign[f"treatment_k{k}"] = col
-        study.assignment = assign
+        _segments_and_assignment(study, est, len(df))
         stages.done()
     finally:
         stages.close()
     study.timings["total"] = time.perf_counter() - t0
     study.versions = _versions()
     return study
+
+
+def _solve_all(study: Study, est: Any, cfg: StudyConfig, stages: "_Stages", progress: bool | None) -> None:
+    """Step 2 for every k of the config: ``study.results[k]``."""
+    import coarseopt as co
+
+    time_limit = cfg.solve["time_limit"] or None
+    shares = {}
+    if cfg.solve["min_share"] > 0:
+        shares["min_share"] = cfg.solve["min_share"]
+    if cfg.solve["max_share"] < 1:
+        shares["max_share"] = cfg.solve["max_share"]
+    for k in cfg.solve["k"]:
+        stages.start(f"solving k={k} ({cfg.solve['solver']})")
+        try:
+            problem = est.to_problem(k, **shares)
+        except ValueError as exc:  # shares that cannot add up for this k
+            raise ConfigError(f"[solve] min_share / max_share with k={k}: {_one_line(exc)}") from None
+        res = co.solve(
+            problem, cfg.solve["solver"], time_limit=time_limit, seed=cfg.solve["seed"],
+            progress=progress, **cfg.solve["options"],
+        )
+        if not res.has_solution:
+            raise CoarseoptError(
+                f"solver {cfg.solve['solver']!r} found no solution for k={k} (status {res.status}). {res.message}"
+            )
+        study.results[k] = res
+        log.info("k=%d: %s", k, res.summary().replace("\n", "; "))
+        stages.done()
+
+
+def _held_out_policies(study: Study, est: Any, held: Any, control: Any, baseline: Any) -> str:
+    """The policies applied to the held-out customers (``study.policies``); returns the
+    baseline's name. Each k: every customer's best offered treatment by the models'
+    predictions; full personalization: the best arm."""
+    labels = np.asarray(study.treatments, dtype=object)
+    tp = held.profit.to_numpy()
+    col_of_arm = {a: int(j) for a, j in zip(est.arms, est.arm_columns)}
+    n_test = tp.shape[0]
+    policies: dict[str, np.ndarray] = {"control": np.full(n_test, labels[col_of_arm[control]], dtype=object)}
+    if baseline != "control":
+        policies[f"everyone: {baseline}"] = np.full(n_test, labels[col_of_arm[baseline]], dtype=object)
+    for k, res in study.results.items():
+        offered = np.asarray(res.offered)
+        policies[f"k={k}"] = labels[offered[tp[:, offered].argmax(axis=1)]]
+    arm_cols = np.asarray(est.arm_columns)
+    policies["full personalization"] = labels[arm_cols[tp[:, arm_cols].argmax(axis=1)]]
+    study.policies = policies
+    return "control" if baseline == "control" else f"everyone: {baseline}"
+
+
+def _evaluate(study: Study, est: Any, held: Any, test_exp: Any, economics: Any, baseline_name: str,
+              true_profit: np.ndarray | None) -> None:
+    """Step 3 on the held-out customers: ``study.evaluation``, ``comparisons``, ``estimators``
+    and ``recommended_k``."""
+    import pandas as pd
+
+    from . import evaluation as ev
+
+    cfg = study.config
+    policies = study.policies
+    labels = np.asarray(study.treatments, dtype=object)
+    col_of = {lab: j for j, lab in enumerate(study.treatments)}
+    tp = held.profit.to_numpy()
+    n_test = tp.shape[0]
+    rows_ = np.arange(n_test)
+    col_of_arm = {a: int(j) for a, j in zip(est.arms, est.arm_columns)}
+    action = np.asarray([labels[col_of_arm[a]] for a in test_exp.arms], dtype=object)[test_exp.arm_index]
+    a_unit, c_unit = economics.unit_value(list(test_exp.arms), numeric=test_exp.is_numeric)
+    y = a_unit[test_exp.arm_index] * test_exp.y - c_unit[test_exp.arm_index]  # realized profit
+    common = dict(
+        propensity=test_exp.propensity_received if cfg.columns["propensity"] else None,
+        alpha=cfg.evaluation["alpha"], X=held.features.to_numpy(),
+    )
+    method = cfg.evaluation["method"]
+    arm_labels = set(labels[np.asarray(est.arm_columns)].tolist())
+    base = policies[baseline_name]
+    base_cols = np.array([col_of[x] for x in base])
+
+    rows = []
+    for name, pol in policies.items():
+        picked = np.array([col_of[x] for x in pol])
+        offered = [str(labels[j]) for j in np.unique(picked)]
+        row: dict[str, Any] = {"policy": name, "k": _policy_k(name), "offered": ", ".join(offered)}
+        row["predicted_lift"] = float((tp[rows_, picked] - tp[rows_, base_cols]).mean())
+        if true_profit is not None:
+            row["true_lift"] = float((true_profit[rows_, picked] - true_profit[rows_, base_cols]).mean())
+        if not set(pol.tolist()) <= arm_labels:
+            row["note"] = "offers levels between the arms: no data can value it"
+            rows.append(row)
+            continue
+        v = _row(ev.policy_value(y, action, pol, method=cfg.evaluation["value_method"], **common))
+        row.update(value=v["estimate"], value_se=v["se"], value_ci_low=v["ci_low"], value_ci_high=v["ci_high"])
+        if name == baseline_name:
+            row.update(lift=0.0, lift_se=0.0, lift_ci_low=0.0, lift_ci_high=0.0, p_value=float("nan"),
+                       share_disagree=0.0)
+        else:
+            c = _row(ev.compare_policies(y, action, pol, base, design="rba", method=method, **common))
+            row.update(lift=c["estimate"], lift_se=c["se"], lift_ci_low=c["ci_low"], lift_ci_high=c["ci_high"],
+                       p_value=c["p_value"], share_disagree=c["n_disagree"] / max(1, n_test))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    for col in ("value", "value_se", "value_ci_low", "value_ci_high", "lift", "lift_se", "lift_ci_low",
+                "lift_ci_high", "p_value", "share_disagree"):
+        if col not in table:
+            table[col] = np.nan
+    table["note"] = table["note"].fillna("") if "note" in table else ""
+    study.evaluation = table
+
+    valued = table[table["policy"].str.startswith("k=") & table["lift"].notna()]
+    if len(valued):  # ranked by the lift over the baseline (one estimator, one baseline for all k)
+        study.recommended_k = int(valued.loc[valued["lift"].idxmax(), "k"])
+    comps = []
+    done = [k for k in study.results if f"k={k}" in set(valued["policy"])]
+    for prev, k in zip(done[:-1], done[1:]):
+        c = _row(ev.compare_policies(y, action, policies[f"k={k}"], policies[f"k={prev}"], design="rba",
+                                     method=method, **common))
+        comps.append({"policy_a": f"k={k}", "policy_b": f"k={prev}", **c})
+    study.comparisons = pd.DataFrame(comps)
+    if cfg.evaluation["all_estimators"] and study.recommended_k is not None:
+        every = ev.compare_estimators(y, action, policies[f"k={study.recommended_k}"], base, design="rba", **common)
+        study.estimators = _estimator_table(every)
+
+
+def _segments_and_assignment(study: Study, est: Any, n_rows: int) -> None:
+    """Segment profiles per k and the per-customer assignment table (training customers:
+    the solver's assignment; held-out customers: the learned policy's)."""
+    import pandas as pd
+
+    for k, res in study.results.items():
+        study.segments[k] = _segment_profiles(res, est.features, est.profit)
+    study.feature_stats = {
+        str(c): {"mean": float(est.features[c].mean()), "sd": float(est.features[c].std(ddof=0))}
+        for c in est.features.columns
+    }
+    labels = np.asarray(study.treatments, dtype=object)
+    assign = pd.DataFrame({"row": np.arange(n_rows), "split": "train"})
+    assign.loc[study.test_index, "split"] = "test"
+    for k, res in study.results.items():
+        col = np.empty(n_rows, dtype=object)
+        col[study.train_index] = labels[np.asarray(res.assignment)]
+        col[study.test_index] = study.policies[f"k={k}"]
+        assign[f"treatment_k{k}"] = col
+    study.assignment = assign
 
 
 def _estimator_table(table: Any):
