@@ -372,7 +372,10 @@ def findings(records: list[dict]) -> list[str]:
         pts = sorted((r["n"], r) for r in scal if r["method"] == m)
         if pts:
             n, r = pts[-1]
-            out.append(f"`{m}` at n = {n:,}: {_secs(r)} s, status {r.get('status')}, recovery {_pct(r.get('recovery'))}%.")
+            rec = _pct_of("recovery")(r)
+            rec = f"recovery {rec}%" if rec and rec[0].isdigit() else (rec or "no recovery")
+            gap = "" if r.get("gap") is None else f", proven gap {_pct(r['gap'])}%"
+            out.append(f"`{m}` at n = {n:,}: {_secs(r)} s, status {r.get('status')}, {rec}{gap} (largest n run).")
     return out
 
 
