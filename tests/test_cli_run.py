@@ -135,3 +135,14 @@ def test_embedded_default_on_a_subsample(tmp_path):
     assert all(r["status"] == "optimal" for r in summary["results"].values())
     assert summary["results"]["3"]["recovery"] == pytest.approx(1.0)
     assert (out / "report.html").stat().st_size > 10_000
+
+
+def test_profit_of_a_run_feeds_solve(study_run):
+    """`coarseopt solve` on a run's profit.parquet reproduces the run's solution."""
+    tmp, _, _ = study_run
+    proc = run_cli("solve", "results/profit.parquet", "-k", "2", "--solver", "enumerate", "--json", cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    (res,) = json.loads(proc.stdout)
+    summary = json.loads((tmp / "results" / "summary.json").read_text(encoding="utf-8"))
+    assert res["offered"] == summary["results"]["2"]["offered"]
+    assert res["objective"] == pytest.approx(summary["results"]["2"]["objective"])
