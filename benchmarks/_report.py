@@ -12,6 +12,9 @@ __all__ = ["load", "write_report", "write_docs", "tables", "plots", "findings"]
 
 ORDER = ["ot", "ot-lloyd", "mip", "local-search", "grid-search", "kmeans-features", "kmeans-preferences",
          "econml-policy-tree", "pyomo-classic", "full-personalization"]
+# Distinct marker and dash per method, so that methods with equal results stay visible.
+STYLE = {name: (marker, dash) for name, marker, dash in zip(
+    ORDER, "osD^vPX*h", ["-", "--", ":", "-.", "-", "--", ":", "-.", "-"])}
 SOLVERS = ["ot", "ot-lloyd", "mip", "local-search", "grid-search", "kmeans-features", "kmeans-preferences"]
 BASELINES = ["grid-search", "kmeans-features", "kmeans-preferences", "econml-policy-tree"]
 
@@ -267,7 +270,9 @@ def plots(records: list[dict], plot_dir: str | Path) -> list[Path]:
             for m in _methods(rows):
                 pts = sorted((r["k"], r[key]) for r in rows if r["method"] == m and r.get(key) is not None)
                 if pts:
-                    ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], marker="o", label=m, lw=1.5)
+                    marker, dash = STYLE.get(m, ("o", "-"))
+                    ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], marker=marker, ls=dash, label=m, lw=1.5,
+                            ms=5, alpha=0.85)
             ref = next((r for r in syn if r["method"] == "full-personalization"), None)
             if key == "true_recovery" and ref and ref.get("true_recovery") is not None:
                 ax.axhline(100 * ref["true_recovery"], color="grey", ls="--", lw=1, label="full (estimated)")
@@ -288,10 +293,11 @@ def plots(records: list[dict], plot_dir: str | Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
         for m in _methods(sub):
             pts = sorted((r[axis], r["time"], r.get("status")) for r in sub if r["method"] == m)
-            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=m, lw=1.5)
+            marker, dash = STYLE.get(m, ("o", "-"))
+            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, ls=dash, label=m, lw=1.5, ms=5)
             lim = [(p[0], p[1]) for p in pts if p[2] == "time_limit"]
             if lim:
-                ax.plot(*zip(*lim), marker="o", ls="none", mfc="white", color=line.get_color())
+                ax.plot(*zip(*lim), marker=marker, ls="none", mfc="white", color=line.get_color(), ms=5)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("individuals n" if axis == "n" else "treatments m")
