@@ -102,6 +102,17 @@ def test_report_is_self_contained(study_run):
     assert "every estimator" in html
 
 
+def test_profit_of_a_run_feeds_solve(study_run):
+    """`coarseopt solve` on a run's profit.parquet reproduces the run's solution."""
+    tmp, _, _ = study_run
+    proc = run_cli("solve", "results/profit.parquet", "-k", "2", "--solver", "enumerate", "--json", cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    (res,) = json.loads(proc.stdout)
+    summary = json.loads((tmp / "results" / "summary.json").read_text(encoding="utf-8"))
+    assert res["offered"] == summary["results"]["2"]["offered"]
+    assert res["objective"] == pytest.approx(summary["results"]["2"]["objective"])
+
+
 def test_existing_output_needs_force(study_run):
     tmp, config, _ = study_run
     out = tmp / "results"
@@ -136,13 +147,3 @@ def test_embedded_default_on_a_subsample(tmp_path):
     assert summary["results"]["3"]["recovery"] == pytest.approx(1.0)
     assert (out / "report.html").stat().st_size > 10_000
 
-
-def test_profit_of_a_run_feeds_solve(study_run):
-    """`coarseopt solve` on a run's profit.parquet reproduces the run's solution."""
-    tmp, _, _ = study_run
-    proc = run_cli("solve", "results/profit.parquet", "-k", "2", "--solver", "enumerate", "--json", cwd=tmp)
-    assert proc.returncode == 0, proc.stderr
-    (res,) = json.loads(proc.stdout)
-    summary = json.loads((tmp / "results" / "summary.json").read_text(encoding="utf-8"))
-    assert res["offered"] == summary["results"]["2"]["offered"]
-    assert res["objective"] == pytest.approx(summary["results"]["2"]["objective"])
