@@ -412,7 +412,7 @@ timings are single-core figures except for HiGHS, which manages its own threads.
 ```bash
 coarseopt benchmark --suite all --out benchmarks/results/suite          # or:
 python -m benchmarks --suite all --out benchmarks/results/suite --docs docs/benchmarks.md
-python -m benchmarks --suite smoke --out /tmp/smoke                     # about a minute
+python -m benchmarks --suite smoke --out smoke-results                  # about a minute
 ```
 
 The run writes `results.jsonl` (one JSON object a line: versions and machine facts first,

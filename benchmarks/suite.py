@@ -151,14 +151,14 @@ def config_for(suite: str, quick: bool = False) -> dict[str, Any]:
                              isolate=False),
             )
         return dict(
-            synthetic=dict(n=3_000, ks=[1, 3, 5], time_limit=5.0, stability_ks=[3], resamples=2,
-                           stability_time_limit=3.0, pyomo_ks=[3], pyomo_max_cells=40_000, econml=True,
-                           estimation=dict(cv=3)),
+            synthetic=dict(n=3_000, ks=[2, 5], time_limit=5.0, stability_ks=[5], resamples=2,
+                           stability_time_limit=3.0, pyomo_ks=[2], pyomo_max_cells=40_000, econml=True,
+                           econml_stability_max_fit=0.0, estimation=dict(cv=3)),
             hillstrom=dict(sample=6_000, ks=[2], time_limit=5.0, stability_ks=[], resamples=0,
                            stability_time_limit=3.0, pyomo_ks=[], pyomo_max_cells=0, econml=False,
                            estimation=dict(cv=3)),
             pmed=dict(names=["pmed1", "pmed2"], time_limit=10.0, pyomo_max_cells=10_000),
-            scaling=dict(ns=[1_000, 10_000], m=20, k=5, ms=[50], m_n=2_000, time_limit=10.0,
+            scaling=dict(ns=[1_000, 10_000], m=20, k=5, ms=[50], m_n=2_000, time_limit=5.0,
                          pyomo_max_cells=0, isolate=False),
         )
     raise ValueError(f"Unknown suite {suite!r}; choose from {list(SUITES)}.")
