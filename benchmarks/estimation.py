@@ -5,6 +5,7 @@ Run from the repository root::
     python -m benchmarks.estimation              # full run (a few minutes on 2 cores)
     python -m benchmarks.estimation --quick      # smoke run (one seed, small n)
     python -m benchmarks.estimation --learning-curve   # S-learner, 5,000 to 80,000 customers
+    python -m benchmarks.estimation --learning-curve --curve-learner smooth   # the smooth S-learner
 
 **Promotions** (``co.datasets.make_promotions``; 5 randomized discount arms 0..0.4, a
 17-level candidate grid, k = 5). For every seed: 20,000 training customers and 20,000
@@ -44,7 +45,7 @@ from ._measure import git_commit, machine_facts, versions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HILLSTROM_FEATURES = ["recency", "history", "mens", "womens", "zip_code", "newbie", "channel"]
-LEARNERS = ("t", "s", "x", "dr")
+LEARNERS = ("t", "s", "x", "dr", "smooth")
 
 
 def pick_solver(problem: co.CoarseProblem) -> str:
@@ -237,14 +238,16 @@ def report(meta: dict, rows: list[dict]) -> str:
             vals = [r["recovery"] for s in seeds for r in promo
                     if r["seed"] == s and r["method"] == f"true-arms-{m}-interpolation"]
             out.append(f"| {m} | " + " | ".join(f"{100 * v:.2f}%" for v in vals) + " |")
-        out += ["", "`s-monotone`: `SLearner(level_monotonic=1)`. "
+        out += ["", "`smooth`: `SLearner(level_model=\"logit\")` (the default for numeric levels): logistic "
+                "purchase probability in the level with feature-driven intercept and slope, times a boosted "
+                "model of the size of non-zero outcomes. `s-monotone`: `SLearner(level_monotonic=1)`. "
                 "`s-arms-only`: offered treatments restricted to the arms (`grid=None`). `s-in-sample`: no "
                 "cross-fitting (`cv=None`).", "",
                 "Estimated value on the training customers (what step 2 believes) vs true value on held-out "
                 "customers, profit per customer:", "",
                 "| learner | seed | estimated (train) | true (held out) | optimism |", "|---|---|---|---|---|"]
         for r in promo:
-            if r["method"] in ("s", "s-in-sample"):
+            if r["method"] in ("s", "s-in-sample", "smooth"):
                 out.append(f"| {r['method']} | {r['seed']} | {_fmt(r['estimated_value_train'])} | "
                            f"{_fmt(r['true_value_test'])} | "
                            f"{100 * (r['estimated_value_train'] / r['true_value_test'] - 1):+.1f}% |")
@@ -300,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--value-per-conversion", type=float, default=None,
                         help="profit of one conversion (default: 0.3 x the mean spend of the converters)")
     parser.add_argument("--learning-curve", action="store_true",
-                        help="only the learning curve of the S-learner (results: estimation_learning_curve.*)")
+                        help="only the learning curve of one learner (results: estimation_learning_curve.*, "
+                             "or estimation_learning_curve_<learner>.* for another learner than 's')")
+    parser.add_argument("--curve-learner", default="s", help="learner of --learning-curve (default: s)")
     parser.add_argument("--out", default=str(RESULTS))
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
@@ -310,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine_facts(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     rows: list[dict] = []
     if args.learning_curve:
-        rows += learning_curve(args.seeds[0], [5_000, 10_000, 20_000, 40_000, 80_000], 20_000, 5, "s")
+        rows += learning_curve(args.seeds[0], [5_000, 10_000, 20_000, 40_000, 80_000], 20_000, 5,
+                               args.curve_learner)
     elif args.quick:
         rows += promotions(args.seeds[0], 4000, 4000, 5, learners)
     else:
@@ -321,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += hillstrom(outcome, args.email_cost, args.value_per_conversion, learner)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "estimation_learning_curve" if args.learning_curve else "estimation_quick" if args.quick else "estimation"
+    stem = "estimation_quick" if args.quick else "estimation"
+    if args.learning_curve:
+        stem = "estimation_learning_curve" + ("" if args.curve_learner == "s" else f"_{args.curve_learner}")
     with open(out / f"{stem}.jsonl", "w") as fh:
         for r in [meta, *rows]:
             fh.write(json.dumps(r, default=float) + "\n")

@@ -9,8 +9,9 @@
 - :class:`Experiment`: validated experiment data (arms, control, features, propensities).
 - :class:`Economics`: margins and costs that turn outcomes into profit.
 - :func:`estimate_profit` -> :class:`ProfitEstimate`: cross-fitted CATE learners
-  (:class:`TLearner`, :class:`SLearner`, :class:`XLearner`, :class:`DRLearner`) and the
-  profit matrix, with ``to_problem(k)`` for step 2.
+  (:class:`TLearner`, :class:`SLearner`, :class:`XLearner`, :class:`DRLearner`; for numeric
+  levels the default is the smooth ``SLearner(level_model="logit")``) and the profit matrix,
+  with ``to_problem(k)`` for step 2.
 - :func:`train_test_split_experiment`, :func:`policy_for`, ``ProfitEstimate.predict`` and
   ``ProfitEstimate.policy_value``: learn a policy on some customers, value it on others.
 """

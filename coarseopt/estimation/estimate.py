@@ -15,20 +15,22 @@ from .experiment import Experiment
 
 __all__ = ["estimate_profit", "ProfitEstimate", "DEFAULT_LEARNER", "PolicyValue"]
 
-#: The learner used when ``estimate_profit(learner=None)``: ``"auto"`` is the S-learner for
-#: numeric levels (one model shares strength across ordered levels: it recovered the most of
-#: the true coarse optimum on ``make_promotions``) and the T-learner for labelled arms (the
-#: S-learner shrank the small Hillstrom e-mail effects toward zero, the T-learner matched
-#: their AIPW estimates). Evidence: ``python -m benchmarks.estimation``, ``docs/estimation.md``.
+#: The learner used when ``estimate_profit(learner=None)``: ``"auto"`` is the smooth
+#: S-learner (``"smooth"``, ``SLearner(level_model="logit")``) for numeric levels (a
+#: two-parameter logistic response to the level per customer: it recovered the most of the
+#: true coarse optimum on ``make_promotions``, on the tuning seeds and on the benchmark's)
+#: and the T-learner for labelled arms (the S-learner shrank the small Hillstrom e-mail
+#: effects toward zero, the T-learner matched their AIPW estimates). Evidence:
+#: ``python -m benchmarks.estimation``, ``docs/estimation.md``.
 DEFAULT_LEARNER = "auto"
 
 
 def resolve_learner(learner: Any, experiment: Experiment) -> Any:
-    """``None`` / ``"auto"``: ``"s"`` for numeric levels, ``"t"`` for labelled arms."""
+    """``None`` / ``"auto"``: ``"smooth"`` for numeric levels, ``"t"`` for labelled arms."""
     if learner is None:
         learner = DEFAULT_LEARNER
     if isinstance(learner, str) and learner.lower() == "auto":
-        return "s" if experiment.is_numeric else "t"
+        return "smooth" if experiment.is_numeric else "t"
     return learner
 
 
@@ -341,13 +343,16 @@ def estimate_profit(
     experiment : Experiment
     economics : Economics, optional
         ``None``: the outcome already is profit (margin 1, no costs).
-    learner : {"auto", "t", "s", "x", "dr"} or CATE learner, optional
-        ``None``: :data:`DEFAULT_LEARNER` (``"auto"``: the S-learner for numeric levels, the
-        T-learner for labelled arms). A learner object is cloned; its ``control`` is set to
-        the experiment's.
+    learner : {"auto", "t", "s", "x", "dr", "smooth"} or CATE learner, optional
+        ``None``: :data:`DEFAULT_LEARNER` (``"auto"``: ``"smooth"`` for numeric levels, the
+        T-learner for labelled arms). ``"smooth"`` is ``SLearner(level_model="logit")``: the
+        chance of a non-zero outcome is logistic in the level with a customer-specific
+        intercept and slope, so each customer's curve over the levels is smooth (numeric
+        levels only). A learner object is cloned; its ``control`` is set to the experiment's.
     base_estimator : estimator, optional
         Base model of the learner (any scikit-learn regressor, or classifier for a 0/1
-        outcome). ``None``: :func:`~coarseopt.estimation.learners.default_estimator`.
+        outcome); for ``"smooth"`` the model of the size of non-zero outcomes. ``None``:
+        :func:`~coarseopt.estimation.learners.default_estimator`.
     cv : int or None, default=5
         Cross-fitting folds (>= 2); ``None`` predicts in sample (optimistic, not advised).
     grid : None, int or array-like of float, optional

@@ -229,21 +229,73 @@ class SLearner(_CATELearner):
         With the ``"level"`` encoding: constrain the outcome to rise (1) or fall (-1) with
         the level, e.g. sales never fall as a discount deepens. Needs a base model with a
         ``monotonic_cst`` parameter (histogram gradient boosting); other features stay free.
+        Only with ``level_model="free"``.
+    level_model : {"free", "logit"}, default="free"
+        How the outcome depends on a numeric level ``d``.
+
+        - ``"free"``: ``d`` is one more input of ``estimator``, which may shape the response
+          to the level as it likes (a tree model gives a step function of ``d``).
+        - ``"logit"``: a varying-coefficient hurdle model, smooth in ``d`` by construction
+          (``learner="smooth"``):
+
+          .. math::
+
+              \\hat\\mu(x, d) = \\sigma\\big(f(x) + g(x)\\, d\\big)\\;
+              \\hat m(x, d), \\qquad
+              \\hat m(x, d) \\approx E[Y \\mid Y \\neq 0, x, d],
+
+          where the chance of a non-zero outcome (a purchase) is logistic in the level with
+          a customer-specific intercept ``f(x)`` and slope ``g(x)``, both additive cubic
+          splines of the features' quantile ranks (``n_knots`` knots each; ranks keep
+          skewed features such as spend or recency from crowding into one knot interval
+          and leave binary features binary), fitted jointly by
+          an L2-penalized logistic regression (inverse penalty ``C``) on the basis, the
+          basis times ``d``, and ``d``; ``estimator`` models the size of the non-zero
+          outcomes from ``[x, d]``. Every customer's response to the level is a
+          two-parameter curve, so the model cannot follow noise from one arm to the next:
+          the errors it makes are shared across levels, which is what the argmax over
+          levels in step 2 needs. This is the logit demand model of pricing and promotion
+          response (e.g. Train 2009, ch. 3) with heterogeneity in both coefficients.
+          Needs numeric arms (``treatment_encoding`` ``"auto"`` or ``"level"``). If no
+          outcome is zero the logistic part is skipped (probability 1) and the model is the
+          ``"free"`` one.
+    n_knots : int, default=5
+        Knots of each feature's spline (``level_model="logit"`` only).
+    C : float, default=0.1
+        Inverse L2 penalty of the logistic part (``level_model="logit"`` only), on
+        standardized columns. ``n_knots`` and ``C`` were chosen on ``make_promotions``
+        data seeds 0 to 5 (``docs/estimation.md``).
 
     Attributes
     ----------
     arms_ : ndarray of shape (n_arms,)
     control_index_ : int
     model_ : estimator
+        The outcome model; with ``level_model="logit"`` the model of the non-zero outcomes.
+    event_model_ : LogisticRegression or None
+        ``level_model="logit"`` only: the model of ``P(Y != 0 | x, d)`` (``None`` when every
+        outcome is non-zero, or every outcome is zero).
+    basis_ : Pipeline
+        ``level_model="logit"`` only: quantile ranks and spline basis of the features.
     n_features_in_ : int
     feature_names_in_ : ndarray of str (when X has column names)
+
+    References
+    ----------
+    Hastie & Tibshirani (1993). Varying-coefficient models. JRSS B 55(4), 757-796.
+
+    Train (2009). Discrete Choice Methods with Simulation, 2nd ed. Cambridge University Press.
     """
 
-    def __init__(self, estimator=None, *, control=None, treatment_encoding="auto", level_monotonic=None):
+    def __init__(self, estimator=None, *, control=None, treatment_encoding="auto", level_monotonic=None,
+                 level_model="free", n_knots=5, C=0.1):
         self.estimator = estimator
         self.control = control
         self.treatment_encoding = treatment_encoding
         self.level_monotonic = level_monotonic
+        self.level_model = level_model
+        self.n_knots = n_knots
+        self.C = C
 
     def _augment(self, X: np.ndarray, j: int) -> np.ndarray:
         if self.encoding_ == "level":
@@ -269,6 +321,13 @@ class SLearner(_CATELearner):
             raise LearnerError("treatment_encoding='level' needs numeric arms; these are labels. Use 'onehot'.")
         self.encoding_ = encoding
         template = self._outcome_template()
+        if self.level_model not in ("free", "logit"):
+            raise LearnerError(
+                f"The 'level_model' parameter of SLearner must be one of ['free', 'logit']. Got {self.level_model!r} "
+                "instead."
+            )
+        if self.level_model == "logit":
+            return self._fit_logit(X, t, y, template)
         if self.level_monotonic is not None:
             if self.level_monotonic not in (1, -1) or isinstance(self.level_monotonic, bool):
                 raise LearnerError(
@@ -290,10 +349,60 @@ class SLearner(_CATELearner):
         self.model_ = _fit_model(template, Z, y)
         return self
 
+    def _fit_logit(self, X: np.ndarray, t: np.ndarray, y: np.ndarray, template: Any) -> "SLearner":
+        """``level_model="logit"``: logistic chance of a non-zero outcome in the level, times its size."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import QuantileTransformer, SplineTransformer, StandardScaler
+
+        if self.encoding_ != "level":
+            raise LearnerError("level_model='logit' needs numeric arms with treatment_encoding='level'.")
+        if self.level_monotonic is not None:
+            raise LearnerError("level_monotonic applies to level_model='free' only; under level_model='logit' the "
+                               "chance of a non-zero outcome is monotone in the level for each customer by "
+                               "construction (the sign of g(x)).")
+        if isinstance(self.n_knots, bool) or not isinstance(self.n_knots, numbers.Integral) or self.n_knots < 2:
+            raise LearnerError(f"The 'n_knots' parameter of SLearner must be an int >= 2. Got {self.n_knots!r} instead.")
+        if isinstance(self.C, bool) or not isinstance(self.C, numbers.Real) or not self.C > 0:
+            raise LearnerError(f"The 'C' parameter of SLearner must be a float > 0. Got {self.C!r} instead.")
+        d = self.arms_[t].astype(np.float64)
+        event = y != 0
+        self.basis_ = make_pipeline(
+            QuantileTransformer(n_quantiles=min(200, X.shape[0]), random_state=0),
+            SplineTransformer(n_knots=int(self.n_knots), degree=3, extrapolation="linear"),
+        ).fit(X)
+        if event.all() or not event.any():  # the chance of a non-zero outcome is 1 (or 0: size model is 0)
+            self.event_model_ = None
+        else:
+            design = self._logit_design(X, d)
+            self.design_scaler_ = StandardScaler().fit(design)
+            with _single_threaded():
+                self.event_model_ = LogisticRegression(C=float(self.C), max_iter=2000).fit(
+                    self.design_scaler_.transform(design), event)
+        Z = np.hstack([X, d[:, None]])
+        if event.any():
+            self.model_ = _fit_model(template, Z[event], y[event])
+        else:  # every outcome is zero: nothing but the (zero) probability to model
+            self.model_ = DummyRegressor(strategy="constant", constant=0.0).fit(Z[:1], y[:1])
+        return self
+
+    def _logit_design(self, X: np.ndarray, d: np.ndarray) -> np.ndarray:
+        B = self.basis_.transform(X)
+        return np.hstack([B, B * d[:, None], d[:, None]])
+
     def predict_outcome(self, X):
         """``(n, n_arms)`` expected outcome under every arm."""
         X = self._check_predict(X)
-        return np.column_stack([_predict_model(self.model_, self._augment(X, j)) for j in range(self.arms_.size)])
+        if self.level_model != "logit":
+            return np.column_stack([_predict_model(self.model_, self._augment(X, j)) for j in range(self.arms_.size)])
+        out = []
+        for j in range(self.arms_.size):
+            d = np.full(X.shape[0], float(self.arms_[j]))
+            size = _predict_model(self.model_, np.hstack([X, d[:, None]]))
+            if self.event_model_ is not None:
+                size = size * self.event_model_.predict_proba(self.design_scaler_.transform(self._logit_design(X, d)))[:, 1]
+            out.append(size)
+        return np.column_stack(out)
 
 
 # ---------------------------------------------------------------------- T-learner
@@ -659,14 +768,18 @@ def _single_threaded():
 
 
 #: Learner names accepted by :func:`make_learner` and ``estimate_profit(learner=...)``.
-LEARNERS = {"s": SLearner, "t": TLearner, "x": XLearner, "dr": DRLearner}
+#: ``"smooth"`` is ``SLearner(level_model="logit")`` (numeric levels only).
+LEARNERS = {"s": SLearner, "t": TLearner, "x": XLearner, "dr": DRLearner, "smooth": SLearner}
+
+#: Parameters that a learner name sets beyond its class's defaults.
+_NAME_PARAMS = {"smooth": {"level_model": "logit"}}
 
 
 def make_learner(name: Any, estimator: Any = None, *, control: Any = None, random_state: Any = None):
-    """A learner from a name (``"s"``, ``"t"``, ``"x"``, ``"dr"``) or a learner object.
+    """A learner from a name (``"s"``, ``"t"``, ``"x"``, ``"dr"``, ``"smooth"``) or a learner object.
 
     ``estimator`` becomes the learner's base model; a learner object is cloned and its
-    ``control`` set.
+    ``control`` set. ``"smooth"`` is ``SLearner(level_model="logit")``.
     """
     if name is None:
         name = "t"
@@ -678,7 +791,7 @@ def make_learner(name: Any, estimator: Any = None, *, control: Any = None, rando
                 f"Got {name!r} instead."
             )
         cls = LEARNERS[key]
-        kwargs = {"control": control}
+        kwargs = {"control": control, **_NAME_PARAMS.get(key, {})}
         if cls is DRLearner:
             kwargs["random_state"] = random_state
         return cls(estimator, **kwargs)
