@@ -90,8 +90,8 @@ proportional_cost = 0.0       # cost per unit of outcome (a number, a table, or 
                               # numeric treatment level itself, e.g. a discount depth)
 
 [estimation]
-learner = "default"           # the CATE learner: "default" (T-learner for labelled arms, S-learner
-                              # for numeric levels), "t", "s", "x" or "dr"
+learner = "default"           # the CATE learner: "default" (chosen by the kind of arms), "t", "s",
+                              # "x", "dr" or "smooth" (see docs/estimation.md)
 cv = 5                        # folds of cross-fitting (out-of-fold predictions)
 grid = 0                      # numeric arms only: offer this many equally spaced levels between
                               # the lowest and highest arm (0: only the arms)
@@ -227,6 +227,21 @@ def _proportional(v: Any) -> Any:
         raise _Bad('must be a number >= 0, a table of numbers per treatment, or "level"') from None
 
 
+def _learner(v: Any) -> str:
+    """"default" / "auto", or a learner name registered by step 1 (looked up only when needed)."""
+    if v in ("default", "auto"):
+        return v
+    try:
+        from .estimation.learners import LEARNERS
+
+        names = sorted(LEARNERS)
+    except ImportError:  # pragma: no cover - step 1 ships with the package
+        names = ["dr", "s", "t", "x"]
+    if not isinstance(v, str) or v not in names:
+        raise _Bad("must be one of " + ", ".join(f'"{c}"' for c in ["default", *names]))
+    return v
+
+
 def _table(v: Any) -> dict:
     if not isinstance(v, dict):
         raise _Bad("must be a table of option = value")
@@ -269,7 +284,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "proportional_cost": Key(0.0, _proportional, "cost per unit of outcome"),
     },
     "estimation": {
-        "learner": Key("default", _choice("default", "auto", "t", "s", "x", "dr"), "the CATE learner"),
+        "learner": Key("default", _learner, "the CATE learner"),
         "cv": Key(5, _int(2), "cross-fitting folds"),
         "grid": Key(0, _int(0), "levels between numeric arms (0: arms only)"),
         "seed": Key(0, _int(), "seed of the folds"),
