@@ -44,13 +44,13 @@ the certified bound. The start is the incumbent's offered set (``y`` its indicat
 
 The model is *disaggregated*: individuals are grouped by their best column (at most 64
 groups, fewer when ``m`` is wide) and every evaluation adds one cut per group,
-:math:`G = \sum_b G_b`, which makes the model far richer for the same number of O(nm)
+:math:`G = \\sum_b G_b`, which makes the model far richer for the same number of O(nm)
 passes; the multipliers are then combined group by group with that group's cut weights.
 The two master LPs (the model's maximum, and the max-norm projection of the best point onto
 the level set) are persistent HiGHS models to which cuts are added and from which the
 longest-inactive ones (beyond 40 evaluations) are dropped, each solve warm-starting from
 the previous basis. The method stops at the target gap, when the bound proves the
-incumbent optimal or meets the lower estimate :math:`\max G` of the LP bound, after 10
+incumbent optimal or meets the lower estimate :math:`\\max G` of the LP bound, after 10
 iterations without progress, at ``max_iter`` or at the deadline.
 
 Rows are shifted by their maximum before any arithmetic (:math:`P_{ij} - \\max_l P_{il}`
