@@ -612,6 +612,9 @@ class LocalSearchSolver(Solver):
     }
 
     def _solve(self, problem, context):
+        if problem.is_lazy:  # dask profit: map-reduce passes over the row blocks, same draws
+            from ._chunked import solve_local_search
+            return solve_local_search(problem, context, self.params)
         with _one_blas_thread():
             return self._search(problem, context)
 
