@@ -20,8 +20,8 @@ Sections
     - ``cluster`` (smaller sizes): the lazy path on a ``LocalCluster`` of 2 worker processes;
     - ``ot`` (``bound=False``) at the smallest size, lazily and in memory.
 
-    A lazy problem is solved by the map-reduce version of the solver
-    (``coarseopt_solvers._chunked``), the path ``co.solve`` takes for a dask ``profit``.
+    ``co.solve`` sends a lazy problem to the map-reduce passes of
+    ``coarseopt_solvers._chunked`` (the ``path`` field of a result says which path ran).
 
     At sizes both paths can do, the offered sets must agree and the time ratio
     lazy / memory is reported (measured in the same run: the machine is shared).
@@ -124,10 +124,7 @@ def measure(spec: dict) -> dict:
         t1 = time.perf_counter()
         name = spec.get("solver", "local-search")
         options = spec.get("options", {})
-        if problem.is_lazy and name == "local-search":
-            result = _map_reduce_solver(name)(**options).solve(problem, seed=0, progress=False)
-        else:
-            result = co.solve(problem, solver=name, seed=0, progress=False, **options)
+        result = co.solve(problem, solver=name, seed=0, progress=False, **options)
         out.update(
             solve_s=time.perf_counter() - t1, objective=result.objective, bound=result.bound,
             offered=result.offered.tolist(), status=result.status,
@@ -141,22 +138,6 @@ def measure(spec: dict) -> dict:
         client.close()
         cluster.close()
     return out
-
-
-def _map_reduce_solver(name: str):
-    """The registered solver class, with its ``_solve`` sent to the map-reduce version for a
-    lazy problem (what ``co.solve`` does once the plugin dispatches lazy problems there)."""
-    import coarseopt as co
-    from coarseopt_solvers import _chunked
-
-    base = co.get_solver(name)
-
-    class MapReduce(base):
-        def _solve(self, problem, context):
-            return _chunked.solve_local_search(problem, context, self.params)
-
-    MapReduce.name = name
-    return MapReduce
 
 
 def run_child(spec: dict) -> dict:
