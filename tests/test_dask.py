@@ -206,3 +206,20 @@ def test_lazy_validation_finds_bad_values_and_odd_chunks(client):
     odd = co.CoarseProblem(da.from_array(np.arange(40.0).reshape(10, 4), chunks=(3, 2)), k=2)
     assert len(odd.profit.chunks[1]) == 1  # whole rows per block
     assert co.solve(odd, "local-search").offered.tolist() == [3]
+
+
+def test_dask_scale_benchmark_smoke(tmp_path):
+    """The out-of-core benchmark's pieces on a tiny instance (its full run is not a test)."""
+    from benchmarks import dask_scale
+
+    files = dask_scale.write_instance(tmp_path / "inst", 3000, 8)
+    rows = []
+    for kind in ("lazy", "memory"):
+        spec = dict(section="scale", kind=kind, n=3000, m=8, k=3, files=[str(f) for f in files])
+        rows.append(dask_scale.measure(spec))
+    lazy_row, memory_row = rows
+    assert lazy_row["path"] == "map-reduce" and memory_row["path"] == "in-process"
+    assert lazy_row["offered"] == memory_row["offered"]
+    assert lazy_row["objective"] == pytest.approx(memory_row["objective"], rel=1e-12)
+    text = dask_scale.report(rows, dask_scale.machine())
+    assert "same offered set: True" in text
