@@ -187,24 +187,31 @@ class _KMeansSegments(Solver):
         n = problem.n
         n_distinct = min(n, problem.k)
         seed = None if context.seed is None else int(context.seed) % (2**32)
-        if n > self.params["minibatch_above"]:
-            model = MiniBatchKMeans(
-                n_clusters=n_distinct, n_init=self.params["n_init"], max_iter=self.params["max_iter"],
-                batch_size=4096, random_state=seed,
-            )
-        else:
-            model = KMeans(
-                n_clusters=n_distinct, n_init=self.params["n_init"], max_iter=self.params["max_iter"],
-                random_state=seed,
-            )
+        kmeans = MiniBatchKMeans if n > self.params["minibatch_above"] else KMeans
+        extra = {"batch_size": 4096} if kmeans is MiniBatchKMeans else {}
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
 
-        with warnings.catch_warnings():
-            # Fewer distinct points than k: some clusters stay empty, which is harmless here.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            labels = model.fit_predict(x)
+        # One restart at a time (each seeded from the run's seed) so that a time limit is
+        # honoured between restarts; the restart with the smallest inertia is kept, as
+        # scikit-learn's own n_init does.
+        model, labels, restarts = None, None, 0
+        for r in range(self.params["n_init"]):
+            if r > 0 and context.out_of_time():
+                break
+            candidate = kmeans(
+                n_clusters=n_distinct, n_init=1, max_iter=self.params["max_iter"],
+                random_state=None if seed is None else (seed + r) % (2**32), **extra,
+            )
+            with warnings.catch_warnings():
+                # Fewer distinct points than k: some clusters stay empty, which is harmless here.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                candidate_labels = candidate.fit_predict(x)
+            restarts += 1
+            if model is None or candidate.inertia_ < model.inertia_:
+                model, labels = candidate, candidate_labels
+        timed_out = restarts < self.params["n_init"]
         n_seg = model.cluster_centers_.shape[0]
         totals = np.zeros((n_seg, problem.m))
         for s in range(n_seg):
@@ -221,7 +228,8 @@ class _KMeansSegments(Solver):
         return Solution(
             offered=offered,
             assignment=assignment,
-            status="feasible",
+            status="time_limit" if timed_out else "feasible",
+            termination="time_limit" if timed_out else "converged",
             message=f"k-means on {kind} ({type(model).__name__}), best treatment per segment",
             extras={
                 "segment": labels.astype(np.intp),
@@ -231,6 +239,7 @@ class _KMeansSegments(Solver):
                 "center_scale": scale,
                 "clustered_on": kind,
                 "inertia": float(model.inertia_),
+                "restarts": restarts,
             },
         )
 
