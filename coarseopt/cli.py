@@ -261,6 +261,8 @@ def _print_study(args: argparse.Namespace, study: Any, out: Path, seconds: float
                     f"{row['lift_ci_high']:.4f}]")
         else:
             lift = f"held-out lift: n/a ({row.get('note') or 'not evaluable'})"
+        if "true_lift" in row and math.isfinite(row["true_lift"]):
+            lift += f"; true lift {row['true_lift']:.4f}"
         rec = f"{100 * res.recovery:.1f}%" if math.isfinite(res.recovery) else "n/a"
         print(f"  k={k}: offer {offered} | recovery {rec} ({res.status}) | {lift}{mark}")
     print(f"wrote {out}{'/' if not str(out).endswith('/') else ''} (report.html, summary.json, segments.json, "
