@@ -41,7 +41,7 @@ import numpy as np
 
 from coarseopt.solver import Solution
 
-from .local_search import _check_init, _Engine, _group_sum, _multistart
+from .local_search import _check_init, _Engine, _group_sum, _multistart, best_two
 
 __all__ = [
     "ChunkedEngine",
@@ -121,23 +121,7 @@ def _snap_ties(gains: np.ndarray, valid: np.ndarray, value: float) -> np.ndarray
 def _block_state(block: np.ndarray, offered: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best and second-best offered value of each row of the block and the position (in
     ``offered``) of the best one; ties: the first position."""
-    n, s = block.shape[0], offered.size
-    b1 = np.empty(n)
-    b2 = np.full(n, -np.inf)
-    pos = np.zeros(n, dtype=np.intp)
-    for lo, blk in _sub_blocks(block):
-        hi = lo + blk.shape[0]
-        sub = blk[:, offered]
-        if s == 1:
-            b1[lo:hi] = sub[:, 0]
-            continue
-        p = sub.argmax(axis=1)
-        rows = np.arange(sub.shape[0])
-        b1[lo:hi] = sub[rows, p]
-        sub[rows, p] = -np.inf
-        b2[lo:hi] = sub.max(axis=1)
-        pos[lo:hi] = p
-    return b1, b2, pos
+    return best_two(_sub_blocks(block), offered, block.shape[0])
 
 
 def _state_total(state: tuple) -> float:

@@ -58,7 +58,7 @@ import contextlib
 import math
 import numbers
 import time
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -87,6 +87,29 @@ _MAX_GENERATIONS = 10
 
 
 # ---------------------------------------------------------------------- the swap engine
+
+def best_two(blocks: Iterable[tuple[int, np.ndarray]], offered: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best and second-best offered profit of each of ``n`` individuals, and the position in
+    ``offered`` of its best treatment (ties: the first position), from ``(first_row, block)``
+    row blocks of the profit matrix. The bookkeeping of fast interchange (Whitaker 1983)."""
+    s = offered.size
+    b1 = np.empty(n)
+    b2 = np.full(n, -np.inf)
+    pos = np.zeros(n, dtype=np.intp)
+    for lo, blk in blocks:
+        hi = lo + blk.shape[0]
+        sub = blk[:, offered]  # a copy: marking the best below leaves the data untouched
+        if s == 1:
+            b1[lo:hi] = sub[:, 0]
+            continue
+        p = sub.argmax(axis=1)
+        rows = np.arange(sub.shape[0])
+        b1[lo:hi] = sub[rows, p]
+        sub[rows, p] = -np.inf
+        b2[lo:hi] = sub.max(axis=1)
+        pos[lo:hi] = p
+    return b1, b2, pos
+
 class _Engine:
     """Passes over a profit matrix (numpy, or dask chunk by chunk) in row blocks.
 
@@ -132,23 +155,7 @@ class _Engine:
     def state(self, offered: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(b1, b2, pos)``: best and second-best offered profit of each individual and the
         position in ``offered`` of its best treatment (ties: the first position)."""
-        n, s = self.n, offered.size
-        b1 = np.empty(n)
-        b2 = np.full(n, -np.inf)
-        pos = np.zeros(n, dtype=np.intp)
-        for lo, blk in self.blocks():
-            hi = lo + blk.shape[0]
-            sub = blk[:, offered]
-            if s == 1:
-                b1[lo:hi] = sub[:, 0]
-                continue
-            p = sub.argmax(axis=1)
-            rows = np.arange(sub.shape[0])
-            b1[lo:hi] = sub[rows, p]
-            sub[rows, p] = -np.inf
-            b2[lo:hi] = sub.max(axis=1)
-            pos[lo:hi] = p
-        return b1, b2, pos
+        return best_two(self.blocks(), offered, self.n)
 
     def add_gains(self, b1: np.ndarray | None, cand: np.ndarray) -> np.ndarray:
         """``G_j = sum_i max(P_ij - b1_i, 0)`` for the candidates (column sums if no set)."""
