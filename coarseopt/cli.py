@@ -164,8 +164,6 @@ def _say(args: argparse.Namespace, text: str = "") -> None:
 
 
 def _read_table(path: str, what: str):
-    import pandas as pd
-
     p = Path(path)
     if not p.exists():
         raise UsageError(f"{what} {path!r}: no such file.")
@@ -174,8 +172,10 @@ def _read_table(path: str, what: str):
     suffix = p.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise UsageError(f"{what} {path!r}: expected a .csv or .parquet file; got {suffix or 'no extension'}.")
+    from .tabular import read_table
+
     try:
-        return pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
+        return read_table(p, "csv" if suffix == ".csv" else "parquet")
     except Exception as exc:  # the user's file: report the parser's reason in one line
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"{what} {path!r}: cannot be read: {first}") from None

@@ -121,14 +121,12 @@ class Study:
 
 # ---------------------------------------------------------------------------- data
 def _read_file(cfg: StudyConfig):
-    import pandas as pd
-
     path = cfg.data_path
     fmt = cfg.data["format"]
+    from .tabular import read_table
+
     try:
-        if fmt == "csv":
-            return pd.read_csv(path)
-        return pd.read_parquet(path)
+        return read_table(path, fmt)
     except Exception as exc:  # parser errors of all kinds: the user's file, not our bug
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(

@@ -471,8 +471,6 @@ def test_cli_solve_on_hostile_csv_exits_cleanly(text, k, tmp_path_factory):
         assert "Traceback" not in err
 
 
-@pytest.mark.xfail(strict=True, reason="coarseopt solve on a CSV whose header repeats a label ('a,a,b') solves "
-                   "silently with pandas' renamed label 'a.1' instead of refusing the duplicate treatment label")
 def test_cli_refuses_duplicate_csv_labels(tmp_path):
     import contextlib
     import io
