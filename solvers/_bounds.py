@@ -289,6 +289,7 @@ class _Bundle:
         self.u: list[np.ndarray] = []
         self.age: list[int] = []
         self._hs = None
+        self.deadline: float | None = None  # perf_counter() value each master solve must respect
         self._fixed = (0, 0)
         try:
             self._hs_init()
@@ -368,8 +369,17 @@ class _Bundle:
             rows = np.arange(fixed + t * self.nb, fixed + (t + 1) * self.nb, dtype=np.int32)
             h.deleteRows(rows.size, rows)
 
+    def _expired(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
+
+    def _hs_limit(self, h) -> None:
+        """Give one HiGHS run at most the time left (a master LP can stall for a long time)."""
+        if self.deadline is not None:
+            h.setOptionValue("time_limit", max(self.deadline - time.perf_counter(), 0.01))
+
     def _hs_model_max(self):
         h1, _, highspy = self._hs
+        self._hs_limit(h1)
         h1.run()
         if h1.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
@@ -386,6 +396,7 @@ class _Bundle:
         h2.changeRowBounds(1, level / self.scale, inf)
         rows = np.arange(2, 2 + 2 * m, dtype=np.int32)
         h2.changeRowsBounds(2 * m, rows, np.full(2 * m, -inf), np.r_[center, -center].astype(np.float64))
+        self._hs_limit(h2)
         h2.run()
         if h2.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
@@ -403,11 +414,13 @@ class _Bundle:
         mat = sparse.hstack([sparse.csr_matrix(-r), tcols]).tocsr()
         return mat, np.concatenate(self.a)
 
-    @staticmethod
-    def _linprog(c, a_ub, b_ub, bounds):
+    def _linprog(self, c, a_ub, b_ub, bounds):
         from scipy.optimize import linprog
 
-        return linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs-ds")
+        options = {}
+        if self.deadline is not None:  # a stalled master LP must not outlast the time limit
+            options["time_limit"] = max(self.deadline - time.perf_counter(), 0.01)
+        return linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs-ds", options=options)
 
     def model_max(self) -> tuple[float, np.ndarray, np.ndarray] | None:
         """``max_{y in Y} sum_b min_s (a_bs + r_bs . y)``: value, maximizer and cut weights."""
@@ -424,6 +437,8 @@ class _Bundle:
                     for t in range(s):
                         self.age[t] = 0 if (lam[t] > 1e-12).any() else self.age[t] + 1
                     return value * self.scale, y, lam
+        if self._expired():
+            return None
         cuts, rhs = self._cut_rows()
         cap = sparse.csr_matrix(np.concatenate([np.ones(m), np.zeros(nb)])[None, :])
         c = np.concatenate([np.zeros(m), -np.ones(nb)])
@@ -449,6 +464,8 @@ class _Bundle:
             out = self._hs_project(center, level)
             if out is not None:
                 return out
+        if self._expired():
+            return None
         cuts, rhs = self._cut_rows()
         cuts = sparse.hstack([cuts, sparse.csr_matrix((cuts.shape[0], 1))])
         eye = sparse.identity(m, format="csr")
@@ -620,6 +637,7 @@ def lagrangian_bound(
     spread = float(np.mean(p.max(axis=1) - p.min(axis=1)))
     max_cuts = int(np.clip(4e8 / (8.0 * n), 12, _MAX_CUTS))
     bundle = _Bundle(m, k, oracle.n_groups, scale=max(spread, 1e-12) * n, max_cuts=max_cuts)
+    bundle.deadline = deadline
     best_bound, best_u = np.inf, None
     history: list[float] = []
     best_g, best_y = -np.inf, y.copy()
