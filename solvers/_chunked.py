@@ -41,7 +41,7 @@ import numpy as np
 
 from coarseopt.solver import Solution
 
-from .local_search import _check_init, _Engine, _group_sum, _multistart, best_two
+from .local_search import _check_init, _Engine, _group_sum, _multistart, best_two, swap_terms
 
 __all__ = [
     "ChunkedEngine",
@@ -146,23 +146,7 @@ def _block_add_gains(block: np.ndarray, b1: np.ndarray | None, cand: np.ndarray)
 def _block_swap_gains(block: np.ndarray, state: tuple, s: int, cand: np.ndarray | None) -> tuple:
     """The block's share of ``G`` (candidates), ``E`` (``s x candidates``) and of the
     excess ``sum_i max(max_j P_ij - b1_i, 0)`` (when every column is a candidate)."""
-    b1, b2, pos = state
-    c = block.shape[1] if cand is None else cand.size
-    gain_add = np.zeros(c)
-    extra = np.zeros((s, c))
-    excess = 0.0
-    for lo, blk in _sub_blocks(block):
-        hi = lo + blk.shape[0]
-        sub = blk if cand is None else blk[:, cand]
-        b1b = b1[lo:hi, None]
-        d = sub - b1b
-        if cand is None:
-            excess += float(np.maximum(d.max(axis=1), 0.0).sum())
-        gain_add += np.maximum(d, 0.0).sum(axis=0)
-        np.minimum(d, 0.0, out=d)
-        np.maximum(d, b2[lo:hi, None] - b1b, out=d)
-        extra += _group_sum(pos[lo:hi], d, s)
-    return gain_add, extra, excess
+    return swap_terms(_sub_blocks(block), state, s, block.shape[1], cand)
 
 
 def _block_column(block: np.ndarray, j: int) -> np.ndarray:

@@ -110,6 +110,35 @@ def best_two(blocks: Iterable[tuple[int, np.ndarray]], offered: np.ndarray, n: i
         pos[lo:hi] = p
     return b1, b2, pos
 
+
+def swap_terms(blocks: Iterable[tuple[int, np.ndarray]], state: tuple, s: int, m: int,
+               cand: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """The per-block sums behind every swap's change of ``f`` (fast interchange).
+
+    ``gain_add[t] = sum_i max(P_it - b1_i, 0)`` (what adding candidate ``t`` gains) and
+    ``extra[r, t]``: for the individuals whose best is at position ``r``, the loss of removing
+    it net of what ``t`` offers, ``max(min(P_it - b1_i, 0), b2_i - b1_i)``; ``Delta[r, t] =
+    extra[r, t] + gain_add[t]``. ``excess = sum_i max(max_j P_ij - b1_i, 0)`` when every column
+    is a candidate. ``state`` is :func:`best_two` of the offered set.
+    """
+    b1, b2, pos = state
+    c = m if cand is None else cand.size
+    gain_add = np.zeros(c)
+    extra = np.zeros((s, c))
+    excess = 0.0
+    for lo, blk in blocks:
+        hi = lo + blk.shape[0]
+        sub = blk if cand is None else blk[:, cand]
+        b1b = b1[lo:hi, None]
+        d = sub - b1b
+        if cand is None:
+            excess += float(np.maximum(d.max(axis=1), 0.0).sum())
+        gain_add += np.maximum(d, 0.0).sum(axis=0)
+        np.minimum(d, 0.0, out=d)
+        np.maximum(d, b2[lo:hi, None] - b1b, out=d)
+        extra += _group_sum(pos[lo:hi], d, s)
+    return gain_add, extra, excess
+
 class _Engine:
     """Passes over a profit matrix (numpy, or dask chunk by chunk) in row blocks.
 
@@ -175,25 +204,10 @@ class _Engine:
     def swap_gains(self, st: tuple, s: int, cand: np.ndarray | None = None) -> np.ndarray:
         """``Delta[r, t]``: change of ``f`` when candidate column ``cand[t]`` (every column
         if None) replaces the treatment at position ``r`` of the offered set."""
-        b1, b2, pos = st
-        c = self.m if cand is None else cand.size
-        gain_add = np.zeros(c)
-        extra = np.zeros((s, c))
-        excess = 0.0
-        for lo, blk in self.blocks():
-            hi = lo + blk.shape[0]
-            sub = blk if cand is None else blk[:, cand]
-            b1b = b1[lo:hi, None]
-            d = sub - b1b
-            if cand is None:
-                excess += float(np.maximum(d.max(axis=1), 0.0).sum())
-            gain_add += np.maximum(d, 0.0).sum(axis=0)
-            np.minimum(d, 0.0, out=d)
-            np.maximum(d, b2[lo:hi, None] - b1b, out=d)
-            extra += _group_sum(pos[lo:hi], d, s)
+        gain_add, extra, excess = swap_terms(self.blocks(), st, s, self.m, cand)
         self.passes += 1
         if cand is None:
-            self.row_max_total = float(b1.sum()) + excess
+            self.row_max_total = float(st[0].sum()) + excess
         return extra + gain_add[None, :]
 
     # -- construction
