@@ -72,6 +72,24 @@ def comparison_from(est: Estimate, *, n: int, n_disagree: int, method: str, desi
     )
 
 
+
+def _pair_context(y, action, policy_a, policy_b, *, design, propensity, assigned, X, outcome_model, cv,
+                  seed, poststratify):
+    """The validated experiment of a two-policy comparison, the estimators' shared context,
+    and the two policies' recommended actions as codes."""
+    exp, codes = build(
+        y,
+        action,
+        {"policy_a": policy_a, "policy_b": policy_b},
+        design=design,
+        propensity=propensity,
+        assigned=assigned,
+        X=X,
+        names=("a", "b"),
+    )
+    ctx = make_context(exp, outcome_model=outcome_model, cv=cv, seed=seed, poststratify=poststratify)
+    return ctx, codes["policy_a"], codes["policy_b"]
+
 def compare_policies(
     y: Any,
     action: Any,
@@ -202,21 +220,12 @@ def compare_policies(
     """
     method = check_method(method, METHODS)
     alpha = check_alpha(alpha)
-    exp, codes = build(
-        y,
-        action,
-        {"policy_a": policy_a, "policy_b": policy_b},
-        design=design,
-        propensity=propensity,
-        assigned=assigned,
-        X=X,
-        names=("a", "b"),
-    )
-    ctx = make_context(exp, outcome_model=outcome_model, cv=cv, seed=seed, poststratify=poststratify)
-    a, b = codes["policy_a"], codes["policy_b"]
+    ctx, a, b = _pair_context(y, action, policy_a, policy_b, design=design, propensity=propensity,
+                              assigned=assigned, X=X, outcome_model=outcome_model, cv=cv, seed=seed,
+                              poststratify=poststratify)
     est = PAIR_ESTIMATORS[method](ctx, a, b, (0, 1))
     return comparison_from(
-        est, n=exp.n, n_disagree=int((a != b).sum()), method=method, design=exp.design, alpha=alpha
+        est, n=ctx.exp.n, n_disagree=int((a != b).sum()), method=method, design=ctx.exp.design, alpha=alpha
     )
 
 
@@ -255,24 +264,15 @@ def compare_estimators(
     if not methods:
         raise EvaluationError("The 'methods' argument lists no estimator; give at least one of " + ", ".join(METHODS))
     alpha = check_alpha(alpha)
-    exp, codes = build(
-        y,
-        action,
-        {"policy_a": policy_a, "policy_b": policy_b},
-        design=design,
-        propensity=propensity,
-        assigned=assigned,
-        X=X,
-        names=("a", "b"),
-    )
-    ctx = make_context(exp, outcome_model=outcome_model, cv=cv, seed=seed, poststratify=poststratify)
-    a, b = codes["policy_a"], codes["policy_b"]
+    ctx, a, b = _pair_context(y, action, policy_a, policy_b, design=design, propensity=propensity,
+                              assigned=assigned, X=X, outcome_model=outcome_model, cv=cv, seed=seed,
+                              poststratify=poststratify)
     n_dis = int((a != b).sum())
     columns = ("estimate", "se", "ci_low", "ci_high", "p_value", "n", "n_disagree")
     rows = {}
     for m in methods:
         est = PAIR_ESTIMATORS[m](ctx, a, b, (0, 1))
-        r = comparison_from(est, n=exp.n, n_disagree=n_dis, method=m, design=exp.design, alpha=alpha)
+        r = comparison_from(est, n=ctx.exp.n, n_disagree=n_dis, method=m, design=ctx.exp.design, alpha=alpha)
         rows[m] = [getattr(r, c) for c in columns]
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(columns))
     table.index.name = "method"
