@@ -96,7 +96,7 @@ class MIPSolver(Solver):
     name = "mip"
     exact = True
     supports_shares = True
-    supports_lazy = False
+    supports_lazy = True
     requires = ("highspy", "pyomo")
     options = {
         "backend": Option("highs", check_backend, "MIP solver: highs, cbc, glpk, gurobi, scip, or any Pyomo solver"),
@@ -116,6 +116,10 @@ class MIPSolver(Solver):
 
     # ------------------------------------------------------------------ main sequence
     def _solve(self, problem, context):
+        if problem.is_lazy:  # dask profit: chunked preprocessing, see _lazy
+            from . import _lazy
+
+            return _lazy.solve_lazy(self, problem, context)
         # Solve in normalized units (each row shifted by its maximum, then divided by the
         # largest spread) so that HiGHS's absolute tolerances suit profits of any magnitude;
         # a model_hook sees the profits as given.
