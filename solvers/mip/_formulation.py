@@ -407,6 +407,14 @@ def prefix_sets(profit: np.ndarray, k: int, *, aggregate: bool, allowed: np.ndar
             gaps = gsum
             order_loc = order_loc[rep]
         stats["groups"] = int(g)
+    return prefix_nodes(order_loc, gaps, allowed, m, constant, R, stats, aggregate=aggregate)
+
+
+def prefix_nodes(order_loc: np.ndarray, gaps: np.ndarray, allowed: np.ndarray, m: int, constant: float, R: int,
+                 stats: dict, *, aggregate: bool) -> PrefixSets:
+    """The kept levels and distinct prefix-set nodes of :func:`prefix_sets` from the groups'
+    sorted orders ``order_loc`` (positions among ``allowed``) and their (summed) gap vectors
+    ``gaps`` (g, R); shared with the chunked preprocessing of a lazy matrix."""
     order = allowed[order_loc[:, :R].astype(np.intp)] if R else np.zeros((gaps.shape[0], 0), dtype=np.intp)
     gi, lv = np.nonzero(gaps > 0)  # kept (group, level index r-1), sorted by group then level
     coef = gaps[gi, lv]
