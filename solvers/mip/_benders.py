@@ -45,6 +45,8 @@ from scipy import sparse
 from coarseopt.solver import Solution
 
 from ._formulation import _group_rows, _sorted_top
+from ._highs import _set_option
+from ._treebb import tree_search
 from ._warm import greedy_complete, objective_of
 
 __all__ = ["benders", "BendersMaster"]
@@ -57,6 +59,21 @@ LAGRANGIAN_TIME_SHARE = 0.3
 #: The remaining offered sets are enumerated when that reads at most this many profits
 #: (about a second of numpy work); otherwise the master MIP loop runs.
 ENUMERATION_MAX_WORK = 2e8
+#: The branch and bound over treatments (:mod:`._treebb`) runs for at most this share of the
+#: time left, and this many seconds, before the master MIP loop takes over.
+TREE_TIME_SHARE = 0.5
+#: ... on at most this many open slots (treatments still to choose).
+TREE_MAX_SLOTS = 20
+TREE_MAX_SECONDS = 30.0
+#: Before the LP master the tree runs for at most this many seconds (and this share of the
+#: time left) when few slots are open, ...
+TREE_FIRST_SECONDS = 10.0
+TREE_FIRST_SHARE = 0.25
+#: ... else as a probe of at most this many nodes and seconds (a tenth of the time left).
+TREE_PROBE_NODES = 400
+TREE_PROBE_SECONDS = 1.0
+#: The first master MIP loop runs this many seconds (or as long as the phases before it) ...
+MASTER_PROBE_SECONDS = 0.1
 #: The master MIP is (re)started only with at least this many seconds left.
 MASTER_MIN_SECONDS = 3.0
 
@@ -123,7 +140,7 @@ class BendersMaster:
         if seed is not None:
             h.setOptionValue("random_seed", int(seed) % 2147483647)
         for key, value in (backend_options or {}).items():
-            h.setOptionValue(key, value)
+            _set_option(h, key, value)
         inf = highspy.kHighsInf
         lo = np.zeros(m)
         up = np.ones(m)
@@ -193,19 +210,17 @@ def _best_set(profit, offered, best):
     return best, False
 
 
-def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
-    """Solve by Benders decomposition; see the module docstring."""
+def benders(problem, side, allowed, context, params, warm, extras, granularity: float = 0.0) -> Solution:
+    """Solve by Benders decomposition; see the module docstring.
+
+    ``granularity``: when every objective value is a multiple of it (integer profits), the
+    branch and bound over treatments prunes subtrees less than one step above the incumbent.
+    """
     profit = problem.profit
     m, k = problem.m, problem.k
     ma = allowed.size
     full = side.exclusive.shape[0] > 0
     R = ma - 1 if full else max(0, ma - min(k, ma))
-    t0 = time.perf_counter()
-    groups = _Groups(profit, allowed, R)
-    extras["groups"] = int(groups.size)
-    extras["build_seconds"] = time.perf_counter() - t0
-    master = BendersMaster(groups, m, k, side, params["threads"], context.seed, params["backend_options"],
-                           params["verbose"])
     history: list[tuple[float, float, float]] = []
 
     def left() -> float | None:
@@ -218,9 +233,56 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
     best = warm
     if best is None:
         start = greedy_complete(profit, side.forced, min(k, ma), allowed, side.exclusive)
+        if not full and side.forced.size == 0:
+            # a swap descent from the greedy set: a close incumbent prunes the searches below
+            from ..local_search import swap_local_search
+
+            sub = profit if ma == m else profit[:, allowed]
+            local, _ = swap_local_search(sub, min(k, ma), np.searchsorted(allowed, start),
+                                         deadline=time.perf_counter() + 0.05 * (left() or 20.0))
+            start = allowed[np.asarray(local, dtype=np.intp)]
         best, _ = _best_set(profit, start, None)
+
+    # ---- the branch and bound over treatments first: with few slots it often proves the
+    # optimum long before the LP master converges (small instances, noisy curves); with
+    # many slots only a short probe
+    forced = np.asarray(side.forced, dtype=np.intp)
     bound = math.inf
+    first_slots = min(k, ma) - forced.size
+    if not full and first_slots > 0:
+        few = first_slots <= TREE_MAX_SLOTS
+        t = left()
+        budget = TREE_FIRST_SECONDS if few else TREE_PROBE_SECONDS
+        if t is not None:
+            budget = min(budget, (TREE_FIRST_SHARE if few else 0.1) * t)
+        tree = tree_search(profit, first_slots, must=forced, free=np.setdiff1d(allowed, forced),
+                           incumbent=best[1], granularity=granularity, deadline=time.perf_counter() + budget,
+                           max_nodes=None if few else TREE_PROBE_NODES, u0=_values(profit, best[0]))
+        extras["tree_first_nodes"] = tree.nodes
+        if tree.offered is not None:
+            best, _ = _best_set(profit, tree.offered, best)
+        if tree.finished:
+            extras.update(exact_phase="tree", lp_rounds=0, cuts=0, used_warm_start=warm is not None
+                          and best[1] <= warm[1], history=[(context.elapsed(), best[1], best[1])])
+            return Solution(offered=best[0], status="optimal", bound=best[1], termination="converged",
+                            message=f"branch and bound over treatments: {tree.nodes} nodes", extras=extras)
+        if math.isfinite(tree.bound):
+            bound = max(best[1], tree.bound)
+            history.append((context.elapsed(), best[1], bound))
+
+    t0 = time.perf_counter()
+    groups = _Groups(profit, allowed, R)
+    extras["groups"] = int(groups.size)
+    extras["build_seconds"] = time.perf_counter() - t0
+    master = BendersMaster(groups, m, k, side, params["threads"], context.seed, params["backend_options"],
+                           params["verbose"])
     tol = 1e-9
+    # with integer objectives (multiples of ``granularity``) a bound less than one step above
+    # the incumbent proves it optimal
+    step = granularity * (1.0 - 1e-6) if granularity > 0 else 0.0
+
+    def is_closed() -> bool:
+        return bound - best[1] <= max(tol * scale(bound), step)
 
     def add_cuts_at(y: np.ndarray, theta: np.ndarray | None) -> int:
         s, value = groups.cuts(y)
@@ -281,7 +343,7 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
             cand = greedy_complete(profit, cand, min(k, ma), allowed, side.exclusive)
             best, _ = _best_set(profit, cand, best)
         history.append((context.elapsed(), best[1], bound))
-        if bound - best[1] <= tol * scale(bound):
+        if is_closed():
             lp_done = True
             break
         sep = 0.5 * y + 0.5 * core
@@ -300,11 +362,12 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
     # ---- phase 2: reduced-cost fixing, then enumeration or the master MIP loop
     if lp_done and d is not None and math.isfinite(bound) and x is not None:
         y = x[:m]
-        margin = 1e-7 * scale(bound)
+        # a solution offering j (resp. not offering j) is worth at most bound + d_j (bound - d_j)
+        limit = best[1] + step if step > 0 else best[1] - 1e-7 * scale(bound)
         for j in allowed:
-            if y[j] < 1e-9 and bound + d[j] < best[1] - margin and j not in side.forced:
+            if y[j] < 1e-9 and bound + d[j] < limit and j not in side.forced:
                 fixed0.add(int(j))
-            elif y[j] > 1 - 1e-9 and bound - d[j] < best[1] - margin:
+            elif y[j] > 1 - 1e-9 and bound - d[j] < limit:
                 fixed1.add(int(j))
     fixed0, fixed1 = sorted(fixed0), sorted(fixed1)
     free = np.array([j for j in allowed if j not in fixed0 and j not in fixed1 and j not in side.forced], dtype=np.intp)
@@ -313,7 +376,7 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
     extras["fixed_to_1"] = len(fixed1)
     slots = min(k, ma) - must.size
     n_sets = math.comb(free.size, max(slots, 0)) if slots <= free.size else 1
-    closed = bound - best[1] <= tol * scale(bound)
+    closed = is_closed()
     method = "lp"
     if not closed and lp_done and not full and n_sets * problem.n * max(1, slots) <= ENUMERATION_MAX_WORK:
         method = "enumeration"
@@ -323,19 +386,30 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
             best, _ = _best_set(profit, offered, best)
             bound = min(bound, max(best[1], val))
             closed = True
-    if not closed and (left() is None or left() > 0):
-        method = "master-mip"
-        for j in fixed0:
-            master.fix(j, 0.0)
-        for j in fixed1:
-            master.fix(j, 1.0)
-        master.set_integer(True)
+    master_ready = False
+
+    def master_loop(seconds: float | None) -> None:
+        """Solve the master MIP, add its solution's cuts, resolve: for ``seconds`` at most."""
+        nonlocal best, bound, master_ready
+        if not master_ready:
+            for j in fixed0:
+                master.fix(j, 0.0)
+            for j in fixed1:
+                master.fix(j, 1.0)
+            master.set_integer(True)
+            master_ready = True
+        stop = None if seconds is None else time.perf_counter() + seconds
         while True:
             t = left()
             # HiGHS checks its time limit seldom while presolving a large master: leave a margin
             if t is not None and t <= MASTER_MIN_SECONDS:
                 break
             t = None if t is None else 0.5 * t
+            if stop is not None:
+                now = time.perf_counter()
+                if now >= stop:
+                    break
+                t = stop - now if t is None else min(t, stop - now)
             start = np.concatenate([np.isin(np.arange(m), best[0]).astype(float), _theta(groups, best[0], m)])
             status, x, _, info = master.solve(t, start=start)
             db = float(info.mip_dual_bound)
@@ -349,12 +423,44 @@ def benders(problem, side, allowed, context, params, warm, extras) -> Solution:
                 offered = greedy_complete(profit, offered, min(k, ma), allowed, side.exclusive)
             best, _ = _best_set(profit, offered, best)
             history.append((context.elapsed(), best[1], bound))
-            if bound - best[1] <= tol * scale(bound) or status != "kOptimal":
+            if is_closed() or status != "kOptimal":
                 break
             if add_cuts_at(y, x[m:]) == 0:
                 bound = min(bound, max(best[1], float(info.objective_function_value)))
                 break
-        closed = bound - best[1] <= tol * scale(bound)
+
+    phases = []
+    closed = closed or is_closed()
+    # the tree grows quickly with the number of open slots; beyond a few the master MIP,
+    # whose LP bound branching is stronger, takes over directly
+    tree_ok = not full and 0 < slots <= TREE_MAX_SLOTS
+    if not closed and tree_ok and (left() is None or left() > 0):
+        # branch and bound over treatments with Lagrangian bounds
+        phases.append("tree")
+        t = left()
+        budget = TREE_MAX_SECONDS if t is None else min(TREE_MAX_SECONDS, TREE_TIME_SHARE * t)
+        t_tree = time.perf_counter()
+        tree = tree_search(profit, slots, must=must, free=free, incumbent=best[1],
+                           granularity=granularity, deadline=time.perf_counter() + budget,
+                           u0=_values(profit, best[0]))
+        extras["tree_nodes"] = tree.nodes
+        extras["tree_seconds"] = time.perf_counter() - t_tree
+        if tree.offered is not None:
+            best, _ = _best_set(profit, tree.offered, best)
+        if tree.finished:
+            bound = min(bound, best[1])
+        elif math.isfinite(tree.bound):
+            bound = min(bound, max(best[1], tree.bound))
+        history.append((context.elapsed(), best[1], bound))
+        closed = tree.finished or is_closed()
+    if not closed and (left() is None or left() > 0):
+        phases.append("master-mip")
+        master_loop(None)
+        closed = is_closed()
+    if phases:
+        method = "+".join(phases)
+    if closed and step > 0:
+        bound = min(bound, best[1])
     extras["exact_phase"] = method
     extras["phase_end"]["exact"] = context.elapsed()
     extras["cuts"] = master.n_cuts
@@ -412,6 +518,11 @@ def _lagrangian(profit, allowed, k, best, budget):
     out = [int(allowed[j]) for j in np.flatnonzero(~top) if L - kth + rho[j] < best[1] - margin]
     into = [int(allowed[j]) for j in np.flatnonzero(top) if L - rho[j] + nxt < best[1] - margin]
     return bound, out, into
+
+
+def _values(profit, offered) -> np.ndarray:
+    """Each individual's profit under ``offered`` (its best offered treatment)."""
+    return np.asarray(profit[:, np.asarray(offered, dtype=np.intp)].max(axis=1), dtype=np.float64)
 
 
 def _theta(groups: _Groups, offered: np.ndarray, m: int) -> np.ndarray:

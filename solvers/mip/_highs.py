@@ -19,7 +19,7 @@ from coarseopt.exceptions import OptionError, SolverError
 
 from ._formulation import Formulation
 
-__all__ = ["BackendResult", "solve_highs", "HIGHS_TERMINATION"]
+__all__ = ["BackendResult", "solve_highs", "check_options", "HIGHS_TERMINATION"]
 
 
 @dataclass
@@ -61,6 +61,18 @@ HIGHS_TERMINATION = {
     "kSolveError": "error",
     "kPostsolveError": "error",
 }
+
+
+def check_options(options: dict | None) -> None:
+    """Raise :class:`OptionError` for an option HiGHS rejects, before any work is done."""
+    if not options:
+        return
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    for key, value in options.items():
+        _set_option(h, key, value)
 
 
 def _set_option(h: Any, key: str, value: Any) -> None:

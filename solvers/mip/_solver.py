@@ -12,7 +12,7 @@ from coarseopt.exceptions import OptionError, SolverUnavailableError
 from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, check_optional
 
 from . import _formulation as F
-from ._highs import BackendResult, solve_highs
+from ._highs import BackendResult, check_options, solve_highs
 from ._side import (
     check_backend, check_callable, check_cost, check_mapping, check_pairs, check_treatment_list,
     check_warm_start, diagnose_treatment_rules, resolve_side,
@@ -26,6 +26,10 @@ FORMULATIONS = ("auto", "classic", "radius", "aggregated", "benders")
 #: ``formulation="auto"`` solves the aggregated model directly up to this many distinct
 #: prefix sets (its ``z`` variables), and uses Benders decomposition beyond.
 AUTO_NODE_LIMIT = 5000
+#: ... and when aggregation pays: at most this share of the radius model's ``z`` variables
+#: (``n`` times the number of levels). Data that do not aggregate (distances of p-median
+#: instances, noisy curves) go to Benders decomposition and its branch and bound.
+AUTO_MAX_COMPRESSION = 0.2
 
 #: ``warm_start="auto"`` runs the heuristics only above this many individuals: below, the
 #: exact methods find their own incumbents faster than the heuristics run.
@@ -33,6 +37,15 @@ AUTO_WARM_MIN_N = 2000
 #: ... or, on the Benders path, from this many profits on (where a better incumbent shrinks
 #: the master problem through more fixings and pays for the heuristic's time).
 AUTO_WARM_MIN_NM = 250_000
+
+
+def auto_formulation(prefix: F.PrefixSets) -> str:
+    """``formulation="auto"`` without side constraints on the assignment: ``"aggregated"``
+    when the aggregated model is small and much smaller than the radius model, else
+    ``"benders"``."""
+    radius_z = prefix.stats["individuals"] * prefix.stats["levels"]
+    small = prefix.num_nodes <= AUTO_NODE_LIMIT and prefix.num_nodes <= AUTO_MAX_COMPRESSION * radius_z
+    return "aggregated" if small else "benders"
 
 
 class MIPSolver(Solver):
@@ -50,7 +63,8 @@ class MIPSolver(Solver):
         ``"cplex"`` or any Pyomo solver name, where installed (solved through Pyomo).
     formulation : {"auto", "classic", "radius", "aggregated", "benders"}, default "auto"
         ``auto``: ``classic`` when share bounds or a budget constrain the assignment, else
-        ``aggregated`` (or ``benders`` when the aggregated model would be very large).
+        ``aggregated`` when individuals share prefix sets (smooth curves), else ``benders``
+        (Benders decomposition with a branch and bound over treatments).
     mip_gap : float, default 1e-7
         Relative gap at which the backend may stop; ``status`` is ``optimal`` only when the
         returned bound meets the objective within coarseopt's tolerance (1e-6 relative).
@@ -125,7 +139,9 @@ class MIPSolver(Solver):
         # a model_hook sees the profits as given.
         if self.params["model_hook"] is not None:
             return self._solve_normalized(problem, context)
-        scaled, scale, shift = _normalize(problem)
+        scaled, scale, shift, integral = _normalize(problem)
+        # integer profits: every objective is a multiple of 1 / scale in normalized units
+        self._granularity = 1.0 / scale if integral else 0.0
         sol = self._solve_normalized(scaled, context)
         return _denormalize(sol, problem, scale, shift)
 
@@ -169,6 +185,8 @@ class MIPSolver(Solver):
         use_pyomo = p["backend"] != "highs" or p["model_hook"] is not None
         if use_pyomo:
             self._check_backend(p["backend"])
+        elif p["backend_options"]:
+            check_options(p["backend_options"])
         reason = diagnose_treatment_rules(problem, side)
         if reason is not None:
             return Solution(status="infeasible", termination="infeasible", message=f"Infeasible: {reason}")
@@ -182,7 +200,7 @@ class MIPSolver(Solver):
             # the aggregated model when it is small, else Benders decomposition
             prefix = F.prefix_sets(profit, k, aggregate=True, allowed=allowed,
                                    full_range=side.exclusive.shape[0] > 0)
-            kind = "aggregated" if prefix.num_nodes <= AUTO_NODE_LIMIT else "benders"
+            kind = auto_formulation(prefix)
             extras["formulation"] = kind
             extras["distinct_prefix_sets"] = prefix.num_nodes
         if kind == "benders":
@@ -191,7 +209,8 @@ class MIPSolver(Solver):
             warm = None
             if p["warm_start"] != "auto" or problem.n > AUTO_WARM_MIN_N or problem.n * problem.m >= AUTO_WARM_MIN_NM:
                 warm = self._warm_start(problem, side, allowed, context, extras, also_ot=True)
-            return benders(problem, side, allowed, context, p, warm, extras)
+            return benders(problem, side, allowed, context, p, warm, extras,
+                           granularity=getattr(self, "_granularity", 0.0))
 
         if kind == "classic":
             form = F.classic(profit, k, side)
@@ -407,15 +426,19 @@ class MIPSolver(Solver):
 
 
 def _normalize(problem):
-    """``(P - rowmax) / spread`` as a problem sharing everything else, with ``spread`` and the
-    total shift: the objective in original units is ``spread * value + shift``."""
+    """``(P - rowmax) / spread`` as a problem sharing everything else, with ``spread``, the
+    total shift (the objective in original units is ``spread * value + shift``) and whether
+    every profit is an integer (of magnitude below 2**50, so that sums stay exact)."""
     profit = problem.profit
     n = profit.shape[0]
     shift = np.empty(n)
     out = np.empty(profit.shape, dtype=np.float64)
+    integral = np.issubdtype(profit.dtype, np.number)
     step = max(1, 4_000_000 // max(1, profit.shape[1]))
     for s in range(0, n, step):
         block = np.asarray(profit[s : s + step], dtype=np.float64)
+        if integral:
+            integral = bool(np.all(block == np.rint(block))) and float(np.abs(block).max(initial=0.0)) < 2.0**50
         shift[s : s + step] = block.max(axis=1)
         out[s : s + step] = block - shift[s : s + step, None]
     spread = float(-out.min()) if out.size else 0.0
@@ -426,7 +449,7 @@ def _normalize(problem):
     new = object.__new__(type(problem))
     new.__dict__.update(problem.__dict__)
     new.profit = out
-    return new, scale, float(shift.sum())
+    return new, scale, float(shift.sum()), integral
 
 
 _VALUE_EXTRAS = ("warm_start_objective", "lp_bound", "lagrangian_bound")

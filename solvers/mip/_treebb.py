@@ -1,0 +1,220 @@
+"""Branch and bound over treatments with Lagrangian bounds: the exact phase for few slots.
+
+The search enumerates offered sets implicitly (Christofides & Beasley 1982; Beasley 1993).
+A node fixes the treatments ``S`` it offers (each individual's best among them is ``M_i``)
+and the candidates ``F`` still open; it has ``t`` slots left. Relaxing "each individual takes
+exactly one treatment" with multipliers ``u`` gives, for every ``u``, the bound::
+
+    L(u) = sum_i u_i + sum_i max(0, M_i - u_i) + (sum of the t largest rho_j(u), j in F),
+    rho_j(u) = sum_i max(0, P_ij - u_i).
+
+At ``u = M`` this is the classic submodular bound ``f(S) + (t largest marginal gains)``;
+a few subgradient steps (Polyak steps towards the incumbent, started from the parent's
+multipliers) tighten it towards the node's LP bound. With the node's best ``u`` and ``F``
+sorted by ``rho`` descending, a candidate outside the ``t`` best is worth at most
+``L_M(u) + rho[0] + ... + rho[t - 2] + rho_j`` (``L_M`` the first two sums): those that
+cannot beat the incumbent leave the subtree (Lagrangian fixing at every node). The children
+"offer ``F[c]``, never ``F[:c]``" have the bounds ``L_M(u) + rho[c] + ... + rho[c + t - 1]``,
+decreasing in ``c``: the loop over children stops at the first one that cannot beat the
+incumbent. At one slot left the best child is found exactly.
+
+When profits are integers (after the solver's normalisation: multiples of a known
+*granularity*), so is every objective, and a subtree whose bound is less than one unit
+above the incumbent is pruned, as MIP solvers do with an integral objective.
+
+Stopped at a deadline, the search still returns a valid bound: the largest bound among the
+subtrees it had not finished (each pending sibling range is bounded by its first child).
+
+References
+----------
+Christofides, N., & Beasley, J. E. (1982). A tree search algorithm for the p-median problem.
+European Journal of Operational Research 10(2), 196-204.
+Beasley, J. E. (1993). Lagrangean heuristics for location problems. European Journal of
+Operational Research 65(3), 383-399.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["TreeResult", "tree_search"]
+
+#: Subgradient steps at the root and at every other node.
+ROOT_ITERATIONS = 200
+NODE_ITERATIONS = 12
+
+
+@dataclass
+class TreeResult:
+    """Outcome of :func:`tree_search`.
+
+    ``offered`` is ``None`` when nothing beat the incumbent; ``bound`` is a valid upper
+    bound on every offered set of the searched space (the incumbent's value or more when
+    the search finished, the largest pending subtree bound when it did not).
+    """
+
+    offered: np.ndarray | None
+    value: float
+    bound: float
+    finished: bool
+    nodes: int
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def _lagrangian(P, M, F, t, u, target, iterations, lam=1.0, patience=5, deadline=None):
+    """Subgradient descent on ``L(u)`` from ``u``; the best ``(L, u, rho)`` seen and whether
+    the deadline stopped it (every ``L(u)`` is a valid bound, so the best one still is)."""
+    best_L, best_u, best_rho = np.inf, u, None
+    has_M = np.isfinite(M)
+    PF = P if F.size == P.shape[1] and np.array_equal(F, np.arange(F.size)) else P[:, F]
+    D = np.empty_like(PF)
+    stall = 0
+    timed_out = False
+    for it in range(iterations):
+        if it and deadline is not None and time.perf_counter() > deadline:
+            timed_out = True
+            break
+        np.subtract(PF, u[:, None], out=D)
+        np.maximum(D, 0.0, out=D)
+        rho = D.sum(axis=0)
+        top = np.argpartition(-rho, t - 1)[:t] if t < F.size else np.arange(F.size)
+        above = has_M & (M > u)
+        L = float(u.sum() + np.where(above, M - u, 0.0).sum() + rho[top].sum())
+        if L < best_L - 1e-12 * max(1.0, abs(L)):
+            best_L, best_u, best_rho = L, u, rho
+            stall = 0
+        else:
+            stall += 1
+            if stall >= patience:
+                lam *= 0.5
+                stall = 0
+                if lam < 1e-4:
+                    break
+        if best_L <= target:
+            break
+        g = 1.0 - above - np.count_nonzero(D[:, top], axis=1)
+        gg = float(g @ g)
+        if gg == 0.0:
+            break
+        u = u - lam * (L - target) / gg * g
+    return best_L, best_u, best_rho, timed_out
+
+
+def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.ndarray,
+                incumbent: float, granularity: float = 0.0, tol: float = 1e-9,
+                deadline: float | None = None, max_nodes: int | None = None,
+                u0: np.ndarray | None = None) -> TreeResult:
+    """Best offered set ``must`` + ``slots`` treatments of ``free``, if it beats ``incumbent``.
+
+    Parameters
+    ----------
+    profit : ndarray (n, m)
+    slots : int
+        Treatments to add to ``must``.
+    must, free : ndarray of int
+        Treatments always offered; candidates for the slots (disjoint).
+    incumbent : float
+        Value of the best offered set known; only better sets are searched for.
+    granularity : float, default 0
+        When every objective is a multiple of it, subtrees less than one step above the
+        incumbent are pruned.
+    tol : float
+        Relative tolerance of "better".
+    deadline : float, optional
+        ``time.perf_counter()`` value at which to stop.
+    max_nodes : int, optional
+        Stop after this many nodes.
+    u0 : ndarray (n,), optional
+        Starting multipliers at the root, e.g. each individual's profit under the incumbent
+        (default: its best profit among ``must`` and ``free``).
+    """
+    P = profit
+    n = P.shape[0]
+    must = np.asarray(must, dtype=np.intp)
+    free = np.asarray(free, dtype=np.intp)
+    M0 = P[:, must].max(axis=1).astype(np.float64) if must.size else np.full(n, -np.inf)
+    best = {"value": float(incumbent), "set": None}
+    nodes = 0
+    pending: list[float] = []
+
+    def threshold() -> float:
+        v = best["value"]
+        if not np.isfinite(v):
+            return -np.inf
+        eps = tol * max(1.0, abs(v))
+        return v + max(eps, granularity - eps) if granularity > 0 else v + eps
+
+    def leaf(S, M, F):
+        # one slot left: the exact best child
+        vals = np.maximum(P[:, F], M[:, None]).sum(axis=0) if np.isfinite(M).all() else P[:, F].sum(axis=0)
+        c = int(np.argmax(vals))
+        if vals[c] > best["value"] + tol * max(1.0, abs(best["value"])):
+            best["value"], best["set"] = float(vals[c]), S + [int(F[c])]
+
+    def node(S, M, F, t, u, iterations):
+        nonlocal nodes
+        nodes += 1
+        if (max_nodes is not None and nodes > max_nodes) or (
+                deadline is not None and time.perf_counter() > deadline):
+            raise _OutOfTime
+        if t == 1:
+            leaf(S, M, F)
+            return
+        root = iterations == ROOT_ITERATIONS
+        L, u, rho, timed_out = _lagrangian(P, M, F, t, u, threshold(), iterations, lam=2.0 if root else 1.0,
+                                           patience=20 if root else 5, deadline=deadline)
+        if L <= threshold() or rho is None:
+            return
+        if timed_out:
+            pending.append(L)  # this subtree's bound
+            raise _OutOfTime
+        order = np.argsort(-rho, kind="stable")
+        F, rho = F[order], rho[order]
+        above = np.isfinite(M) & (M > u)
+        LM = float(u.sum() + np.where(above, M - u, 0.0).sum())
+        # a candidate j outside the t best is worth at most LM + rho[:t-1].sum() + rho_j:
+        # those that cannot beat the incumbent leave the whole subtree (a suffix of F)
+        cut = LM + float(rho[: t - 1].sum()) + rho
+        keep = t + int(np.count_nonzero(cut[t:] > threshold()))
+        F, rho = F[:keep], rho[:keep]
+        window = np.convolve(rho, np.ones(t), mode="valid")  # window[c] = rho[c:c+t].sum()
+        for c in range(F.size - t + 1):
+            child_bound = LM + float(window[c])
+            if child_bound <= threshold():
+                break
+            try:
+                node(S + [int(F[c])], np.maximum(M, P[:, F[c]]), F[c + 1:], t - 1, u, NODE_ITERATIONS)
+            except _OutOfTime:
+                pending.append(child_bound)
+                raise
+
+    finished = True
+    if slots <= 0 or free.size < slots:
+        if slots <= 0:
+            value = float(M0.sum())
+            if value > best["value"]:
+                best["value"], best["set"] = value, []
+        root_bound = best["value"]
+    else:
+        if u0 is None:
+            u0 = np.maximum(M0, np.asarray(P[:, free]).max(axis=1))
+        u0 = np.asarray(u0, dtype=np.float64)
+        try:
+            node([], M0, free, slots, u0, ROOT_ITERATIONS)
+        except _OutOfTime:
+            finished = False
+        if finished:
+            root_bound = best["value"]
+        else:  # the largest bound of the subtrees left open (none recorded: no bound)
+            root_bound = max([best["value"]] + pending) if pending else np.inf
+    offered = None
+    if best["set"] is not None:
+        offered = np.sort(np.concatenate([must, np.array(best["set"], dtype=np.intp)]))
+    return TreeResult(offered=offered, value=best["value"], bound=float(root_bound), finished=finished,
+                      nodes=nodes)

@@ -1,0 +1,144 @@
+"""The branch and bound over treatments (``coarseopt_solvers.mip._treebb``) and its use in ``mip``."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import coarseopt as co
+
+pytest.importorskip("highspy")
+
+from coarseopt_solvers.mip._treebb import tree_search  # noqa: E402
+
+
+def best_completion(profit, must, free, slots):
+    """Brute force: best value of ``must`` plus ``slots`` columns of ``free``."""
+    best = -np.inf
+    for extra in itertools.combinations(free.tolist(), slots):
+        cols = list(must) + list(extra)
+        best = max(best, float(profit[:, cols].max(axis=1).sum()))
+    return best
+
+
+instances = st.tuples(st.integers(1, 30), st.integers(2, 10), st.integers(0, 2**31 - 1), st.booleans())
+
+
+def _draw(n, m, seed, integer):
+    rng = np.random.default_rng(seed)
+    profit = rng.integers(-50, 50, size=(n, m)).astype(float)
+    if not integer:
+        profit = profit / 4.0 + rng.normal(0, 0.01, size=(n, m))
+    return profit
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances, k=st.integers(1, 5), n_must=st.integers(0, 2))
+def test_tree_finds_the_optimum(inst, k, n_must):
+    n, m, seed, integer = inst
+    profit = _draw(n, m, seed, integer)
+    k = min(k, m)
+    n_must = min(n_must, k - 1)
+    must = np.arange(n_must)
+    free = np.arange(n_must, m)
+    slots = k - n_must
+    optimum = best_completion(profit, must, free, slots)
+    # start from a poor incumbent: the first columns
+    start = float(profit[:, list(range(k))].max(axis=1).sum())
+    res = tree_search(profit, slots, must=must, free=free, incumbent=start,
+                      granularity=1.0 if integer else 0.0)
+    assert res.finished
+    assert res.value == pytest.approx(optimum, abs=1e-9)
+    if res.offered is not None:
+        assert set(must.tolist()) <= set(res.offered.tolist())
+        assert res.offered.size == k
+        assert float(profit[:, res.offered].max(axis=1).sum()) == pytest.approx(res.value, abs=1e-9)
+    else:
+        assert start == pytest.approx(optimum, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances, k=st.integers(2, 5), max_nodes=st.integers(1, 6))
+def test_stopped_tree_gives_a_valid_bound(inst, k, max_nodes):
+    n, m, seed, integer = inst
+    profit = _draw(n, m, seed, integer)
+    k = min(k, m)
+    optimum = best_completion(profit, np.array([], dtype=int), np.arange(m), k)
+    start = float(profit[:, list(range(k))].max(axis=1).sum())
+    res = tree_search(profit, k, must=np.array([], dtype=int), free=np.arange(m), incumbent=start,
+                      granularity=1.0 if integer else 0.0, max_nodes=max_nodes)
+    assert res.value <= optimum + 1e-9
+    assert res.bound >= optimum - 1e-9  # valid whether or not the search finished
+    if res.finished:
+        assert res.value == pytest.approx(optimum, abs=1e-9)
+
+
+def test_deadline_is_kept_and_bound_stays_valid():
+    rng = np.random.default_rng(3)
+    profit = rng.normal(size=(20000, 40))
+    start = float(profit[:, :5].max(axis=1).sum())
+    t0 = time.perf_counter()
+    res = tree_search(profit, 5, must=np.array([], dtype=int), free=np.arange(40), incumbent=start,
+                      deadline=time.perf_counter() + 0.3)
+    assert time.perf_counter() - t0 < 3.0
+    assert not res.finished
+    assert np.isfinite(res.bound) and res.bound >= res.value
+    # on an instance small enough to enumerate, the bound of a stopped search covers the optimum
+    small = profit[:3000, :18]
+    optimum = co.solve(co.CoarseProblem(small, 5), solver="enumerate").objective
+    for seconds in (0.0, 0.01, 0.05):
+        res = tree_search(small, 5, must=np.array([], dtype=int), free=np.arange(18),
+                          incumbent=float(small[:, :5].max(axis=1).sum()),
+                          deadline=time.perf_counter() + seconds)
+        assert res.bound >= optimum - 1e-9
+        assert res.value <= optimum + 1e-9
+
+
+def test_integer_step_only_for_integer_profits():
+    """Half-integer profits must not be pruned as if every objective were an integer."""
+    rng = np.random.default_rng(0)
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        profit = rng.integers(0, 6, size=(12, 7)) / 2.0
+        problem = co.CoarseProblem(profit, 3)
+        expected = co.solve(problem, solver="enumerate")
+        res = co.solve(problem, solver="mip", formulation="benders")
+        assert res.status == "optimal"
+        assert res.objective == pytest.approx(expected.objective, abs=1e-12)
+
+
+def test_mip_uses_the_tree_on_distance_data():
+    """p-median-like integer data that do not aggregate: Benders with the tree, proven optimal."""
+    rng = np.random.default_rng(7)
+    pts = rng.uniform(0, 100, size=(60, 2))
+    dist = np.rint(np.linalg.norm(pts[:, None] - pts[None], axis=2))
+    problem = co.CoarseProblem(-dist, 4)
+    res = co.solve(problem, solver="mip")
+    expected = co.solve(problem, solver="enumerate")
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(expected.objective)
+    assert res.extras["formulation"] == "benders"
+    assert "tree" in res.extras["exact_phase"]
+
+
+def test_mip_time_limit_on_noisy_curves():
+    """Noisy curves the tree cannot finish: the limit holds, the gap is honest."""
+    rng = np.random.default_rng(1)
+    grid = np.linspace(0, 1, 40)
+    peak = rng.uniform(0, 1, size=(20000, 1))
+    profit = 1.0 - (grid[None, :] - peak) ** 2 + rng.normal(0, 0.1, size=(20000, 40))
+    problem = co.CoarseProblem(profit, 5)
+    t0 = time.perf_counter()
+    res = co.solve(problem, solver="mip", time_limit=3)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 3 + 3
+    assert res.objective <= res.bound + 1e-9
+    heuristic = co.solve(problem, solver="local-search", seed=0)
+    assert res.objective >= heuristic.objective - 1e-9 * abs(heuristic.objective)
+    if res.status != "optimal":
+        assert res.gap > 0
