@@ -18,7 +18,7 @@
 
 from ._errors import EconomicsError, ExperimentError, LearnerError
 from .economics import Economics
-from .estimate import DEFAULT_LEARNER, PolicyValue, ProfitEstimate, estimate_profit
+from .estimate import DEFAULT_LEARNER, LazyProfit, PolicyValue, ProfitEstimate, estimate_profit
 from .experiment import Experiment
 from .learners import (
     LEARNERS,
@@ -37,6 +37,7 @@ __all__ = [
     "Economics",
     "estimate_profit",
     "ProfitEstimate",
+    "LazyProfit",
     "PolicyValue",
     "DEFAULT_LEARNER",
     "SLearner",

@@ -13,7 +13,7 @@ from ._errors import EconomicsError, ExperimentError, describe
 from .economics import Economics
 from .experiment import Experiment
 
-__all__ = ["estimate_profit", "ProfitEstimate", "DEFAULT_LEARNER", "PolicyValue"]
+__all__ = ["estimate_profit", "ProfitEstimate", "LazyProfit", "DEFAULT_LEARNER", "PolicyValue"]
 
 #: The learner used when ``estimate_profit(learner=None)``: ``"auto"`` is the smooth
 #: S-learner (``"smooth"``, ``SLearner(level_model="logit")``) for numeric levels (a
@@ -203,13 +203,29 @@ class ProfitEstimate:
         return cols
 
     # ------------------------------------------------------------------ new customers
-    def predict(self, data: Any) -> "ProfitEstimate":
-        """The same estimate for other customers (a held-out :class:`Experiment` or a DataFrame).
+    def predict(self, data: Any) -> "ProfitEstimate | LazyProfit":
+        """The same estimate for other customers (a held-out :class:`Experiment`, a pandas
+        DataFrame, or a dask DataFrame of raw features).
 
         Predictions average the fold models, none of which saw these customers (if they are
         new). With an ``Experiment`` (outcomes known) the result supports
         :meth:`policy_value`: an honest evaluation of a policy learned elsewhere.
+
+        A **dask DataFrame** (one row per customer, at least the experiment's feature
+        columns, raw as in the experiment) is predicted partition by partition
+        (``map_partitions``: each partition is encoded like the experiment and predicted by
+        the fitted learner where it lives; nothing is gathered to the caller). The result is
+        then a :class:`LazyProfit`: ``profit`` is a lazy ``(n, m)`` dask array with known
+        chunk sizes (one chunk per non-empty partition; columns in the order of ``self.profit``) that
+        ``co.CoarseProblem`` accepts as it is and that ``local-search``, ``ot`` and ``mip``
+        solve chunk by chunk (``to_problem(k)`` builds the problem). Only the partition
+        lengths are computed here (one pass over the features); every later pass over
+        ``profit`` predicts again, so persist it on a cluster or write ``frame`` to Parquet
+        for many passes (see ``docs/scale.md``). Values equal those of ``predict`` on the same
+        rows as a pandas DataFrame.
         """
+        if _is_dask_frame(data):
+            return self._predict_lazy(data)
         if isinstance(data, Experiment):
             if data.arms != tuple(self.arms) or data.control != self.control:
                 raise ExperimentError(
@@ -224,13 +240,46 @@ class ProfitEstimate:
             X = self.encoder.encode(data)
             experiment = None
         else:
-            raise ExperimentError(f"'data' must be an Experiment or a pandas DataFrame; got {type(data).__name__}.")
+            raise ExperimentError(
+                f"'data' must be an Experiment, a pandas DataFrame or a dask DataFrame; got {type(data).__name__}."
+            )
         arm_outcome = self.learner.predict_outcome(X)
         return _assemble(
             arm_outcome, X, columns=self.profit.columns, treatments=self.treatments, arms=self.arms,
             arm_columns=self.arm_columns, control=self.control, learner=self.learner, economics=self.economics,
             experiment=experiment, out_of_fold=False, encoder=self.encoder,
         )
+
+    def _predict_lazy(self, data: Any) -> "LazyProfit":
+        """``predict`` of a dask DataFrame: a :class:`LazyProfit` (see :meth:`predict`)."""
+        import dask
+        import dask.array as da
+
+        if self.encoder is None:
+            raise ExperimentError("This estimate does not know how to encode raw data; pass an Experiment.")
+        self.encoder.encode(data._meta)  # missing columns or wrong dtypes: an error now, not on a worker
+        model = _PartitionModel(
+            encoder=_feature_encoder(self.encoder), learner=self.learner, columns=self.profit.columns,
+            treatments=self.treatments, arms=self.arms, arm_columns=self.arm_columns, control=self.control,
+            economics=self.economics,
+        )
+        names = [str(c) for c in self.profit.columns]
+        meta = pd.DataFrame({c: pd.Series(dtype=np.float64) for c in names})
+        meta.index = data._meta.index
+        shared = dask.delayed(model, pure=True)  # one copy of the fitted models in the graph
+        frame = data.map_partitions(_predict_partition, shared, names, meta=meta)
+        lengths = tuple(int(v) for v in data.map_partitions(len).compute())
+        blocks = [
+            da.from_delayed(dask.delayed(_partition_array, pure=True)(part), shape=(rows, len(names)),
+                            dtype=np.float64)
+            for part, rows in zip(frame.to_delayed(), lengths)
+        ]
+        if blocks:
+            profit = da.concatenate(blocks, axis=0)
+        else:
+            profit = da.zeros((0, len(names)), chunks=((0,), (len(names),)))
+        return LazyProfit(profit=profit, frame=frame, columns=self.profit.columns, treatments=self.treatments,
+                          arms=self.arms, arm_columns=self.arm_columns, control=self.control)
 
     def fold_spread(self) -> pd.DataFrame:
         """Standard deviation of each cell's profit across the fold models: a cheap noise scale.
@@ -309,6 +358,103 @@ class ProfitEstimate:
             f"ProfitEstimate(n={n}, m={m} treatments, {kind}={list(self.arms)}, control={self.control!r}, "
             f"out_of_fold={self.out_of_fold})"
         )
+
+
+@dataclass(frozen=True, eq=False)
+class LazyProfit:
+    """Predicted incremental profits of customers held in a dask DataFrame, still lazy.
+
+    Returned by :meth:`ProfitEstimate.predict` for a dask DataFrame; nothing is computed
+    but the partition lengths.
+
+    Attributes
+    ----------
+    profit : dask.array.Array of shape (n, m), float64
+        ``profit[i, t]`` as in :attr:`ProfitEstimate.profit`, one row chunk per non-empty
+        partition of the data (known sizes), columns in the order of ``columns``: give it to
+        ``co.CoarseProblem`` (or use :meth:`to_problem`).
+    frame : dask.dataframe.DataFrame
+        The same profits indexed like the data, one column per treatment named
+        ``str(label)`` (e.g. to write them once with ``frame.to_parquet(path)`` and read them
+        back with ``coarseopt_solvers._chunked.profit_from_parquet``).
+    columns : pandas.Index
+        The treatment labels (or levels) of the columns.
+    treatments : ndarray of float or None
+        Numeric level of every column (``None`` when arms are labels).
+    arms : tuple
+    arm_columns : ndarray of int
+    control : label or number
+    """
+
+    profit: Any
+    frame: Any
+    columns: pd.Index
+    treatments: np.ndarray | None
+    arms: tuple
+    arm_columns: np.ndarray
+    control: Any
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(int(s) for s in self.profit.shape)
+
+    def to_problem(self, k: int, **problem_kwargs: Any):
+        """A lazy :class:`~coarseopt.CoarseProblem` on :attr:`profit` (``treatments`` and
+        ``arms`` filled in; further keyword arguments are passed on). Its construction makes
+        one validation pass, i.e. predicts every customer once."""
+        from coarseopt.problem import CoarseProblem
+
+        kwargs = {"treatments": self.treatments, "arms": list(self.arm_columns)}
+        kwargs.update(problem_kwargs)
+        return CoarseProblem(self.profit, k, **kwargs)
+
+    def __repr__(self) -> str:
+        n, m = self.shape
+        return f"LazyProfit(n={n}, m={m} treatments, chunks={len(self.profit.chunks[0])}, arms={list(self.arms)})"
+
+
+@dataclass(frozen=True, eq=False)
+class _PartitionModel:
+    """What a worker needs to predict a partition: the encoding, the fitted learner and the
+    economics (no training data)."""
+
+    encoder: Experiment
+    learner: Any
+    columns: pd.Index
+    treatments: np.ndarray | None
+    arms: tuple
+    arm_columns: np.ndarray
+    control: Any
+    economics: Economics
+
+
+def _is_dask_frame(data: Any) -> bool:
+    return type(data).__module__.startswith("dask") and hasattr(data, "map_partitions") and hasattr(data, "columns")
+
+
+def _feature_encoder(experiment: Experiment) -> Experiment:
+    """An :class:`Experiment` that only encodes features (``encode``), without the data: what
+    is shipped to the workers."""
+    enc = object.__new__(Experiment)
+    enc.features = list(experiment.features)
+    enc._categories = {f: list(c) for f, c in experiment._categories.items()}
+    enc.categorical = experiment.categorical
+    return enc
+
+
+def _predict_partition(part: pd.DataFrame, model: _PartitionModel, names: list) -> pd.DataFrame:
+    """Encode and predict one partition: its incremental profits, indexed like it."""
+    if len(part) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=np.float64) for c in names}, index=part.index)
+    X = model.encoder.encode(part)
+    arm_outcome = model.learner.predict_outcome(X)
+    _, profit = _to_profit(arm_outcome, columns=model.columns, treatments=model.treatments, arms=model.arms,
+                           arm_columns=model.arm_columns, control=model.control, economics=model.economics)
+    return pd.DataFrame(np.asarray(profit, dtype=np.float64), index=part.index, columns=names)
+
+
+def _partition_array(frame: pd.DataFrame) -> np.ndarray:
+    return np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
 
 
 # ---------------------------------------------------------------------- the pipeline
