@@ -4,6 +4,7 @@ Run from the repository root::
 
     python -m benchmarks.dask_scale                 # the full run (20,000,000 x 50 out of core)
     python -m benchmarks.dask_scale --quick         # a small smoke run (seconds)
+    python -m benchmarks.dask_scale --sections mip  # lazy mip only (the other sections' rows are kept)
 
 Sections
 --------
@@ -25,6 +26,11 @@ Sections
 
     At sizes both paths can do, the offered sets must agree and the time ratio
     lazy / memory is reported (measured in the same run: the machine is shared).
+``mip``
+    ``co.solve(..., "mip")`` on smooth curves without noise (float32 on disk, the same
+    250,000-row files), lazily (the aggregated model's preprocessing as a map-reduce over the
+    row blocks, :mod:`coarseopt_solvers.mip._lazy`) and in memory, at the sizes of ``--both``,
+    plus a ``LocalCluster`` run at the smallest: seconds, peak memory, objective, status.
 ``bound``
     The chunked Lagrangian bound against the in-memory one (same iteration budget).
 ``time-limits``
@@ -32,7 +38,8 @@ Sections
     ``co.solve`` returns, the status and whether a solution came back.
 
 Results: ``benchmarks/results/dask_scale.jsonl`` (one JSON object per measurement, with
-versions and machine facts) and ``benchmarks/results/dask_scale.md`` (tables).
+versions and machine facts) and ``benchmarks/results/dask_scale.md`` (tables). A run of some
+sections keeps the recorded rows of the others (each row carries its own date).
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ ROWS_PER_FILE = 250_000
 
 
 # ---------------------------------------------------------------------- data on disk
-def write_instance(directory: Path, n: int, m: int, seed: int = 0) -> list[Path]:
+def write_instance(directory: Path, n: int, m: int, seed: int = 0, noise: float = 0.1) -> list[Path]:
     """Write an ``(n, m)`` float32 smooth-curve instance as ``.npy`` blocks of whole rows."""
     from .instances import smooth_profit
 
@@ -66,7 +73,7 @@ def write_instance(directory: Path, n: int, m: int, seed: int = 0) -> list[Path]
         rows = min(ROWS_PER_FILE, n - start)
         path = directory / f"block{b:05d}.npy"
         if not path.exists():
-            block = smooth_profit(rows, m, seed=seed * 100_003 + b, noise=0.1, dtype=np.float32)
+            block = smooth_profit(rows, m, seed=seed * 100_003 + b, noise=noise, dtype=np.float32)
             np.save(path, block)
         files.append(path)
     return files
@@ -131,6 +138,11 @@ def measure(spec: dict) -> dict:
             passes=result.extras.get("passes"), chunks=result.extras.get("chunks"),
             path="map-reduce" if ("chunks" in result.extras or result.extras.get("lazy")) else "in-process",
         )
+        if name == "mip":
+            out.update(formulation=result.extras.get("formulation"), lazy=result.extras.get("lazy"),
+                       nodes=result.extras.get("distinct_prefix_sets"),
+                       preprocess_s=result.extras.get("preprocess_seconds"),
+                       highs_s=result.extras.get("solve_seconds"))
     out["total_s"] = time.perf_counter() - t0
     out["peak_rss_gib"] = _peak_rss_gib()
     out["matrix_gib_float64"] = problem.n * problem.m * 8 / 2**30
@@ -191,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--both", default="1000000,4000000", help="sizes run both lazily and in memory")
     ap.add_argument("--m", type=int, default=50)
     ap.add_argument("--k", type=int, default=5)
-    ap.add_argument("--sections", default="scale,bound,time-limits")
+    ap.add_argument("--sections", default="scale,mip,bound,time-limits")
     ap.add_argument("--workdir", default=None, help="where the instance files go (deleted at the end)")
     ap.add_argument("--out", default=str(RESULTS / "dask_scale"))
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -232,6 +244,18 @@ def main(argv: list[str] | None = None) -> int:
                     print(json.dumps(row), flush=True)
                 if n not in both:
                     shutil.rmtree(work / f"n{n}", ignore_errors=True)
+        if "mip" in sections:
+            for n in both:
+                files = write_instance(work / f"mip{n}", n, args.m, noise=0.0)
+                kinds = ["lazy", "memory"] + (["cluster"] if n == min(both) else [])
+                for kind in kinds:
+                    spec = dict(section="mip", kind=kind, n=n, m=args.m, k=args.k, dtype="float32", noise=0.0,
+                                files=[str(f) for f in files], solver="mip", options={})
+                    row = run_child(spec)
+                    row.update(facts)
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+                shutil.rmtree(work / f"mip{n}", ignore_errors=True)
         if "bound" in sections:
             n = min(both)
             files = write_instance(work / f"n{n}", n, args.m)
@@ -252,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.with_suffix(".jsonl").exists():  # keep the recorded rows of the sections not run
+        with open(out.with_suffix(".jsonl")) as fh:
+            kept = [json.loads(line) for line in fh if line.strip()]
+        rows = [r for r in kept if r.get("section") not in sections] + rows
     with open(out.with_suffix(".jsonl"), "w") as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")
@@ -274,6 +302,34 @@ def report(rows: list[dict], facts: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     scale = [r for r in rows if r.get("section") == "scale"]
+    lines += _scale_rows(scale)
+    lines += ["", "Ratios lazy / memory (same run):", ""] + _ratios(scale)
+    mip = [r for r in rows if r.get("section") == "mip"]
+    if mip:
+        lines += ["", "## mip: smooth curves without noise, float32 on disk, k = 5", "",
+                  f"Run {mip[0].get('date', '?')} UTC (`python -m benchmarks.dask_scale --sections mip`).", "",
+                  "| n | m | path | chunks | load+validate s | solve s (preprocess / HiGHS) | total s | peak RSS GiB | "
+                  "matrix GiB (float64) | status | objective | offered | distinct prefix sets |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in mip:
+            if "error" in r:
+                lines.append(f"| {r['n']:,} | {r['m']} | {r['kind']} | error: {r['error']} |")
+                continue
+            parts = ""
+            if r.get("preprocess_s") is not None:
+                parts = f" ({r['preprocess_s']:.1f} / {r['highs_s']:.2f})"
+            lines.append(
+                f"| {r['n']:,} | {r['m']} | {r['kind']} | {r.get('chunks')} | {r['load_validate_s']:.1f} | "
+                f"{r['solve_s']:.1f}{parts} | {r['total_s']:.1f} | {r['peak_rss_gib']:.2f} | "
+                f"{r['matrix_gib_float64']:.2f} | {r['status']} | {r['objective']:.10g} | {r['offered']} | {r.get('nodes')} |"
+            )
+        lines += ["", "Ratios lazy / memory (same run):", ""] + _ratios(mip)
+    lines += _other_sections(rows)
+    return "\n".join(lines) + "\n"
+
+
+def _scale_rows(scale: list[dict]) -> list[str]:
+    lines = []
     for r in scale:
         if "error" in r:
             lines.append(f"| {r.get('solver')} | {r['n']:,} | {r['m']} | {r['kind']} | error: {r['error']} |")
@@ -282,7 +338,11 @@ def report(rows: list[dict], facts: dict) -> str:
             f"| {r.get('solver')} {r.get('options') or ''} | {r['n']:,} | {r['m']} | {r['kind']} | {r.get('chunks')} | {r['load_validate_s']:.1f} | {r['solve_s']:.1f} | "
             f"{r['total_s']:.1f} | {r['peak_rss_gib']:.2f} | {r['matrix_gib_float64']:.2f} | {r['objective']:.6g} | {r['offered']} |"
         )
-    lines += ["", "Ratios lazy / memory (same run):", ""]
+    return lines
+
+
+def _ratios(scale: list[dict]) -> list[str]:
+    lines = []
     for solver, n in sorted({(r.get("solver"), r["n"]) for r in scale}):
         by = {r["kind"]: r for r in scale if r["n"] == n and r.get("solver") == solver and "error" not in r}
         if "lazy" in by and "memory" in by:
@@ -293,6 +353,11 @@ def report(rows: list[dict], facts: dict) -> str:
                 f"{lz['solve_s'] / mem['solve_s']:.2f}x, peak memory {lz['peak_rss_gib'] / mem['peak_rss_gib']:.2f}x; "
                 f"same offered set: {same}; objective difference {abs(lz['objective'] - mem['objective']):.3g}"
             )
+    return lines
+
+
+def _other_sections(rows: list[dict]) -> list[str]:
+    lines: list[str] = []
     bound = [r for r in rows if r.get("section") == "bound" and "error" not in r]
     if bound:
         lines += ["", "## Lagrangian bound (20 iterations)", "", "| n | path | bound | iterations | s | peak RSS GiB |",
@@ -307,7 +372,7 @@ def report(rows: list[dict], facts: dict) -> str:
         for r in tl:
             status = r.get("status", r.get("error", ""))
             lines.append(f"| {r['solver']} | {r['wall_s']:.2f} | {status} | {r.get('has_solution', '')} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 if __name__ == "__main__":

@@ -65,7 +65,24 @@ def test_chunked_prefix_sets_equal_the_in_memory_ones(data, k, allowed, full_ran
         assert want.stats["groups"] > 0.5 * profit.shape[0]  # noisy ones hardly
 
 
-def test_chunked_prefix_sets_of_distinct_rows_keep_row_order_and_give_up_past_the_cap():
+@pytest.mark.parametrize("data", ["smooth", "noisy"])
+def test_chunked_prefix_sets_with_small_sub_blocks(monkeypatch, data):
+    """Blocks sorted and grouped a few rows at a time, groupings merged inside the block."""
+    monkeypatch.setattr(_lazy, "_GROUP_ELEMENTS", 500)
+    profit = SMOOTH if data == "smooth" else NOISY
+    want = F.prefix_sets(profit, 3, aggregate=True, allowed=np.arange(1, 10))
+    for rows in CHUNKS[data]:
+        got = _lazy.chunked_prefix_sets(lazy(profit, rows), 3, allowed=np.arange(1, 10))
+        assert_same_prefix_sets(got, want)
+    want = co.solve(co.CoarseProblem(profit, k=3), "mip", formulation="aggregated")
+    got = co.solve(co.CoarseProblem(lazy(profit, CHUNKS[data][1]), k=3), "mip", formulation="aggregated")
+    assert got.offered.tolist() == want.offered.tolist() and got.status == "optimal"
+    assert got.objective == pytest.approx(want.objective, rel=1e-12)
+
+
+@pytest.mark.parametrize("sub_block", [1 << 20, 200])
+def test_chunked_prefix_sets_of_distinct_rows_keep_row_order_and_give_up_past_the_cap(monkeypatch, sub_block):
+    monkeypatch.setattr(_lazy, "_GROUP_ELEMENTS", sub_block)
     profit = np.random.default_rng(0).normal(size=(300, 9))  # every top order distinct
     want = F.prefix_sets(profit, 3, aggregate=True)
     assert want.stats["groups"] == 300

@@ -78,6 +78,8 @@ LAZY_NODE_LIMIT = 200_000
 MEMORY_FRACTION = 0.6
 #: Blocks merged by one task of the reduction tree.
 _FAN_IN = 8
+#: Entries of a block sorted and grouped at a time (float64 temporaries of a few MiB).
+_GROUP_ELEMENTS = 1 << 20
 #: Bundle iterations of the Lagrangian bound of the fallback (each one a pass over the data).
 _FALLBACK_BOUND_ITER = 50
 
@@ -88,9 +90,25 @@ def _block_groups(block: np.ndarray, allowed: np.ndarray, R: int, cap: int) -> d
 
     Rows are shifted by their maximum first (as the in-memory ``mip`` does), so gaps and
     constants are those of the normalized model up to the final division by the spread.
-    Returns None when the block alone has more than ``cap`` (group, level) entries.
+    The block is sorted and grouped ``_GROUP_ELEMENTS`` entries at a time (bounded
+    temporaries), then the groupings are merged. Returns None when the block has more than
+    ``cap`` (group, level) entries.
     """
-    blk = np.asarray(block, dtype=np.float64)
+    parts = []
+    for _, blk in C._sub_blocks(block, _GROUP_ELEMENTS):
+        part = _rows_groups(blk, allowed, R, cap)
+        if part is None:
+            return None
+        parts.append(part)
+        if len(parts) >= _FAN_IN:
+            parts = [_merge_groups(parts, cap)]
+            if parts[0] is None:
+                return None
+    return _merge_groups(parts, cap)
+
+
+def _rows_groups(blk: np.ndarray, allowed: np.ndarray, R: int, cap: int) -> dict | None:
+    """:func:`_block_groups` on float64 rows."""
     n, m = blk.shape
     mx = blk.max(axis=1)
     q = blk - mx[:, None]
