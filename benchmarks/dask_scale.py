@@ -294,7 +294,8 @@ def report(rows: list[dict], facts: dict) -> str:
         "# dask_scale results",
         "",
         f"`python -m benchmarks.dask_scale` on {facts['cpus']} CPUs, {facts['memory_gib']} GiB, "
-        f"Python {facts['python']}, numpy {facts['numpy']}, dask {facts['dask']}, {facts['date']} UTC.",
+        f"Python {facts['python']}, numpy {facts['numpy']}, dask {facts['dask']}, last run {facts['date']} UTC "
+        "(a run of some sections keeps the rows of the others; every row of `dask_scale.jsonl` has its date).",
         "",
         "## Scale: float32 on disk, k = 5",
         "",
