@@ -5,7 +5,8 @@ Run from the repository root, one part per command (each part stays under ten mi
     python -m benchmarks.mip --parts orlib          # OR-Library pmed1-10 vs published optima
     python -m benchmarks.mip --parts beasley        # Beasley-style n <= 900, p <= 200
     python -m benchmarks.mip --parts smooth         # n = 10**6, m = 50, k = 5 smooth curves
-    python -m benchmarks.mip --parts versus         # default vs classic formulation, same run (30 s limit)
+    python -m benchmarks.mip --parts versus         # default vs classic formulation, same run (30 s limit,
+                                                    # each side the best of 3 solves under 5 s)
     python -m benchmarks.mip --parts noisy          # n = 20,000 noisy curves vs heuristics
     python -m benchmarks.mip --quick                # a smoke run of every part
 
@@ -88,6 +89,23 @@ def bench_smooth(quick: bool, limit: float) -> list[dict]:
                  groups=model.get("groups"))]
 
 
+#: ``versus`` times each side as the best of this many runs (one run for solves over 5 s).
+VERSUS_REPEATS = 3
+
+
+def _best_of(problem, **options):
+    """The fastest of up to ``VERSUS_REPEATS`` identical solves (a shared machine's noise only
+    ever adds time); one run when a solve takes more than 5 s."""
+    result, seconds = _solve(problem, **options)
+    for _ in range(VERSUS_REPEATS - 1):
+        if seconds > 5.0:
+            break
+        again, t = _solve(problem, **options)
+        if t < seconds:
+            result, seconds = again, t
+    return result, seconds
+
+
 def bench_versus(quick: bool, limit: float) -> list[dict]:
     """Default and classic on the same instances, in the same run."""
     rows = []
@@ -96,11 +114,13 @@ def bench_versus(quick: bool, limit: float) -> list[dict]:
         cases.append((name, problem))
     for n in ((1000,) if quick else (2000, 10000)):
         cases.append((f"smooth_profit({n},50)", co.CoarseProblem(smooth_profit(n, 50, seed=1), 5)))
+    _solve(cases[0][1], time_limit=limit)  # warm-up: first-call imports are not the method's time
+    _solve(cases[0][1], time_limit=limit, formulation="classic")
     for name, problem in cases:
-        default, t_default = _solve(problem, time_limit=limit)
-        classic, t_classic = _solve(problem, time_limit=limit, formulation="classic")
-        rows.append(_row("versus", name, problem, "default", default, t_default))
-        rows.append(_row("versus", name, problem, "classic", classic, t_classic,
+        default, t_default = _best_of(problem, time_limit=limit)
+        classic, t_classic = _best_of(problem, time_limit=limit, formulation="classic")
+        rows.append(_row("versus", name, problem, "default", default, t_default, repeats=VERSUS_REPEATS))
+        rows.append(_row("versus", name, problem, "classic", classic, t_classic, repeats=VERSUS_REPEATS,
                          speedup=t_classic / t_default,
                          classic_finished=classic.status == "optimal",
                          same_objective=bool(abs(classic.objective - default.objective)

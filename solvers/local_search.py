@@ -55,6 +55,7 @@ References
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import numbers
 import time
@@ -337,14 +338,24 @@ def _rows(profit: Any, rows: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(sub, dtype=np.float64)
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """One scan of the loaded libraries per process (a scan reads the process's memory map,
+    about a millisecond: too much for every solve of a small problem)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return None
+    return ThreadpoolController()
+
+
 def _one_blas_thread():
     """Limit BLAS to one thread: the small group-sum products of a pass gain nothing from
     threads, and multithreaded BLAS slows them down badly on a busy machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
 
 
 def _tol(value: float) -> float:

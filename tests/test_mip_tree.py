@@ -142,3 +142,31 @@ def test_mip_time_limit_on_noisy_curves():
     assert res.objective >= heuristic.objective - 1e-9 * abs(heuristic.objective)
     if res.status != "optimal":
         assert res.gap > 0
+
+
+def _greedy_reference(profit, offered, k, allowed, exclusive):
+    """Greedy completion written plainly: candidates in column order, first best wins."""
+    s = list(offered)
+    while len(s) < k:
+        cand = [j for j in allowed if j not in s
+                and not any((a == j and b in s) or (b == j and a in s) for a, b in exclusive)]
+        if not cand:
+            break
+        value = [np.max(profit[:, s + [j]], axis=1).sum() for j in cand]
+        s.append(cand[int(np.argmax(value))])
+    return sorted(s)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5), st.integers(0, 3), st.booleans())
+def test_greedy_completion_respects_allowed_and_exclusive_pairs(seed, k, pairs, start):
+    from coarseopt_solvers.mip._warm import greedy_complete
+
+    rng = np.random.default_rng(seed)
+    m = 7
+    profit = rng.integers(0, 5, size=(12, m)).astype(float)  # ties on purpose
+    allowed = np.sort(rng.choice(m, size=int(rng.integers(1, m + 1)), replace=False))
+    exclusive = [tuple(int(v) for v in rng.choice(m, 2, replace=False)) for _ in range(pairs)]
+    offered = [int(allowed[0])] if start else []
+    got = greedy_complete(profit, np.array(offered, dtype=np.intp), k, allowed, np.array(exclusive).reshape(-1, 2))
+    assert got.tolist() == _greedy_reference(profit, offered, k, allowed.tolist(), exclusive)

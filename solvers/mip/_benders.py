@@ -15,8 +15,15 @@ where ``o_g`` is the group's treatment order (descending profit), ``V_g[l]`` the
 profit of its members at position ``l``, and ``s`` any position. Each cut is valid for every
 ``y``; the cut at the *critical position* ``s(y*)`` (the first ``s`` with
 ``sum_{l <= s} y*_{o_g[l]} >= 1``) is tight at ``y*``, so separating all groups costs
-``O(n m)``. HiGHS has no lazy-constraint callback, so cuts are added in a loop:
+``O(n m)``. HiGHS has no lazy-constraint callback, so cuts are added in a loop. The phases:
 
+0. **Incumbent and tree.** Greedy plus a swap descent (or the warm start) gives the
+   incumbent. With at most ``TREE_MAX_SLOTS`` treatments to choose, the branch and bound
+   over treatments with Lagrangian bounds (:mod:`._treebb`) runs first for a share of the
+   time: on small instances and noisy curves it often proves the optimum before the LP
+   master converges. Stopped early, it still leaves a valid bound. On large data
+   (``LAGRANGIAN_MIN_GROUPS`` groups and more) the Lagrangian bound of the whole problem
+   follows, with Lagrangian fixing of treatments in or out.
 1. **LP phase.** Solve the LP master, separate at an in-out point between the LP optimum
    and a stability centre (Ben-Ameur & Neto 2007; Fischetti, Ljubić & Sinnl 2017), add the
    violated cuts, resolve (warm basis). Every master optimum is a valid upper bound (the
@@ -26,7 +33,8 @@ profit of its members at position ``l``, and ``s`` any position. Each cut is val
    cost ``d_j`` of a treatment at 0, any solution offering ``j`` is worth at most
    ``U + d_j``: when that is below ``L``, ``y_j = 0`` is fixed (likewise ``y_j = 1``).
 3. **Exact phase.** If few offered sets remain, they are enumerated exactly (vectorised);
-   otherwise the master is solved as a MIP, its solution's cuts are added, and it is
+   otherwise, with few open slots, the tree search runs again on the columns left; then
+   the master is solved as a MIP, its solution's cuts are added, and it is
    resolved, until its bound meets the incumbent or the time runs out. The master MIP's
    dual bound is a valid upper bound at every round.
 
@@ -66,14 +74,11 @@ TREE_TIME_SHARE = 0.5
 TREE_MAX_SLOTS = 20
 TREE_MAX_SECONDS = 30.0
 #: Before the LP master the tree runs for at most this many seconds (and this share of the
-#: time left) when few slots are open, ...
+#: time left) when at most ``TREE_MAX_SLOTS`` slots are open. With more slots the LP master
+#: comes first: its bound is tight on such instances (measured on pmed5, 9, 10 and Beasley
+#: stand-ins with p = 30..90 by ``python -m benchmarks.mip --parts versus,beasley``).
 TREE_FIRST_SECONDS = 10.0
 TREE_FIRST_SHARE = 0.25
-#: ... else as a probe of at most this many nodes and seconds (a tenth of the time left).
-TREE_PROBE_NODES = 400
-TREE_PROBE_SECONDS = 1.0
-#: The first master MIP loop runs this many seconds (or as long as the phases before it) ...
-MASTER_PROBE_SECONDS = 0.1
 #: The master MIP is (re)started only with at least this many seconds left.
 MASTER_MIN_SECONDS = 3.0
 
@@ -244,20 +249,16 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
         best, _ = _best_set(profit, start, None)
 
     # ---- the branch and bound over treatments first: with few slots it often proves the
-    # optimum long before the LP master converges (small instances, noisy curves); with
-    # many slots only a short probe
+    # optimum long before the LP master converges (small instances, noisy curves)
     forced = np.asarray(side.forced, dtype=np.intp)
     bound = math.inf
     first_slots = min(k, ma) - forced.size
-    if not full and first_slots > 0:
-        few = first_slots <= TREE_MAX_SLOTS
+    if not full and 0 < first_slots <= TREE_MAX_SLOTS:
         t = left()
-        budget = TREE_FIRST_SECONDS if few else TREE_PROBE_SECONDS
-        if t is not None:
-            budget = min(budget, (TREE_FIRST_SHARE if few else 0.1) * t)
+        budget = TREE_FIRST_SECONDS if t is None else min(TREE_FIRST_SECONDS, TREE_FIRST_SHARE * t)
         tree = tree_search(profit, first_slots, must=forced, free=np.setdiff1d(allowed, forced),
                            incumbent=best[1], granularity=granularity, deadline=time.perf_counter() + budget,
-                           max_nodes=None if few else TREE_PROBE_NODES, u0=_values(profit, best[0]))
+                           u0=_values(profit, best[0]))
         extras["tree_first_nodes"] = tree.nodes
         if tree.offered is not None:
             best, _ = _best_set(profit, tree.offered, best)

@@ -35,8 +35,9 @@ What ``mip`` does with a lazy problem (see :func:`solve_lazy`):
    as float64, the rule of every solver that needs the whole matrix) and solved as in memory,
    else :class:`~coarseopt.exceptions.UnsupportedProblemError`;
 2. otherwise the aggregated model is built chunk by chunk. With ``formulation="auto"`` and
-   more than ``AUTO_NODE_LIMIT`` (5,000) distinct prefix sets the in-memory solver would use
-   Benders decomposition: the matrix is then loaded when it fits (the in-memory answer); when
+   a model that does not aggregate (the rule of :func:`~coarseopt_solvers.mip._solver.auto_formulation`:
+   more than 5,000 distinct prefix sets, or more than a fifth of the radius model's variables)
+   the in-memory solver would use Benders decomposition: the matrix is then loaded when it fits (the in-memory answer); when
    it does not, the aggregated model is still solved up to :data:`LAZY_NODE_LIMIT` nodes;
 3. when the preprocessing gives up (too many groups) or the model is too large, the matrix
    is loaded when it fits; when it does not, ``mip`` returns the chunked ``local-search``
@@ -267,18 +268,24 @@ def _offered_value(blocks: list, offered: np.ndarray) -> tuple[float, float]:
 def _greedy_complete(blocks: list, offered: np.ndarray, k: int, allowed: np.ndarray,
                      exclusive: np.ndarray) -> np.ndarray:
     """``greedy_complete`` of the in-memory solver, one pass per added treatment."""
+    from ._warm import _close_partners
+
     s = [int(j) for j in offered]
-    while len(s) < k:
-        taken = set(s)
-        cand = [int(j) for j in allowed if int(j) not in taken]
-        if exclusive.size:
-            cand = [j for j in cand if not any((a == j and b in taken) or (b == j and a in taken)
-                                               for a, b in exclusive.tolist())]
-        if not cand:
-            break
+    pairs = np.asarray(exclusive, dtype=np.intp).reshape(-1, 2)
+    size = max(int(np.max(allowed, initial=-1)), max(s, default=-1), int(np.max(pairs, initial=-1))) + 1
+    open_ = np.zeros(size, dtype=bool)
+    open_[np.asarray(allowed, dtype=np.intp)] = True
+    open_[s] = False
+    for j in s:
+        _close_partners(open_, pairs, j)
+    while len(s) < k and open_.any():
+        cand = np.flatnonzero(open_)
         gains = C._gains_over(blocks, np.asarray(s, dtype=np.intp))[cand]
         gains = C._snap_ties(gains, np.ones(gains.shape, dtype=bool), 0.0)
-        s.append(cand[int(np.argmax(gains))])
+        j = int(cand[np.argmax(gains)])
+        s.append(j)
+        open_[j] = False
+        _close_partners(open_, pairs, j)
     return np.array(sorted(s), dtype=np.intp)
 
 
@@ -334,7 +341,7 @@ def solve_lazy(solver, problem, context) -> Solution:
     """``mip`` on a lazy problem (``solver`` is the configured ``MIPSolver``); see the module
     docstring for what runs when."""
     from ._side import diagnose_treatment_rules, resolve_side
-    from ._solver import AUTO_NODE_LIMIT, AUTO_WARM_MIN_N
+    from ._solver import AUTO_WARM_MIN_N, auto_formulation
 
     p = solver.params
     side = resolve_side(problem, p)
@@ -361,11 +368,11 @@ def solve_lazy(solver, problem, context) -> Solution:
     prefix, scale, shift = _prefix_from_groups(groups, allowed, m, R, normalized=True, chunks=chunks)
     del groups
     extras["distinct_prefix_sets"] = prefix.num_nodes
-    if p["formulation"] == "auto" and prefix.num_nodes > AUTO_NODE_LIMIT:
+    if p["formulation"] == "auto" and auto_formulation(prefix) != "aggregated":
         if _fits(problem):  # the in-memory solver's choice (Benders decomposition)
             return _in_memory(solver, problem, context,
-                              f"{prefix.num_nodes:,} distinct prefix sets (more than {AUTO_NODE_LIMIT:,}: Benders)",
-                              extras)
+                              f"{prefix.num_nodes:,} distinct prefix sets: the aggregation does not pay "
+                              "(the in-memory choice is Benders decomposition)", extras)
         if prefix.num_nodes > LAZY_NODE_LIMIT:
             return _fallback(solver, problem, context, side, allowed,
                              f"{prefix.num_nodes:,} distinct prefix sets, more than {LAZY_NODE_LIMIT:,}", extras)

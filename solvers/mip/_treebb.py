@@ -71,9 +71,10 @@ def _lagrangian(P, M, F, t, u, target, iterations, lam=1.0, patience=5, deadline
     """Subgradient descent on ``L(u)`` from ``u``; the best ``(L, u, rho)`` seen and whether
     the deadline stopped it (every ``L(u)`` is a valid bound, so the best one still is)."""
     best_L, best_u, best_rho = np.inf, u, None
-    has_M = np.isfinite(M)
     PF = P if F.size == P.shape[1] and np.array_equal(F, np.arange(F.size)) else P[:, F]
     D = np.empty_like(PF)
+    excess = np.empty(u.shape[0])
+    add = np.add.reduce  # the ufunc directly: at n = 100 the wrappers' overhead shows
     stall = 0
     timed_out = False
     for it in range(iterations):
@@ -82,10 +83,11 @@ def _lagrangian(P, M, F, t, u, target, iterations, lam=1.0, patience=5, deadline
             break
         np.subtract(PF, u[:, None], out=D)
         np.maximum(D, 0.0, out=D)
-        rho = D.sum(axis=0)
-        top = np.argpartition(-rho, t - 1)[:t] if t < F.size else np.arange(F.size)
-        above = has_M & (M > u)
-        L = float(u.sum() + np.where(above, M - u, 0.0).sum() + rho[top].sum())
+        rho = add(D, axis=0)
+        top = np.argpartition(-rho, t - 1)[:t] if t < F.size else slice(None)
+        np.subtract(M, u, out=excess)  # M = -inf where nothing is offered yet
+        np.maximum(excess, 0.0, out=excess)
+        L = float(add(u) + add(excess) + add(rho[top]))
         if L < best_L - 1e-12 * max(1.0, abs(L)):
             best_L, best_u, best_rho = L, u, rho
             stall = 0
@@ -98,7 +100,8 @@ def _lagrangian(P, M, F, t, u, target, iterations, lam=1.0, patience=5, deadline
                     break
         if best_L <= target:
             break
-        g = 1.0 - above - np.count_nonzero(D[:, top], axis=1)
+        # subgradient: 1 - [i takes an offered treatment] - [i takes each of the t best]
+        g = 1.0 - (excess > 0.0) - add(D[:, top] > 0.0, axis=1, dtype=np.float64)
         gg = float(g @ g)
         if gg == 0.0:
             break

@@ -31,22 +31,31 @@ def greedy_complete(profit: np.ndarray, offered: np.ndarray, k: int, allowed: np
 
     ``f`` is monotone, so a completed set is never worse than the one given.
     """
+    n, m = profit.shape
     s = [int(j) for j in offered]
-    n = profit.shape[0]
     best = profit[:, s].max(axis=1) if s else np.full(n, -np.inf)
-    while len(s) < k:
-        cand = [int(j) for j in allowed if int(j) not in s]
-        if exclusive is not None and exclusive.size:
-            taken = set(s)
-            cand = [j for j in cand if not any((a == j and b in taken) or (b == j and a in taken)
-                                               for a, b in exclusive.tolist())]
-        if not cand:
-            break
-        gains = np.maximum(profit[:, cand], best[:, None]).sum(axis=0)
-        j = cand[int(np.argmax(gains))]
+    open_ = np.zeros(m, dtype=bool)  # the treatments that may still be added
+    open_[np.asarray(allowed, dtype=np.intp)] = True
+    open_[s] = False
+    pairs = np.asarray(exclusive, dtype=np.intp).reshape(-1, 2) if exclusive is not None else np.zeros((0, 2), np.intp)
+    for j in s:
+        _close_partners(open_, pairs, j)
+    while len(s) < k and open_.any():
+        cand = np.flatnonzero(open_)
+        gains = np.maximum(profit, best[:, None]).sum(axis=0)
+        j = int(cand[np.argmax(gains[cand])])  # the first best, in column order
         s.append(j)
+        open_[j] = False
+        _close_partners(open_, pairs, j)
         best = np.maximum(best, profit[:, j])
     return np.array(sorted(s), dtype=np.intp)
+
+
+def _close_partners(open_: np.ndarray, pairs: np.ndarray, j: int) -> None:
+    """Close the treatments that are mutually exclusive with ``j``."""
+    if pairs.shape[0]:
+        open_[pairs[pairs[:, 0] == j, 1]] = False
+        open_[pairs[pairs[:, 1] == j, 0]] = False
 
 
 def warm_start(profit: np.ndarray, k: int, allowed: np.ndarray, *, method: str, seed: int | None,
