@@ -40,6 +40,7 @@ _LAZY = {
     "Economics": ("coarseopt.estimation", "Economics"),
     "estimate_profit": ("coarseopt.estimation", "estimate_profit"),
     "ProfitEstimate": ("coarseopt.estimation", "ProfitEstimate"),
+    "LazyProfit": ("coarseopt.estimation", "LazyProfit"),
     "estimation": ("coarseopt.estimation", None),
     "evaluation": ("coarseopt.evaluation", None),
     "datasets": ("coarseopt.datasets", None),
