@@ -615,11 +615,17 @@ def lagrangian_bound(
     goal = 0.0 if target_gap is None else float(target_gap)
     stall = 10  # iterations without progress after which the method gives up
 
+    # Tolerances are relative, with a floor of 1 (as the reported gap) unless the profits
+    # themselves are smaller: then the floor is their own scale (sum of row spreads), so that
+    # profits in units of 1e-9 are solved as precisely as profits in units of 1.
+    spread = float(np.mean(p.max(axis=1) - p.min(axis=1))) if n else 0.0
+    unit = min(1.0, max(spread * n, np.finfo(float).tiny))
+
     def proven(best: float) -> bool:
         if inc_value is None:
             return False
         b = best + off
-        return (b - inc_value) / max(1.0, abs(b)) <= max(goal, tol)
+        return (b - inc_value) / max(unit, abs(b)) <= max(goal, tol)
 
     def out_of_time() -> bool:
         return deadline is not None and time.perf_counter() >= deadline
@@ -634,7 +640,6 @@ def lagrangian_bound(
             break
         y[j] = 1.0
 
-    spread = float(np.mean(p.max(axis=1) - p.min(axis=1)))
     max_cuts = int(np.clip(4e8 / (8.0 * n), 12, _MAX_CUTS))
     bundle = _Bundle(m, k, oracle.n_groups, scale=max(spread, 1e-12) * n, max_cuts=max_cuts)
     bundle.deadline = deadline
@@ -692,7 +697,7 @@ def lagrangian_bound(
             bar.set_postfix_str(f"bound {best_bound + off:.10g}")
             # tolerances relative to the row-shifted values: a large offset must not end
             # the method early
-            tscale = max(1.0, abs(best_bound), abs(best_g))
+            tscale = max(unit, abs(best_bound), abs(best_g))
             if best_bound - best_g <= tol * tscale:
                 termination = "converged"
                 break

@@ -775,6 +775,7 @@ def chunked_lagrangian_bound(
         y[rest[: k - inc_offered.size]] = 1.0
 
     bundle = _LevelBundle(m, k, scale=max(spread, 1e-12) * n, max_cuts=max(4 * m, 60))
+    unit = min(1.0, max(spread * n, np.finfo(float).tiny))  # tolerance floor, as in lagrangian_bound
     best = (np.inf, None, 0.0)  # (shifted bound, recipe, sum|u|)
     history: list[float] = []
     best_g, best_y = -np.inf, y.copy()
@@ -790,7 +791,7 @@ def chunked_lagrangian_bound(
     def stop_gap(b: float) -> bool:
         if target_gap is None or inc_value is None:
             return False
-        return (b + off - inc_value) / max(1.0, abs(b + off)) <= target_gap
+        return (b + off - inc_value) / max(unit, abs(b + off)) <= target_gap
 
     it = 0
     while True:
@@ -818,7 +819,7 @@ def chunked_lagrangian_bound(
         else:
             y_model, upper = None, best[0]
         history.append(best[0] + off)
-        if best[0] - best_g <= tol * max(1.0, abs(best[0] + off)):
+        if best[0] - best_g <= tol * max(unit, abs(best[0] + off)):
             termination = "converged"
             break
         level = best_g + 0.5 * (upper - best_g)

@@ -51,10 +51,7 @@ TRANSFORMS = {
 
 #: Cases that fail today, kept visible (strict: they fail the run once fixed, so the mark
 #: gets removed). Each names the failing input.
-KNOWN_FAILURES = {
-    ("ot", "scale 1e-9"): "ot: profits ~1e-8: the bound computation stops on an absolute gap "
-    "(max(1, |bound|) denominators), so the bound stays 0.08% loose and 'optimal' is not proven",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _cases(solvers, values):
