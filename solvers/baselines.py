@@ -161,6 +161,38 @@ class GridSearchSolver(Solver):
         return value, np.array(sorted(chosen), dtype=np.intp)
 
 
+#: Lloyd iterations (``KMeans``) or epochs (``MiniBatchKMeans``) between two checks of the
+#: time limit.
+KMEANS_SLICE = {"KMeans": 10, "MiniBatchKMeans": 1}
+
+
+def _fit_by_slices(cls, x, n_clusters, random_state, max_iter, extra, context):
+    """Fit ``cls`` (``KMeans`` or ``MiniBatchKMeans``) for at most ``max_iter`` iterations,
+    a slice at a time (each slice starts from the previous centres; for Lloyd this is the
+    same sequence of iterations as one fit), stopping early at the time limit. Returns the
+    fitted model and whether the time limit cut it short."""
+    slice_ = KMEANS_SLICE[cls.__name__]
+    minibatch = cls.__name__ == "MiniBatchKMeans"
+    steps_per_epoch = math.ceil(x.shape[0] / extra["batch_size"]) if minibatch else 0
+    init, done, slices = "k-means++", 0, 0
+    while True:
+        step = min(slice_, max_iter - done)
+        # a mini-batch slice draws its own batches (Lloyd uses the seed for its start only)
+        seed = random_state if random_state is None or not minibatch else (random_state + slices) % (2**32)
+        model = cls(n_clusters=n_clusters, init=init, n_init=1, max_iter=step, random_state=seed, **extra)
+        slices += 1
+        model.fit(x)
+        done += step
+        # converged inside the slice: Lloyd stopped before its last iteration, or the
+        # mini-batch method before the end of its epochs
+        converged = model.n_steps_ < step * steps_per_epoch if minibatch else model.n_iter_ < step
+        if converged or done >= max_iter:
+            return model, False
+        if context.out_of_time():
+            return model, True
+        init = model.cluster_centers_
+
+
 class _KMeansSegments(Solver):
     """Shared machinery: k-means segments, then the best treatment per segment."""
 
@@ -193,25 +225,24 @@ class _KMeansSegments(Solver):
 
         from sklearn.exceptions import ConvergenceWarning
 
-        # One restart at a time (each seeded from the run's seed) so that a time limit is
-        # honoured between restarts; the restart with the smallest inertia is kept, as
-        # scikit-learn's own n_init does.
-        model, labels, restarts = None, None, 0
+        # One restart at a time (each seeded from the run's seed), each fitted a slice of
+        # iterations at a time, so that a time limit is honoured within a slice; the restart
+        # with the smallest inertia is kept, as scikit-learn's own n_init does.
+        model, labels, restarts, cut = None, None, 0, False
         for r in range(self.params["n_init"]):
             if r > 0 and context.out_of_time():
                 break
-            candidate = kmeans(
-                n_clusters=n_distinct, n_init=1, max_iter=self.params["max_iter"],
-                random_state=None if seed is None else (seed + r) % (2**32), **extra,
-            )
             with warnings.catch_warnings():
                 # Fewer distinct points than k: some clusters stay empty, which is harmless here.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                candidate_labels = candidate.fit_predict(x)
+                candidate, stopped = _fit_by_slices(
+                    kmeans, x, n_distinct, None if seed is None else (seed + r) % (2**32),
+                    self.params["max_iter"], extra, context)
             restarts += 1
+            cut = cut or stopped
             if model is None or candidate.inertia_ < model.inertia_:
-                model, labels = candidate, candidate_labels
-        timed_out = restarts < self.params["n_init"]
+                model, labels = candidate, candidate.labels_
+        timed_out = cut or restarts < self.params["n_init"]
         n_seg = model.cluster_centers_.shape[0]
         totals = np.zeros((n_seg, problem.m))
         for s in range(n_seg):

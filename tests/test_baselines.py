@@ -142,3 +142,29 @@ def test_predict_segments_rejects_other_results(data):
     r = co.solve(co.CoarseProblem(profit, k=2, arms=[0, 5]), solver="grid-search")
     with pytest.raises(ValueError, match="kmeans"):
         predict_segments(r, profit)
+
+
+class _Clock:
+    def __init__(self, out: bool):
+        self.out = out
+
+    def out_of_time(self) -> bool:
+        return self.out
+
+
+def test_lloyd_by_slices_is_one_fit_and_stops_at_the_time_limit():
+    """The k-means baselines fit Lloyd ten iterations at a time (checking the time limit in
+    between): the same centres and labels as one fit; out of time, it stops after a slice."""
+    from sklearn.cluster import KMeans
+
+    from coarseopt_solvers.baselines import KMEANS_SLICE, _fit_by_slices
+
+    x = np.random.default_rng(3).normal(size=(3000, 4))  # no clear clusters: many iterations
+    ref = KMeans(n_clusters=6, n_init=1, max_iter=300, random_state=0).fit(x)
+    assert ref.n_iter_ > KMEANS_SLICE["KMeans"]  # the fit spans several slices
+    model, cut = _fit_by_slices(KMeans, x, 6, 0, 300, {}, _Clock(False))
+    assert not cut
+    np.testing.assert_allclose(model.cluster_centers_, ref.cluster_centers_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(model.labels_, ref.labels_)
+    model, cut = _fit_by_slices(KMeans, x, 6, 0, 300, {}, _Clock(True))
+    assert cut and model.n_iter_ == KMEANS_SLICE["KMeans"]

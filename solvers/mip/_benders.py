@@ -52,7 +52,7 @@ from scipy import sparse
 
 from coarseopt.solver import Solution
 
-from ._formulation import _group_rows, _sorted_top
+from ._formulation import SortedRows, prefix_levels, sort_rows
 from ._highs import _set_option
 from ._treebb import tree_search
 from ._warm import greedy_complete, objective_of
@@ -86,13 +86,10 @@ MASTER_MIN_SECONDS = 3.0
 class _Groups:
     """Individuals grouped by their top-(R+1) order, with summed sorted profits."""
 
-    def __init__(self, profit: np.ndarray, allowed: np.ndarray, R: int):
-        sub = profit if allowed.size == profit.shape[1] else profit[:, allowed]
-        order, vals = _sorted_top(sub, R + 1)
-        if R > 0 and profit.shape[0] > 1:
-            rep, inv = _group_rows(order[:, :R])
-        else:
-            rep, inv = np.zeros(1, dtype=np.intp), np.zeros(profit.shape[0], dtype=np.intp)
+    def __init__(self, profit: np.ndarray, allowed: np.ndarray, R: int, rows: SortedRows | None = None):
+        if rows is None or rows.R != R:
+            rows = sort_rows(profit, allowed, R)
+        order, vals, rep, inv = rows.order, rows.vals, rows.rep, rows.inv
         g = rep.size
         if g < profit.shape[0]:
             V = np.zeros((g, R + 1))
@@ -117,17 +114,29 @@ class _Groups:
         return s, value
 
     def cut_rows(self, groups: np.ndarray, s: np.ndarray, m: int):
-        """Rows ``theta_g - sum_{l<s} (V[l] - V[s]) y_{o[l]} <= V[s]`` for ``groups``."""
+        """Rows ``theta_g - sum_{l<s} (V[l] - V[s]) y_{o[l]} <= V[s]`` for ``groups``, as
+        compressed rows ``(starts, indices, values)`` (``y`` columns ascending, then
+        ``theta_g``), and their right-hand sides."""
         width = self.order.shape[1]
         mask = np.arange(width)[None, :] < s[:, None]
         coef = self.V[groups] - self.V[groups, s][:, None]
         mask &= coef > 0
-        r_idx, l_idx = np.nonzero(mask)
-        rows = np.concatenate([np.arange(groups.size), r_idx])
-        cols = np.concatenate([m + groups, self.order[groups[r_idx], l_idx]])
-        vals = np.concatenate([np.ones(groups.size), -coef[r_idx, l_idx]])
-        mat = sparse.csr_matrix((vals, (rows, cols)), shape=(groups.size, m + self.size))
-        return mat, self.V[groups, s]
+        r_idx, l_idx = np.nonzero(mask)  # row-major: grouped by cut
+        y_col = self.order[groups[r_idx], l_idx]
+        order = np.lexsort((y_col, r_idx))  # ascending columns within each cut
+        per_row = np.bincount(r_idx, minlength=groups.size) + 1
+        ends = np.cumsum(per_row)
+        starts = ends - per_row
+        indices = np.empty(int(ends[-1]) if groups.size else 0, dtype=np.int32)
+        values = np.empty(indices.size)
+        theta_at = ends - 1  # theta_g (column m + g, after every y column) closes its row
+        is_y = np.ones(indices.size, dtype=bool)
+        is_y[theta_at] = False
+        indices[is_y] = y_col[order]
+        values[is_y] = -coef[r_idx, l_idx][order]
+        indices[theta_at] = m + groups
+        values[theta_at] = 1.0
+        return (starts.astype(np.int32), indices, values), self.V[groups, s]
 
 
 class BendersMaster:
@@ -170,14 +179,15 @@ class BendersMaster:
         self.h = h
         self.n_cuts = 0
 
-    def add_cuts(self, mat: sparse.csr_matrix, rhs: np.ndarray) -> None:
-        if mat.shape[0] == 0:
+    def add_cuts(self, rows: tuple[np.ndarray, np.ndarray, np.ndarray], rhs: np.ndarray) -> None:
+        """Add compressed rows ``(starts, indices, values)`` as ``row <= rhs``."""
+        starts, indices, values = rows
+        count = starts.size
+        if count == 0:
             return
-        mat.sort_indices()
-        self.h.addRows(mat.shape[0], np.full(mat.shape[0], -self.hs.kHighsInf), rhs.astype(np.float64),
-                       int(mat.nnz), mat.indptr[:-1].astype(np.int32), mat.indices.astype(np.int32),
-                       mat.data.astype(np.float64))
-        self.n_cuts += mat.shape[0]
+        self.h.addRows(count, np.full(count, -self.hs.kHighsInf), rhs.astype(np.float64),
+                       int(indices.size), starts, indices, values)
+        self.n_cuts += count
 
     def set_integer(self, integer: bool) -> None:
         t = self.hs.HighsVarType.kInteger if integer else self.hs.HighsVarType.kContinuous
@@ -215,17 +225,19 @@ def _best_set(profit, offered, best):
     return best, False
 
 
-def benders(problem, side, allowed, context, params, warm, extras, granularity: float = 0.0) -> Solution:
+def benders(problem, side, allowed, context, params, warm, extras, granularity: float = 0.0,
+            rows: SortedRows | None = None) -> Solution:
     """Solve by Benders decomposition; see the module docstring.
 
     ``granularity``: when every objective value is a multiple of it (integer profits), the
     branch and bound over treatments prunes subtrees less than one step above the incumbent.
+    ``rows``: the rows already sorted and grouped (by ``formulation="auto"``).
     """
     profit = problem.profit
     m, k = problem.m, problem.k
     ma = allowed.size
     full = side.exclusive.shape[0] > 0
-    R = ma - 1 if full else max(0, ma - min(k, ma))
+    R = prefix_levels(ma, k, full)
     history: list[tuple[float, float, float]] = []
 
     def left() -> float | None:
@@ -272,7 +284,8 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
             history.append((context.elapsed(), best[1], bound))
 
     t0 = time.perf_counter()
-    groups = _Groups(profit, allowed, R)
+    groups = _Groups(profit, allowed, R, rows)
+    del rows
     extras["groups"] = int(groups.size)
     extras["build_seconds"] = time.perf_counter() - t0
     master = BendersMaster(groups, m, k, side, params["threads"], context.seed, params["backend_options"],

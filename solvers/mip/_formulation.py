@@ -363,8 +363,38 @@ def _group_rows(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rep, inv.reshape(-1)
 
 
+@dataclass
+class SortedRows:
+    """Each row's ``R + 1`` best allowed treatments in descending order (``order``: positions
+    among ``allowed``; ``vals``: their profits) and the grouping of the rows by their top-``R``
+    order (``rep``: a representative row per group, ``inv``: the group of each row). Shared by
+    :func:`prefix_sets` and the Benders groups, which sort and group the same way."""
+
+    R: int
+    order: np.ndarray
+    vals: np.ndarray
+    rep: np.ndarray
+    inv: np.ndarray
+
+
+def sort_rows(profit: np.ndarray, allowed: np.ndarray, R: int) -> SortedRows:
+    """Sort and group the rows of ``profit[:, allowed]`` (see :class:`SortedRows`)."""
+    sub = profit if allowed.size == profit.shape[1] else profit[:, allowed]
+    order, vals = _sorted_top(sub, R + 1)
+    if R > 0 and profit.shape[0] > 1:
+        rep, inv = _group_rows(order[:, :R])
+    else:
+        rep, inv = np.zeros(1, dtype=np.intp), np.zeros(profit.shape[0], dtype=np.intp)
+    return SortedRows(R=R, order=order, vals=vals, rep=rep, inv=inv)
+
+
+def prefix_levels(num_allowed: int, k: int, full_range: bool) -> int:
+    """The number ``R`` of kept levels: ``m' - k``, or ``m' - 1`` with ``full_range``."""
+    return num_allowed - 1 if full_range else max(0, num_allowed - min(k, num_allowed))
+
+
 def prefix_sets(profit: np.ndarray, k: int, *, aggregate: bool, allowed: np.ndarray | None = None,
-                full_range: bool = False) -> PrefixSets:
+                full_range: bool = False, rows: SortedRows | None = None) -> PrefixSets:
     """Sorted prefixes of each row and the distinct kept prefix sets.
 
     Parameters
@@ -378,6 +408,8 @@ def prefix_sets(profit: np.ndarray, k: int, *, aggregate: bool, allowed: np.ndar
         Give individuals with the same prefix set one node (the *aggregated* model).
     allowed : ndarray of int, optional
         Treatments that may be offered (default: all).
+    rows : SortedRows, optional
+        The rows already sorted and grouped by :func:`sort_rows` (same ``allowed`` and levels).
 
     Notes
     -----
@@ -389,16 +421,20 @@ def prefix_sets(profit: np.ndarray, k: int, *, aggregate: bool, allowed: np.ndar
     """
     n, m = profit.shape
     allowed = np.arange(m) if allowed is None else np.asarray(allowed, dtype=np.intp)
-    ma = allowed.size
-    sub = profit if ma == m else profit[:, allowed]
-    R = ma - 1 if full_range else max(0, ma - min(k, ma))
-    order_loc, vals = _sorted_top(sub, R + 1)
+    R = prefix_levels(allowed.size, k, full_range)
+    if rows is None or rows.R != R:
+        rows = sort_rows(profit, allowed, R) if aggregate else None
+    if rows is None:  # the radius model: no grouping needed
+        sub = profit if allowed.size == m else profit[:, allowed]
+        order_loc, vals = _sorted_top(sub, R + 1)
+    else:
+        order_loc, vals = rows.order, rows.vals
     constant = float(vals[:, 0].sum())
     gaps = vals[:, :-1] - vals[:, 1:]  # (n, R): gap of level r = 1..R
     del vals
     stats = {"individuals": n, "levels": R}
     if aggregate and n > 1 and R > 0:
-        rep, inv = _group_rows(order_loc[:, :R])
+        rep, inv = rows.rep, rows.inv
         g = rep.size
         if g < n:
             gsum = np.zeros((g, R))

@@ -196,13 +196,18 @@ class MIPSolver(Solver):
 
         t0 = time.perf_counter()
         prefix = None
+        sorted_rows = []  # the rows sorted and grouped once, for Benders too (popped when passed)
         if kind == "auto":
             # the aggregated model when it is small, else Benders decomposition
-            prefix = F.prefix_sets(profit, k, aggregate=True, allowed=allowed,
-                                   full_range=side.exclusive.shape[0] > 0)
+            full_range = side.exclusive.shape[0] > 0
+            sorted_rows.append(F.sort_rows(profit, allowed, F.prefix_levels(allowed.size, k, full_range)))
+            prefix = F.prefix_sets(profit, k, aggregate=True, allowed=allowed, full_range=full_range,
+                                   rows=sorted_rows[0])
             kind = auto_formulation(prefix)
             extras["formulation"] = kind
             extras["distinct_prefix_sets"] = prefix.num_nodes
+            if kind != "benders":
+                sorted_rows.clear()
         if kind == "benders":
             from ._benders import benders
 
@@ -210,7 +215,8 @@ class MIPSolver(Solver):
             if p["warm_start"] != "auto" or problem.n > AUTO_WARM_MIN_N or problem.n * problem.m >= AUTO_WARM_MIN_NM:
                 warm = self._warm_start(problem, side, allowed, context, extras, also_ot=True)
             return benders(problem, side, allowed, context, p, warm, extras,
-                           granularity=getattr(self, "_granularity", 0.0))
+                           granularity=getattr(self, "_granularity", 0.0),
+                           rows=sorted_rows.pop() if sorted_rows else None)
 
         if kind == "classic":
             form = F.classic(profit, k, side)

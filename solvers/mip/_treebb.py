@@ -16,7 +16,8 @@ sorted by ``rho`` descending, a candidate outside the ``t`` best is worth at mos
 cannot beat the incumbent leave the subtree (Lagrangian fixing at every node). The children
 "offer ``F[c]``, never ``F[:c]``" have the bounds ``L_M(u) + rho[c] + ... + rho[c + t - 1]``,
 decreasing in ``c``: the loop over children stops at the first one that cannot beat the
-incumbent. At one slot left the best child is found exactly.
+incumbent. At one slot left the best child is found exactly; a node left with a handful
+of completions after fixing values each of them.
 
 When profits are integers (after the solver's normalisation: multiples of a known
 *granularity*), so is every objective, and a subtree whose bound is less than one unit
@@ -35,6 +36,8 @@ Operational Research 65(3), 383-399.
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from dataclasses import dataclass
 
@@ -45,6 +48,9 @@ __all__ = ["TreeResult", "tree_search"]
 #: Subgradient steps at the root and at every other node.
 ROOT_ITERATIONS = 200
 NODE_ITERATIONS = 12
+#: A node with at most this many completions left (after Lagrangian fixing) values each of
+#: them instead of branching: cheaper than a node's subgradient steps.
+ENUMERATE_AT_MOST = 8
 
 
 @dataclass
@@ -186,6 +192,14 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
         cut = LM + float(rho[: t - 1].sum()) + rho
         keep = t + int(np.count_nonzero(cut[t:] > threshold()))
         F, rho = F[:keep], rho[:keep]
+        if math.comb(F.size, t) <= ENUMERATE_AT_MOST:
+            # few completions left (often one: fixing kept exactly t candidates): value them all
+            for extra in itertools.combinations(range(F.size), t):
+                cols = F[list(extra)]
+                value = float(np.maximum(M, P[:, cols].max(axis=1)).sum())
+                if value > best["value"] + tol * max(1.0, abs(best["value"])):
+                    best["value"], best["set"] = value, S + [int(j) for j in cols]
+            return
         window = np.convolve(rho, np.ones(t), mode="valid")  # window[c] = rho[c:c+t].sum()
         for c in range(F.size - t + 1):
             child_bound = LM + float(window[c])
