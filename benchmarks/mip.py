@@ -52,7 +52,7 @@ def _row(part, instance, problem, config, result, seconds, **more):
         "part": part, "instance": instance, "n": problem.n, "m": problem.m, "k": problem.k, "config": config,
         "status": result.status, "objective": result.objective, "bound": result.bound,
         "gap": result.gap, "seconds": seconds, "formulation": result.extras.get("formulation"),
-        "message": result.message, **more,
+        "exact_phase": result.extras.get("exact_phase"), "message": result.message, **more,
     }
 
 
@@ -119,7 +119,10 @@ def bench_versus(quick: bool, limit: float) -> list[dict]:
     for name, problem in cases:
         default, t_default, runs_default = _best_of(problem, time_limit=limit)
         classic, t_classic, runs_classic = _best_of(problem, time_limit=limit, formulation="classic")
-        rows.append(_row("versus", name, problem, "default", default, t_default, runs=runs_default))
+        rows.append(_row("versus", name, problem, "default", default, t_default, runs=runs_default,
+                         tree_seconds=default.extras.get("tree_first_seconds"),
+                         tree_nodes=default.extras.get("tree_first_nodes"),
+                         lp_rounds=default.extras.get("lp_rounds")))
         rows.append(_row("versus", name, problem, "classic", classic, t_classic, runs=runs_classic,
                          speedup=t_classic / t_default,
                          classic_finished=classic.status == "optimal",
@@ -147,8 +150,7 @@ def bench_noisy(quick: bool, limit: float) -> list[dict]:
         rows.append(_row("noisy", f"smooth_profit({n},50,noise={noise})", problem, "default", result, seconds,
                          time_limit=limit, overrun=seconds - limit, best_heuristic=best_heur,
                          not_worse=bool(result.objective >= best_heur - 1e-9 * abs(best_heur)),
-                         lagrangian_bound=result.extras.get("lagrangian_bound"),
-                         exact_phase=result.extras.get("exact_phase")))
+                         lagrangian_bound=result.extras.get("lagrangian_bound")))
     return rows
 
 

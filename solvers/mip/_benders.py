@@ -268,10 +268,12 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
     if not full and 0 < first_slots <= TREE_MAX_SLOTS:
         t = left()
         budget = TREE_FIRST_SECONDS if t is None else min(TREE_FIRST_SECONDS, TREE_FIRST_SHARE * t)
+        t_tree = time.perf_counter()
         tree = tree_search(profit, first_slots, must=forced, free=np.setdiff1d(allowed, forced),
                            incumbent=best[1], granularity=granularity, deadline=time.perf_counter() + budget,
                            u0=_values(profit, best[0]))
         extras["tree_first_nodes"] = tree.nodes
+        extras["tree_first_seconds"] = time.perf_counter() - t_tree
         if tree.offered is not None:
             best, _ = _best_set(profit, tree.offered, best)
         if tree.finished:
