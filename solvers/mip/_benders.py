@@ -17,13 +17,14 @@ profit of its members at position ``l``, and ``s`` any position. Each cut is val
 ``sum_{l <= s} y*_{o_g[l]} >= 1``) is tight at ``y*``, so separating all groups costs
 ``O(n m)``. HiGHS has no lazy-constraint callback, so cuts are added in a loop. The phases:
 
-0. **Incumbent and tree.** Greedy plus a swap descent (or the warm start) gives the
-   incumbent. With at most ``TREE_MAX_SLOTS`` treatments to choose, the branch and bound
-   over treatments with Lagrangian bounds (:mod:`._treebb`) runs first for a share of the
-   time: on small instances and noisy curves it often proves the optimum before the LP
-   master converges. Stopped early, it still leaves a valid bound. On large data
-   (``LAGRANGIAN_MIN_GROUPS`` groups and more) the Lagrangian bound of the whole problem
-   follows, with Lagrangian fixing of treatments in or out.
+0. **Incumbent, Lagrangian bound, tree.** Greedy plus a swap descent (or the warm start)
+   gives the incumbent. On large data (more than ``LAGRANGIAN_MIN_GROUPS`` groups) the
+   Lagrangian bound of the whole problem (the bundle method of ``coarseopt_solvers._bounds``)
+   comes next, with Lagrangian fixing of treatments in or out. Then, with at most
+   ``TREE_MAX_SLOTS`` treatments left to choose, the branch and bound over treatments with
+   Lagrangian bounds (:mod:`._treebb`) runs on the unfixed ones for a share of the time: on
+   small instances and noisy curves it often proves the optimum before the LP master
+   converges. Stopped early, it still leaves a valid bound.
 1. **LP phase.** Solve the LP master, separate at an in-out point between the LP optimum
    and a stability centre (Ben-Ameur & Neto 2007; Fischetti, Ljubić & Sinnl 2017), add the
    violated cuts, resolve (warm basis). Every master optimum is a valid upper bound (the
@@ -260,17 +261,43 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
             start = allowed[np.asarray(local, dtype=np.intp)]
         best, _ = _best_set(profit, start, None)
 
-    # ---- the branch and bound over treatments first: with few slots it often proves the
-    # optimum long before the LP master converges (small instances, noisy curves)
-    forced = np.asarray(side.forced, dtype=np.intp)
+    t0 = time.perf_counter()
+    groups = _Groups(profit, allowed, R, rows)
+    del rows
+    extras["groups"] = int(groups.size)
+    extras["build_seconds"] = time.perf_counter() - t0
     bound = math.inf
-    first_slots = min(k, ma) - forced.size
+    forced = np.asarray(side.forced, dtype=np.intp)
+
+    # ---- the Lagrangian bound at any scale, and Lagrangian fixing (large data: its bundle
+    # method is the strongest bound for the time, and its fixings shrink the tree below)
+    fixed0: set[int] = set()
+    fixed1: set[int] = set()
+    if groups.size > LAGRANGIAN_MIN_GROUPS and ma > min(k, ma):
+        t = left()
+        budget = LAGRANGIAN_TIME_SHARE * t if t is not None else None
+        lag_bound, out, into = _lagrangian(profit, allowed, k, best, budget)
+        if lag_bound is not None:
+            bound = min(bound, lag_bound)
+            extras["lagrangian_bound"] = lag_bound
+            history.append((context.elapsed(), best[1], bound))
+        fixed0 |= set(out) - set(forced.tolist())
+        fixed1 |= set(into)
+    extras["lagrangian_fixed"] = len(fixed0) + len(fixed1)
+    extras["phase_end"] = {"lagrangian": context.elapsed()}
+
+    # ---- the branch and bound over treatments: with few slots it often proves the optimum
+    # long before the LP master converges (small instances, noisy curves). The fixed
+    # treatments are settled: only better sets than the incumbent are searched for.
+    must0 = np.union1d(forced, np.array(sorted(fixed1), dtype=np.intp))
+    free0 = np.setdiff1d(allowed, np.union1d(must0, np.array(sorted(fixed0), dtype=np.intp)))
+    first_slots = min(k, ma) - must0.size
     if not full and 0 < first_slots <= TREE_MAX_SLOTS:
         t = left()
         budget = TREE_FIRST_SECONDS if t is None else min(TREE_FIRST_SECONDS, TREE_FIRST_SHARE * t)
         t_tree = time.perf_counter()
-        tree = tree_search(profit, first_slots, must=forced, free=np.setdiff1d(allowed, forced),
-                           incumbent=best[1], granularity=granularity, deadline=time.perf_counter() + budget,
+        tree = tree_search(profit, first_slots, must=must0, free=free0, incumbent=best[1],
+                           granularity=granularity, deadline=time.perf_counter() + budget,
                            u0=_values(profit, best[0]))
         extras["tree_first_nodes"] = tree.nodes
         extras["tree_first_seconds"] = time.perf_counter() - t_tree
@@ -278,20 +305,19 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
             best, _ = _best_set(profit, tree.offered, best)
         if tree.finished:
             extras.update(exact_phase="tree", lp_rounds=0, cuts=0, used_warm_start=warm is not None
-                          and best[1] <= warm[1], history=[(context.elapsed(), best[1], best[1])])
+                          and best[1] <= warm[1], history=history + [(context.elapsed(), best[1], best[1])])
             return Solution(offered=best[0], status="optimal", bound=best[1], termination="converged",
                             message=f"branch and bound over treatments: {tree.nodes} nodes", extras=extras)
         if math.isfinite(tree.bound):
-            bound = max(best[1], tree.bound)
+            bound = min(bound, max(best[1], tree.bound))
             history.append((context.elapsed(), best[1], bound))
 
-    t0 = time.perf_counter()
-    groups = _Groups(profit, allowed, R, rows)
-    del rows
-    extras["groups"] = int(groups.size)
-    extras["build_seconds"] = time.perf_counter() - t0
     master = BendersMaster(groups, m, k, side, params["threads"], context.seed, params["backend_options"],
                            params["verbose"])
+    for j in fixed0:
+        master.fix(j, 0.0)
+    for j in fixed1:
+        master.fix(j, 1.0)
     tol = 1e-9
     # with integer objectives (multiples of ``granularity``) a bound less than one step above
     # the incumbent proves it optimal
@@ -310,26 +336,6 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
             mat, rhs = groups.cut_rows(viol, s[viol], m)
             master.add_cuts(mat, rhs)
         return int(viol.size)
-
-    # ---- phase 0: the Lagrangian bound at any scale, and Lagrangian fixing
-    fixed0: set[int] = set()
-    fixed1: set[int] = set()
-    if groups.size > LAGRANGIAN_MIN_GROUPS and ma > min(k, ma):
-        t = left()
-        budget = LAGRANGIAN_TIME_SHARE * t if t is not None else None
-        lag_bound, out, into = _lagrangian(profit, allowed, k, best, budget)
-        if lag_bound is not None:
-            bound = min(bound, lag_bound)
-            extras["lagrangian_bound"] = lag_bound
-            history.append((context.elapsed(), best[1], bound))
-        fixed0 |= set(out) - set(side.forced.tolist())
-        fixed1 |= set(into)
-        for j in fixed0:
-            master.fix(j, 0.0)
-        for j in fixed1:
-            master.fix(j, 1.0)
-    extras["lagrangian_fixed"] = len(fixed0) + len(fixed1)
-    extras["phase_end"] = {"lagrangian": context.elapsed()}
 
     y_inc = np.zeros(m)
     y_inc[best[0]] = 1.0
