@@ -289,28 +289,36 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
     # ---- the branch and bound over treatments: with few slots it often proves the optimum
     # long before the LP master converges (small instances, noisy curves). The fixed
     # treatments are settled: only better sets than the incumbent are searched for.
+    def run_tree(slots: int, must: np.ndarray, free: np.ndarray, seconds: float, share: float, key: str):
+        """The tree search for at most ``seconds`` and ``share`` of the time left; updates the
+        incumbent and the bound, records its nodes and time as ``extras[key + "_nodes"]``, ..."""
+        nonlocal best, bound
+        t = left()
+        budget = seconds if t is None else min(seconds, share * t)
+        t_tree = time.perf_counter()
+        tree = tree_search(profit, slots, must=must, free=free, incumbent=best[1], granularity=granularity,
+                           deadline=time.perf_counter() + budget, u0=_values(profit, best[0]))
+        extras[f"{key}_nodes"] = tree.nodes
+        extras[f"{key}_seconds"] = time.perf_counter() - t_tree
+        if tree.offered is not None:
+            best, _ = _best_set(profit, tree.offered, best)
+        if tree.finished:
+            bound = min(bound, best[1])
+        elif math.isfinite(tree.bound):
+            bound = min(bound, max(best[1], tree.bound))
+        history.append((context.elapsed(), best[1], bound))
+        return tree
+
     must0 = np.union1d(forced, np.array(sorted(fixed1), dtype=np.intp))
     free0 = np.setdiff1d(allowed, np.union1d(must0, np.array(sorted(fixed0), dtype=np.intp)))
     first_slots = min(k, ma) - must0.size
     if not full and 0 < first_slots <= TREE_MAX_SLOTS:
-        t = left()
-        budget = TREE_FIRST_SECONDS if t is None else min(TREE_FIRST_SECONDS, TREE_FIRST_SHARE * t)
-        t_tree = time.perf_counter()
-        tree = tree_search(profit, first_slots, must=must0, free=free0, incumbent=best[1],
-                           granularity=granularity, deadline=time.perf_counter() + budget,
-                           u0=_values(profit, best[0]))
-        extras["tree_first_nodes"] = tree.nodes
-        extras["tree_first_seconds"] = time.perf_counter() - t_tree
-        if tree.offered is not None:
-            best, _ = _best_set(profit, tree.offered, best)
+        tree = run_tree(first_slots, must0, free0, TREE_FIRST_SECONDS, TREE_FIRST_SHARE, "tree_first")
         if tree.finished:
-            extras.update(exact_phase="tree", lp_rounds=0, cuts=0, used_warm_start=warm is not None
-                          and best[1] <= warm[1], history=history + [(context.elapsed(), best[1], best[1])])
+            extras.update(exact_phase="tree", lp_rounds=0, cuts=0, history=history,
+                          used_warm_start=warm is not None and best[1] <= warm[1])
             return Solution(offered=best[0], status="optimal", bound=best[1], termination="converged",
                             message=f"branch and bound over treatments: {tree.nodes} nodes", extras=extras)
-        if math.isfinite(tree.bound):
-            bound = min(bound, max(best[1], tree.bound))
-            history.append((context.elapsed(), best[1], bound))
 
     master = BendersMaster(groups, m, k, side, params["threads"], context.seed, params["backend_options"],
                            params["verbose"])
@@ -459,21 +467,7 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
     if not closed and tree_ok and (left() is None or left() > 0):
         # branch and bound over treatments with Lagrangian bounds
         phases.append("tree")
-        t = left()
-        budget = TREE_MAX_SECONDS if t is None else min(TREE_MAX_SECONDS, TREE_TIME_SHARE * t)
-        t_tree = time.perf_counter()
-        tree = tree_search(profit, slots, must=must, free=free, incumbent=best[1],
-                           granularity=granularity, deadline=time.perf_counter() + budget,
-                           u0=_values(profit, best[0]))
-        extras["tree_nodes"] = tree.nodes
-        extras["tree_seconds"] = time.perf_counter() - t_tree
-        if tree.offered is not None:
-            best, _ = _best_set(profit, tree.offered, best)
-        if tree.finished:
-            bound = min(bound, best[1])
-        elif math.isfinite(tree.bound):
-            bound = min(bound, max(best[1], tree.bound))
-        history.append((context.elapsed(), best[1], bound))
+        tree = run_tree(slots, must, free, TREE_MAX_SECONDS, TREE_TIME_SHARE, "tree")
         closed = tree.finished or is_closed()
     if not closed and (left() is None or left() > 0):
         phases.append("master-mip")
