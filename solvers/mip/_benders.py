@@ -80,6 +80,9 @@ TREE_MAX_SECONDS = 30.0
 #: stand-ins with p = 30..90 by ``python -m benchmarks.mip --parts versus,beasley``).
 TREE_FIRST_SECONDS = 10.0
 TREE_FIRST_SHARE = 0.25
+#: Cuts are added to the master this many groups at a time (the time limit is checked between
+#: blocks: a million first cuts take seconds).
+CUT_BLOCK = 65_536
 #: The master MIP is (re)started only with at least this many seconds left.
 MASTER_MIN_SECONDS = 3.0
 
@@ -340,14 +343,25 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
             viol = np.arange(groups.size)
         else:
             viol = np.flatnonzero(theta - value > 1e-9 * np.maximum(1.0, np.abs(value)))
-        if viol.size:
-            mat, rhs = groups.cut_rows(viol, s[viol], m)
-            master.add_cuts(mat, rhs)
+        # in blocks of groups, so that a time limit is honoured while a large master is built
+        for start in range(0, viol.size, CUT_BLOCK):
+            if start and left() == 0.0:
+                return start
+            part = viol[start : start + CUT_BLOCK]
+            rows_, rhs = groups.cut_rows(part, s[part], m)
+            master.add_cuts(rows_, rhs)
         return int(viol.size)
+
+    def master_has_time() -> bool:
+        """A large master (its first LP takes seconds, and HiGHS checks its clock seldom while
+        presolving it) is built and solved only with ``MASTER_MIN_SECONDS`` left."""
+        t = left()
+        return t is None or t >= MASTER_MIN_SECONDS or groups.size <= LAGRANGIAN_MIN_GROUPS
 
     y_inc = np.zeros(m)
     y_inc[best[0]] = 1.0
-    add_cuts_at(y_inc, None)
+    if master_has_time():
+        add_cuts_at(y_inc, None)
 
     # ---- phase 1: LP master, in-out separation
     core = y_inc.copy()
@@ -356,7 +370,7 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
     lp_done = False
     while True:
         t = left()
-        if t is not None and t <= 0:
+        if (t is not None and t <= 0) or (rounds == 0 and not master_has_time()):
             break
         status, x, d, info = master.solve(t)
         if status != "kOptimal":
