@@ -390,3 +390,21 @@ def test_stopped_early_never_worse_than_a_swap_descent():
     assert result.has_solution
     assert result.objective >= heuristic.objective - 1e-9 * abs(heuristic.objective)
     assert result.bound is not None and result.bound >= result.objective
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 12), st.integers(1, 140), st.integers(1, 4), st.booleans())
+def test_prefix_set_count_stops_early_and_agrees(seed, n, m, k, ties):
+    """``prefix_sets(max_nodes=...)`` (the ``auto`` rule's early stop) returns ``None`` exactly
+    when the aggregated model has more distinct prefix sets than the limit (bitmasks of more
+    than one word from m = 65 on), and the same sets otherwise."""
+    rng = np.random.default_rng(seed)
+    profit = rng.integers(0, 4, size=(n, m)).astype(float) if ties else rng.normal(size=(n, m))
+    full = prefix_sets(profit, k, aggregate=True)
+    for limit in sorted({0, max(0, full.num_nodes - 1), full.num_nodes, full.num_nodes + 5}):
+        got = prefix_sets(profit, k, aggregate=True, max_nodes=limit)
+        if full.num_nodes > limit:
+            assert got is None
+        else:
+            assert got is not None and got.num_nodes == full.num_nodes
+            np.testing.assert_array_equal(got.node_coef, full.node_coef)

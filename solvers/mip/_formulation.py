@@ -394,7 +394,8 @@ def prefix_levels(num_allowed: int, k: int, full_range: bool) -> int:
 
 
 def prefix_sets(profit: np.ndarray, k: int, *, aggregate: bool, allowed: np.ndarray | None = None,
-                full_range: bool = False, rows: SortedRows | None = None) -> PrefixSets:
+                full_range: bool = False, rows: SortedRows | None = None,
+                max_nodes: int | None = None) -> PrefixSets | None:
     """Sorted prefixes of each row and the distinct kept prefix sets.
 
     Parameters
@@ -410,6 +411,10 @@ def prefix_sets(profit: np.ndarray, k: int, *, aggregate: bool, allowed: np.ndar
         Treatments that may be offered (default: all).
     rows : SortedRows, optional
         The rows already sorted and grouped by :func:`sort_rows` (same ``allowed`` and levels).
+    max_nodes : int, optional
+        With ``aggregate``: return ``None`` as soon as it is clear that there are more
+        distinct prefix sets than this (:func:`count_prefix_sets`, level by level), without
+        building them all (noisy curves have about one per individual and level).
 
     Notes
     -----
@@ -443,7 +448,36 @@ def prefix_sets(profit: np.ndarray, k: int, *, aggregate: bool, allowed: np.ndar
             gaps = gsum
             order_loc = order_loc[rep]
         stats["groups"] = int(g)
+        if max_nodes is not None and count_prefix_sets(order_loc, gaps, allowed.size, max_nodes) is None:
+            return None
     return prefix_nodes(order_loc, gaps, allowed, m, constant, R, stats, aggregate=aggregate)
+
+
+def count_prefix_sets(order_loc: np.ndarray, gaps: np.ndarray, width: int, limit: int) -> int | None:
+    """The number of distinct kept prefix sets of the groups' orders ``order_loc`` (positions
+    among ``width`` allowed treatments) and gap vectors ``gaps`` (g, R), or ``None`` as soon as
+    it exceeds ``limit``. Level by level (sets of different sizes never coincide): each
+    group's set grows by one treatment (a bit of a ``ceil(width / 64)``-word mask), and the
+    distinct masks among the groups that keep the level are counted."""
+    g, R = gaps.shape
+    W = (width + 63) // 64
+    keys = np.zeros((g, W), dtype=np.uint64)
+    rows = np.arange(g)
+    total = 0
+    for r in range(R):
+        col = order_loc[:, r].astype(np.int64)
+        keys[rows, col // 64] |= np.left_shift(np.uint64(1), (col % 64).astype(np.uint64))
+        kept = gaps[:, r] > 0
+        if not kept.any():
+            continue
+        level = keys[kept]
+        if W == 1:
+            total += np.unique(level[:, 0]).size
+        else:
+            total += np.unique(np.ascontiguousarray(level).view(np.dtype((np.void, 8 * W))).reshape(-1)).size
+        if total > limit:
+            return None
+    return total
 
 
 def prefix_nodes(order_loc: np.ndarray, gaps: np.ndarray, allowed: np.ndarray, m: int, constant: float, R: int,

@@ -39,13 +39,17 @@ AUTO_WARM_MIN_N = 2000
 AUTO_WARM_MIN_NM = 250_000
 
 
+def auto_node_limit(individuals: int, levels: int) -> int:
+    """The most distinct prefix sets ``formulation="auto"`` solves as the aggregated model."""
+    return int(min(AUTO_NODE_LIMIT, AUTO_MAX_COMPRESSION * individuals * levels))
+
+
 def auto_formulation(prefix: F.PrefixSets) -> str:
     """``formulation="auto"`` without side constraints on the assignment: ``"aggregated"``
     when the aggregated model is small and much smaller than the radius model, else
     ``"benders"``."""
-    radius_z = prefix.stats["individuals"] * prefix.stats["levels"]
-    small = prefix.num_nodes <= AUTO_NODE_LIMIT and prefix.num_nodes <= AUTO_MAX_COMPRESSION * radius_z
-    return "aggregated" if small else "benders"
+    limit = auto_node_limit(prefix.stats["individuals"], prefix.stats["levels"])
+    return "aggregated" if prefix.num_nodes <= limit else "benders"
 
 
 class MIPSolver(Solver):
@@ -200,12 +204,14 @@ class MIPSolver(Solver):
         if kind == "auto":
             # the aggregated model when it is small, else Benders decomposition
             full_range = side.exclusive.shape[0] > 0
-            sorted_rows.append(F.sort_rows(profit, allowed, F.prefix_levels(allowed.size, k, full_range)))
+            R = F.prefix_levels(allowed.size, k, full_range)
+            sorted_rows.append(F.sort_rows(profit, allowed, R))
             prefix = F.prefix_sets(profit, k, aggregate=True, allowed=allowed, full_range=full_range,
-                                   rows=sorted_rows[0])
-            kind = auto_formulation(prefix)
+                                   rows=sorted_rows[0], max_nodes=auto_node_limit(n, R))
+            kind = "benders" if prefix is None else auto_formulation(prefix)
             extras["formulation"] = kind
-            extras["distinct_prefix_sets"] = prefix.num_nodes
+            if prefix is not None:
+                extras["distinct_prefix_sets"] = prefix.num_nodes
             if kind != "benders":
                 sorted_rows.clear()
         if kind == "benders":
