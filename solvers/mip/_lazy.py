@@ -268,24 +268,17 @@ def _offered_value(blocks: list, offered: np.ndarray) -> tuple[float, float]:
 def _greedy_complete(blocks: list, offered: np.ndarray, k: int, allowed: np.ndarray,
                      exclusive: np.ndarray) -> np.ndarray:
     """``greedy_complete`` of the in-memory solver, one pass per added treatment."""
-    from ._warm import _close_partners
+    from ._warm import Candidates
 
     s = [int(j) for j in offered]
-    pairs = np.asarray(exclusive, dtype=np.intp).reshape(-1, 2)
-    size = max(int(np.max(allowed, initial=-1)), max(s, default=-1), int(np.max(pairs, initial=-1))) + 1
-    open_ = np.zeros(size, dtype=bool)
-    open_[np.asarray(allowed, dtype=np.intp)] = True
-    open_[s] = False
-    for j in s:
-        _close_partners(open_, pairs, j)
+    open_ = Candidates(allowed, s, exclusive)
     while len(s) < k and open_.any():
-        cand = np.flatnonzero(open_)
+        cand = open_.left()
         gains = C._gains_over(blocks, np.asarray(s, dtype=np.intp))[cand]
         gains = C._snap_ties(gains, np.ones(gains.shape, dtype=bool), 0.0)
         j = int(cand[np.argmax(gains)])
         s.append(j)
-        open_[j] = False
-        _close_partners(open_, pairs, j)
+        open_.take(j)
     return np.array(sorted(s), dtype=np.intp)
 
 

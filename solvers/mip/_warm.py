@@ -31,31 +31,48 @@ def greedy_complete(profit: np.ndarray, offered: np.ndarray, k: int, allowed: np
 
     ``f`` is monotone, so a completed set is never worse than the one given.
     """
-    n, m = profit.shape
+    n = profit.shape[0]
     s = [int(j) for j in offered]
     best = profit[:, s].max(axis=1) if s else np.full(n, -np.inf)
-    open_ = np.zeros(m, dtype=bool)  # the treatments that may still be added
-    open_[np.asarray(allowed, dtype=np.intp)] = True
-    open_[s] = False
-    pairs = np.asarray(exclusive, dtype=np.intp).reshape(-1, 2) if exclusive is not None else np.zeros((0, 2), np.intp)
-    for j in s:
-        _close_partners(open_, pairs, j)
+    open_ = Candidates(allowed, s, exclusive)
     while len(s) < k and open_.any():
-        cand = np.flatnonzero(open_)
+        cand = open_.left()
         gains = np.maximum(profit, best[:, None]).sum(axis=0)
         j = int(cand[np.argmax(gains[cand])])  # the first best, in column order
         s.append(j)
-        open_[j] = False
-        _close_partners(open_, pairs, j)
+        open_.take(j)
         best = np.maximum(best, profit[:, j])
     return np.array(sorted(s), dtype=np.intp)
 
 
-def _close_partners(open_: np.ndarray, pairs: np.ndarray, j: int) -> None:
-    """Close the treatments that are mutually exclusive with ``j``."""
-    if pairs.shape[0]:
-        open_[pairs[pairs[:, 0] == j, 1]] = False
-        open_[pairs[pairs[:, 1] == j, 0]] = False
+class Candidates:
+    """The treatments that may still join an offered set: allowed, not offered yet, and not
+    mutually exclusive with an offered one (shared by the greedy completions in memory and
+    on a lazy matrix)."""
+
+    def __init__(self, allowed: np.ndarray, offered, exclusive: np.ndarray | None) -> None:
+        allowed = np.asarray(allowed, dtype=np.intp)
+        self.pairs = np.zeros((0, 2), np.intp) if exclusive is None else np.asarray(exclusive, dtype=np.intp).reshape(-1, 2)
+        offered = [int(j) for j in offered]
+        size = max(int(np.max(allowed, initial=-1)), max(offered, default=-1), int(np.max(self.pairs, initial=-1))) + 1
+        self.open = np.zeros(size, dtype=bool)
+        self.open[allowed] = True
+        for j in offered:
+            self.take(j)
+
+    def any(self) -> bool:
+        return bool(self.open.any())
+
+    def left(self) -> np.ndarray:
+        """The open treatments, ascending."""
+        return np.flatnonzero(self.open)
+
+    def take(self, j: int) -> None:
+        """``j`` joins the set: it and its exclusive partners close."""
+        self.open[j] = False
+        if self.pairs.shape[0]:
+            self.open[self.pairs[self.pairs[:, 0] == j, 1]] = False
+            self.open[self.pairs[self.pairs[:, 1] == j, 0]] = False
 
 
 def warm_start(profit: np.ndarray, k: int, allowed: np.ndarray, *, method: str, seed: int | None,
