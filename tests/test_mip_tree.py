@@ -112,6 +112,52 @@ def test_integer_step_only_for_integer_profits():
         assert res.objective == pytest.approx(expected.objective, abs=1e-12)
 
 
+def _pmed4():
+    from benchmarks.instances import orlib
+
+    name, problem, optimum = orlib(["pmed4"])[0]
+    return np.asarray(problem.profit, dtype=float), problem.k, -optimum
+
+
+def test_root_alone_proves_an_optimum_whose_lp_bound_is_tight():
+    """pmed4's LP bound equals its optimum (HiGHS: 3034): given the optimum as incumbent, the
+    root's Lagrangian bound must drop below "optimum + 1", although its steps aim at values it
+    can never reach exactly (the prune threshold is one integer step above the incumbent)."""
+    profit, k, optimum = _pmed4()
+    m = profit.shape[1]
+    res = tree_search(profit, k, must=np.zeros(0, dtype=np.intp), free=np.arange(m), incumbent=optimum,
+                      granularity=1.0, max_nodes=1)
+    assert res.finished and res.nodes == 1
+    assert res.offered is None and res.bound == optimum
+
+
+def test_root_heuristic_improves_a_poor_incumbent():
+    """From the greedy set (3,046 on pmed4, optimum 3,034) the root's Lagrangian heuristic finds
+    a better set, and the root alone then proves it optimal."""
+    from coarseopt_solvers.mip._warm import greedy_complete
+
+    profit, k, optimum = _pmed4()
+    m = profit.shape[1]
+    start = greedy_complete(profit, np.zeros(0, dtype=np.intp), k, np.arange(m))
+    value = float(profit[:, start].max(axis=1).sum())
+    assert value < optimum
+    res = tree_search(profit, k, must=np.zeros(0, dtype=np.intp), free=np.arange(m), incumbent=value,
+                      granularity=1.0, max_nodes=1, u0=profit[:, start].max(axis=1))
+    assert res.offered is not None and res.offered.size == k
+    assert float(profit[:, res.offered].max(axis=1).sum()) == res.value == optimum
+    assert res.finished and res.nodes == 1
+
+
+def test_root_heuristic_keeps_the_treatments_that_must_be_offered():
+    rng = np.random.default_rng(3)
+    profit = rng.integers(-60, 0, size=(40, 12)).astype(float)
+    must, free = np.array([0, 5]), np.setdiff1d(np.arange(12), [0, 5])
+    optimum = best_completion(profit, must, free, 2)
+    res = tree_search(profit, 2, must=must, free=free, incumbent=-np.inf, granularity=1.0, max_nodes=1)
+    assert res.offered is not None and {0, 5} <= set(res.offered.tolist())
+    assert res.value <= optimum and res.bound >= optimum
+
+
 def test_mip_uses_the_tree_on_distance_data():
     """p-median-like integer data that do not aggregate: Benders with the tree, proven optimal."""
     rng = np.random.default_rng(7)

@@ -75,9 +75,11 @@ TREE_TIME_SHARE = 0.5
 TREE_MAX_SLOTS = 20
 TREE_MAX_SECONDS = 30.0
 #: Before the LP master the tree runs for at most this many seconds (and this share of the
-#: time left) when at most ``TREE_MAX_SLOTS`` slots are open. With more slots the LP master
-#: comes first: its bound is tight on such instances (measured on pmed5, 9, 10 and Beasley
-#: stand-ins with p = 30..90 by ``python -m benchmarks.mip --parts versus,beasley``).
+#: time left) when at most ``TREE_MAX_SLOTS`` slots are open. With more slots only its root
+#: runs (the Lagrangian bound, which proves the incumbent optimal when the LP bound is tight,
+#: and the Lagrangian heuristic), then the LP master: on such instances its bound is tight
+#: where the tree would need many nodes (measured on pmed5, 9, 10 and Beasley stand-ins with
+#: p = 30..90 by ``python -m benchmarks.mip --parts versus,beasley``).
 TREE_FIRST_SECONDS = 10.0
 TREE_FIRST_SHARE = 0.25
 #: Cuts are added to the master this many groups at a time (the time limit is checked between
@@ -292,7 +294,8 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
     # ---- the branch and bound over treatments: with few slots it often proves the optimum
     # long before the LP master converges (small instances, noisy curves). The fixed
     # treatments are settled: only better sets than the incumbent are searched for.
-    def run_tree(slots: int, must: np.ndarray, free: np.ndarray, seconds: float, share: float, key: str):
+    def run_tree(slots: int, must: np.ndarray, free: np.ndarray, seconds: float, share: float, key: str,
+                 max_nodes: int | None = None):
         """The tree search for at most ``seconds`` and ``share`` of the time left; updates the
         incumbent and the bound, records its nodes and time as ``extras[key + "_nodes"]``, ..."""
         nonlocal best, bound
@@ -300,7 +303,7 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
         budget = seconds if t is None else min(seconds, share * t)
         t_tree = time.perf_counter()
         tree = tree_search(profit, slots, must=must, free=free, incumbent=best[1], granularity=granularity,
-                           deadline=time.perf_counter() + budget, u0=_values(profit, best[0]))
+                           deadline=time.perf_counter() + budget, u0=_values(profit, best[0]), max_nodes=max_nodes)
         extras[f"{key}_nodes"] = tree.nodes
         extras[f"{key}_seconds"] = time.perf_counter() - t_tree
         if tree.offered is not None:
@@ -315,8 +318,10 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
     must0 = np.union1d(forced, np.array(sorted(fixed1), dtype=np.intp))
     free0 = np.setdiff1d(allowed, np.union1d(must0, np.array(sorted(fixed0), dtype=np.intp)))
     first_slots = min(k, ma) - must0.size
-    if not full and 0 < first_slots <= TREE_MAX_SLOTS:
-        tree = run_tree(first_slots, must0, free0, TREE_FIRST_SECONDS, TREE_FIRST_SHARE, "tree_first")
+    if not full and first_slots > 0:
+        # with more open slots only the root: its bound and Lagrangian heuristic
+        tree = run_tree(first_slots, must0, free0, TREE_FIRST_SECONDS, TREE_FIRST_SHARE, "tree_first",
+                        max_nodes=None if first_slots <= TREE_MAX_SLOTS else 1)
         if tree.finished:
             extras.update(exact_phase="tree", lp_rounds=0, cuts=0, history=history,
                           used_warm_start=warm is not None and best[1] <= warm[1])

@@ -32,11 +32,9 @@ AUTO_NODE_LIMIT = 5000
 AUTO_MAX_COMPRESSION = 0.2
 
 #: ``warm_start="auto"`` runs the heuristics only above this many individuals: below, the
-#: exact methods find their own incumbents faster than the heuristics run.
+#: exact methods find their own incumbents faster than the heuristics run (on the Benders
+#: path, the Lagrangian heuristic at the root of the branch and bound).
 AUTO_WARM_MIN_N = 2000
-#: ... or, on the Benders path, from this many profits on (where a better incumbent shrinks
-#: the master problem through more fixings and pays for the heuristic's time).
-AUTO_WARM_MIN_NM = 250_000
 
 
 def auto_node_limit(individuals: int, levels: int) -> int:
@@ -77,8 +75,7 @@ class MIPSolver(Solver):
     warm_start : "auto", bool, "local-search", "greedy" or list of int, default "auto"
         Start from a heuristic solution (or the given offered set); the result is never
         worse than the warm start. Skipped when it violates the side constraints. ``auto``
-        runs the heuristics only for more than 2,000 individuals (or, for the Benders
-        path, 250,000 profits), and then not for an
+        runs the heuristics only for more than 2,000 individuals, and then not for an
         aggregated model far smaller than the data (fewer nonzeros than 5% of ``n m``): in
         those cases the exact method finds its own incumbent faster than a heuristic runs.
     backend_options : dict, optional
@@ -218,7 +215,7 @@ class MIPSolver(Solver):
             from ._benders import benders
 
             warm = None
-            if p["warm_start"] != "auto" or problem.n > AUTO_WARM_MIN_N or problem.n * problem.m >= AUTO_WARM_MIN_NM:
+            if p["warm_start"] != "auto" or problem.n > AUTO_WARM_MIN_N:
                 warm = self._warm_start(problem, side, allowed, context, extras, also_ot=True)
             return benders(problem, side, allowed, context, p, warm, extras,
                            granularity=getattr(self, "_granularity", 0.0),

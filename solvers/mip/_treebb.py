@@ -9,8 +9,17 @@ exactly one treatment" with multipliers ``u`` gives, for every ``u``, the bound:
     rho_j(u) = sum_i max(0, P_ij - u_i).
 
 At ``u = M`` this is the classic submodular bound ``f(S) + (t largest marginal gains)``;
-a few subgradient steps (Polyak steps towards the incumbent, started from the parent's
-multipliers) tighten it towards the node's LP bound. With the node's best ``u`` and ``F``
+a few subgradient steps (Polyak steps towards the incumbent's value, started from the
+parent's multipliers) tighten it towards the node's LP bound. The steps aim at the
+incumbent's value itself, below the prune threshold: aimed at the threshold they would
+shrink to nothing as the bound approaches it, and the bound of an instance whose LP bound
+is tight would never cross it.
+
+The root runs more steps, in stretches; after each, the *Lagrangian heuristic* (Beasley
+1993) takes the ``t`` candidates of largest ``rho`` at the best multipliers and improves
+them by a swap descent (:func:`coarseopt_solvers.local_search.swap_local_search`). A better
+incumbent lowers the threshold and the aim of the next stretch: when the LP bound is tight
+(most OR-Library instances), the root alone then proves the optimum. With the node's best ``u`` and ``F``
 sorted by ``rho`` descending, a candidate outside the ``t`` best is worth at most
 ``L_M(u) + rho[0] + ... + rho[t - 2] + rho_j`` (``L_M`` the first two sums): those that
 cannot beat the incumbent leave the subtree (Lagrangian fixing at every node). The children
@@ -48,6 +57,9 @@ __all__ = ["TreeResult", "tree_search"]
 #: Subgradient steps at the root and at every other node.
 ROOT_ITERATIONS = 200
 NODE_ITERATIONS = 12
+NODE_LAM = 2.0
+#: The root's steps run in stretches of this many, each followed by the Lagrangian heuristic.
+ROOT_STRETCH = 50
 #: A node with at most this many completions left (after Lagrangian fixing) values each of
 #: them instead of branching: cheaper than a node's subgradient steps.
 ENUMERATE_AT_MOST = 8
@@ -73,14 +85,22 @@ class _OutOfTime(Exception):
     pass
 
 
-def _lagrangian(P, M, F, t, u, target, iterations, lam=1.0, patience=5, deadline=None):
-    """Subgradient descent on ``L(u)`` from ``u``; the best ``(L, u, rho)`` seen and whether
-    the deadline stopped it (every ``L(u)`` is a valid bound, so the best one still is)."""
+def _lagrangian(P, M, F, t, u, target, iterations, lam=1.0, patience=5, deadline=None, aim=None):
+    """Subgradient descent on ``L(u)`` from ``u`` until ``L <= target``, with Polyak steps
+    towards ``aim`` (default ``target``); the best ``(L, u, rho)`` seen, whether the
+    deadline stopped it (every ``L(u)`` is a valid bound, so the best one still is) and the
+    step factor reached (to continue the descent)."""
     best_L, best_u, best_rho = np.inf, u, None
     PF = P if F.size == P.shape[1] and np.array_equal(F, np.arange(F.size)) else P[:, F]
+    n, f = PF.shape
     D = np.empty_like(PF)
-    excess = np.empty(u.shape[0])
+    # numpy's maximum against an array of zeros is several times faster than against the
+    # scalar 0.0, and a product with a vector of ones beats a strided column sum
+    zero = np.zeros_like(PF)
+    ones_n, ones_t = np.ones(n), np.ones(min(t, f))
+    offered = bool(np.isfinite(M).any())  # M = -inf where nothing is offered yet
     add = np.add.reduce  # the ufunc directly: at n = 100 the wrappers' overhead shows
+    aim = target if aim is None or not math.isfinite(aim) else min(aim, target)
     stall = 0
     timed_out = False
     for it in range(iterations):
@@ -88,12 +108,13 @@ def _lagrangian(P, M, F, t, u, target, iterations, lam=1.0, patience=5, deadline
             timed_out = True
             break
         np.subtract(PF, u[:, None], out=D)
-        np.maximum(D, 0.0, out=D)
-        rho = add(D, axis=0)
-        top = np.argpartition(-rho, t - 1)[:t] if t < F.size else slice(None)
-        np.subtract(M, u, out=excess)  # M = -inf where nothing is offered yet
-        np.maximum(excess, 0.0, out=excess)
-        L = float(add(u) + add(excess) + add(rho[top]))
+        np.maximum(D, zero, out=D)
+        rho = ones_n @ D
+        top = np.argpartition(rho, f - t)[f - t:] if t < f else slice(None)
+        L = float(add(u) + add(rho[top]))
+        if offered:
+            excess = np.maximum(M - u, 0.0)
+            L += float(add(excess))
         if L < best_L - 1e-12 * max(1.0, abs(L)):
             best_L, best_u, best_rho = L, u, rho
             stall = 0
@@ -107,12 +128,14 @@ def _lagrangian(P, M, F, t, u, target, iterations, lam=1.0, patience=5, deadline
         if best_L <= target:
             break
         # subgradient: 1 - [i takes an offered treatment] - [i takes each of the t best]
-        g = 1.0 - (excess > 0.0) - add(D[:, top] > 0.0, axis=1, dtype=np.float64)
+        g = 1.0 - np.sign(D[:, top]) @ ones_t
+        if offered:
+            g -= excess > 0.0
         gg = float(g @ g)
         if gg == 0.0:
             break
-        u = u - lam * (L - target) / gg * g
-    return best_L, best_u, best_rho, timed_out
+        u = u - lam * (L - aim) / gg * g
+    return best_L, best_u, best_rho, timed_out, lam
 
 
 def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.ndarray,
@@ -129,7 +152,8 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
     must, free : ndarray of int
         Treatments always offered; candidates for the slots (disjoint).
     incumbent : float
-        Value of the best offered set known; only better sets are searched for.
+        Value of the best offered set known; only better sets are searched for (``-inf``:
+        none known; the ``slots`` columns of largest total profit then start the search).
     granularity : float, default 0
         When every objective is a multiple of it, subtrees less than one step above the
         incumbent are pruned.
@@ -149,6 +173,13 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
     free = np.asarray(free, dtype=np.intp)
     M0 = P[:, must].max(axis=1).astype(np.float64) if must.size else np.full(n, -np.inf)
     best = {"value": float(incumbent), "set": None}
+    if not math.isfinite(best["value"]) and 0 < slots <= free.size:
+        # no incumbent yet: the columns of largest total profit start the search (the steps
+        # of the multipliers aim at an incumbent's value)
+        base = np.maximum(P[:, free], M0[:, None]) if must.size else P[:, free]
+        cols = free[np.sort(np.argsort(-base.sum(axis=0), kind="stable")[:slots])]
+        best["value"] = float(np.maximum(M0, P[:, cols].max(axis=1)).sum())
+        best["set"] = [int(j) for j in cols]
     nodes = 0
     pending: list[float] = []
 
@@ -166,6 +197,21 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
         if vals[c] > best["value"] + tol * max(1.0, abs(best["value"])):
             best["value"], best["set"] = float(vals[c]), S + [int(F[c])]
 
+    def improve(S, M, F, t, top) -> bool:
+        # Lagrangian heuristic (Beasley 1993): the t candidates of largest rho at good
+        # multipliers (positions ``top`` in F), improved by a swap descent; whether it beat
+        # the incumbent
+        from ..local_search import swap_local_search
+
+        sub = P[:, F] if not np.isfinite(M).all() else np.maximum(P[:, F], M[:, None])
+        local, _ = swap_local_search(sub, t, top, deadline=deadline)
+        cols = F[np.asarray(local, dtype=np.intp)]
+        value = float(np.maximum(M, P[:, cols].max(axis=1)).sum())
+        if value > best["value"] + tol * max(1.0, abs(best["value"])):
+            best["value"], best["set"] = value, S + [int(j) for j in cols]
+            return True
+        return False
+
     def node(S, M, F, t, u, iterations):
         nonlocal nodes
         nodes += 1
@@ -175,9 +221,27 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
         if t == 1:
             leaf(S, M, F)
             return
-        root = iterations == ROOT_ITERATIONS
-        L, u, rho, timed_out = _lagrangian(P, M, F, t, u, threshold(), iterations, lam=2.0 if root else 1.0,
-                                           patience=20 if root else 5, deadline=deadline)
+        if iterations == ROOT_ITERATIONS:
+            # the root's steps in stretches; after each, the Lagrangian heuristic at the best
+            # multipliers (when their t best candidates changed), and the next stretch aims at
+            # the possibly better incumbent
+            L, rho, timed_out, lam, done, tried = np.inf, None, False, 2.0, 0, None
+            while done < iterations:
+                steps = min(ROOT_STRETCH, iterations - done)
+                L1, u1, rho1, timed_out, lam = _lagrangian(P, M, F, t, u, threshold(), steps, lam=lam, patience=20,
+                                                           deadline=deadline, aim=best["value"])
+                done += steps
+                if L1 < L:
+                    L, u, rho = L1, u1, rho1
+                if L <= threshold() or rho is None or timed_out or lam < 1e-4:
+                    break
+                top = np.sort(np.argpartition(-rho, t - 1)[:t]) if t < F.size else np.arange(F.size)
+                if tried is None or not np.array_equal(top, tried):
+                    tried = top
+                    improve(S, M, F, t, top)
+        else:
+            L, u, rho, timed_out, _ = _lagrangian(P, M, F, t, u, threshold(), iterations, lam=NODE_LAM, patience=5,
+                                                  deadline=deadline, aim=best["value"])
         if L <= threshold() or rho is None:
             return
         if timed_out:
