@@ -90,7 +90,7 @@ def bench_smooth(quick: bool, limit: float) -> list[dict]:
 
 
 #: ``versus`` times each side as the best of this many runs (one run for solves over 5 s).
-VERSUS_REPEATS = 3
+VERSUS_REPEATS = 5
 
 
 def _best_of(problem, **options):

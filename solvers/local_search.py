@@ -267,7 +267,7 @@ class _Engine:
             cand = groups[g]
             gains = self.swap_gains(st, s, cand)
             cols = np.arange(self.m) if cand is None else cand
-            gains[:, np.isin(cols, offered)] = -np.inf
+            gains[:, offered if cand is None else np.isin(cols, offered)] = -np.inf
             r, t = np.unravel_index(int(gains.argmax()), gains.shape)
             g = (g + 1) % len(groups)
             if gains[r, t] <= _tol(value):
@@ -319,7 +319,7 @@ def _group_sum(pos: np.ndarray, values: np.ndarray, s: int) -> np.ndarray:
     """``out[r] = values[pos == r].sum(axis=0)`` for ``r < s``."""
     if s == 1:
         return values.sum(axis=0)[None, :]
-    if s <= 8:  # a (s, B) @ (B, c) product is cheapest for a few groups
+    if s <= 8 or s * pos.size <= 1 << 16:  # a (s, B) @ (B, c) product: cheapest for a few groups or rows
         onehot = (pos[None, :] == np.arange(s)[:, None]).astype(values.dtype)
         return onehot @ values
     from scipy.sparse import csr_matrix
