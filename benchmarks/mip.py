@@ -6,7 +6,7 @@ Run from the repository root, one part per command (each part stays under ten mi
     python -m benchmarks.mip --parts beasley        # Beasley-style n <= 900, p <= 200
     python -m benchmarks.mip --parts smooth         # n = 10**6, m = 50, k = 5 smooth curves
     python -m benchmarks.mip --parts versus         # default vs classic formulation, same run (30 s limit,
-                                                    # each side the best of 3 solves under 5 s)
+                                                    # each side the best of 5 solves under 5 s)
     python -m benchmarks.mip --parts noisy          # n = 20,000 noisy curves vs heuristics
     python -m benchmarks.mip --quick                # a smoke run of every part
 
