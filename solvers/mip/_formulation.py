@@ -349,14 +349,19 @@ def _sorted_top(profit: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]
 
 def _group_rows(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group identical rows of ``order``: (index of a representative per group, group of each
-    row). Hashes each row to 64 bits, then verifies every row against its group's
-    representative, so a hash collision can never merge different rows."""
-    n = order.shape[0]
+    row). Hashes each row to 64 bits (a random linear form modulo 2**64, in row blocks), then
+    verifies every row against its group's representative, so a hash collision can never
+    merge different rows."""
+    n, width = order.shape
     rng = np.random.default_rng(12345)
-    w = rng.integers(1, 2**63 - 1, size=order.shape[1], dtype=np.int64).astype(np.uint64)
-    h = np.zeros(n, dtype=np.uint64)
-    for c in range(order.shape[1]):
-        h = h * np.uint64(1000003) + (order[:, c].astype(np.uint64) + np.uint64(1)) * w[c]
+    w = rng.integers(1, 2**63 - 1, size=width, dtype=np.int64).astype(np.uint64)
+    h = np.empty(n, dtype=np.uint64)
+    step = max(1, (1 << 22) // max(1, width))
+    for s in range(0, n, step):
+        block = order[s : s + step].astype(np.uint64)
+        block += np.uint64(1)
+        block *= w
+        h[s : s + step] = block.sum(axis=1, dtype=np.uint64)  # wraps around modulo 2**64
     _, rep, inv = np.unique(h, return_index=True, return_inverse=True)
     if not np.array_equal(order, order[rep[inv]]):  # a collision: fall back to exact rows
         _, rep, inv = np.unique(order, axis=0, return_index=True, return_inverse=True)

@@ -60,6 +60,8 @@ NODE_ITERATIONS = 12
 NODE_LAM = 2.0
 #: The root's steps run in stretches of this many, each followed by the Lagrangian heuristic.
 ROOT_STRETCH = 50
+ROOT_LAM = 2.0
+ROOT_PATIENCE = 20
 #: A node with at most this many completions left (after Lagrangian fixing) values each of
 #: them instead of branching: cheaper than a node's subgradient steps.
 ENUMERATE_AT_MOST = 8
@@ -212,6 +214,18 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
             return True
         return False
 
+    def fix(M, F, t, u, rho):
+        # F sorted by rho (descending); a candidate j outside the t best is worth at most
+        # LM + rho[:t-1].sum() + rho_j: those that cannot beat the incumbent leave the whole
+        # subtree (a suffix of F). Returns the kept F, their rho and LM.
+        order = np.argsort(-rho, kind="stable")
+        F, rho = F[order], rho[order]
+        above = np.isfinite(M) & (M > u)
+        LM = float(u.sum() + np.where(above, M - u, 0.0).sum())
+        cut = LM + float(rho[: t - 1].sum()) + rho
+        keep = t + int(np.count_nonzero(cut[t:] > threshold()))
+        return F[:keep], rho[:keep], LM
+
     def node(S, M, F, t, u, iterations):
         nonlocal nodes
         nodes += 1
@@ -225,20 +239,25 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
             # the root's steps in stretches; after each, the Lagrangian heuristic at the best
             # multipliers (when their t best candidates changed), and the next stretch aims at
             # the possibly better incumbent
-            L, rho, timed_out, lam, done, tried = np.inf, None, False, 2.0, 0, None
+            L, rho, timed_out, lam, done, tried = np.inf, None, False, ROOT_LAM, 0, None
             while done < iterations:
                 steps = min(ROOT_STRETCH, iterations - done)
-                L1, u1, rho1, timed_out, lam = _lagrangian(P, M, F, t, u, threshold(), steps, lam=lam, patience=20,
-                                                           deadline=deadline, aim=best["value"])
+                L1, u1, rho1, timed_out, lam = _lagrangian(P, M, F, t, u, threshold(), steps, lam=lam,
+                                                           patience=ROOT_PATIENCE, deadline=deadline,
+                                                           aim=best["value"])
                 done += steps
                 if L1 < L:
                     L, u, rho = L1, u1, rho1
                 if L <= threshold() or rho is None or timed_out or lam < 1e-4:
                     break
-                top = np.sort(np.argpartition(-rho, t - 1)[:t]) if t < F.size else np.arange(F.size)
+                # candidates that cannot be in a better set leave (cheaper steps below)
+                F, rho, _ = fix(M, F, t, u, rho)
+                if math.comb(F.size, t) <= ENUMERATE_AT_MOST:
+                    break
+                top = np.sort(F[:t])
                 if tried is None or not np.array_equal(top, tried):
                     tried = top
-                    improve(S, M, F, t, top)
+                    improve(S, M, F, t, np.arange(t))
         else:
             L, u, rho, timed_out, _ = _lagrangian(P, M, F, t, u, threshold(), iterations, lam=NODE_LAM, patience=5,
                                                   deadline=deadline, aim=best["value"])
@@ -247,15 +266,7 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
         if timed_out:
             pending.append(L)  # this subtree's bound
             raise _OutOfTime
-        order = np.argsort(-rho, kind="stable")
-        F, rho = F[order], rho[order]
-        above = np.isfinite(M) & (M > u)
-        LM = float(u.sum() + np.where(above, M - u, 0.0).sum())
-        # a candidate j outside the t best is worth at most LM + rho[:t-1].sum() + rho_j:
-        # those that cannot beat the incumbent leave the whole subtree (a suffix of F)
-        cut = LM + float(rho[: t - 1].sum()) + rho
-        keep = t + int(np.count_nonzero(cut[t:] > threshold()))
-        F, rho = F[:keep], rho[:keep]
+        F, rho, LM = fix(M, F, t, u, rho)
         if math.comb(F.size, t) <= ENUMERATE_AT_MOST:
             # few completions left (often one: fixing kept exactly t candidates): value them all
             for extra in itertools.combinations(range(F.size), t):
