@@ -31,17 +31,27 @@ def greedy_complete(profit: np.ndarray, offered: np.ndarray, k: int, allowed: np
 
     ``f`` is monotone, so a completed set is never worse than the one given.
     """
-    n = profit.shape[0]
+    profit = np.asarray(profit, dtype=np.float64)
     s = [int(j) for j in offered]
-    best = profit[:, s].max(axis=1) if s else np.full(n, -np.inf)
+    best = profit[:, s].max(axis=1) if s else None
     open_ = Candidates(allowed, s, exclusive)
+    ones = np.ones(profit.shape[0])
+    gap = zero = None
     while len(s) < k and open_.any():
         cand = open_.left()
-        gains = np.maximum(profit, best[:, None]).sum(axis=0)
+        if best is None:
+            gains = ones @ profit
+        else:  # f(S + j) - f(S) = sum_i max(P_ij - best_i, 0); a maximum against an array
+            # of zeros and a product with ones are the fastest numpy forms
+            if gap is None:
+                gap, zero = np.empty_like(profit), np.zeros_like(profit)
+            np.subtract(profit, best[:, None], out=gap)
+            np.maximum(gap, zero, out=gap)
+            gains = ones @ gap
         j = int(cand[np.argmax(gains[cand])])  # the first best, in column order
         s.append(j)
         open_.take(j)
-        best = np.maximum(best, profit[:, j])
+        best = profit[:, j].copy() if best is None else np.maximum(best, profit[:, j])
     return np.array(sorted(s), dtype=np.intp)
 
 
