@@ -82,6 +82,9 @@ TREE_MAX_SECONDS = 30.0
 #: p = 30..90 by ``python -m benchmarks.mip --parts versus,beasley``).
 TREE_FIRST_SECONDS = 10.0
 TREE_FIRST_SHARE = 0.25
+#: Subgradient steps of that root when it runs alone (more than ``TREE_MAX_SLOTS`` slots):
+#: with no children to pass its multipliers to, it may spend more on its own bound.
+ROOT_ONLY_ITERATIONS = 300
 #: Cuts are added to the master this many groups at a time (the time limit is checked between
 #: blocks: a million first cuts take seconds).
 CUT_BLOCK = 65_536
@@ -295,7 +298,7 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
     # long before the LP master converges (small instances, noisy curves). The fixed
     # treatments are settled: only better sets than the incumbent are searched for.
     def run_tree(slots: int, must: np.ndarray, free: np.ndarray, seconds: float, share: float, key: str,
-                 max_nodes: int | None = None):
+                 max_nodes: int | None = None, root_iterations: int | None = None):
         """The tree search for at most ``seconds`` and ``share`` of the time left; updates the
         incumbent and the bound, records its nodes and time as ``extras[key + "_nodes"]``, ..."""
         nonlocal best, bound
@@ -303,7 +306,8 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
         budget = seconds if t is None else min(seconds, share * t)
         t_tree = time.perf_counter()
         tree = tree_search(profit, slots, must=must, free=free, incumbent=best[1], granularity=granularity,
-                           deadline=time.perf_counter() + budget, u0=_values(profit, best[0]), max_nodes=max_nodes)
+                           deadline=time.perf_counter() + budget, u0=_values(profit, best[0]), max_nodes=max_nodes,
+                           root_iterations=root_iterations)
         extras[f"{key}_nodes"] = tree.nodes
         extras[f"{key}_seconds"] = time.perf_counter() - t_tree
         if tree.offered is not None:
@@ -321,7 +325,8 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
     if not full and first_slots > 0:
         # with more open slots only the root: its bound and Lagrangian heuristic
         tree = run_tree(first_slots, must0, free0, TREE_FIRST_SECONDS, TREE_FIRST_SHARE, "tree_first",
-                        max_nodes=None if first_slots <= TREE_MAX_SLOTS else 1)
+                        max_nodes=None if first_slots <= TREE_MAX_SLOTS else 1,
+                        root_iterations=None if first_slots <= TREE_MAX_SLOTS else ROOT_ONLY_ITERATIONS)
         if tree.finished:
             extras.update(exact_phase="tree", lp_rounds=0, cuts=0, history=history,
                           used_warm_start=warm is not None and best[1] <= warm[1])

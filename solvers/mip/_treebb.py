@@ -143,7 +143,7 @@ def _lagrangian(P, M, F, t, u, target, iterations, lam=1.0, patience=5, deadline
 def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.ndarray,
                 incumbent: float, granularity: float = 0.0, tol: float = 1e-9,
                 deadline: float | None = None, max_nodes: int | None = None,
-                u0: np.ndarray | None = None) -> TreeResult:
+                u0: np.ndarray | None = None, root_iterations: int | None = None) -> TreeResult:
     """Best offered set ``must`` + ``slots`` treatments of ``free``, if it beats ``incumbent``.
 
     Parameters
@@ -168,6 +168,8 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
     u0 : ndarray (n,), optional
         Starting multipliers at the root, e.g. each individual's profit under the incumbent
         (default: its best profit among ``must`` and ``free``).
+    root_iterations : int, optional
+        Subgradient steps at the root (default ``ROOT_ITERATIONS``).
     """
     P = profit
     n = P.shape[0]
@@ -235,7 +237,7 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
         if t == 1:
             leaf(S, M, F)
             return
-        if iterations == ROOT_ITERATIONS:
+        if not S:  # the root
             # the root's steps in stretches; after each, the Lagrangian heuristic at the best
             # multipliers (when their t best candidates changed), and the next stretch aims at
             # the possibly better incumbent
@@ -298,7 +300,7 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
             u0 = np.maximum(M0, np.asarray(P[:, free]).max(axis=1))
         u0 = np.asarray(u0, dtype=np.float64)
         try:
-            node([], M0, free, slots, u0, ROOT_ITERATIONS)
+            node([], M0, free, slots, u0, ROOT_ITERATIONS if root_iterations is None else root_iterations)
         except _OutOfTime:
             finished = False
         if finished:
