@@ -54,17 +54,22 @@ import numpy as np
 
 __all__ = ["TreeResult", "tree_search"]
 
-#: Subgradient steps at the root and at every other node.
+#: Subgradient steps at the root; at another node ``NODE_ITERATIONS`` plus ``NODE_PER_SLOT``
+#: per slot it leaves open (a node high in the tree bounds a larger subtree); the initial
+#: step factor at the nodes.
 ROOT_ITERATIONS = 200
-NODE_ITERATIONS = 12
+NODE_ITERATIONS = 6
+NODE_PER_SLOT = 2
 NODE_LAM = 2.0
-#: The root's steps run in stretches of this many, each followed by the Lagrangian heuristic.
+#: The root's steps run in stretches of this many, each followed by the Lagrangian heuristic;
+#: its initial step factor, halved after this many steps without progress.
 ROOT_STRETCH = 50
 ROOT_LAM = 2.0
 ROOT_PATIENCE = 20
-#: A node with at most this many completions left (after Lagrangian fixing) values each of
-#: them instead of branching: cheaper than a node's subgradient steps.
-ENUMERATE_AT_MOST = 8
+#: A node whose completions, valued all at once, cost at most this many elementwise maxima
+#: (completions x slots x individuals) values them instead of branching or taking its
+#: subgradient steps (each of which costs several passes over individuals x candidates).
+ENUMERATE_WORK = 100_000
 
 
 @dataclass
@@ -201,6 +206,22 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
         if vals[c] > best["value"] + tol * max(1.0, abs(best["value"])):
             best["value"], best["set"] = float(vals[c]), S + [int(F[c])]
 
+    def few_completions(f, t) -> bool:
+        return math.comb(f, t) * t * n <= ENUMERATE_WORK
+
+    def value_all(S, M, F, t):
+        # every completion of S by t candidates of F, valued at once
+        combos = np.array(list(itertools.combinations(range(F.size), t)), dtype=np.intp).reshape(-1, t)
+        V = np.asarray(P[:, F[combos[:, 0]]], dtype=np.float64)
+        for q in range(1, t):
+            np.maximum(V, P[:, F[combos[:, q]]], out=V)
+        if np.isfinite(M).all():
+            np.maximum(V, M[:, None], out=V)
+        vals = V.sum(axis=0)
+        c = int(np.argmax(vals))
+        if vals[c] > best["value"] + tol * max(1.0, abs(best["value"])):
+            best["value"], best["set"] = float(vals[c]), S + [int(j) for j in F[combos[c]]]
+
     def improve(S, M, F, t, top) -> bool:
         # Lagrangian heuristic (Beasley 1993): the t candidates of largest rho at good
         # multipliers (positions ``top`` in F), improved by a swap descent; whether it beat
@@ -237,6 +258,9 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
         if t == 1:
             leaf(S, M, F)
             return
+        if S and few_completions(F.size, t):
+            value_all(S, M, F, t)
+            return
         if not S:  # the root
             # the root's steps in stretches; after each, the Lagrangian heuristic at the best
             # multipliers (when their t best candidates changed), and the next stretch aims at
@@ -254,7 +278,7 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
                     break
                 # candidates that cannot be in a better set leave (cheaper steps below)
                 F, rho, _ = fix(M, F, t, u, rho)
-                if math.comb(F.size, t) <= ENUMERATE_AT_MOST:
+                if few_completions(F.size, t):
                     break
                 top = np.sort(F[:t])
                 if tried is None or not np.array_equal(top, tried):
@@ -269,13 +293,9 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
             pending.append(L)  # this subtree's bound
             raise _OutOfTime
         F, rho, LM = fix(M, F, t, u, rho)
-        if math.comb(F.size, t) <= ENUMERATE_AT_MOST:
+        if few_completions(F.size, t):
             # few completions left (often one: fixing kept exactly t candidates): value them all
-            for extra in itertools.combinations(range(F.size), t):
-                cols = F[list(extra)]
-                value = float(np.maximum(M, P[:, cols].max(axis=1)).sum())
-                if value > best["value"] + tol * max(1.0, abs(best["value"])):
-                    best["value"], best["set"] = value, S + [int(j) for j in cols]
+            value_all(S, M, F, t)
             return
         window = np.convolve(rho, np.ones(t), mode="valid")  # window[c] = rho[c:c+t].sum()
         for c in range(F.size - t + 1):
@@ -283,7 +303,7 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
             if child_bound <= threshold():
                 break
             try:
-                node(S + [int(F[c])], np.maximum(M, P[:, F[c]]), F[c + 1:], t - 1, u, NODE_ITERATIONS)
+                node(S + [int(F[c])], np.maximum(M, P[:, F[c]]), F[c + 1:], t - 1, u, NODE_ITERATIONS + NODE_PER_SLOT * (t - 1))
             except _OutOfTime:
                 pending.append(child_bound)
                 raise
