@@ -158,6 +158,23 @@ def test_root_heuristic_keeps_the_treatments_that_must_be_offered():
     assert res.value <= optimum and res.bound >= optimum
 
 
+@pytest.mark.parametrize("seed", [0, 2])
+def test_more_than_twenty_slots_root_alone_then_lp_master(seed):
+    """k = 22 slots on p-median-like data: the tree's root runs alone (bound, fixing and
+    Lagrangian heuristic); when it does not prove the optimum (seed 0) the Benders master
+    takes over (seed 2: the root proves it). Both agree with the classic model."""
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, 100, size=(80, 2))
+    dist = np.rint(np.linalg.norm(pts[:, None] - pts[None], axis=2)) + rng.integers(0, 30, size=(80, 80))
+    problem = co.CoarseProblem(-dist, 22)
+    res = co.solve(problem, solver="mip", formulation="benders")
+    expected = co.solve(problem, solver="mip", formulation="classic")
+    assert res.status == expected.status == "optimal"
+    assert res.objective == expected.objective
+    assert res.extras["tree_first_nodes"] == 1
+    assert res.extras["exact_phase"] == ("master-mip" if seed == 0 else "tree")
+
+
 def test_mip_uses_the_tree_on_distance_data():
     """p-median-like integer data that do not aggregate: Benders with the tree, proven optimal."""
     rng = np.random.default_rng(7)

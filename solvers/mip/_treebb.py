@@ -9,24 +9,26 @@ exactly one treatment" with multipliers ``u`` gives, for every ``u``, the bound:
     rho_j(u) = sum_i max(0, P_ij - u_i).
 
 At ``u = M`` this is the classic submodular bound ``f(S) + (t largest marginal gains)``;
-a few subgradient steps (Polyak steps towards the incumbent's value, started from the
-parent's multipliers) tighten it towards the node's LP bound. The steps aim at the
+a few subgradient steps (Polyak steps, started from the parent's multipliers; more for a
+node with more open slots) tighten it towards the node's LP bound. The steps aim at the
 incumbent's value itself, below the prune threshold: aimed at the threshold they would
 shrink to nothing as the bound approaches it, and the bound of an instance whose LP bound
 is tight would never cross it.
 
-The root runs more steps, in stretches; after each, the *Lagrangian heuristic* (Beasley
-1993) takes the ``t`` candidates of largest ``rho`` at the best multipliers and improves
-them by a swap descent (:func:`coarseopt_solvers.local_search.swap_local_search`). A better
-incumbent lowers the threshold and the aim of the next stretch: when the LP bound is tight
-(most OR-Library instances), the root alone then proves the optimum. With the node's best ``u`` and ``F``
-sorted by ``rho`` descending, a candidate outside the ``t`` best is worth at most
-``L_M(u) + rho[0] + ... + rho[t - 2] + rho_j`` (``L_M`` the first two sums): those that
-cannot beat the incumbent leave the subtree (Lagrangian fixing at every node). The children
-"offer ``F[c]``, never ``F[:c]``" have the bounds ``L_M(u) + rho[c] + ... + rho[c + t - 1]``,
-decreasing in ``c``: the loop over children stops at the first one that cannot beat the
-incumbent. At one slot left the best child is found exactly; a node left with a handful
-of completions after fixing values each of them.
+With the node's best ``u`` and ``F`` sorted by ``rho`` descending, a candidate outside the
+``t`` best is worth at most ``L_M(u) + rho[0] + ... + rho[t - 2] + rho_j`` (``L_M`` the
+first two sums): those that cannot beat the incumbent leave the subtree (Lagrangian fixing
+at every node). The children "offer ``F[c]``, never ``F[:c]``" have the bounds
+``L_M(u) + rho[c] + ... + rho[c + t - 1]``, decreasing in ``c``: the loop over children
+stops at the first one that cannot beat the incumbent. At one slot left the best child is
+found exactly; a node with few completions left (few enough that valuing them all at once
+costs less than its steps) values them all.
+
+The root runs more steps, in stretches; after each, Lagrangian fixing, then the *Lagrangian
+heuristic* (Beasley 1993): the ``t`` candidates of largest ``rho`` at the best multipliers,
+improved by a swap descent (:func:`coarseopt_solvers.local_search.swap_local_search`). A
+better incumbent lowers the threshold and the aim of the next stretch: when the LP bound is
+tight (most OR-Library instances), the root alone then proves the optimum.
 
 When profits are integers (after the solver's normalisation: multiples of a known
 *granularity*), so is every objective, and a subtree whose bound is less than one unit
@@ -251,10 +253,10 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
 
     def node(S, M, F, t, u, iterations):
         nonlocal nodes
-        nodes += 1
-        if (max_nodes is not None and nodes > max_nodes) or (
+        if (max_nodes is not None and nodes >= max_nodes) or (
                 deadline is not None and time.perf_counter() > deadline):
             raise _OutOfTime
+        nodes += 1
         if t == 1:
             leaf(S, M, F)
             return
