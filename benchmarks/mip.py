@@ -3,7 +3,7 @@
 Run from the repository root, one part per command (each part stays under ten minutes)::
 
     python -m benchmarks.mip --parts orlib          # OR-Library pmed1-10 vs published optima
-    python -m benchmarks.mip --parts beasley        # Beasley-style n <= 900, p <= 200
+    python -m benchmarks.mip --parts beasley        # stand-ins of the sizes of pmed11-40 (n <= 900, p <= 200)
     python -m benchmarks.mip --parts smooth         # n = 10**6, m = 50, k = 5 smooth curves
     python -m benchmarks.mip --parts versus         # default vs classic formulation, same run (30 s limit,
                                                     # each side the best of 5 interleaved solves under 5 s)
@@ -33,11 +33,14 @@ from .instances import beasley_pmed, orlib, smooth_profit
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-#: (n, p, seed) stand-ins for OR-Library pmed11-40 (n = 300..900, p = 5..200), not used to
-#: design the method.
-BEASLEY = [(300, 5, 11), (300, 30, 12), (400, 40, 13), (500, 10, 14), (500, 50, 15),
-           (600, 60, 16), (700, 10, 17), (800, 80, 18), (900, 5, 19), (900, 10, 20), (900, 90, 21),
-           (900, 200, 22)]
+#: The sizes (n, p) of OR-Library pmed11-40 (Beasley 1990), in order.
+PMED11_40 = [(300, 5), (300, 10), (300, 30), (300, 60), (300, 100), (400, 5), (400, 10), (400, 40),
+             (400, 80), (400, 133), (500, 5), (500, 10), (500, 50), (500, 100), (500, 167), (600, 5),
+             (600, 10), (600, 60), (600, 120), (600, 200), (700, 5), (700, 10), (700, 70), (700, 140),
+             (800, 5), (800, 10), (800, 80), (900, 5), (900, 10), (900, 90)]
+#: (n, p, seed) stand-ins for pmed11-40: one random instance of each size, with seeds
+#: (1011-1040) not used while designing the method.
+BEASLEY = [(n, p, 1011 + i) for i, (n, p) in enumerate(PMED11_40)]
 BEASLEY_QUICK = [(80, 5, 1), (120, 12, 2)]
 
 
