@@ -142,7 +142,8 @@ class _Oracle:
     largest entries are kept sorted, which is where the thresholds ``u(y)`` are found.
     """
 
-    def __init__(self, profit: np.ndarray, k: int, max_groups: int = 64, top: int = 12) -> None:
+    def __init__(self, profit: np.ndarray, k: int, max_groups: int = 64, top: int = 12,
+                 deadline: float | None = None) -> None:
         self.n, self.m = profit.shape
         self.k = k
         rowmax = profit.max(axis=1).astype(np.float64)
@@ -164,6 +165,8 @@ class _Oracle:
         self.values = np.empty((self.n, self.top), dtype=np.float64)
         self.step = max(1, _BLOCK_ELEMENTS // self.m)
         for sl in self._blocks(0, self.n):
+            if deadline is not None and sl.start and time.perf_counter() > deadline:
+                raise TimeoutError("the Lagrangian bound's preparation passed its deadline")
             q = profit[self.perm[sl]].astype(np.float64) - self.rowmax[sl, None]
             self.q[sl] = q
             if self.top < self.m:
@@ -524,6 +527,7 @@ def lagrangian_bound(
     offered: Any = None,
     tol: float = 1e-9,
     level: float = 0.5,
+    prepare_deadline: float | None = None,
 ) -> LagrangianBound:
     """A certified upper bound on the best profit with at most ``k`` offered treatments.
 
@@ -561,6 +565,10 @@ def lagrangian_bound(
     level : float in (0, 1), default 0.5
         Level parameter of the bundle method: the next point is the closest one at which
         the model reaches ``lower + level * (upper - lower)``.
+    prepare_deadline : float, optional
+        A ``time.perf_counter()`` value by which the preparation of the data (shifting and
+        sorting every row, in blocks) must be done: past it, ``TimeoutError`` is raised
+        before any bound exists (for callers to whom a late bound is worth nothing).
 
     Returns
     -------
@@ -610,7 +618,7 @@ def lagrangian_bound(
 
     # Groups x kept evaluations x m is the size of the master LPs: fewer groups for wide m.
     groups = int(np.clip(1.5e5 / (m * _MAX_CUTS), 4, 64))
-    oracle = _Oracle(p, k, max_groups=groups)
+    oracle = _Oracle(p, k, max_groups=groups, deadline=prepare_deadline)
     off = oracle.offset
     goal = 0.0 if target_gap is None else float(target_gap)
     stall = 10  # iterations without progress after which the method gives up

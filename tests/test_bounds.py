@@ -126,6 +126,19 @@ def test_past_deadline_still_returns_a_valid_bound():
     assert res.bound >= _optimum(profit, 2) - 1e-9
 
 
+def test_preparation_past_its_deadline_raises(monkeypatch):
+    """``prepare_deadline``: a preparation (row blocks shifted and sorted) that cannot finish in
+    time raises before any bound exists; without it the same call returns a valid bound."""
+    import coarseopt_solvers._bounds as B
+
+    monkeypatch.setattr(B, "_BLOCK_ELEMENTS", 60)  # blocks of 10 rows: several blocks
+    P = np.random.default_rng(5).normal(size=(50, 6))
+    with pytest.raises(TimeoutError):
+        lagrangian_bound(P, 2, prepare_deadline=time.perf_counter() - 1.0)
+    res = lagrangian_bound(P, 2, deadline=time.perf_counter() - 1.0)
+    assert res.bound >= lagrangian_value(P, 2, res.multipliers) - 1e-9
+
+
 def test_full_personalization_when_k_reaches_m():
     rng = np.random.default_rng(7)
     profit = rng.normal(size=(50, 4))

@@ -540,7 +540,10 @@ def _lagrangian(profit, allowed, k, best, budget):
     kk = min(k, allowed.size)
     local = np.searchsorted(allowed, best[0])
     deadline = None if budget is None else time.perf_counter() + budget
-    res = lagrangian_bound(sub, kk, incumbent=local, deadline=deadline)
+    try:  # with a time limit, a preparation that cannot finish in the budget is abandoned
+        res = lagrangian_bound(sub, kk, incumbent=local, deadline=deadline, prepare_deadline=deadline)
+    except TimeoutError:
+        return None, [], []
     u = np.asarray(res.multipliers, dtype=np.float64)
     rho = np.zeros(allowed.size)
     step = max(1, 4_000_000 // allowed.size)

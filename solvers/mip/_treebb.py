@@ -68,6 +68,8 @@ NODE_LAM = 2.0
 ROOT_STRETCH = 50
 ROOT_LAM = 2.0
 ROOT_PATIENCE = 20
+#: Arrays up to this many entries take numpy's fast paths for small operands.
+SMALL_ARRAY = 1 << 20
 #: A node whose completions, valued all at once, cost at most this many elementwise maxima
 #: (completions x slots x individuals) values them instead of branching or taking its
 #: subgradient steps (each of which costs several passes over individuals x candidates).
@@ -104,8 +106,9 @@ def _lagrangian(P, M, F, t, u, target, iterations, lam=1.0, patience=5, deadline
     n, f = PF.shape
     D = np.empty_like(PF)
     # numpy's maximum against an array of zeros is several times faster than against the
-    # scalar 0.0, and a product with a vector of ones beats a strided column sum
-    zero = np.zeros_like(PF)
+    # scalar 0.0 on small arrays (on large ones memory traffic dominates, and the zeros would
+    # double it), and a product with a vector of ones beats a strided column sum
+    zero = np.zeros_like(PF) if PF.size <= SMALL_ARRAY else 0.0
     ones_n, ones_t = np.ones(n), np.ones(min(t, f))
     offered = bool(np.isfinite(M).any())  # M = -inf where nothing is offered yet
     add = np.add.reduce  # the ufunc directly: at n = 100 the wrappers' overhead shows
