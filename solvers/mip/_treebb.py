@@ -263,13 +263,13 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
         if t == 1:
             leaf(S, M, F)
             return
-        if S and few_completions(F.size, t):
+        if few_completions(F.size, t):
             value_all(S, M, F, t)
             return
         if not S:  # the root
-            # the root's steps in stretches; after each, the Lagrangian heuristic at the best
-            # multipliers (when their t best candidates changed), and the next stretch aims at
-            # the possibly better incumbent
+            # the root's steps in stretches; after each, Lagrangian fixing and the Lagrangian
+            # heuristic at the best multipliers (when their t best candidates changed); the
+            # next stretch aims at the possibly better incumbent
             L, rho, timed_out, lam, done, tried = np.inf, None, False, ROOT_LAM, 0, None
             while done < iterations:
                 steps = min(ROOT_STRETCH, iterations - done)
@@ -290,8 +290,8 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
                     tried = top
                     improve(S, M, F, t, np.arange(t))
         else:
-            L, u, rho, timed_out, _ = _lagrangian(P, M, F, t, u, threshold(), iterations, lam=NODE_LAM, patience=5,
-                                                  deadline=deadline, aim=best["value"])
+            L, u, rho, timed_out, _ = _lagrangian(P, M, F, t, u, threshold(), iterations, lam=NODE_LAM,
+                                                  patience=5, deadline=deadline, aim=best["value"])
         if L <= threshold() or rho is None:
             return
         if timed_out:
@@ -308,7 +308,8 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
             if child_bound <= threshold():
                 break
             try:
-                node(S + [int(F[c])], np.maximum(M, P[:, F[c]]), F[c + 1:], t - 1, u, NODE_ITERATIONS + NODE_PER_SLOT * (t - 1))
+                node(S + [int(F[c])], np.maximum(M, P[:, F[c]]), F[c + 1:], t - 1, u,
+                     NODE_ITERATIONS + NODE_PER_SLOT * (t - 1))
             except _OutOfTime:
                 pending.append(child_bound)
                 raise

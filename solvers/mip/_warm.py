@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from ._treebb import SMALL_ARRAY
+
 __all__ = ["objective_of", "greedy_complete", "warm_start"]
 
 
@@ -44,7 +46,7 @@ def greedy_complete(profit: np.ndarray, offered: np.ndarray, k: int, allowed: np
         else:  # f(S + j) - f(S) = sum_i max(P_ij - best_i, 0); a maximum against an array
             # of zeros and a product with ones are the fastest numpy forms
             if gap is None:  # zeros only pay on small arrays (numpy's fast path)
-                gap, zero = np.empty_like(profit), (np.zeros_like(profit) if profit.size <= 1 << 20 else 0.0)
+                gap, zero = np.empty_like(profit), (np.zeros_like(profit) if profit.size <= SMALL_ARRAY else 0.0)
             np.subtract(profit, best[:, None], out=gap)
             np.maximum(gap, zero, out=gap)
             gains = ones @ gap
