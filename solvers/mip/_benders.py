@@ -44,7 +44,6 @@ The result is never worse than the warm start; the gap reported is the proven on
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 
@@ -55,7 +54,7 @@ from coarseopt.solver import Solution
 
 from ._formulation import SortedRows, prefix_levels, sort_rows
 from ._highs import _set_option
-from ._treebb import tree_search
+from ._treebb import best_completion, tree_search
 from ._warm import greedy_complete, objective_of
 
 __all__ = ["benders", "BendersMaster"]
@@ -588,18 +587,7 @@ def _enumerate(profit, must, free, slots, context):
     base = profit[:, must].max(axis=1) if must.size else np.full(n, -np.inf)
     if slots <= 0 or free.size == 0:
         return float(base.sum()), must
-    sub = np.maximum(profit[:, free], base[:, None]) if must.size else np.asarray(profit[:, free])
-    best_val, best_set = -np.inf, None
-    combos = itertools.combinations(range(free.size), slots)
-    batch = max(1, 16_000_000 // max(1, n * slots))
-    while True:
-        chunk = np.array(list(itertools.islice(combos, batch)), dtype=np.intp)
-        if chunk.size == 0:
-            break
-        values = sub[:, chunk].max(axis=2).sum(axis=0)
-        t = int(values.argmax())
-        if values[t] > best_val:
-            best_val, best_set = float(values[t]), chunk[t]
-        if context.out_of_time():
-            return None
-    return best_val, np.concatenate([must, free[best_set]])
+    done = best_completion(profit, base, free, slots, context.out_of_time)
+    if done is None:
+        return None
+    return done[0], np.concatenate([must, free[done[1]]])

@@ -445,14 +445,15 @@ def prefix_sets(profit: np.ndarray, k: int, *, aggregate: bool, allowed: np.ndar
         rep, inv = rows.rep, rows.inv
         g = rep.size
         stats["groups"] = int(g)
-        if max_nodes is not None and 2 * g > n:
-            # most groups are single individuals (noisy curves): count first (it stops after a
-            # few levels), aggregate after
+        # count first when most groups are single individuals (noisy curves: the count stops
+        # after a few levels, before any gap is summed), else after summing the groups' gaps
+        count_first = max_nodes is not None and 2 * g > n
+        if count_first:
             def kept_at(r: int) -> np.ndarray:
                 positive = vals[:, r] > vals[:, r + 1]
                 return positive[rep] if g == n else np.bincount(inv, weights=positive, minlength=g) > 0
 
-            if count_prefix_sets(order_loc[rep], None, allowed.size, max_nodes, kept_at=kept_at, levels=R) is None:
+            if count_prefix_sets(order_loc[rep], kept_at, R, allowed.size, max_nodes) is None:
                 return None
         gaps = vals[:, :-1] - vals[:, 1:]  # (n, R): gap of level r = 1..R
         if g < n:
@@ -461,7 +462,8 @@ def prefix_sets(profit: np.ndarray, k: int, *, aggregate: bool, allowed: np.ndar
                 gsum[:, c] = np.bincount(inv, weights=gaps[:, c], minlength=g)
             gaps = gsum
             order_loc = order_loc[rep]
-        if max_nodes is not None and 2 * g <= n and count_prefix_sets(order_loc, gaps, allowed.size, max_nodes) is None:
+        if max_nodes is not None and not count_first and count_prefix_sets(
+                order_loc, lambda r: gaps[:, r] > 0, R, allowed.size, max_nodes) is None:
             return None
     else:
         gaps = vals[:, :-1] - vals[:, 1:]
@@ -469,19 +471,15 @@ def prefix_sets(profit: np.ndarray, k: int, *, aggregate: bool, allowed: np.ndar
     return prefix_nodes(order_loc, gaps, allowed, m, constant, R, stats, aggregate=aggregate)
 
 
-def count_prefix_sets(order_loc: np.ndarray, gaps: np.ndarray | None, width: int, limit: int, *,
-                      kept_at=None, levels: int | None = None) -> int | None:
+def count_prefix_sets(order_loc: np.ndarray, kept_at, levels: int, width: int, limit: int) -> int | None:
     """The number of distinct kept prefix sets of the groups' orders ``order_loc`` (positions
-    among ``width`` allowed treatments) and gap vectors ``gaps`` (g, R), or ``None`` as soon as
-    it exceeds ``limit``. Level by level (sets of different sizes never coincide): each
-    group's set grows by one treatment (a bit of a ``ceil(width / 64)``-word mask), and the
-    distinct masks among the groups that keep the level are counted. Instead of ``gaps``,
-    ``kept_at(r)`` may give the groups that keep level ``r + 1`` (with ``levels = R``), so
-    that the levels never reached are not computed."""
-    if kept_at is None:
-        g, R = gaps.shape
-    else:
-        g, R = order_loc.shape[0], int(levels)
+    among ``width`` allowed treatments), or ``None`` as soon as it exceeds ``limit``.
+    ``kept_at(r)`` gives the groups that keep level ``r + 1`` (a positive gap there), for
+    ``r < levels``; it is called only for the levels reached. Level by level (sets of
+    different sizes never coincide): each group's set grows by one treatment (a bit of a
+    ``ceil(width / 64)``-word mask), and the distinct masks among the groups that keep the
+    level are counted."""
+    g, R = order_loc.shape[0], int(levels)
     W = (width + 63) // 64
     keys = np.zeros((g, W), dtype=np.uint64)
     rows = np.arange(g)
@@ -489,7 +487,7 @@ def count_prefix_sets(order_loc: np.ndarray, gaps: np.ndarray | None, width: int
     for r in range(R):
         col = order_loc[:, r].astype(np.int64)
         keys[rows, col // 64] |= np.left_shift(np.uint64(1), (col % 64).astype(np.uint64))
-        kept = gaps[:, r] > 0 if kept_at is None else kept_at(r)
+        kept = kept_at(r)
         if not kept.any():
             continue
         level = keys[kept]

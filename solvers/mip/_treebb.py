@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TreeResult", "tree_search"]
+__all__ = ["TreeResult", "best_completion", "tree_search"]
 
 #: Subgradient steps at the root; at another node ``NODE_ITERATIONS`` plus ``NODE_PER_SLOT``
 #: per slot it leaves open (a node high in the tree bounds a larger subtree); the initial
@@ -150,6 +150,36 @@ def _lagrangian(P, M, F, t, u, target, iterations, lam=1.0, patience=5, deadline
     return best_L, best_u, best_rho, timed_out, lam
 
 
+def best_completion(P, M, F, t, out_of_time=None):
+    """The best ``t`` candidates of ``F`` to add to an offered set whose best profit per
+    individual is ``M`` (``-inf`` everywhere: nothing offered): ``(value, positions in F)``,
+    every completion valued exactly, in batches (the first best in lexicographic order).
+    ``None`` when ``out_of_time()``, checked between batches, says so."""
+    n = P.shape[0]
+    sub = np.maximum(P[:, F], M[:, None]) if np.isfinite(M).all() else np.asarray(P[:, F], dtype=np.float64)
+    if t == 1:  # each candidate alone: no combinations to build
+        values = sub.sum(axis=0)
+        c = int(values.argmax())
+        return float(values[c]), np.array([c], dtype=np.intp)
+    combos = itertools.combinations(range(F.size), t)
+    batch = max(1, 16_000_000 // max(1, n))
+    best_val, best_pos = -np.inf, None
+    while True:
+        chunk = np.array(list(itertools.islice(combos, batch)), dtype=np.intp).reshape(-1, t)
+        if chunk.shape[0] == 0:
+            break
+        V = sub[:, chunk[:, 0]]  # the best of each completion, one slot at a time
+        for q in range(1, t):
+            np.maximum(V, sub[:, chunk[:, q]], out=V)
+        values = V.sum(axis=0)
+        c = int(values.argmax())
+        if values[c] > best_val:
+            best_val, best_pos = float(values[c]), chunk[c]
+        if out_of_time is not None and out_of_time():
+            return None
+    return best_val, best_pos
+
+
 def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.ndarray,
                 incumbent: float, granularity: float = 0.0, tol: float = 1e-9,
                 deadline: float | None = None, max_nodes: int | None = None,
@@ -204,28 +234,14 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
         eps = tol * max(1.0, abs(v))
         return v + max(eps, granularity - eps) if granularity > 0 else v + eps
 
-    def leaf(S, M, F):
-        # one slot left: the exact best child
-        vals = np.maximum(P[:, F], M[:, None]).sum(axis=0) if np.isfinite(M).all() else P[:, F].sum(axis=0)
-        c = int(np.argmax(vals))
-        if vals[c] > best["value"] + tol * max(1.0, abs(best["value"])):
-            best["value"], best["set"] = float(vals[c]), S + [int(F[c])]
-
     def few_completions(f, t) -> bool:
         return math.comb(f, t) * t * n <= ENUMERATE_WORK
 
     def value_all(S, M, F, t):
-        # every completion of S by t candidates of F, valued at once
-        combos = np.array(list(itertools.combinations(range(F.size), t)), dtype=np.intp).reshape(-1, t)
-        V = np.asarray(P[:, F[combos[:, 0]]], dtype=np.float64)
-        for q in range(1, t):
-            np.maximum(V, P[:, F[combos[:, q]]], out=V)
-        if np.isfinite(M).all():
-            np.maximum(V, M[:, None], out=V)
-        vals = V.sum(axis=0)
-        c = int(np.argmax(vals))
-        if vals[c] > best["value"] + tol * max(1.0, abs(best["value"])):
-            best["value"], best["set"] = float(vals[c]), S + [int(j) for j in F[combos[c]]]
+        # every completion of S by t candidates of F, valued exactly
+        value, pos = best_completion(P, M, F, t)
+        if value > best["value"] + tol * max(1.0, abs(best["value"])):
+            best["value"], best["set"] = value, S + [int(j) for j in F[pos]]
 
     def improve(S, M, F, t, top) -> bool:
         # Lagrangian heuristic (Beasley 1993): the t candidates of largest rho at good
@@ -260,10 +276,7 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
                 deadline is not None and time.perf_counter() > deadline):
             raise _OutOfTime
         nodes += 1
-        if t == 1:
-            leaf(S, M, F)
-            return
-        if few_completions(F.size, t):
+        if t == 1 or few_completions(F.size, t):  # one slot left: its best child, exactly
             value_all(S, M, F, t)
             return
         if not S:  # the root
