@@ -17,6 +17,8 @@ __all__ = [
     "SolverUnavailableError",
     "UnsupportedProblemError",
     "SolverError",
+    "InSampleEvaluationWarning",
+    "PropensityWarning",
 ]
 
 
@@ -50,3 +52,15 @@ class UnsupportedProblemError(CoarseoptError, ValueError):
 
 class SolverError(CoarseoptError, RuntimeError):
     """A solver or backend failed in a way that is not the user's input."""
+
+
+class InSampleEvaluationWarning(UserWarning):
+    """A policy evaluated on customers it was learned from: the estimate is optimistic.
+
+    Evaluate on held-out customers, or with the cross-fitted study, whose every fold's policy
+    is learned without that fold's customers.
+    """
+
+
+class PropensityWarning(UserWarning):
+    """Given (or assumed) assignment probabilities that the counts of each arm clearly contradict."""

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..exceptions import ProblemError
+from ..propensity import arm_shares, check_propensity_counts
 
 __all__ = ["EvaluationError", "EvaluationWarning", "SupportError", "DESIGNS"]
 
@@ -156,6 +157,9 @@ class ExperimentData:
     group : int array (n,) or None, under RBP the index of the assigned policy
     group_prob : float array (n,) or None, under RBP the probability of the assigned policy
     X : float array (n, p) or None
+    shares_estimated : bool, True when ``e`` is each action's share of these customers (no
+        propensity given): the estimators' influence values then carry the term of the
+        estimated shares
     """
 
     y: np.ndarray
@@ -166,6 +170,7 @@ class ExperimentData:
     group: np.ndarray | None = None
     group_prob: np.ndarray | None = None
     X: np.ndarray | None = None
+    shares_estimated: bool = False
 
     @property
     def n(self) -> int:
@@ -320,9 +325,12 @@ def build_rba(y: np.ndarray, action: Any, policies: Mapping[str, np.ndarray], pr
                     f"be estimated from this experiment. The experiment's actions are "
                     f"{_label_list(labels, np.flatnonzero(observed), 10)}."
                 )
-        if e is None:
-            e = np.full(n, 1.0 / int(observed.sum()))
-    return ExperimentData(y=y, action=A, e=e, labels=labels, design="rba", X=X), codes
+        if e is None:  # the one propensity rule: each action's share of the customers given
+            e = arm_shares(A, labels.size)
+    if table is not None or propensity is not None:
+        check_propensity_counts(A, labels, e=e if table is None else None, table=P if table is not None else None)
+    return ExperimentData(y=y, action=A, e=e, labels=labels, design="rba", X=X,
+                          shares_estimated=propensity is None), codes
 
 
 def build_rbp(
@@ -364,8 +372,15 @@ def build_rbp(
             f"'assigned' holds {str(bad)!r}; each entry must name a policy: one of {', '.join(map(repr, aliases))}."
         )
     G = found[codes_g]
-    if propensity is None:
-        Q = np.full((n, L), 1.0 / L)
+    if propensity is None:  # each policy's share of the customers given
+        counts = np.bincount(G, minlength=L)
+        if (counts == 0).any():
+            empty = [aliases[j] for j in np.flatnonzero(counts == 0)]
+            raise EvaluationError(
+                f"No customer was assigned policy {empty[0]!r} in 'assigned', so its assignment probability "
+                "cannot be taken from the data: give 'propensity' (a mapping policy -> probability)."
+            )
+        Q = np.broadcast_to(counts / n, (n, L)).copy()
     elif isinstance(propensity, Mapping):
         q = np.zeros(L)
         for k, v in propensity.items():
@@ -394,6 +409,8 @@ def build_rbp(
         Q[np.arange(n), G] = p
         Q[np.arange(n), 1 - G] = 1.0 - p
     gp = Q[np.arange(n), G]
+    if propensity is not None and (gp > 0).all():
+        check_propensity_counts(G, np.asarray(aliases, dtype=object), table=Q, what="policy")
     if (gp <= 0).any():
         first = int(np.flatnonzero(gp <= 0)[0])
         raise EvaluationError(
