@@ -64,3 +64,14 @@ class InSampleEvaluationWarning(UserWarning):
 
 class PropensityWarning(UserWarning):
     """Given (or assumed) assignment probabilities that the counts of each arm clearly contradict."""
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of a warning issued by the caller of this function that points at the
+    first frame outside coarseopt (the user's line), however deep the library's calls."""
+    import sys
+
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in ("coarseopt", "coarseopt_solvers"):
+        frame, level = frame.f_back, level + 1
+    return level

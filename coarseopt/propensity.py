@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .exceptions import PropensityWarning
+from .exceptions import PropensityWarning, user_stacklevel
 
 __all__ = ["arm_shares", "check_propensity_counts"]
 
@@ -59,5 +59,5 @@ def check_propensity_counts(
             f"The given 'propensity' looks wrong for this experiment: for {what} {label!r}, {text} "
             f"(z = {z:.1f}). Check that the propensities are the assignment probabilities of the experiment that "
             "produced these data, or leave 'propensity' out to use each arm's share of the customers.",
-            PropensityWarning, stacklevel=4,
+            PropensityWarning, stacklevel=user_stacklevel(),
         )

@@ -233,13 +233,15 @@ def test_solve_result_as_policy_and_on_new_customers():
     result = co.solve(co.CoarseProblem(profit, 2), solver="enumerate")
     action = rng.choice(cols, size=300)
     y = rng.normal(size=300)
-    r = ev.compare_policies(y, action, result, np.full(300, "none", dtype=object))
+    with pytest.warns(co.exceptions.InSampleEvaluationWarning):  # its own customers
+        r = ev.compare_policies(y, action, result, np.full(300, "none", dtype=object))
     assert r.n_disagree == int((result.assignment_series().to_numpy() != "none").sum())
     new = pd.DataFrame(rng.normal(size=(50, 3)), columns=cols)
     pol = ev.coarse_policy(result, new[cols[::-1]])           # matched by column label
     best = np.asarray(result.offered)[np.argmax(new.to_numpy()[:, result.offered], axis=1)]
     assert list(pol) == [cols[j] for j in best]
-    with pytest.raises(ev.EvaluationError, match="coarse_policy"):
+    with pytest.raises(ev.EvaluationError, match="coarse_policy"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", co.exceptions.InSampleEvaluationWarning)
         ev.compare_policies(y[:50], action[:50], result, np.full(50, "none", dtype=object))
     with pytest.raises(ev.EvaluationError, match="profit"):
         ev.coarse_policy(result, np.zeros((5, 2)))

@@ -121,13 +121,18 @@ def as_features(X: Any, n: int) -> np.ndarray | None:
     return arr
 
 
-def resolve_policy(name: str, policy: Any, n: int, X: Any = None) -> np.ndarray:
+def resolve_policy(name: str, policy: Any, n: int, X: Any = None, rows: Any = None) -> np.ndarray:
     """The action a policy recommends for each customer.
 
-    ``policy`` may be an array-like of actions, a fitted :class:`~coarseopt.SolveResult`
-    whose assignment covers these customers, or a callable ``policy(X) -> actions``.
+    ``policy`` may be an array-like of actions, one action for everyone, a fitted
+    :class:`~coarseopt.SolveResult` whose assignment covers these customers, or a callable
+    ``policy(X) -> actions``. A
+    policy learned on any of these customers (``rows``: their labels, when known) warns
+    with :class:`~coarseopt.exceptions.InSampleEvaluationWarning`.
     """
-    from ..result import SolveResult
+    from ..result import SolveResult, warn_if_in_sample
+
+    warn_if_in_sample(name, policy, rows)
 
     if isinstance(policy, SolveResult):
         if policy.assignment.shape[0] != n:
@@ -136,6 +141,8 @@ def resolve_policy(name: str, policy: Any, n: int, X: Any = None) -> np.ndarray:
                 "apply it to these customers with coarseopt.evaluation.coarse_policy(result, profit) first."
             )
         return np.asarray(policy.assignment_series(labels=True).to_numpy())
+    if np.ndim(policy) == 0 and not callable(policy):  # one action for everyone
+        return np.full(n, policy, dtype=object)
     if callable(policy):
         if X is None:
             raise EvaluationError(f"'{name}' is a callable policy, so the covariates 'X' it maps are required.")
@@ -454,11 +461,15 @@ def build(
 ):
     """Validate everything at the boundary; return ``(ExperimentData, {policy: codes})``."""
     design = check_design(design)
+    y_raw = y
     y = as_1d("y", y, numeric=True)
     n = y.shape[0]
     if n < 2:
         raise EvaluationError(f"'y' must hold at least two customers; got {n}.")
-    resolved = {k: resolve_policy(k, p, n, X) for k, p in policies.items()}
+    import pandas as pd
+
+    rows = y_raw.index if isinstance(y_raw, pd.Series) else None
+    resolved = {k: resolve_policy(k, p, n, X, rows) for k, p in policies.items()}
     Xf = as_features(X, n)
     if design == "rba":
         if assigned is not None:
