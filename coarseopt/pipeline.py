@@ -587,7 +587,8 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
         held = without[f].predict(fold_exp)
         results = _solve_all(without[f], cfg, stages, progress, label=f"fold {f + 1}/{F}: ")
         units.append(Unit(rows=rows, experiment=fold_exp, profit=held.profit, results=results, label=str(f),
-                          estimate=without[f]))
+                          estimate=_predictor(without[f])))
+        without[f] = None  # its (n, m) matrices are no longer needed: memory at millions of customers
         held_parts.append(held.profit)
     import pandas as pd
 
@@ -595,6 +596,15 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
     study.fold_results = [u.results for u in units]
     study.timings["solve"] = time.perf_counter() - t
     return est, units
+
+
+def _predictor(est):
+    """``est`` without its per-customer matrices: what ``predict`` needs (models, economics,
+    columns, encoding)."""
+    from dataclasses import replace
+
+    return replace(est, profit=est.profit.iloc[:0], outcome=est.outcome.iloc[:0], features=est.features.iloc[:0],
+                   arm_outcome=est.arm_outcome[:0], experiment=None, arm_effects=est.arm_effects.iloc[:0])
 
 
 def _learner_args(cfg: StudyConfig, exp):
