@@ -99,6 +99,34 @@ def _ci(lo: Any, hi: Any) -> str:
     return f"[{_money(lo)}, {_money(hi)}]"
 
 
+def _point_or_bounds(r: Any, what: str) -> str:
+    """The estimate, or ``[lower, upper]`` (bounded under a stated shape) where only bounds exist."""
+    v = r.get(what)
+    lo, hi = r.get(f"{what}_lower"), r.get(f"{what}_upper")
+    if (v is None or not math.isfinite(float(v))) and lo is not None and math.isfinite(float(lo)):
+        return f"bounds {_ci(lo, hi)}"
+    return _money(v)
+
+
+def _interpolation_section(study: Any, conf: str) -> list[str]:
+    """Where the data can check between-arm predictions: each interior arm predicted from its
+    neighbours, against its measured mean outcome."""
+    tab = getattr(study, "interpolation", None)
+    if tab is None or not len(tab):
+        return []
+    z = _z(study.config.evaluation["alpha"])
+    rows = [[_num(r["arm"], 4), _money(r["measured"]), _ci(r["measured"] - z * r["measured_se"],
+                                                           r["measured"] + z * r["measured_se"]),
+             _money(r["predicted"]), _money(r["interpolated"]), _num(r["interpolation_error_z"], 2)]
+            for _, r in tab.iterrows()]
+    return ["<h3>How far to trust predictions between the arms</h3>",
+            "<p>Levels between the arms are predicted by interpolating the models' predictions at the two "
+            "neighbouring arms. Each interior arm is a test of that: its mean outcome measured on its "
+            "customers, the models' prediction at it, and the prediction interpolated from its neighbours "
+            "(out-of-fold predictions). <i>z</i>: interpolated minus measured, in standard errors.</p>",
+            _table(["arm", "measured outcome", f"{conf} CI", "predicted", "interpolated", "z"], rows)]
+
+
 def method_sentences(study: Any) -> str:
     """Two sentences on how the study evaluates its policies (report and docs say the same)."""
     if getattr(study, "split_method", "holdout") == "crossfit":
@@ -196,8 +224,8 @@ def build_html(study: Any) -> str:
         note = r.get("note") or ""
         rows.append([
             _e(r["policy"]) + (f'<br><span class="muted">{_e(note)}</span>' if note else ""), _e(r["offered"]),
-            _money(r["value"]), _ci(r["value_ci_low"], r["value_ci_high"]),
-            _money(r["lift"]), _ci(r["lift_ci_low"], r["lift_ci_high"]),
+            _point_or_bounds(r, "value"), _ci(r["value_ci_low"], r["value_ci_high"]),
+            _point_or_bounds(r, "lift"), _ci(r["lift_ci_low"], r["lift_ci_high"]),
             _ci(r.get("lift_sim_ci_low"), r.get("lift_sim_ci_high")), _num(r.get("p_value"), 3),
             _pct(r.get("share_disagree")), _money(r.get("predicted_lift")),
         ] + ([_money(r.get("true_lift"))] if "true_lift" in ev else []))
@@ -227,6 +255,14 @@ def build_html(study: Any) -> str:
                   "<p>Each k against the previous one. These comparisons are a family: read the simultaneous "
                   "interval and the Holm-adjusted p-value.</p>",
                   _table(["comparison", "difference", f"{conf} CI", "simultaneous CI", "p", "p (Holm)"], rows)]
+
+    if "value_lower" in ev and ev["value_lower"].notna().any():
+        parts.append(f"<p><b>Bounds.</b> Policies offering levels between the arms are bounded under the "
+                     f"stated shape (<code>[evaluation] shape = \"{_e(cfg.evaluation.get('shape'))}\"</code>): "
+                     "each customer's outcome at such a level lies between its outcomes at the two neighbouring "
+                     f"arms. The {conf} interval (Imbens &amp; Manski 2004) covers the true value if that shape "
+                     "holds; the predicted lift beside it is the models' value, which no data checks directly.</p>")
+    parts += _interpolation_section(study, conf)
 
     est = getattr(study, "estimators", None)
     if est is not None and len(est):
