@@ -10,6 +10,8 @@ population, whose true profits are known.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -22,8 +24,12 @@ SHARES = (0.55, 0.25, 0.15, 0.05)
 FEATURES = ["recency", "frequency", "avg_basket", "email_opens", "mobile"]
 
 
-def population(n: int = 20_000, seed: int = 10_000):
-    """A large fresh sample of the same population, with its true profit curves."""
+@functools.lru_cache(maxsize=2)
+def population(n: int = 300_000, seed: int = 10_000):
+    """A large fresh sample of the same population, with its true profit curves. It must be
+    much larger than a study: its own sampling error shifts every true value by the same amount
+    in every replication (with 20,000 customers that shift was 0.4 of the cross-fitted
+    estimates' standard error, enough to push coverage below 93%)."""
     df, truth = co.datasets.make_promotions(n, seed=seed, arms=ARMS, grid=ARMS, arm_probabilities=SHARES)
     return df, truth
 
@@ -100,7 +106,7 @@ def _rep(tmp_dir, r: int, method: str, n: int, n_pop: int) -> dict:
         return check(study, truths(study, pop_df, pop_truth))
 
 
-def simulate(method: str, reps: int, tmp_dir, n: int = 3000, n_pop: int = 20_000, n_jobs: int = 1) -> pd.DataFrame:
+def simulate(method: str, reps: int, tmp_dir, n: int = 3000, n_pop: int = 300_000, n_jobs: int = 1) -> pd.DataFrame:
     """One row per replication: 0/1 coverage of every reported interval."""
     from joblib import Parallel, delayed
 
