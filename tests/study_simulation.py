@@ -129,7 +129,9 @@ def simulate(method: str, reps: int, tmp_dir, n: int = 3000, n_pop: int = 300_00
     """One row per replication: 0/1 coverage of every reported interval of its estimand."""
     from joblib import Parallel, delayed
 
-    rows = Parallel(n_jobs=n_jobs)(delayed(_rep)(tmp_dir, r, method, n, n_pop) for r in range(reps))
+    # forked workers: they inherit this module (loky workers would not find it on their path)
+    rows = Parallel(n_jobs=n_jobs, backend="multiprocessing")(
+        delayed(_rep)(tmp_dir, r, method, n, n_pop) for r in range(reps))
     return coverage(rows, "expected" if method == "crossfit" else "fold policies")
 
 

@@ -133,9 +133,10 @@ def method_sentences(study: Any) -> str:
         F = study.config.split["folds"]
         return (f"Every customer was used twice: the policy to deploy was learned on all customers, and each of "
                 f"{F} folds was evaluated with the policy learned on the other {F - 1} folds, so no evaluated "
-                f"customer helped choose the policy that was evaluated on it. The intervals are about the mean "
-                f"value of those {F} fold policies, each learned from {100 * (F - 1) // F}% of the customers: "
-                f"evidence for the deployed policy, which is learned the same way from more data.")
+                f"customer helped choose the policy that was evaluated on it. The intervals are about the "
+                f"expected value of a policy learned this way from {100 * (F - 1) // F}% of the customers, with "
+                f"Imai & Li's variance, which counts how much the fold policies differ: evidence for the deployed "
+                f"policy, which is learned the same way from more data.")
     return (f"The policies were learned on {len(study.train_index):,} customers and evaluated on "
             f"{len(study.test_index):,} other customers held out at random, so the evaluation is causal and "
             "not optimistic. The held-out half's information is not used to learn the policy.")
@@ -181,7 +182,7 @@ def _recommendation(study: Any) -> str:
     if res.status != "optimal":
         gap = (f" The solver ({_e(res.solver)}) returned status <i>{_e(res.status)}</i>"
                + (f", gap {_pct(res.gap, 3)}" if res.gap is not None else ", no optimality proof") + ".")
-    where = ("evaluated fold by fold" if getattr(study, "split_method", "holdout") == "crossfit"
+    where = ("fold by fold" if getattr(study, "split_method", "holdout") == "crossfit"
              else "on held-out customers")
     bounded = not math.isfinite(float(row["value"])) and math.isfinite(float(row.get("lift_lower", math.nan)))
     if bounded:

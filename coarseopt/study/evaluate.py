@@ -23,6 +23,10 @@ import numpy as np
 
 __all__ = ["Unit", "unit_policies", "evaluate_units", "BETWEEN_ARMS"]
 
+#: Cross-fitted study: the variance counts the fold policies' differences (Imai & Li); False:
+#: the stacked estimator's (folds as strata).
+FOLD_POLICY_VARIANCE = True
+
 #: The note of a policy that offers levels no customer was randomized to.
 BETWEEN_ARMS = "offers levels between the arms: no data can value it"
 
@@ -164,7 +168,7 @@ def evaluate_units(
     folds = [stack(folds)]  # the cross-fitting estimator: every customer with its own fold's policies
     values, lifts, notes = evaluate_folds(folds, baseline=baseline_name, value_method=ev_cfg["value_method"],
                                           method=ev_cfg["method"], alpha=alpha, skip=skip)
-    if len(units) > 1 and all(u.everyone is not None for u in units):
+    if FOLD_POLICY_VARIANCE and len(units) > 1 and all(u.everyone is not None for u in units):
         _fold_policy_variances(units, folds[0], values, lifts, baseline_name)
     shape = ev_cfg.get("shape", "none")
     bounds: dict[str, dict] = {}
@@ -263,7 +267,7 @@ def evaluate_units(
                 pairs.append((f"k={b}", f"k={a}"))
             except ValueError:  # no customer of one arm where they disagree, in some fold
                 continue
-            if len(units) > 1 and all(u.everyone is not None for u in units):
+            if FOLD_POLICY_VARIANCE and len(units) > 1 and all(u.everyone is not None for u in units):
                 _fold_policy_variance(units, folds[0], diffs[-1], f"k={b}", f"k={a}")
         p_holm = holm_adjusted(diffs, alpha) if diffs else []
         _, crit = simultaneous(diffs, alpha) if diffs else (None, 0.0)
