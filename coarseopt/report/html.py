@@ -175,9 +175,9 @@ def _recommendation(study: Any) -> str:
         c = study.comparisons[study.comparisons["policy_a"] == f"k={k}"]
         if len(c):
             c = c.iloc[0]
-            inc = "" if c["sim_ci_low"] <= 0 <= c["sim_ci_high"] else "not "
-            comp = (f" Against {c['policy_b']}: {_money(c['estimate'])} per customer, simultaneous {conf} CI "
-                    f"{_ci(c['sim_ci_low'], c['sim_ci_high'])} (the interval does {inc}include zero).")
+            comp = (f" Against {c['policy_b']}: {_money(c['estimate'])} per customer, {conf} CI "
+                    f"{_ci(c['ci_low'], c['ci_high'])} (Holm-adjusted p = {_num(c.get('p_holm'), 3)} over the "
+                    f"{len(study.comparisons)} comparisons of one k with the previous).")
     gap = ""
     if res.status != "optimal":
         gap = (f" The solver ({_e(res.solver)}) returned status <i>{_e(res.status)}</i>"
@@ -264,13 +264,12 @@ def build_html(study: Any) -> str:
     ]
     if study.comparisons is not None and len(study.comparisons):
         rows = [[_e(c["policy_a"]) + " vs " + _e(c["policy_b"]), _money(c["estimate"]),
-                 _ci(c["ci_low"], c["ci_high"]), _ci(c.get("sim_ci_low"), c.get("sim_ci_high")),
-                 _num(c.get("p_value"), 3), _num(c.get("p_holm"), 3)]
+                 _ci(c["ci_low"], c["ci_high"]), _num(c.get("p_value"), 3), _num(c.get("p_holm"), 3)]
                 for _, c in study.comparisons.iterrows()]
         parts += ["<h3>Does offering one more treatment pay?</h3>",
-                  "<p>Each k against the previous one. These comparisons are a family: read the simultaneous "
-                  "interval and the Holm-adjusted p-value.</p>",
-                  _table(["comparison", "difference", f"{conf} CI", "simultaneous CI", "p", "p (Holm)"], rows)]
+                  "<p>Each k against the previous one. These comparisons are a family: read the Holm-adjusted "
+                  "p-value, which controls the chance of any false \"it pays\" among them.</p>",
+                  _table(["comparison", "difference", f"{conf} CI", "p", "p (Holm)"], rows)]
 
     if "value_lower" in ev and ev["value_lower"].notna().any():
         parts.append(f"<p><b>Bounds.</b> Policies offering levels between the arms are bounded under the "

@@ -11,7 +11,7 @@ arm's share of the unit's customers) and combined over units
 Choosing k looks at the data, so the lifts of the coarse policies also get simultaneous
 (max-|t|) intervals over all k: the recommended k is the one with the largest estimated lift,
 and its simultaneous interval stays valid after that choice. The comparisons of each k with the
-previous one are a second family, with Holm-adjusted p-values and simultaneous intervals.
+previous one are a second family, with Holm-adjusted p-values.
 """
 
 from __future__ import annotations
@@ -270,13 +270,11 @@ def evaluate_units(
             if FOLD_POLICY_VARIANCE and len(units) > 1 and all(u.everyone is not None for u in units):
                 _fold_policy_variance(units, folds[0], diffs[-1], f"k={b}", f"k={a}")
         p_holm = holm_adjusted(diffs, alpha) if diffs else []
-        _, crit = simultaneous(diffs, alpha) if diffs else (None, 0.0)
         comps = []
         for (a, b), d, ph in zip(pairs, diffs, p_holm):
             lo, hi, p = d.interval(alpha)
             comps.append({"policy_a": a, "policy_b": b, "estimate": d.estimate, "se": d.se, "ci_low": lo,
-                          "ci_high": hi, "p_value": p, "p_holm": float(ph), "sim_ci_low": d.estimate - crit * d.se,
-                          "sim_ci_high": d.estimate + crit * d.se, "n_disagree": d.n_disagree})
+                          "ci_high": hi, "p_value": p, "p_holm": float(ph), "n_disagree": d.n_disagree})
         comparisons = pd.DataFrame(comps)
     return table, comparisons, recommended, estimators
 
@@ -295,12 +293,18 @@ def _fold_policy_variance(units: list, stacked: Any, q: Any, name: str, other: s
     else:
         _, codes = np.unique(action.astype(str), return_inverse=True)
         w = 1.0 / arm_shares(codes)
-    x = []
+    x, picks = [], []
     for u in units:
-        r = (action == np.asarray(u.everyone[name], dtype=object)[order]).astype(np.float64)
+        pick = [np.asarray(u.everyone[name], dtype=object)[order]]
+        r = (action == pick[0]).astype(np.float64)
         if other is not None:
-            r -= action == np.asarray(u.everyone[other], dtype=object)[order]
+            pick.append(np.asarray(u.everyone[other], dtype=object)[order])
+            r -= action == pick[1]
         x.append(r * w * y)
+        picks.append(pick)
+    same = all(all(np.array_equal(a, b) for a, b in zip(p, picks[0])) for p in picks[1:])
+    if same:  # one policy for every fold (e.g. everyone the control): the folds are independent
+        return
     q.se = float(np.sqrt(imai_li_variance(q.influence, stacked.strata, np.asarray(x))))
 
 
