@@ -66,6 +66,8 @@ from typing import Any
 
 import numpy as np
 
+from coarseopt.progress import progress_bar
+
 __all__ = ["LagrangianBound", "lagrangian_bound", "lagrangian_value"]
 
 _BLOCK_ELEMENTS = 4_000_000  # rows are processed in blocks of about this many entries
@@ -594,8 +596,6 @@ def lagrangian_bound(
     >>> round(res.bound, 6)
     6.0
     """
-    from coarseopt.progress import progress_bar
-
     p = _check_profit(profit)
     k = _check_k(k)
     n, m = p.shape

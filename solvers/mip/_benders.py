@@ -52,6 +52,8 @@ from scipy import sparse
 
 from coarseopt.solver import Solution
 
+from .._bounds import lagrangian_bound
+from ..local_search import swap_local_search
 from ._formulation import SortedRows, prefix_levels, sort_rows
 from ._highs import _set_option
 from ._treebb import best_completion, tree_search
@@ -260,8 +262,6 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
         start = greedy_complete(profit, side.forced, min(k, ma), allowed, side.exclusive)
         if not full and side.forced.size == 0:
             # a swap descent from the greedy set: a close incumbent prunes the searches below
-            from ..local_search import swap_local_search
-
             sub = profit if ma == m else profit[:, allowed]
             local, _ = swap_local_search(sub, min(k, ma), np.searchsorted(allowed, start),
                                          deadline=time.perf_counter() + 0.05 * (left() or 20.0))
@@ -531,10 +531,6 @@ def _lagrangian(profit, allowed, k, best, budget):
     them at most ``L - rho_j + rho_(k+1)``; when that is below the incumbent, ``y_j`` is
     fixed to 0 (resp. 1). Returns ``(bound or None, fixed to 0, fixed to 1)``.
     """
-    try:
-        from .._bounds import lagrangian_bound
-    except ImportError:  # pragma: no cover - shipped with coarseopt
-        return None, [], []
     sub = profit if allowed.size == profit.shape[1] else profit[:, allowed]
     kk = min(k, allowed.size)
     local = np.searchsorted(allowed, best[0])

@@ -54,6 +54,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..local_search import swap_local_search
+
 __all__ = ["TreeResult", "best_completion", "tree_search"]
 
 #: Subgradient steps at the root; at another node ``NODE_ITERATIONS`` plus ``NODE_PER_SLOT``
@@ -247,8 +249,6 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
         # Lagrangian heuristic (Beasley 1993): the t candidates of largest rho at good
         # multipliers (positions ``top`` in F), improved by a swap descent; whether it beat
         # the incumbent
-        from ..local_search import swap_local_search
-
         sub = P[:, F] if not np.isfinite(M).all() else np.maximum(P[:, F], M[:, None])
         local, _ = swap_local_search(sub, t, top, deadline=deadline)
         cols = F[np.asarray(local, dtype=np.intp)]
