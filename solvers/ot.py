@@ -271,13 +271,7 @@ class OTSolver(Solver):
         if deadline is not None and time.perf_counter() >= deadline:
             timed_out = True
         assignment = problem.best_assignment(best)
-        objective = problem.objective(assignment)
-        # 4. off-grid refinement
-        if prm["profit_fn"] is not None:
-            extras.update(refine_offgrid(prm["profit_fn"], problem, best, assignment, fixed_segments=False,
-                                         deadline=context.deadline))
-        # 5. bound
-        return self._finish_with_bound(problem, context, best, assignment, objective, extras, timed_out)
+        return self._finish_with_bound(problem, context, best, assignment, extras, timed_out, fixed_segments=False)
 
     # ------------------------------------------------------------------ share bounds
     def _solve_bounded(self, problem, context, k):
@@ -289,11 +283,7 @@ class OTSolver(Solver):
                             termination="time_limit" if timed_out else "infeasible",
                             message="No feasible offered set was found within the time limit."
                             if timed_out else "No offered set of at most k treatments meets the share bounds.")
-        objective = problem.objective(assignment)
-        if prm["profit_fn"] is not None:
-            extras.update(refine_offgrid(prm["profit_fn"], problem, best, assignment, fixed_segments=True,
-                                         deadline=context.deadline))
-        return self._finish_with_bound(problem, context, best, assignment, objective, extras, timed_out)
+        return self._finish_with_bound(problem, context, best, assignment, extras, timed_out, fixed_segments=True)
 
     # ------------------------------------------------------------------ lazy (dask) profit
     def _solve_lazy(self, problem, context, k):
@@ -401,8 +391,13 @@ class OTSolver(Solver):
             return context.deadline
         return context.start + 0.6 * context.time_limit
 
-    def _finish_with_bound(self, problem, context, best, assignment, objective, extras, timed_out):
+    def _finish_with_bound(self, problem, context, best, assignment, extras, timed_out, fixed_segments):
+        """Off-grid refinement of the atoms (with ``profit_fn``), then the certified bound."""
         prm = self.params
+        objective = problem.objective(assignment)
+        if prm["profit_fn"] is not None:
+            extras.update(refine_offgrid(prm["profit_fn"], problem, best, assignment, fixed_segments=fixed_segments,
+                                         deadline=context.deadline))
         bound = None
         termination = "time_limit" if timed_out else "converged"
         # "auto": the bound ignores share bounds, so it is computed by default only without them

@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from coarseopt.exceptions import OptionError, UnsupportedProblemError
+from coarseopt.exceptions import UnsupportedProblemError
 from coarseopt.solver import Solution, SolveContext, materialize
 
 from .._chunked import chunked_lagrangian_bound
@@ -74,7 +74,7 @@ from . import _formulation as F
 from ._highs import solve_highs
 from ._policy import AUTO_WARM_MIN_N, auto_formulation
 from ._side import diagnose_treatment_rules, resolve_side
-from ._warm import Candidates
+from ._warm import Candidates, given_columns
 
 __all__ = ["solve_lazy", "chunked_prefix_sets", "LAZY_GROUP_ENTRIES", "LAZY_NODE_LIMIT"]
 
@@ -420,28 +420,9 @@ def _decode(result, form, problem, side, allowed, warm, blocks, scale, shift, co
     if warm is not None and warm[1] / scale > objective + 1e-9 * max(1.0, abs(warm[1] / scale)):
         offered, objective, raw, used_warm = warm[0], warm[1] / scale, warm[2], True
     extras["used_warm_start"] = used_warm
-    termination = result.termination
     if offered is None:
-        status = "time_limit" if termination == "time_limit" else "error"
-        return Solution(status=status, termination=termination, extras=extras,
-                        message=f"{result.raw_status}: no solution found. {result.message}".strip())
-    message = result.raw_status
-    bound = result.bound
-    if bound is not None and bound < objective:
-        if objective - bound <= 1e-7 * max(1.0, abs(bound)):
-            bound = objective
-        else:
-            message += f"; the backend's bound {bound:.10g} is below the objective and was dropped"
-            bound = None
-    gap = None if bound is None else (bound - objective) / max(1.0, abs(bound))
-    if result.proven and gap is not None and gap <= 1e-6:
-        status = "optimal"
-    elif termination == "time_limit":
-        status = "time_limit"
-    else:
-        status = "feasible"
-        if termination == "error":
-            message += f" ({result.message})"
+        return result.no_solution(extras)
+    status, bound, message = result.status_of(objective)
     # back to the profit's units (as _denormalize does in memory)
     if bound is not None:
         bound = bound * scale + shift
@@ -452,7 +433,7 @@ def _decode(result, form, problem, side, allowed, warm, blocks, scale, shift, co
             message += "; optimal to the backend's tolerance in normalized units, not to 1e-6 in the profit's units"
     if status != "optimal":
         offered = _polish(problem, side, offered, raw, context, extras)
-    return Solution(offered=offered, status=status, bound=bound, termination=termination, message=message,
+    return Solution(offered=offered, status=status, bound=bound, termination=result.termination, message=message,
                     extras=extras)
 
 
@@ -477,12 +458,7 @@ def _warm_start(problem, ws, side, allowed, context, blocks, extras) -> tuple | 
     t0 = time.perf_counter()
     k = problem.k_effective
     if isinstance(ws, tuple):
-        offered = np.unique(np.array(ws, dtype=np.intp))
-        if offered.min() < 0 or offered.max() >= problem.m or offered.size > problem.k:
-            raise OptionError(
-                f"The 'warm_start' option of solver 'mip' lists columns {list(ws)}; they must be at most "
-                f"k = {problem.k} distinct indices in [0, {problem.m})."
-            )
+        offered = given_columns(ws, problem.m, problem.k)
         offered = _greedy_complete(blocks, offered, k, allowed, side.exclusive)
     elif ws == "greedy":
         offered = _greedy_complete(blocks, np.zeros(0, dtype=np.intp), k, allowed, side.exclusive)

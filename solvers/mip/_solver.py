@@ -24,7 +24,7 @@ from ._side import (
 )
 from ._policy import AUTO_WARM_MIN_N, auto_formulation, auto_node_limit
 from ._pyomo import available_backends, build_pyomo, pyomo_solver_name, solve_pyomo
-from ._warm import greedy_complete, objective_of, warm_start
+from ._warm import given_columns, greedy_complete, objective_of, warm_start
 
 __all__ = ["MIPSolver", "FORMULATIONS"]
 
@@ -253,12 +253,7 @@ class MIPSolver(Solver):
             return None
         t0 = time.perf_counter()
         if isinstance(ws, tuple):
-            offered = np.unique(np.array(ws, dtype=np.intp))
-            if offered.min() < 0 or offered.max() >= problem.m or offered.size > problem.k:
-                raise OptionError(
-                    f"The 'warm_start' option of solver 'mip' lists columns {list(ws)}; they must be at most "
-                    f"k = {problem.k} distinct indices in [0, {problem.m})."
-                )
+            offered = given_columns(ws, problem.m, problem.k)
             offered = greedy_complete(problem.profit, offered, problem.k_effective, allowed, side.exclusive)
             value = objective_of(problem.profit, offered)
         else:
@@ -308,7 +303,6 @@ class MIPSolver(Solver):
 
     def _decode(self, result: BackendResult, form, problem, side, allowed, warm, extras, context) -> Solution:
         profit = problem.profit
-        bound = result.bound
         if result.termination == "infeasible" and not result.has_solution:
             why = self._diagnose(problem, side, context)
             return Solution(status="infeasible", termination="infeasible", message=f"Infeasible: {why}",
@@ -339,35 +333,11 @@ class MIPSolver(Solver):
         if warm is not None and warm[1] > objective + 1e-9 * max(1.0, abs(warm[1])):
             offered, assignment, objective, used_warm = warm[0], None, warm[1], True
         extras["used_warm_start"] = used_warm
-        termination = result.termination
         if offered is None:
-            status = "time_limit" if termination == "time_limit" else "error"
-            return Solution(status=status, termination=termination, bound=None,
-                            message=f"{result.raw_status}: no solution found. {result.message}".strip(),
-                            extras=extras)
-        message = result.raw_status
-        if bound is not None:
-            scale = max(1.0, abs(bound))
-            if bound < objective:
-                if objective - bound <= 1e-7 * scale:
-                    bound = objective  # the backend's bound, to within its tolerances
-                else:
-                    message += f"; the backend's bound {bound:.10g} is below the objective and was dropped"
-                    bound = None
-        gap = None if bound is None else (bound - objective) / max(1.0, abs(bound))
-        if result.proven and gap is not None and gap <= 1e-6:
-            status = "optimal"
-        elif termination == "time_limit":
-            status = "time_limit"
-        elif termination == "error":
-            status = "feasible"
-            message += f" ({result.message})"
-        else:
-            status = "feasible"
-        if status == "optimal" and gap > 1e-6:
-            status = "feasible"
+            return result.no_solution(extras)
+        status, bound, message = result.status_of(objective)
         return Solution(offered=offered, assignment=assignment, status=status, bound=bound,
-                        termination=termination, message=message, extras=extras)
+                        termination=result.termination, message=message, extras=extras)
 
     def _diagnose(self, problem, side, context) -> str:
         """Which constraint family makes the model infeasible: drop one at a time and re-solve."""

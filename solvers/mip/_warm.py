@@ -11,14 +11,14 @@ import time
 
 import numpy as np
 
-from coarseopt.exceptions import CoarseoptError
+from coarseopt.exceptions import CoarseoptError, OptionError
 from coarseopt.problem import CoarseProblem
 from coarseopt.registry import get_solver
 
 from ..local_search import LocalSearchSolver
 from ._treebb import SMALL_ARRAY
 
-__all__ = ["objective_of", "greedy_complete", "warm_start"]
+__all__ = ["objective_of", "greedy_complete", "warm_start", "given_columns"]
 
 
 def objective_of(profit: np.ndarray, offered: np.ndarray) -> float:
@@ -137,3 +137,14 @@ def _ot_start(sub: np.ndarray, k: int, seed: int | None, deadline: float | None)
 
 def now() -> float:
     return time.perf_counter()
+
+
+def given_columns(ws: tuple, m: int, k: int) -> np.ndarray:
+    """The columns of a ``warm_start`` given as indices, sorted and checked against the problem."""
+    offered = np.unique(np.array(ws, dtype=np.intp))
+    if offered.min() < 0 or offered.max() >= m or offered.size > k:
+        raise OptionError(
+            f"The 'warm_start' option of solver 'mip' lists columns {list(ws)}; they must be at most "
+            f"k = {k} distinct indices in [0, {m})."
+        )
+    return offered
