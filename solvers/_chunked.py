@@ -13,13 +13,11 @@ neither the number of workers nor the order in which blocks finish changes a res
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.optimize import linprog
 
-from ._bounds import LagrangianBound
+from ._bundle import DualRun, LagrangianBound, LevelBundle, incumbent_args, maximize_dual
 from .kernels.blocks import offered_value, row_blocks
 from .kernels.limits import BOUND_ELEMENTS, CACHE_ELEMENTS
 from .kernels.source import dask_row_blocks, fsum_parts, map_reduce
@@ -35,8 +33,8 @@ def _block_offered_value(block: np.ndarray, offered: np.ndarray) -> float:
     return offered_value(row_blocks(block, CACHE_ELEMENTS), offered)
 
 
-def _block_rowstats(block: np.ndarray, m: int) -> tuple[float, np.ndarray, float]:
-    """Sum of row maxima, counts of each row's best column and sum of (row max - row min)."""
+def _block_rowstats(block: np.ndarray, m: int) -> tuple[float, np.ndarray, float, int]:
+    """Sum of row maxima, counts of each row's best column, sum of (row max - row min), rows."""
     rowmax_sum = 0.0
     counts = np.zeros(m, dtype=np.int64)
     spread = 0.0
@@ -45,7 +43,7 @@ def _block_rowstats(block: np.ndarray, m: int) -> tuple[float, np.ndarray, float
         rowmax_sum += float(mx.sum())
         counts += np.bincount(blk.argmax(axis=1), minlength=m)
         spread += float((mx - blk.min(axis=1)).sum())
-    return rowmax_sum, counts, spread
+    return rowmax_sum, counts, spread, block.shape[0]
 
 
 def _thresholds(q: np.ndarray, ys: list[np.ndarray], weights: list[float]) -> np.ndarray:
@@ -101,88 +99,6 @@ def _block_multipliers(block: np.ndarray, ys: list[np.ndarray], weights: list[fl
     return out
 
 
-class _LevelBundle:
-    """Cuts ``t <= a_s + r_s . y`` of the concave dual function ``G`` over
-    ``Y = {y in [0, 1]^m : sum y <= k}``, the master LP (the model's maximum and the cut
-    weights) and the level projection of a level bundle method (Lemaréchal, Nemirovskii &
-    Nesterov, Math. Programming 69, 1995). Each cut keeps the prices ``y`` that made it."""
-
-    def __init__(self, m: int, k: int, scale: float, max_cuts: int) -> None:
-        self.m, self.k, self.scale, self.max_cuts = m, k, scale, max_cuts
-        self.a: list[float] = []
-        self.r: list[np.ndarray] = []
-        self.y: list[np.ndarray] = []
-        self.age: list[int] = []
-
-    def add(self, a: float, r: np.ndarray, y: np.ndarray) -> None:
-        self.a.append(a / self.scale)  # scaled: the LP tolerances are absolute
-        self.r.append(np.asarray(r) / self.scale)
-        self.y.append(np.asarray(y, dtype=np.float64).copy())
-        self.age.append(0)
-
-    @staticmethod
-    def _linprog(c, a_ub, b_ub, bounds):
-        return linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
-
-    def model_max(self) -> tuple[float, np.ndarray, np.ndarray] | None:
-        """``max_{y in Y} min_s (a_s + r_s . y)``: value, maximizer and cut weights."""
-        m, s = self.m, len(self.a)
-        c = np.zeros(m + 1)
-        c[-1] = -1.0
-        a_ub = np.zeros((s + 1, m + 1))
-        a_ub[:s, :m] = -np.array(self.r)
-        a_ub[:s, -1] = 1.0
-        a_ub[s, :m] = 1.0
-        res = self._linprog(c, a_ub, np.concatenate([self.a, [self.k]]), [(0.0, 1.0)] * m + [(None, None)])
-        if res.status != 0:
-            return None
-        lam = np.maximum(-np.asarray(res.ineqlin.marginals[:s]), 0.0)
-        if lam.sum() <= 0:
-            return None
-        lam /= lam.sum()
-        for t in range(s):
-            self.age[t] = 0 if lam[t] > 1e-12 else self.age[t] + 1
-        return float(-res.fun) * self.scale, res.x[:m], lam
-
-    def project(self, center: np.ndarray, level: float) -> np.ndarray | None:
-        """The point of ``{y in Y : model(y) >= level}`` nearest ``center`` (max-norm)."""
-        m, s = self.m, len(self.a)
-        c = np.zeros(m + 1)
-        c[-1] = 1.0
-        block = np.zeros((s, m + 1))
-        block[:, :m] = -np.array(self.r)
-        eye = np.eye(m)
-        cap = np.zeros((1, m + 1))
-        cap[0, :m] = 1.0
-        a_ub = np.vstack([block, np.hstack([eye, -np.ones((m, 1))]), np.hstack([-eye, -np.ones((m, 1))]), cap])
-        b_ub = np.concatenate([np.array(self.a) - level / self.scale, center, -center, [self.k]])
-        res = self._linprog(c, a_ub, b_ub, [(0.0, 1.0)] * m + [(0.0, None)])
-        return None if res.status != 0 else res.x[:m]
-
-    def prune(self) -> None:
-        """Drop long-inactive cuts once there are too many."""
-        while len(self.a) > self.max_cuts:
-            t = int(np.argmax(self.age))
-            if self.age[t] == 0:
-                t = 0
-            for lst in (self.a, self.r, self.y, self.age):
-                del lst[t]
-
-
-def _incumbent(incumbent: Any, offered: Any, m: int) -> tuple[float | None, np.ndarray | None]:
-    value = None
-    if incumbent is not None:
-        if isinstance(incumbent, (int, float, np.integer, np.floating)) and not isinstance(incumbent, bool):
-            value = float(incumbent)
-        else:
-            offered = incumbent if offered is None else offered
-    if offered is not None:
-        offered = np.unique(np.asarray(offered, dtype=np.intp).reshape(-1))
-        if offered.size == 0 or offered.min() < 0 or offered.max() >= m:
-            raise ValueError(f"'offered' must list column indices in [0, {m}); got {offered.tolist()[:20]}.")
-    return value, offered
-
-
 class _Recipe:
     """Multipliers ``u = sum_s w_s u(y_s)`` given by column prices: ``m`` numbers per cut
     instead of ``n``, recomputed block by block where the data lives."""
@@ -231,11 +147,12 @@ def chunked_lagrangian_bound(
     """The Lagrangian (LP) bound of :func:`coarseopt_solvers._bounds.lagrangian_bound`,
     computed block by block over a dask array.
 
-    The same level bundle method on the ``m`` column prices ``y``; each iteration is one
-    map-reduce pass returning ``G(y)``, ``rho(u(y))`` and ``sum_i u_i(y)``; every
-    ``_AGGREGATE_EVERY`` iterations (and at the last) one more pass evaluates the aggregated
-    multipliers ``u_bar = sum_s lambda_s u(y_s)`` of the master problem.
-    Multipliers are never shipped: a cut stores its ``y`` and each block recomputes
+    The same driver and level bundle (:func:`coarseopt_solvers._bundle.maximize_dual`, the
+    same stopping rules) on the ``m`` column prices ``y``, with one aggregated cut per
+    evaluation; each iteration is one map-reduce pass returning ``G(y)``, ``rho(u(y))`` and
+    ``sum_i u_i(y)``; every ``_AGGREGATE_EVERY`` iterations (and at the last) one more pass
+    evaluates the aggregated multipliers ``u_bar = sum_s lambda_s u(y_s)`` of the master
+    problem. Multipliers are never shipped: a cut stores its ``y`` and each block recomputes
     ``u(y)`` from its own rows. The returned bound is ``L(u)`` of the returned multipliers,
     recomputed from the data, with a rounding guard.
 
@@ -254,7 +171,8 @@ def chunked_lagrangian_bound(
     max_iter : int, optional
         Bundle iterations (default 200).
     tol : float, default 1e-9
-        Stop when the bound is within this relative distance of the dual lower estimate.
+        Stop when the bound is within this relative distance of the dual lower estimate or
+        proves the incumbent optimal.
 
     Returns
     -------
@@ -267,91 +185,60 @@ def chunked_lagrangian_bound(
     n, m = (int(s) for s in profit.shape)
     k = min(int(k), m)
     max_iter = 200 if max_iter is None else int(max_iter)
-    inc_value, inc_offered = _incumbent(incumbent, offered, m)
-    stats = map_reduce(_block_rowstats, blocks, m)
-    off = fsum_parts([p[0] for p in stats])
-    counts = np.sum([p[1] for p in stats], axis=0)
-    spread = fsum_parts([p[2] for p in stats]) / n
-    chunks = (profit.chunks[0],) if len(profit.chunks[1]) == 1 else (profit.rechunk({1: -1}).chunks[0],)
-
-    def result(recipe: _Recipe, bound: float, sum_abs: float, it: int, history, lp_lower, termination):
-        u = da.map_blocks(
-            _block_multipliers, profit if len(profit.chunks[1]) == 1 else profit.rechunk({1: -1}),
-            recipe.ys, recipe.weights, drop_axis=1, dtype=np.float64, chunks=chunks,
-        )
-        guard = 8 * np.finfo(float).eps * (abs(off) + sum_abs + abs(bound))
-        return LagrangianBound(bound=float(bound + off + guard), multipliers=u, iterations=it, history=history,
-                               lp_lower=float(lp_lower + off), termination=termination)
-
+    inc_value, inc_offered = incumbent_args(incumbent, offered, m)
+    oracle = _ChunkedOracle(blocks, m, k)
     if inc_offered is not None and inc_value is None:
         inc_value = fsum_parts(map_reduce(_block_offered_value, blocks, inc_offered))
-    if k == m:  # full personalization is attained: u = row maxima
-        y = np.ones(m)
-        value, _, sum_abs, _, _ = _evaluate(blocks, _Recipe([y], [1.0]), k)
-        return result(_Recipe([y], [1.0]), value, sum_abs, 0, [value + off], value, "converged")
+    whole = profit if len(profit.chunks[1]) == 1 else profit.rechunk({1: -1})
 
-    if inc_offered is None:
-        inc_offered = np.argsort(-counts, kind="stable")[:k]
+    def result(run: DualRun) -> LagrangianBound:
+        recipe, sum_abs = run.handle
+        u = da.map_blocks(_block_multipliers, whole, recipe.ys, recipe.weights, drop_axis=1, dtype=np.float64,
+                          chunks=(whole.chunks[0],))
+        off = oracle.offset
+        guard = 8 * np.finfo(float).eps * (abs(off) + sum_abs + abs(run.value))
+        return LagrangianBound(bound=float(run.value + off + guard), multipliers=u, iterations=run.iterations,
+                               history=run.history, lp_lower=float(run.lp_lower + off), termination=run.termination)
+
+    if k == m:  # full personalization is attained: u = row maxima
+        _, _, g, handle, value = oracle.cut(np.ones(m))
+        return result(DualRun(value, handle, g, [value + oracle.offset], 0, "converged"))
     y = np.zeros(m)
+    if inc_offered is None:
+        inc_offered = np.argsort(-oracle.counts, kind="stable")[:k]
     y[inc_offered[:k]] = 1.0
     if inc_offered.size < k:
-        rest = [j for j in np.argsort(-counts, kind="stable") if y[j] == 0]
+        rest = [j for j in np.argsort(-oracle.counts, kind="stable") if y[j] == 0]
         y[rest[: k - inc_offered.size]] = 1.0
+    bundle = LevelBundle(m, k, 1, scale=max(oracle.spread, 1e-12) * n, max_cuts=max(4 * m, 60))
+    bundle.deadline = deadline
+    unit = min(1.0, max(oracle.spread * n, np.finfo(float).tiny))  # tolerance floor, as in lagrangian_bound
+    return result(maximize_dual(oracle, bundle, y, max_iter=max_iter, deadline=deadline, tol=tol, level=0.5,
+                                unit=unit, incumbent=inc_value, target_gap=target_gap))
 
-    bundle = _LevelBundle(m, k, scale=max(spread, 1e-12) * n, max_cuts=max(4 * m, 60))
-    unit = min(1.0, max(spread * n, np.finfo(float).tiny))  # tolerance floor, as in lagrangian_bound
-    best = (np.inf, None, 0.0)  # (shifted bound, recipe, sum|u|)
-    history: list[float] = []
-    best_g, best_y = -np.inf, y.copy()
-    termination = "iteration_limit"
 
-    def consider(recipe: _Recipe, with_g: bool = False):
-        nonlocal best
-        val, rho, sum_abs, g, sum_u = _evaluate(blocks, recipe, k, with_g)
-        if val < best[0]:
-            best = (val, recipe, sum_abs)
-        return val, rho, g, sum_u
+class _ChunkedOracle:
+    """Evaluations of the Lagrangian over the row blocks, one aggregated cut each; the
+    multipliers ``u = sum_s w_s u(y_s)`` are identified by their prices (a :class:`_Recipe`)."""
 
-    def stop_gap(b: float) -> bool:
-        if target_gap is None or inc_value is None:
-            return False
-        return (b + off - inc_value) / max(unit, abs(b + off)) <= target_gap
+    def __init__(self, blocks: list, m: int, k: int) -> None:
+        self.blocks, self.k = blocks, k
+        stats = map_reduce(_block_rowstats, blocks, m)
+        self.offset = fsum_parts([p[0] for p in stats])
+        self.counts = np.sum([p[1] for p in stats], axis=0)
+        self.spread = fsum_parts([p[2] for p in stats]) / sum(int(p[3]) for p in stats)
 
-    it = 0
-    while True:
-        if stop_gap(best[0]):
-            termination = "target_gap"
-            break
-        if it >= max_iter:
-            break
-        if deadline is not None and time.perf_counter() >= deadline and best[1] is not None:
-            termination = "time_limit"
-            break
-        it += 1
+    def cut(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, tuple, float]:
         recipe = _Recipe([y], [1.0])
-        _, r_y, g_y, sum_u = consider(recipe, with_g=True)
-        if g_y > best_g:
-            best_g, best_y = g_y, y.copy()
-        bundle.add(sum_u, r_y, y.copy())
-        master = bundle.model_max()
-        if master is not None:
-            model_value, y_model, lam = master
-            active = lam > 1e-12
-            if active.sum() > 1 and (it % _AGGREGATE_EVERY == 0 or it >= max_iter):
-                consider(_Recipe([ys for ys, a in zip(bundle.y, active) if a], list(lam[active])))
-            upper = min(model_value, best[0])
-        else:
-            y_model, upper = None, best[0]
-        history.append(best[0] + off)
-        if best[0] - best_g <= tol * max(unit, abs(best[0] + off)):
-            termination = "converged"
-            break
-        level = best_g + 0.5 * (upper - best_g)
-        nxt = bundle.project(best_y, level)
-        if nxt is None:
-            nxt = y_model if y_model is not None else best_y
-        y = np.clip(nxt, 0.0, 1.0)
-        if y.sum() < 1.0:
-            y = np.clip(y + (1.0 - y.sum()) / m, 0.0, 1.0)
-        bundle.prune()
-    return result(best[1], best[0], best[2], it, history, best_g, termination)
+        value, rho, sum_abs, g, sum_u = _evaluate(self.blocks, recipe, self.k, with_g=True)
+        return np.array([sum_u]), rho[None, :], g, (recipe, sum_abs), value
+
+    def combine(self, lam: np.ndarray, handles: list, it: int, last: bool) -> tuple[tuple, float] | None:
+        """Every ``_AGGREGATE_EVERY`` iterations (and at the last), one pass for the
+        aggregated multipliers of the master's cut weights."""
+        active = lam[:, 0] > 1e-12
+        if active.sum() <= 1 or not (it % _AGGREGATE_EVERY == 0 or last):
+            return None
+        recipe = _Recipe([h[0].ys[0] for h, a in zip(handles, active) if a], list(lam[active, 0]))
+        value, _, sum_abs, _, _ = _evaluate(self.blocks, recipe, self.k)
+        return (recipe, sum_abs), value

@@ -14,7 +14,6 @@ import time
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..kernels.blocks import assign_best, gains_over, gains_over_columns, row_blocks, segment_sums
 from ..kernels.limits import CACHE_ELEMENTS, PASS_ELEMENTS, tol
@@ -75,6 +74,8 @@ def seed_atoms(
 def support_step(sums: np.ndarray, feasible: np.ndarray | None = None) -> np.ndarray:
     """Distinct new atoms maximizing the segments' total profit (a k x m linear assignment);
     with ``feasible`` (``k x m`` bool), infeasible pairs are penalized out."""
+    from scipy.optimize import linear_sum_assignment  # heavy: loaded on first use
+
     weights = sums.copy()
     if feasible is not None:
         span = float(np.abs(sums).max(initial=0.0)) + 1.0

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Iterable, Iterator
 
 import numpy as np
-from scipy import sparse
 
 from .limits import rows_per_block
 
@@ -125,6 +124,8 @@ def group_sum(pos: np.ndarray, values: np.ndarray, s: int) -> np.ndarray:
 
 def segment_sums(profit: np.ndarray, pos: np.ndarray, s: int) -> np.ndarray:
     """``sums[r, t] = sum_{i : pos_i = r} profit[i, t]`` in one sparse product, ``O(n m)``."""
+    from scipy import sparse  # heavy: loaded on first use
+
     n = profit.shape[0]
     indptr = np.zeros(s + 1, dtype=np.intp)
     np.cumsum(np.bincount(pos, minlength=s), out=indptr[1:])
