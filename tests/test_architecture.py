@@ -25,7 +25,6 @@ EXEMPT_MODULES = {
 }
 EXEMPT_FUNCTIONS = {
     "coarseopt_solvers.mip._benders.benders",  # about 280 lines with closures: to split (issue 19)
-    "coarseopt_solvers.mip._treebb.tree_search",  # branch-and-bound loop: to split (issue 19)
     "coarseopt.report.html.build_html",  # one page template in code: to split by section
 }
 EXEMPT_CYCLES: set[frozenset[str]] = set()
