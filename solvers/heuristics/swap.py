@@ -11,8 +11,6 @@ on an in-memory source and on a chunked one; only where a pass runs differs.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 import time
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from coarseopt.solver import Solution
+from coarseopt.threads import single_threaded
 
 from ..kernels.limits import IN_MEMORY_ELEMENTS, improves, tol
 from ..kernels.source import ChunkedSource, InMemorySource, as_source
@@ -172,24 +171,10 @@ class SwapEngine:
         return best
 
 
-@functools.lru_cache(maxsize=1)
-def _blas_controller():
-    """One scan of the loaded libraries per process (a scan reads the process's memory map,
-    about a millisecond: too much for every solve of a small problem)."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return None
-    return ThreadpoolController()
-
-
 def one_blas_thread():
     """Limit BLAS to one thread: the small group-sum products of a pass gain nothing from
     threads, and multithreaded BLAS slows them down badly on a busy machine."""
-    controller = _blas_controller()
-    if controller is None:  # pragma: no cover
-        return contextlib.nullcontext()
-    return controller.limit(limits=1, user_api="blas")
+    return single_threaded("blas")
 
 
 class ElitePool:
