@@ -74,9 +74,9 @@ with dask.config.set(scheduler="threads"):
     t0 = time.perf_counter(); r = co.solve(problem, "local-search", seed=0); elapsed = time.perf_counter() - t0
 result = (r.objective, r.offered.tolist())
 """,
-    "chunked ot 10^6 x 20 (float32, 10 chunks), k=5": """
+    "chunked ot 10^5 x 20 (float32, 10 chunks), k=5": """
 import dask, dask.array as da
-profit = da.from_array(smooth_profit(10**6, 20, seed=1, noise=0.1, dtype=np.float32), chunks=(100_000, 20))
+profit = da.from_array(smooth_profit(10**5, 20, seed=1, noise=0.1, dtype=np.float32), chunks=(10_000, 20))
 problem = co.CoarseProblem(profit, k=5)
 with dask.config.set(scheduler="threads"):
     t0 = time.perf_counter(); r = co.solve(problem, "ot", seed=0); elapsed = time.perf_counter() - t0
@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case", action="append", choices=sorted(CASES), help="only these cases")
     args = parser.parse_args(argv)
     rows = []
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    jsonl = args.out.with_suffix(".jsonl")
+    jsonl.write_text("")
     with tempfile.TemporaryDirectory() as tmp:
         roots = {"base": _import_root(args.base, Path(tmp) / "base"), "this": _import_root(ROOT, Path(tmp) / "this")}
         for name in args.case or list(CASES):
@@ -154,13 +157,11 @@ def main(argv: list[str] | None = None) -> int:
                    "same_objectives": _same(results["base"], results["this"]), "times": times,
                    "base_result": results["base"], "this_result": results["this"]}
             rows.append(row)
+            with open(jsonl, "a") as fh:  # row by row: an interrupted run keeps what it measured
+                fh.write(json.dumps(row, default=float) + "\n")
             print(f"{name}: base {base:.2f} s, this {this:.2f} s, ratio {this / base:.3f} "
                   f"(fastest runs: {fastest:.3f}), "
                   f"same objectives {row['same_objectives']}", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out.with_suffix(".jsonl"), "w") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, default=float) + "\n")
     lines = ["| case | base (s, median) | this (s, median) | ratio of medians | ratio of fastest runs | "
              "same objectives |", "|---|---:|---:|---:|---:|---|"]
     lines += [f"| {r['case']} | {r['base_seconds']:.2f} | {r['this_seconds']:.2f} | {r['ratio']:.3f} | "
