@@ -25,7 +25,6 @@ EXEMPT_MODULES = {
 }
 EXEMPT_FUNCTIONS = {
     "coarseopt.report.html.build_html",  # one page template in code: to split by section
-    "coarseopt.study.evaluate.evaluate_units",  # 122 lines: to split with the study package
 }
 EXEMPT_CYCLES: set[frozenset[str]] = set()
 

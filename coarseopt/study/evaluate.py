@@ -52,8 +52,11 @@ class Unit:
         The estimate learned without these customers (predicts new customers as the unit's
         policies do).
     everyone : dict or None
-        Cross-fitted study: the unit's policies applied to every customer of the study (rows
-        in the study's order), for the variance of estimates whose fold policies differ.
+        Cross-fitted study: the unit's policies applied to the customers ``everyone_rows`` of
+        the study (all of them, or a random subset at scale), for the variance of estimates
+        whose fold policies differ.
+    everyone_rows : ndarray of int or None
+        Positions, in the study's data, of the customers of ``everyone``.
     """
 
     rows: np.ndarray
@@ -63,6 +66,7 @@ class Unit:
     label: str
     estimate: Any = None
     everyone: dict | None = None
+    everyone_rows: np.ndarray | None = None
 
 
 def unit_policies(unit: Unit, treatments: list, arm_columns: np.ndarray, arms: tuple, control: Any,
@@ -294,20 +298,24 @@ def _fold_policy_variance(units: list, stacked: Any, q: Any, name: str, other: s
     from ..evaluation.folds import imai_li_variance
     from ..propensity import arm_shares
 
-    order = np.concatenate([u.rows for u in units])
-    y = np.asarray(stacked.y, dtype=np.float64)
+    order = np.concatenate([u.rows for u in units])          # stacked position -> study row
+    where = np.empty(order.size, dtype=np.intp)
+    where[order] = np.arange(order.size)                      # study row -> stacked position
+    rows = where[units[0].everyone_rows]
+    y = np.asarray(stacked.y, dtype=np.float64)[rows]
     action = np.asarray(stacked.action, dtype=object)
     if stacked.propensity is not None:
         w = 1.0 / np.asarray(stacked.propensity, dtype=np.float64)
     else:
         _, codes = np.unique(action.astype(str), return_inverse=True)
         w = 1.0 / arm_shares(codes)
+    action, w = action[rows], w[rows]
     x, picks = [], []
     for u in units:
-        pick = [np.asarray(u.everyone[name], dtype=object)[order]]
+        pick = [np.asarray(u.everyone[name], dtype=object)]
         r = (action == pick[0]).astype(np.float64)
         if other is not None:
-            pick.append(np.asarray(u.everyone[other], dtype=object)[order])
+            pick.append(np.asarray(u.everyone[other], dtype=object))
             r -= action == pick[1]
         x.append(r * w * y)
         picks.append(pick)
