@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-da = pytest.importorskip("dask.array")
-distributed = pytest.importorskip("distributed")
-pytest.importorskip("highspy")
+import dask.array as da
+import distributed  # noqa: F401
+import highspy  # noqa: F401  (required, and pinned: see pyproject.toml)
 
 import coarseopt as co  # noqa: E402
 from coarseopt_solvers.mip import _formulation as F  # noqa: E402

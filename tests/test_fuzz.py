@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import coarseopt as co
+from coarseopt import cli, config
 from coarseopt.exceptions import CoarseoptError, InfeasibleProblemError, ProblemError
 
 SOLVERS = co.available_solvers()
@@ -365,7 +366,6 @@ def test_tiny_profits_are_not_called_optimal_on_a_loose_bound():
 
 
 # ---------------------------------------------------------------------- configs
-config = pytest.importorskip("coarseopt.config")
 
 _TOML_SCALARS = st.one_of(
     st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
@@ -436,7 +436,6 @@ def test_config_solver_names_resolve_only_to_registered_plugins(name):
 
 
 # ---------------------------------------------------------------------- CSV inputs to the CLI
-cli = pytest.importorskip("coarseopt.cli")
 
 _CELLS = st.one_of(
     st.integers(-5, 5).map(str), st.floats(-1e6, 1e6, allow_nan=False).map(repr),

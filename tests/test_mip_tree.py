@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import coarseopt as co
 
-pytest.importorskip("highspy")
+import highspy  # noqa: F401  (required, and pinned: see pyproject.toml)
 
 from coarseopt_solvers.mip._treebb import tree_search  # noqa: E402
 
