@@ -468,8 +468,12 @@ def _check_profit(out, shares, given, crossfit):
                        label=f"arm_effects {ARMS[k]} {tag}")
 
 
-@pytest.mark.parametrize("given", [False, True], ids=["propensity-default", "propensity-column"])
-@pytest.mark.parametrize("shares", ["equal", "unequal"])
+@pytest.mark.parametrize(("shares", "given"), [
+    pytest.param("equal", True, id="equal-propensity-column"),
+    pytest.param("unequal", False, id="unequal-propensity-default"),
+    pytest.param("equal", False, id="equal-propensity-default", marks=pytest.mark.slow),
+    pytest.param("unequal", True, id="unequal-propensity-column", marks=pytest.mark.slow),
+])
 def test_profit_estimate_intervals_on_held_out_customers(shares, given):
     _check_profit(_profit_scenario(shares, given, False), shares, given, False)
 
