@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same cases on every run (a red CI run replays exactly), and a
+# failure prints the blob that reproduces it (@reproduce_failure). For a wider random
+# search: HYPOTHESIS_PROFILE=explore (which prints the seed of a failing run too).
+settings.register_profile("replayable", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "replayable"))
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
