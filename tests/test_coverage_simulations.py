@@ -14,10 +14,10 @@ under equal and unequal arm shares (0.55 / 0.25 / 0.15 / 0.05), with the propens
 and by the default rule (each action's share of the customers given), and under designs
 randomized by action (RBA) and by policy (RBP).
 
-The data-generating process is deliberately hard: few customers (n = 800, of whom 40 receive the rarest arm), four actions
-whose mean outcomes are nonlinear in the covariate (the default linear outcome model of
-``"dr"``, ``"regression"`` and the step-1 learner is misspecified), heteroskedastic noise,
-and policies that disagree on 70% of the customers. The true values are integrals over the
+The data-generating process is deliberately hard: few customers (n = 800, of whom 40
+receive the rarest arm), four actions whose mean outcomes are nonlinear in the covariate
+(the default linear outcome model of ``"dr"``, ``"regression"`` and the step-1 learner is
+misspecified), heteroskedastic noise, and policies that disagree on 70% of the customers. The true values are integrals over the
 uniform covariate, computed on a grid whose cells do not straddle the policies'
 breakpoints.
 
@@ -26,15 +26,16 @@ What is covered here: ``co.evaluation.policy_value`` (``"snipw"``, ``"ipw"``, ``
 settings; ``compare_many``'s per-comparison intervals, its max-|t| simultaneous intervals
 and the family-wise error of its Holm / Bonferroni / max-|t| adjustments (under a global
 and a partial null); ``ProfitEstimate.policy_value().ci`` and ``arm_effects``' ``aipw_se``.
-The default run takes well under two minutes; the cross-fitted step-1 version of the last
-two is marked ``slow``.
+The default selection (``-m "not slow"``) takes about 70 s of CPU; marked ``slow`` (and run
+by ``make test``, as in CI): the remaining ``compare_many`` scenarios, two of the four
+held-out step-1 scenarios, and the step-1 model cross-fitted on each replication.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -117,13 +118,13 @@ def draw_rba(rng, shares, mu=mu_hard, n=N):
     return x, action, y
 
 
+@contextlib.contextmanager
 def _quiet():
-    """The small-cell warnings are expected with a 5% arm (they are tested
-    elsewhere); they would only flood the output here."""
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("ignore", ev.EvaluationWarning)
-    return ctx
+    """The small-cell warnings are expected with a 5% arm (they are tested elsewhere); they
+    would only flood the output here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ev.EvaluationWarning)
+        yield
 
 
 def check_interval(est, se, truth, *, band=BAND, label=""):
@@ -150,8 +151,7 @@ def _policy_value_runs(shares: str, given: bool) -> dict:
     rng = np.random.default_rng({"equal": 101, "unequal": 202}[shares] + int(given))
     p = SHARES[shares]
     out = {(pol, m): np.empty((R, 2)) for pol in "ab" for m in VALUE_METHODS}
-    ctx = _quiet()
-    try:
+    with _quiet():
         for r in range(R):
             x, action, y = draw_rba(rng, p)
             kwargs = {"propensity": p[action]} if given else {}
@@ -162,8 +162,6 @@ def _policy_value_runs(shares: str, given: bool) -> dict:
                     # the printed interval is estimate +- z se
                     assert v.ci_low == pytest.approx(v.estimate - Z95 * v.se)
                     out[pol, m][r] = v.estimate, v.se
-    finally:
-        ctx.__exit__(None, None, None)
     return out
 
 
@@ -193,8 +191,7 @@ def _pair_runs(design: str, shares: str, poststratify) -> dict:
     rng = np.random.default_rng(seed)
     methods = PAIR_METHODS if poststratify is None else ("disagreement", "regression")
     out = {m: np.empty((R, 2)) for m in methods}
-    ctx = _quiet()
-    try:
+    with _quiet():
         for r in range(R):
             if design == "rba":
                 x, action, y = draw_rba(rng, SHARES[shares])
@@ -210,8 +207,6 @@ def _pair_runs(design: str, shares: str, poststratify) -> dict:
                                           X=x[:, None], methods=methods, poststratify=poststratify, **kwargs)
             for m in methods:
                 out[m][r] = table.loc[m, "estimate"], table.loc[m, "se"]
-    finally:
-        ctx.__exit__(None, None, None)
     return out
 
 
@@ -275,8 +270,7 @@ def _many_runs(process: str, design: str, shares: str) -> dict:
         "value": np.empty((R, len(names))), "value_se": np.empty((R, len(names))),
         **{adj: np.empty((R, len(pairs)), dtype=bool) for adj in ADJUST},
     }
-    ctx = _quiet()
-    try:
+    with _quiet():
         for r in range(R):
             if design == "rba":
                 x, action, y = draw_rba(rng, SHARES[shares], mu)
@@ -319,8 +313,6 @@ def _many_runs(process: str, design: str, shares: str) -> dict:
             out["ci"][r] = t[["ci_low", "ci_high"]].to_numpy()
             out["sim"][r] = t[["sim_ci_low", "sim_ci_high"]].to_numpy()
             out["value"][r], out["value_se"][r] = res.values["value"], res.values["se"]
-    finally:
-        ctx.__exit__(None, None, None)
     values = np.array([value(mu, policies[k]) for k in names])
     out["truth"] = np.array([values[i] - values[j] for i, j in pairs])
     out["true_values"] = values
