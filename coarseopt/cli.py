@@ -262,6 +262,10 @@ def _print_study(args: argparse.Namespace, study: Any, out: Path, seconds: float
             lift = (f"lift {row['lift']:.4f} per customer, {conf} CI [{row['lift_ci_low']:.4f}, "
                     f"{row['lift_ci_high']:.4f}], simultaneous [{row['lift_sim_ci_low']:.4f}, "
                     f"{row['lift_sim_ci_high']:.4f}]")
+        elif math.isfinite(row.get("lift_lower", float("nan"))):
+            lift = (f"lift between {row['lift_lower']:.4f} and {row['lift_upper']:.4f} per customer under "
+                    f"[evaluation] shape = \"{cfg.evaluation['shape']}\", {conf} CI [{row['lift_ci_low']:.4f}, "
+                    f"{row['lift_ci_high']:.4f}]")
         else:
             lift = f"lift: n/a ({row.get('note') or 'not evaluable'})"
         if "true_lift" in row and math.isfinite(row["true_lift"]):

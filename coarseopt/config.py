@@ -130,6 +130,10 @@ all_estimators = true         # also compare the recommended policy with every e
 alpha = 0.05                  # 1 - confidence level of the intervals
 baseline = "control"          # every policy is compared with this one: "control" (everyone
                               # gets the control arm) or the label of a treatment
+shape = "none"                # numeric levels: "monotone" (the expected outcome does not
+                              # decrease with the level, e.g. sales in the discount depth) or
+                              # "monotone-decreasing" bounds the value of policies that offer
+                              # levels between the arms; "none": such policies are not valued
 
 [output]
 dir = "coarseopt-results"     # where `coarseopt run` writes (--out overrides it); relative to
@@ -325,6 +329,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "all_estimators": Key(True, _bool, "every estimator for the recommended policy"),
         "alpha": Key(0.05, _float(0.0, 0.5, open_low=True, open_high=True), "1 - confidence level"),
         "baseline": Key("control", _str, "policy compared against"),
+        "shape": Key("none", _choice("none", "monotone", "monotone-decreasing"),
+                     "shape of the expected outcome in a numeric level, for bounds between the arms"),
     },
     "output": {
         "dir": Key("coarseopt-results", _str, "output directory"),

@@ -120,6 +120,7 @@ class Study:
     fold_results: list = field(default_factory=list)
     units: list = field(default_factory=list)
     unit_policies: list = field(default_factory=list)
+    interpolation: Any = None
     timings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
@@ -580,14 +581,21 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
     t = time.perf_counter()
     study.results = _solve_all(est, cfg, stages, progress)
     units, held_parts = [], []
+    from .study.evaluate import unit_policies
+
+    baseline = _baseline(cfg, est.arms)
     for f in range(F):
         stages.done()
         rows = np.flatnonzero(folds == f)
         fold_exp = exp.subset(rows)
         held = without[f].predict(fold_exp)
         results = _solve_all(without[f], cfg, stages, progress, label=f"fold {f + 1}/{F}: ")
+        everyone = Unit(rows=np.arange(len(df)), experiment=exp, profit=without[f].predict(exp).profit,
+                        results=results, label="all")
         units.append(Unit(rows=rows, experiment=fold_exp, profit=held.profit, results=results, label=str(f),
-                          estimate=_predictor(without[f])))
+                          estimate=_predictor(without[f]),
+                          everyone=unit_policies(everyone, list(est.profit.columns), est.arm_columns, est.arms,
+                                                 control, baseline)))
         without[f] = None  # its (n, m) matrices are no longer needed: memory at millions of customers
         held_parts.append(held.profit)
     import pandas as pd
@@ -596,6 +604,13 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
     study.fold_results = [u.results for u in units]
     study.timings["solve"] = time.perf_counter() - t
     return est, units
+
+
+def _baseline(cfg: StudyConfig, arms) -> Any:
+    """The baseline arm of ``[evaluation] baseline`` (or "control")."""
+    if cfg.evaluation["baseline"] == "control":
+        return "control"
+    return _match_label(cfg.evaluation["baseline"], list(arms))
 
 
 def _predictor(est):
@@ -687,10 +702,22 @@ def _evaluate_units(study: Study, est: Any, units: list, economics: Any, baselin
             return truth.profit_at(levels, rows=source_rows[unit.rows])
 
     arm_labels = set(labels[np.asarray(est.arm_columns)].tolist())
+    unit_value = None
+    if units[0].experiment.is_numeric:
+        def unit_value(levels):
+            return economics.unit_value(list(levels), numeric=True, strict=False)
+
     study.evaluation, study.comparisons, study.recommended_k, study.estimators = evaluate_units(
         units, policies, treatments=study.treatments, arm_labels=arm_labels, realized=realized,
-        baseline_name=base_name, cfg=cfg, true_profit=true_profit,
+        baseline_name=base_name, cfg=cfg, true_profit=true_profit, unit_value=unit_value,
     )
+    if unit_value is not None and len(est.arms) >= 3 and est.experiment is not None:
+        from .study.evaluate import interpolation_check
+
+        exp = est.experiment
+        study.interpolation = interpolation_check(
+            exp.y, np.asarray(exp.arms, dtype=np.float64)[exp.arm_index], est.arm_outcome,
+            np.asarray(exp.arms, dtype=np.float64))
 
 
 def _segments_and_assignment(study: Study, est: Any, units: list, n_rows: int) -> None:
@@ -822,6 +849,7 @@ def _summary_dict(study: Study) -> dict:
         "evaluation": _records(study.evaluation),
         "comparisons": _records(study.comparisons),
         "arm_effects": _records(study.arm_effects),
+        "interpolation_check": _records(study.interpolation),
         "timings": study.timings,
         "versions": study.versions,
     }

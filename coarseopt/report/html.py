@@ -99,15 +99,44 @@ def _ci(lo: Any, hi: Any) -> str:
     return f"[{_money(lo)}, {_money(hi)}]"
 
 
+def _point_or_bounds(r: Any, what: str) -> str:
+    """The estimate, or ``[lower, upper]`` (bounded under a stated shape) where only bounds exist."""
+    v = r.get(what)
+    lo, hi = r.get(f"{what}_lower"), r.get(f"{what}_upper")
+    if (v is None or not math.isfinite(float(v))) and lo is not None and math.isfinite(float(lo)):
+        return f"bounds {_ci(lo, hi)}"
+    return _money(v)
+
+
+def _interpolation_section(study: Any, conf: str) -> list[str]:
+    """Where the data can check between-arm predictions: each interior arm predicted from its
+    neighbours, against its measured mean outcome."""
+    tab = getattr(study, "interpolation", None)
+    if tab is None or not len(tab):
+        return []
+    z = _z(study.config.evaluation["alpha"])
+    rows = [[_num(r["arm"], 4), _money(r["measured"]), _ci(r["measured"] - z * r["measured_se"],
+                                                           r["measured"] + z * r["measured_se"]),
+             _money(r["predicted"]), _money(r["interpolated"]), _num(r["interpolation_error_z"], 2)]
+            for _, r in tab.iterrows()]
+    return ["<h3>How far to trust predictions between the arms</h3>",
+            "<p>Levels between the arms are predicted by interpolating the models' predictions at the two "
+            "neighbouring arms. Each interior arm is a test of that: its mean outcome measured on its "
+            "customers, the models' prediction at it, and the prediction interpolated from its neighbours "
+            "(out-of-fold predictions). <i>z</i>: interpolated minus measured, in standard errors.</p>",
+            _table(["arm", "measured outcome", f"{conf} CI", "predicted", "interpolated", "z"], rows)]
+
+
 def method_sentences(study: Any) -> str:
     """Two sentences on how the study evaluates its policies (report and docs say the same)."""
     if getattr(study, "split_method", "holdout") == "crossfit":
         F = study.config.split["folds"]
         return (f"Every customer was used twice: the policy to deploy was learned on all customers, and each of "
                 f"{F} folds was evaluated with the policy learned on the other {F - 1} folds, so no evaluated "
-                f"customer helped choose the policy that was evaluated on it. The intervals are about the mean "
-                f"value of those {F} fold policies, each learned from {100 * (F - 1) // F}% of the customers: "
-                f"evidence for the deployed policy, which is learned the same way from more data.")
+                f"customer helped choose the policy that was evaluated on it. The intervals are about the "
+                f"expected value of a policy learned this way from {100 * (F - 1) // F}% of the customers, with "
+                f"Imai & Li's variance, which counts how much the fold policies differ: evidence for the deployed "
+                f"policy, which is learned the same way from more data.")
     return (f"The policies were learned on {len(study.train_index):,} customers and evaluated on "
             f"{len(study.test_index):,} other customers held out at random, so the evaluation is causal and "
             "not optimistic. The held-out half's information is not used to learn the policy.")
@@ -146,15 +175,30 @@ def _recommendation(study: Any) -> str:
         c = study.comparisons[study.comparisons["policy_a"] == f"k={k}"]
         if len(c):
             c = c.iloc[0]
-            inc = "" if c["sim_ci_low"] <= 0 <= c["sim_ci_high"] else "not "
-            comp = (f" Against {c['policy_b']}: {_money(c['estimate'])} per customer, simultaneous {conf} CI "
-                    f"{_ci(c['sim_ci_low'], c['sim_ci_high'])} (the interval does {inc}include zero).")
+            comp = (f" Against {c['policy_b']}: {_money(c['estimate'])} per customer, {conf} CI "
+                    f"{_ci(c['ci_low'], c['ci_high'])} (Holm-adjusted p = {_num(c.get('p_holm'), 3)} over the "
+                    f"{len(study.comparisons)} comparisons of one k with the previous).")
     gap = ""
     if res.status != "optimal":
         gap = (f" The solver ({_e(res.solver)}) returned status <i>{_e(res.status)}</i>"
                + (f", gap {_pct(res.gap, 3)}" if res.gap is not None else ", no optimality proof") + ".")
-    where = ("evaluated fold by fold" if getattr(study, "split_method", "holdout") == "crossfit"
+    where = ("fold by fold" if getattr(study, "split_method", "holdout") == "crossfit"
              else "on held-out customers")
+    bounded = not math.isfinite(float(row["value"])) and math.isfinite(float(row.get("lift_lower", math.nan)))
+    if bounded:
+        shape = study.config.evaluation.get("shape")
+        return f"""
+<div class="box">
+<p><b>Recommendation: offer k = {k} treatment{'s' if k > 1 else ''}</b> (the largest lower bound of the lift
+among the k tried):</p>
+<ul>{segs}</ul>
+<p>It offers levels between the experiment's arms, so the data bound its value rather than measure it:
+under the stated shape (<code>{_e(shape)}</code>) its lift over <i>{_e(base_name)}</i> lies between
+<b>{_money(row['lift_lower'])}</b> and <b>{_money(row['lift_upper'])}</b> per customer ({conf} CI
+{_ci(row['lift_ci_low'], row['lift_ci_high'])}); the models predict {_money(row.get('predicted_lift'))}.
+It captures {_pct(res.recovery)} of the estimated profit of full personalization.{gap}</p>
+<p class="muted">{_e(method_sentences(study))}</p>
+</div>"""
     return f"""
 <div class="box">
 <p><b>Recommendation: offer k = {k} treatment{'s' if k > 1 else ''}</b> (the largest estimated lift among the
@@ -196,8 +240,8 @@ def build_html(study: Any) -> str:
         note = r.get("note") or ""
         rows.append([
             _e(r["policy"]) + (f'<br><span class="muted">{_e(note)}</span>' if note else ""), _e(r["offered"]),
-            _money(r["value"]), _ci(r["value_ci_low"], r["value_ci_high"]),
-            _money(r["lift"]), _ci(r["lift_ci_low"], r["lift_ci_high"]),
+            _point_or_bounds(r, "value"), _ci(r["value_ci_low"], r["value_ci_high"]),
+            _point_or_bounds(r, "lift"), _ci(r["lift_ci_low"], r["lift_ci_high"]),
             _ci(r.get("lift_sim_ci_low"), r.get("lift_sim_ci_high")), _num(r.get("p_value"), 3),
             _pct(r.get("share_disagree")), _money(r.get("predicted_lift")),
         ] + ([_money(r.get("true_lift"))] if "true_lift" in ev else []))
@@ -220,13 +264,20 @@ def build_html(study: Any) -> str:
     ]
     if study.comparisons is not None and len(study.comparisons):
         rows = [[_e(c["policy_a"]) + " vs " + _e(c["policy_b"]), _money(c["estimate"]),
-                 _ci(c["ci_low"], c["ci_high"]), _ci(c.get("sim_ci_low"), c.get("sim_ci_high")),
-                 _num(c.get("p_value"), 3), _num(c.get("p_holm"), 3)]
+                 _ci(c["ci_low"], c["ci_high"]), _num(c.get("p_value"), 3), _num(c.get("p_holm"), 3)]
                 for _, c in study.comparisons.iterrows()]
         parts += ["<h3>Does offering one more treatment pay?</h3>",
-                  "<p>Each k against the previous one. These comparisons are a family: read the simultaneous "
-                  "interval and the Holm-adjusted p-value.</p>",
-                  _table(["comparison", "difference", f"{conf} CI", "simultaneous CI", "p", "p (Holm)"], rows)]
+                  "<p>Each k against the previous one. These comparisons are a family: read the Holm-adjusted "
+                  "p-value, which controls the chance of any false \"it pays\" among them.</p>",
+                  _table(["comparison", "difference", f"{conf} CI", "p", "p (Holm)"], rows)]
+
+    if "value_lower" in ev and ev["value_lower"].notna().any():
+        parts.append(f"<p><b>Bounds.</b> Policies offering levels between the arms are bounded under the "
+                     f"stated shape (<code>[evaluation] shape = \"{_e(cfg.evaluation.get('shape'))}\"</code>): "
+                     "each customer's outcome at such a level lies between its outcomes at the two neighbouring "
+                     f"arms. The {conf} interval (Imbens &amp; Manski 2004) covers the true value if that shape "
+                     "holds; the predicted lift beside it is the models' value, which no data checks directly.</p>")
+    parts += _interpolation_section(study, conf)
 
     est = getattr(study, "estimators", None)
     if est is not None and len(est):

@@ -11,7 +11,7 @@ arm's share of the unit's customers) and combined over units
 Choosing k looks at the data, so the lifts of the coarse policies also get simultaneous
 (max-|t|) intervals over all k: the recommended k is the one with the largest estimated lift,
 and its simultaneous interval stays valid after that choice. The comparisons of each k with the
-previous one are a second family, with Holm-adjusted p-values and simultaneous intervals.
+previous one are a second family, with Holm-adjusted p-values.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["Unit", "unit_policies", "evaluate_units", "BETWEEN_ARMS"]
+
+#: Cross-fitted study: the variance counts the fold policies' differences (Imai & Li); False:
+#: the stacked estimator's (folds as strata).
+FOLD_POLICY_VARIANCE = True
 
 #: The note of a policy that offers levels no customer was randomized to.
 BETWEEN_ARMS = "offers levels between the arms: no data can value it"
@@ -47,6 +51,9 @@ class Unit:
     estimate : coarseopt.ProfitEstimate
         The estimate learned without these customers (predicts new customers as the unit's
         policies do).
+    everyone : dict or None
+        Cross-fitted study: the unit's policies applied to every customer of the study (rows
+        in the study's order), for the variance of estimates whose fold policies differ.
     """
 
     rows: np.ndarray
@@ -55,6 +62,7 @@ class Unit:
     results: dict
     label: str
     estimate: Any = None
+    everyone: dict | None = None
 
 
 def unit_policies(unit: Unit, treatments: list, arm_columns: np.ndarray, arms: tuple, control: Any,
@@ -98,6 +106,7 @@ def evaluate_units(
     baseline_name: str,
     cfg: Any,
     true_profit: Callable[[Unit], np.ndarray | None] | None = None,
+    unit_value: Callable | None = None,
 ):
     """Values, lifts and comparisons of every policy, combined over ``units``.
 
@@ -117,7 +126,11 @@ def evaluate_units(
         ``[evaluation]``: ``method``, ``value_method``, ``alpha``.
     true_profit : callable, optional
         ``true_profit(unit) -> (n_unit, m)`` known true profits (synthetic data), for the
-        ``true_value`` and ``true_lift`` columns.
+        ``true_lift`` column.
+    unit_value : callable, optional
+        ``unit_value(levels) -> (a, c)``, profit ``a * y - c`` at each numeric level: with
+        ``[evaluation] shape``, policies offering levels between the arms get bounds
+        (:func:`shape_bounds`).
 
     Returns
     -------
@@ -155,11 +168,28 @@ def evaluate_units(
     folds = [stack(folds)]  # the cross-fitting estimator: every customer with its own fold's policies
     values, lifts, notes = evaluate_folds(folds, baseline=baseline_name, value_method=ev_cfg["value_method"],
                                           method=ev_cfg["method"], alpha=alpha, skip=skip)
+    if FOLD_POLICY_VARIANCE and len(units) > 1 and all(u.everyone is not None for u in units):
+        _fold_policy_variances(units, folds[0], values, lifts, baseline_name)
+    shape = ev_cfg.get("shape", "none")
+    bounds: dict[str, dict] = {}
+    if shape != "none" and unit_value is not None and baseline_name in values:
+        raw = stack([EvaluationFold(
+            y=u.experiment.y, action=np.asarray(u.experiment.arms, dtype=np.float64)[u.experiment.arm_index],
+            policies=pols, propensity=u.experiment.propensity_received if u.experiment.propensity is not None else None,
+            X=u.experiment.X.to_numpy()) for u, pols in zip(units, policies)])
+        arm_levels = np.sort(np.asarray([float(a) for a in arm_labels]))
+        check_shape(raw, arm_levels, shape)
+        for name in [n for n, why in skip.items() if why == BETWEEN_ARMS]:
+            bounds[name] = shape_bounds(raw, name, values[baseline_name], arm_levels=arm_levels,
+                                        unit_value=unit_value, shape=shape,
+                                        value_method=ev_cfg["value_method"], alpha=alpha)
+            notes[name] = (f"offers levels between the arms: bounded under the stated shape ({shape}); "
+                           "the interval covers the true value if the shape holds")
 
     # predictions and known truth, as means over all evaluated customers
     rows = []
     for name in names:
-        predicted, true_value, true_lift = 0.0, 0.0, 0.0
+        predicted, true_lift = 0.0, 0.0
         has_truth = true_profit is not None
         offered: set = set()
         for unit, pols in zip(units, policies):
@@ -174,7 +204,6 @@ def evaluate_units(
                 if truth is None:
                     has_truth = False
                 else:
-                    true_value += float(truth[r, picked].sum())
                     true_lift += float((truth[r, picked] - truth[r, base]).sum())
         row: dict[str, Any] = {
             "policy": name, "k": _k_of(name),
@@ -182,7 +211,6 @@ def evaluate_units(
             "predicted_lift": predicted / n_total,
         }
         if has_truth:
-            row["true_value"] = true_value / n_total
             row["true_lift"] = true_lift / n_total
         if name in values:
             v, lift = values[name], lifts[name]
@@ -197,10 +225,13 @@ def evaluate_units(
                            share_disagree=lift.n_disagree / max(1, n_total))
         else:
             row["note"] = notes.get(name, "")
+            if name in bounds:
+                row.update(bounds[name])
         rows.append(row)
     table = pd.DataFrame(rows)
     for col in ("value", "value_se", "value_ci_low", "value_ci_high", "lift", "lift_se", "lift_ci_low",
-                "lift_ci_high", "p_value", "share_disagree", "lift_sim_ci_low", "lift_sim_ci_high", "p_adjusted"):
+                "lift_ci_high", "p_value", "share_disagree", "lift_sim_ci_low", "lift_sim_ci_high", "p_adjusted",
+                "value_lower", "value_upper", "lift_lower", "lift_upper"):
         if col not in table:
             table[col] = np.nan
     table["note"] = table["note"].fillna("") if "note" in table else ""
@@ -217,6 +248,10 @@ def evaluate_units(
                 q.estimate - crit * q.se, q.estimate + crit * q.se, p]
         best = max(family, key=lambda n: lifts[n].estimate)
         recommended = int(_k_of(best))
+    bounded = [n for n in names if n.startswith("k=") and n in bounds]
+    if bounded:  # bounded policies compete by the lower bound of their lift (conservative)
+        score = {n: lifts[n].estimate for n in family} | {n: bounds[n]["lift_lower"] for n in bounded}
+        recommended = int(_k_of(max(score, key=score.get)))
 
     estimators = None
     if ev_cfg["all_estimators"] and recommended is not None:
@@ -232,16 +267,155 @@ def evaluate_units(
                 pairs.append((f"k={b}", f"k={a}"))
             except ValueError:  # no customer of one arm where they disagree, in some fold
                 continue
+            if FOLD_POLICY_VARIANCE and len(units) > 1 and all(u.everyone is not None for u in units):
+                _fold_policy_variance(units, folds[0], diffs[-1], f"k={b}", f"k={a}")
         p_holm = holm_adjusted(diffs, alpha) if diffs else []
-        _, crit = simultaneous(diffs, alpha) if diffs else (None, 0.0)
         comps = []
         for (a, b), d, ph in zip(pairs, diffs, p_holm):
             lo, hi, p = d.interval(alpha)
             comps.append({"policy_a": a, "policy_b": b, "estimate": d.estimate, "se": d.se, "ci_low": lo,
-                          "ci_high": hi, "p_value": p, "p_holm": float(ph), "sim_ci_low": d.estimate - crit * d.se,
-                          "sim_ci_high": d.estimate + crit * d.se, "n_disagree": d.n_disagree})
+                          "ci_high": hi, "p_value": p, "p_holm": float(ph), "n_disagree": d.n_disagree})
         comparisons = pd.DataFrame(comps)
     return table, comparisons, recommended, estimators
+
+
+def _fold_policy_variance(units: list, stacked: Any, q: Any, name: str, other: str | None) -> None:
+    """Replace ``q.se`` (a stacked cross-fitted estimate of ``V(name) - V(other)``, or of
+    ``V(name)``) by Imai & Li's variance, which counts the fold policies' differences."""
+    from ..evaluation.folds import imai_li_variance
+    from ..propensity import arm_shares
+
+    order = np.concatenate([u.rows for u in units])
+    y = np.asarray(stacked.y, dtype=np.float64)
+    action = np.asarray(stacked.action, dtype=object)
+    if stacked.propensity is not None:
+        w = 1.0 / np.asarray(stacked.propensity, dtype=np.float64)
+    else:
+        _, codes = np.unique(action.astype(str), return_inverse=True)
+        w = 1.0 / arm_shares(codes)
+    x, picks = [], []
+    for u in units:
+        pick = [np.asarray(u.everyone[name], dtype=object)[order]]
+        r = (action == pick[0]).astype(np.float64)
+        if other is not None:
+            pick.append(np.asarray(u.everyone[other], dtype=object)[order])
+            r -= action == pick[1]
+        x.append(r * w * y)
+        picks.append(pick)
+    same = all(all(np.array_equal(a, b) for a, b in zip(p, picks[0])) for p in picks[1:])
+    if same:  # one policy for every fold (e.g. everyone the control): the folds are independent
+        return
+    q.se = float(np.sqrt(imai_li_variance(q.influence, stacked.strata, np.asarray(x))))
+
+
+def _fold_policy_variances(units: list, stacked: Any, values: dict, lifts: dict, baseline: str) -> None:
+    for name, v in values.items():
+        _fold_policy_variance(units, stacked, v, name, None)
+        if name != baseline:
+            _fold_policy_variance(units, stacked, lifts[name], name, baseline)
+
+
+def arm_means(y: np.ndarray, action: np.ndarray, arm_levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean outcome of each arm's customers and its standard error (randomized: unbiased for
+    the population's mean outcome at that arm)."""
+    means, ses = [], []
+    for t in arm_levels:
+        v = y[np.isclose(action, t, rtol=0, atol=1e-9)]
+        means.append(float(v.mean()))
+        ses.append(float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else float("inf"))
+    return np.asarray(means), np.asarray(ses)
+
+
+def check_shape(raw: Any, arm_levels: np.ndarray, shape: str, z: float = 2.0) -> str | None:
+    """Warn (:class:`~coarseopt.exceptions.ShapeWarning`) when the measured mean outcomes of
+    neighbouring arms contradict the stated shape by more than ``z`` standard errors; returns
+    the message (None when the data agree)."""
+    import warnings
+
+    from ..exceptions import ShapeWarning, user_stacklevel
+
+    means, ses = arm_means(np.asarray(raw.y, dtype=np.float64), np.asarray(raw.action, dtype=np.float64), arm_levels)
+    step = np.diff(means) * (1 if shape == "monotone" else -1)
+    se = np.sqrt(ses[:-1] ** 2 + ses[1:] ** 2)
+    bad = np.flatnonzero(step < -z * se)
+    if not bad.size:
+        return None
+    j = int(bad[np.argmin(step[bad] / se[bad])])
+    msg = (f"[evaluation] shape = \"{shape}\" is contradicted by the data: the mean outcome at level "
+           f"{arm_levels[j + 1]:g} ({means[j + 1]:.4g}) is {'below' if shape == 'monotone' else 'above'} the one "
+           f"at {arm_levels[j]:g} ({means[j]:.4g}) by {abs(step[j]) / se[j]:.1f} standard errors. The bounds "
+           "between arms rest on that shape; check it, or set shape = \"none\".")
+    warnings.warn(msg, ShapeWarning, stacklevel=user_stacklevel())
+    return msg
+
+
+def interpolation_check(y: np.ndarray, action: np.ndarray, arm_outcome: np.ndarray, arm_levels: np.ndarray):
+    """For every interior arm: its measured mean outcome, the models' mean prediction at it, and
+    the prediction interpolated from its two neighbours (how levels between arms are predicted).
+    ``arm_outcome``: out-of-fold predicted outcomes ``(n, n_arms)`` of the same customers."""
+    import pandas as pd
+
+    means, ses = arm_means(y, action, arm_levels)
+    rows = []
+    for j in range(1, arm_levels.size - 1):
+        lo, t, hi = arm_levels[j - 1], arm_levels[j], arm_levels[j + 1]
+        w = (t - lo) / (hi - lo)
+        interp = float(((1 - w) * arm_outcome[:, j - 1] + w * arm_outcome[:, j + 1]).mean())
+        rows.append({"arm": float(t), "measured": means[j], "measured_se": ses[j],
+                     "predicted": float(arm_outcome[:, j].mean()), "interpolated": interp,
+                     "interpolation_error_z": (interp - means[j]) / ses[j] if ses[j] > 0 else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def shape_bounds(raw: Any, name: str, baseline_value: Any, *, arm_levels: np.ndarray, unit_value: Callable,
+                 shape: str, value_method: str, alpha: float) -> dict:
+    """Bounds on the value and lift of a policy that offers levels between the arms.
+
+    Under ``shape = "monotone"`` the expected outcome does not decrease with the level, so a
+    customer offered ``t`` between the arms ``t_lo < t < t_hi`` has expected outcome between
+    ``Y(t_lo)`` and ``Y(t_hi)``, and profit ``a(t) Y(t) - c(t)`` between the economics at ``t``
+    applied to those two outcomes (which end is the lower one follows the sign of ``a(t)``;
+    ``"monotone-decreasing"`` swaps the arms). Each bound is then the value of an arm-only
+    policy (each customer's bounding arm) with the outcome transformed by the customer's own
+    level's economics, identified by the customers randomized to those arms and estimated like
+    every value (same propensity rule, same estimator). The lift's bounds subtract the baseline's
+    value with paired influence values; the intervals are Imbens & Manski's (2004).
+
+    ``raw``: the stacked evaluation fold with *raw outcomes* as ``y`` and numeric actions.
+    """
+    from ..evaluation.bounds import imbens_manski
+    from ..evaluation.folds import variance_vector
+    from ..evaluation.value import policy_value
+
+    level = np.asarray(raw.policies[name], dtype=np.float64)
+    levels = np.unique(level)
+    a_of, c_of = unit_value(levels)
+    a = a_of[np.searchsorted(levels, level)]
+    c = c_of[np.searchsorted(levels, level)]
+    hi_idx = np.clip(np.searchsorted(arm_levels, level, side="left"), 0, arm_levels.size - 1)
+    on_arm = np.isclose(arm_levels[hi_idx], level, rtol=0, atol=1e-9)
+    lo = np.where(on_arm, arm_levels[hi_idx], arm_levels[np.maximum(hi_idx - 1, 0)])
+    hi = arm_levels[hi_idx]
+    if shape == "monotone-decreasing":
+        lo, hi = hi, lo
+    low_arm = np.where(a >= 0, lo, hi)   # the arm whose outcome gives the lower profit
+    high_arm = np.where(a >= 0, hi, lo)
+    z = a * np.asarray(raw.y, dtype=np.float64) - c
+    action = np.asarray(raw.action, dtype=np.float64)
+    out = {}
+    for side, arm in (("lower", low_arm), ("upper", high_arm)):
+        v = policy_value(z, action, arm, method=value_method, propensity=raw.propensity, X=raw.X, alpha=alpha)
+        g = variance_vector(v.influence, raw.strata)
+        g_base = baseline_value.parts[0][3]
+        out[f"value_{side}"] = (float(v.estimate), float(np.sqrt(g @ g)))
+        d = g - g_base
+        out[f"lift_{side}"] = (float(v.estimate) - baseline_value.estimate, float(np.sqrt(d @ d)))
+    row = {}
+    for what in ("value", "lift"):
+        (lo_v, lo_s), (hi_v, hi_s) = out[f"{what}_lower"], out[f"{what}_upper"]
+        ci_lo, ci_hi, _ = imbens_manski(lo_v, lo_s, hi_v, hi_s, alpha)
+        row.update({f"{what}_lower": lo_v, f"{what}_upper": hi_v, f"{what}_ci_low": ci_lo, f"{what}_ci_high": ci_hi})
+    return row
 
 
 def every_estimator(folds: list, a: str, b: str, alpha: float):
