@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-da = pytest.importorskip("dask.array")
-distributed = pytest.importorskip("distributed")
+import dask.array as da
+import distributed  # noqa: F401  (a required dependency: the LocalCluster tests use it)
 
 import coarseopt as co  # noqa: E402
 from coarseopt.solver import SolveContext  # noqa: E402

@@ -17,6 +17,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 import pytest
 
@@ -103,7 +104,6 @@ def test_different_seeds_still_give_valid_results(seed):
 
 
 # ---------------------------------------------------------------------- lazy problems
-da = pytest.importorskip("dask.array")
 
 
 @pytest.mark.parametrize("scheduler", ["synchronous", "threads-1", "threads-2", "threads-4"])

@@ -245,7 +245,7 @@ def test_first_improvement_option():
 
 
 def test_lazy_dask_matches_numpy():
-    da = pytest.importorskip("dask.array")
+    import dask.array as da
     rng = np.random.default_rng(6)
     profit = rng.normal(size=(500, 9))
     eager = co.solve(co.CoarseProblem(profit, 3), "local-search", sample_size=100, restarts=4)
