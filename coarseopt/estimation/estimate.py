@@ -335,6 +335,11 @@ class ProfitEstimate:
         (learn it on a training split, evaluate it here). ``assignment`` names an *arm* for
         every customer: levels between arms were never tried, so no data can value them.
         """
+        from coarseopt.result import SolveResult, warn_if_in_sample
+
+        warn_if_in_sample("assignment", assignment, self.profit.index)
+        if isinstance(assignment, SolveResult):
+            assignment = assignment.assignment_series()
         exp_arms = list(self.arms)
         cols = self._columns_of(assignment)
         arm_pos = {int(col): j for j, col in enumerate(self.arm_columns)}
