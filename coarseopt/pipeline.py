@@ -89,6 +89,10 @@ class Study:
         The k whose policy has the highest estimated held-out lift over the baseline.
     arm_effects : pandas.DataFrame or None
         Per arm: predicted and measured (doubly robust) incremental profit over the control.
+    heterogeneity : dict or None
+        Is there heterogeneity worth targeting? Calibration, GATES, AUTOC / Qini and TOC
+        curves of the held-out predictions, with one-sentence verdicts (see
+        :func:`coarseopt.evaluation.study_heterogeneity`).
     assignment : pandas.DataFrame
         Per customer (all rows): split and the recommended treatment for each k.
     timings : dict
@@ -115,6 +119,7 @@ class Study:
     feature_stats: dict = field(default_factory=dict)
     source_rows: Any = None
     arm_effects: Any = None
+    heterogeneity: dict | None = None
     timings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
@@ -528,6 +533,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         if truth is not None and hasattr(truth, "profit_at"):
             true_profit = truth.profit_at(np.asarray(study.treatments, dtype=float), rows=source_rows[test_idx])
         _evaluate(study, est, held, test_exp, economics, baseline_name, true_profit)
+        study.heterogeneity = _heterogeneity(test_exp, held.profit, economics, cfg.evaluation["alpha"])
         study.timings["evaluate"] = time.perf_counter() - t
         stages.done()
 
@@ -664,6 +670,13 @@ def _evaluate(study: Study, est: Any, held: Any, test_exp: Any, economics: Any, 
         study.estimators = _estimator_table(every)
 
 
+def _heterogeneity(experiment: Any, predicted_profit: Any, economics: Any, alpha: float) -> dict:
+    """:func:`coarseopt.evaluation.study_heterogeneity` of these customers' predictions."""
+    from .evaluation import study_heterogeneity
+
+    return study_heterogeneity(experiment, predicted_profit, economics=economics, alpha=alpha)
+
+
 def _segments_and_assignment(study: Study, est: Any, n_rows: int) -> None:
     """Segment profiles per k and the per-customer assignment table (training customers:
     the solver's assignment; held-out customers: the learned policy's)."""
@@ -787,6 +800,7 @@ def _summary_dict(study: Study) -> dict:
         "evaluation": _records(study.evaluation),
         "comparisons": _records(study.comparisons),
         "arm_effects": _records(study.arm_effects),
+        "heterogeneity": study.heterogeneity,
         "timings": study.timings,
         "versions": study.versions,
     }

@@ -4,7 +4,8 @@ Hand-worked small cases, independent computations (the RATE definitions by brute
 tie-breaking orders, the BLP regression through the hat matrix, the doubly robust mean
 against step 3's ``policy_value``, the standard error against grf's half-sample bootstrap),
 and simulations: size and coverage with no heterogeneity, power and coverage with it, under
-equal and unequal arm shares.
+equal and unequal arm shares (the simulated experiments are those of
+``benchmarks/heterogeneity.py``, whose numbers docs/evaluation.md records).
 """
 
 from __future__ import annotations
@@ -23,50 +24,15 @@ from coarseopt.evaluation.heterogeneity import (
     BEST,
     _autoc_weights,
     _qini_weights,
-    _scores,
     _table,
     _toc_weights,
     rank_weighted,
 )
 
-EQUAL = (1 / 3, 1 / 3, 1 / 3)
-UNEQUAL = (0.6, 0.3, 0.1)
+from benchmarks.heterogeneity import EQUAL, POWER_SIZES, UNEQUAL, draw, experiment, learn, one_study, simulate
 
 
-# ----------------------------------------------------------------------------- simulation
-def draw(n: int, shares, het: float, rng):
-    """Three arms (0 = control); effects ``0.3 + het x0`` and ``0.1 - het x1 / 2``."""
-    X = rng.normal(size=(n, 3))
-    A = rng.choice(3, size=n, p=shares)
-    tau = np.c_[np.zeros(n), 0.3 + het * X[:, 0], 0.1 - 0.5 * het * X[:, 1]]
-    y = X @ np.array([1.0, 0.5, -0.5]) + tau[np.arange(n), A] + rng.normal(size=n)
-    return X, A, y, tau
-
-
-def learn(X, A, y):
-    """A fast learner: one least-squares fit per arm; returns predicted lifts of arms 1, 2."""
-    Z = np.c_[np.ones(len(X)), X]
-    B = [np.linalg.lstsq(Z[A == j], y[A == j], rcond=None)[0] for j in range(3)]
-    coef = np.c_[B[1] - B[0], B[2] - B[0]]
-    return lambda Xe: np.c_[np.ones(len(Xe)), Xe] @ coef
-
-
-def experiment(X, A, y, propensity=None):
-    df = pd.DataFrame({"y": y, "a": A, "x0": X[:, 0], "x1": X[:, 1], "x2": X[:, 2]})
-    if propensity is not None:
-        df["e"] = propensity
-    return co.Experiment(df, outcome="y", treatment="a", features=["x0", "x1", "x2"],
-                         propensity=None if propensity is None else "e")
-
-
-def one_study(n, shares, het, rng):
-    """A model learned on one sample, evaluated on a fresh one: (scores, predictor)."""
-    f = learn(*draw(n, shares, het, rng)[:3])
-    X, A, y, _ = draw(n, shares, het, rng)
-    return _scores(experiment(X, A, y), pd.DataFrame(f(X), columns=[1, 2])), f
-
-
-def true_values(f, het, rng, N=100_000):
+def true_values(f, het, rng, N=20_000):
     """Population AUTOC, Qini, TOC(0.2) and quintile means of each row's priority."""
     X = rng.normal(size=(N, 3))
     tau = np.c_[0.3 + het * X[:, 0], 0.1 - 0.5 * het * X[:, 1]]
@@ -89,18 +55,6 @@ def true_values(f, het, rng, N=100_000):
 
 def binomial_band(p: float, reps: int) -> float:
     return 3 * math.sqrt(p * (1 - p) / reps)
-
-
-def null_rates(shares, reps, n=1000, seed=11):
-    rng = np.random.default_rng(seed)
-    rej, cov_a, cov_q = [], [], []
-    for _ in range(reps):
-        sc, _ = one_study(n, shares, 0.0, rng)
-        tab = _table(sc, 5, 0.05)
-        rej.append(tab["blp_het_p"].to_numpy() < 0.05)
-        cov_a.append(((tab["autoc_ci_low"] <= 0) & (tab["autoc_ci_high"] >= 0)).to_numpy())
-        cov_q.append(((tab["qini_ci_low"] <= 0) & (tab["qini_ci_high"] >= 0)).to_numpy())
-    return np.mean(rej, axis=0), np.mean(cov_a, axis=0), np.mean(cov_q, axis=0)
 
 
 # ----------------------------------------------------------------------------- hand-worked
@@ -333,7 +287,8 @@ def test_bad_input_names_the_argument():
 @pytest.mark.parametrize("shares", [EQUAL, UNEQUAL], ids=["equal", "unequal"])
 def test_no_heterogeneity_size_and_coverage(shares):
     reps = 300
-    rej, cov_a, cov_q = null_rates(shares, reps)
+    out = simulate(shares, 0.0, 1000, reps, seed=11)
+    rej, cov_a, cov_q = out["reject"], out["autoc_covers_0"], out["qini_covers_0"]
     # Rows: arm 1, arm 2, best predicted arm. Within 3 binomial sds of the nominal rate.
     assert np.all(np.abs(rej - 0.05) <= binomial_band(0.05, reps)), rej
     assert np.all(np.abs(cov_a - 0.95) <= binomial_band(0.95, reps)), cov_a
@@ -344,24 +299,19 @@ def test_no_heterogeneity_size_and_coverage(shares):
 @pytest.mark.parametrize("shares", [EQUAL, UNEQUAL], ids=["equal", "unequal"])
 def test_no_heterogeneity_size_and_coverage_long(shares):
     reps = 1500
-    rej, cov_a, cov_q = null_rates(shares, reps, seed=21)
+    out = simulate(shares, 0.0, 1000, reps, seed=21)
+    rej, cov_a, cov_q = out["reject"], out["autoc_covers_0"], out["qini_covers_0"]
     assert np.all((rej >= 0.02) & (rej <= 0.09)), rej
     assert np.all((cov_a >= 0.93) & (cov_a <= 0.97)), cov_a
     assert np.all((cov_q >= 0.93) & (cov_q <= 0.97)), cov_q
 
 
-# The sizes documented in docs/evaluation.md: effect slopes het = 0.5 (arm 1: 0.3 + 0.5 x0;
-# arm 2: 0.1 - 0.25 x1; unit noise), a linear model learned on as many other customers.
-POWER_SIZES = {EQUAL: 1000, UNEQUAL: 2000}
-
-
 @pytest.mark.parametrize("shares", [EQUAL, UNEQUAL], ids=["equal", "unequal"])
 def test_power_with_heterogeneity(shares):
-    reps = 150
-    rng = np.random.default_rng(12)
-    rej = [_table(one_study(POWER_SIZES[shares], shares, 0.5, rng)[0], 5, 0.05)["blp_het_p"].to_numpy() < 0.05
-           for _ in range(reps)]
-    assert np.all(np.mean(rej, axis=0) >= 0.8), np.mean(rej, axis=0)
+    # The sizes documented in docs/evaluation.md: effect slopes het = 0.5 (arm 1: 0.3 + 0.5 x0;
+    # arm 2: 0.1 - 0.25 x1; unit noise), a linear model learned on as many other customers.
+    power = simulate(shares, 0.5, POWER_SIZES[shares], 150, seed=12)["reject"]
+    assert np.all(power >= 0.8), power
 
 
 def _coverage_with_heterogeneity(shares, reps, seed):
@@ -399,5 +349,5 @@ def test_coverage_with_heterogeneity(shares):
 @pytest.mark.slow
 @pytest.mark.parametrize("shares", [EQUAL, UNEQUAL], ids=["equal", "unequal"])
 def test_coverage_with_heterogeneity_long(shares):
-    cov = _coverage_with_heterogeneity(shares, 600, seed=23)
+    cov = _coverage_with_heterogeneity(shares, 1000, seed=0)
     assert np.all((cov >= 0.93) & (cov <= 0.97)), cov

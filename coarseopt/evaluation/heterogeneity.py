@@ -213,6 +213,11 @@ def _scores(
 
 
 # ----------------------------------------------------------------------------- RATE machinery
+def _constant(priority: np.ndarray) -> bool:
+    """Whether the predictions are the same for everyone (up to rounding): no ranking."""
+    return bool(np.ptp(priority) <= 1e-12 * max(1.0, float(np.abs(priority).max())))
+
+
 def _autoc_weights(n: int) -> np.ndarray:
     """``c_r = (H_n - H_{r-1} - 1) / n``: AUTOC = sum_r c_r Gamma_(r)."""
     inv = 1.0 / np.arange(1, n + 1)
@@ -310,6 +315,8 @@ def _rank_weighted(priority: np.ndarray, gamma: np.ndarray, C: np.ndarray) -> li
 def _rank_stats(priority: np.ndarray, gamma: np.ndarray, qs: Any = ()) -> tuple[tuple, tuple, list]:
     """(AUTOC, se), (Qini, se) and [(TOC(q), se) for q in qs] of one priority."""
     n = priority.shape[0]
+    if _constant(priority):  # a constant priority ranks no one: every curve is exactly zero
+        return (0.0, 0.0), (0.0, 0.0), [(0.0, 0.0) for _ in qs]
     C = np.vstack([_autoc_weights(n), _qini_weights(n)] + [_toc_weights(n, float(q)) for q in qs])
     res = _rank_weighted(priority, gamma, C)
     return res[0], res[1], res[2:]
@@ -326,10 +333,10 @@ def _blp(priority: np.ndarray, gamma: np.ndarray) -> dict:
     ate = float(gamma.mean())
     nan = float("nan")
     out = {"mean_predicted": sbar, "ate": ate, "ate_se": float(gamma.std(ddof=1) / math.sqrt(n))}
-    sxx = float(np.dot(dev, dev))
-    if sxx <= 1e-12 * max(1.0, sbar**2) * n:
-        return out | {"blp_ate": ate / sbar if sbar else nan, "blp_ate_se": nan, "blp_het": nan,
-                      "blp_het_se": nan, "blp_het_p": nan}
+    if _constant(priority):
+        return out | {"blp_ate": ate / sbar if sbar else nan,
+                      "blp_ate_se": out["ate_se"] / abs(sbar) if sbar else nan,
+                      "blp_het": nan, "blp_het_se": nan, "blp_het_p": nan}
     X = np.column_stack([np.full(n, sbar if sbar != 0 else 1.0), dev])
     XtX_inv = np.linalg.inv(X.T @ X)
     beta = XtX_inv @ (X.T @ gamma)
@@ -351,6 +358,8 @@ def _groups(priority: np.ndarray, groups: int) -> np.ndarray:
     from scipy.stats import rankdata
 
     n = priority.shape[0]
+    if _constant(priority):
+        return np.zeros(n, dtype=np.int64)
     r = rankdata(priority, method="average")
     return np.minimum(groups - 1, np.floor(groups * (r - 0.5) / n).astype(np.int64))
 
@@ -568,25 +577,36 @@ def _toc_table(sc: Scores, qs: np.ndarray, alpha: float):
 
 # ----------------------------------------------------------------------------- the study's summary
 def heterogeneity_verdict(label: Any, row: Any, alpha: float = 0.05) -> str:
-    """One sentence from the calibration test and the AUTOC of one row of :func:`heterogeneity`."""
+    """One sentence from the calibration test and the AUTOC of one row of :func:`heterogeneity`.
+
+    "Heterogeneity detected" when the calibration test rejects ``blp_het <= 0`` at level
+    ``alpha``; ``±`` is the half-width of the ``1 - alpha`` interval.
+
+    Examples
+    --------
+    >>> row = {"blp_het": 0.12, "blp_het_se": 0.15, "blp_het_p": 0.21, "autoc": 0.01, "autoc_se": 0.01,
+    ...        "mean_predicted": 0.8, "ate": 0.4, "ate_se": 0.1}
+    >>> heterogeneity_verdict("Mens E-Mail", row)  # doctest: +NORMALIZE_WHITESPACE
+    "No detected heterogeneity in Mens E-Mail's effect: calibration slope 0.12 ± 0.29 (one-sided p = 0.21),
+    AUTOC 0.01 ± 0.02; mean predicted lift 0.8 vs measured 0.4 ± 0.2."
+    """
     z = _z(alpha)
     if label == BEST:
         what = "the best predicted arm's effect"
     else:
         what = f"{label}'s effect" if isinstance(label, str) else f"arm {label:g}'s effect"
     p = row["blp_het_p"]
+    measured = (f"mean predicted lift {row['mean_predicted']:.3g} vs measured {row['ate']:.3g} "
+                f"± {z * row['ate_se']:.2g}.")
     if not math.isfinite(p):
-        head = f"No ranking to test in {what}: the predictions do not vary"
-    elif p < alpha:
+        return f"No ranking to test in {what}: the predictions do not vary across customers; {measured}"
+    if p < alpha:
         head = f"Heterogeneity detected in {what}"
     else:
         head = f"No detected heterogeneity in {what}"
-    slope = f"calibration slope {row['blp_het']:.2f} ± {z * row['blp_het_se']:.2f}"
-    if math.isfinite(p):
-        slope += f" (one-sided p = {p:.3g})"
     return (
-        f"{head}: {slope}, AUTOC {row['autoc']:.3g} ± {z * row['autoc_se']:.2g}; mean predicted lift "
-        f"{row['mean_predicted']:.3g} vs measured {row['ate']:.3g} ± {z * row['ate_se']:.2g}."
+        f"{head}: calibration slope {row['blp_het']:.2f} ± {z * row['blp_het_se']:.2f} (one-sided p = {p:.3g}), "
+        f"AUTOC {row['autoc']:.3g} ± {z * row['autoc_se']:.2g}; {measured}"
     )
 
 
