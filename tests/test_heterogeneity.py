@@ -148,6 +148,8 @@ def test_measured_lift_equals_step3_doubly_robust_values():
         va = co.evaluation.policy_value(y, A, np.full(600, arm), method="dr", X=X)
         vc = co.evaluation.policy_value(y, A, np.zeros(600, dtype=int), method="dr", X=X)
         assert tab.loc[arm, "ate"] == pytest.approx(va.estimate - vc.estimate, rel=1e-10)
+        d = va.influence - vc.influence  # paired: the same customers inform both values
+        assert tab.loc[arm, "ate_se"] == pytest.approx(math.sqrt(np.dot(d, d) / (600 * 599)), rel=1e-10)
 
 
 def _half_sample_se(priority, gamma, weights_of, reps, rng):
@@ -208,7 +210,10 @@ def test_propensity_rule_and_economics():
     exp = experiment(X, A, y)
     shares = np.bincount(A) / len(A)
     given = co.evaluation.heterogeneity(experiment(X, A, y, propensity=shares[A]), pred)
-    pd.testing.assert_frame_equal(given, co.evaluation.heterogeneity(exp, pred))
+    estimated = co.evaluation.heterogeneity(exp, pred)
+    # Same numbers; only the average lift's SE counts the shares as estimated when no column gives them.
+    pd.testing.assert_frame_equal(given.drop(columns="ate_se"), estimated.drop(columns="ate_se"))
+    assert not np.allclose(given["ate_se"], estimated["ate_se"])
     # The design's probabilities, not the sample shares, when a column gives them.
     design = co.evaluation.heterogeneity(experiment(X, A, y, propensity=np.array(UNEQUAL)[A]), pred)
     assert not np.allclose(design["ate"], given["ate"])
@@ -351,3 +356,15 @@ def test_coverage_with_heterogeneity(shares):
 def test_coverage_with_heterogeneity_long(shares):
     cov = _coverage_with_heterogeneity(shares, 1000, seed=0)
     assert np.all((cov >= 0.93) & (cov <= 0.97)), cov
+
+
+def test_benchmark_runner_quick(tmp_path):
+    from benchmarks.heterogeneity import main
+
+    assert main(["--quick", "--out", str(tmp_path)]) == 0
+    records = [json.loads(line) for line in (tmp_path / "heterogeneity.jsonl").read_text().splitlines()]
+    sims = [r for r in records if r["section"] == "simulation"]
+    assert len(sims) == 12 and all(0.0 <= r["reject"] <= 1.0 for r in sims)
+    promotions = [r for r in records if r["section"] == "promotions"]
+    assert promotions[-1]["arm"] == BEST and promotions[-1]["verdict"]
+    assert "calibration slope" in (tmp_path / "heterogeneity.md").read_text()

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from ._data import EvaluationError, ExperimentData, check_alpha
-from .estimators import Context, check_outcome_model
+from .estimators import Context, check_outcome_model, share_term
 
 __all__ = [
     "BEST",
@@ -85,6 +85,7 @@ class Scores:
     priority: np.ndarray  # (n, r)
     gamma: np.ndarray  # (n, r)
     n: int
+    shares: np.ndarray  # (n, r) influence of estimated arm shares on mean(gamma) (zeros if given)
 
 
 def _profit_outcome(experiment: Any, economics: Any) -> np.ndarray:
@@ -194,22 +195,26 @@ def _scores(
     data = ExperimentData(
         y=y, action=np.asarray(experiment.arm_index, dtype=np.int64), e=e,
         labels=np.asarray(experiment.arms, dtype=object), design="rba", X=experiment.X.to_numpy(dtype=np.float64),
+        shares_estimated=getattr(experiment, "propensity", None) is None,
     )
     ctx = Context(data, outcome_model=model, cv=cv, seed=seed)
     n = experiment.n
     A = data.action
-
-    def dr(j: int) -> np.ndarray:
-        mu = ctx.mu(np.full(n, j))
-        return mu + (A == j) / e * (y - mu)
-
-    base = dr(experiment.control_index)
-    G = np.column_stack([dr(arm_of[a]) - base for a in labels])
-    best = S.argmax(axis=1)
     rows = np.arange(n)
-    priority = np.column_stack([S, S[rows, best]])
-    gamma = np.column_stack([G, G[rows, best]])
-    return Scores(labels=[*labels, BEST], priority=priority, gamma=gamma, n=n)
+    best = np.r_[[arm_of[a] for a in labels]][S.argmax(axis=1)]
+    codes = [np.full(n, arm_of[a]) for a in labels] + [best]
+    control = np.full(n, experiment.control_index)
+    mu_c = ctx.mu(control)
+    t_c = (A == control) * (y - mu_c)
+    gamma, shares = [], []
+    for arm in codes:
+        mu = ctx.mu(arm)
+        t = (A == arm) * (y - mu)
+        gamma.append(mu - mu_c + (t - t_c) / e)
+        shares.append(share_term(ctx, t) - share_term(ctx, t_c))
+    priority = np.column_stack([S, S[rows, S.argmax(axis=1)]])
+    return Scores(labels=[*labels, BEST], priority=priority, gamma=np.column_stack(gamma), n=n,
+                  shares=np.column_stack(shares))
 
 
 # ----------------------------------------------------------------------------- RATE machinery
@@ -323,8 +328,10 @@ def _rank_stats(priority: np.ndarray, gamma: np.ndarray, qs: Any = ()) -> tuple[
 
 
 # ----------------------------------------------------------------------------- BLP and GATES
-def _blp(priority: np.ndarray, gamma: np.ndarray) -> dict:
-    """Least squares of the scores on ``[mean(s), s - mean(s)]`` with HC3 standard errors."""
+def _blp(priority: np.ndarray, gamma: np.ndarray, shares: np.ndarray | None = None) -> dict:
+    """Least squares of the scores on ``[mean(s), s - mean(s)]`` with HC3 standard errors;
+    the measured average lift ``mean(gamma)`` with the influence of estimated arm shares
+    (``shares``) in its standard error, as step 3's doubly robust values."""
     from scipy import stats
 
     n = priority.shape[0]
@@ -332,7 +339,8 @@ def _blp(priority: np.ndarray, gamma: np.ndarray) -> dict:
     dev = priority - sbar
     ate = float(gamma.mean())
     nan = float("nan")
-    out = {"mean_predicted": sbar, "ate": ate, "ate_se": float(gamma.std(ddof=1) / math.sqrt(n))}
+    psi = gamma - ate + (0.0 if shares is None else shares)
+    out = {"mean_predicted": sbar, "ate": ate, "ate_se": math.sqrt(float(np.dot(psi, psi)) / (n * (n - 1)))}
     if _constant(priority):
         return out | {"blp_ate": ate / sbar if sbar else nan,
                       "blp_ate_se": out["ate_se"] / abs(sbar) if sbar else nan,
@@ -475,7 +483,7 @@ def _table(sc: Scores, groups: int, alpha: float):
     rows = []
     for j, label in enumerate(sc.labels):
         s, g = sc.priority[:, j], sc.gamma[:, j]
-        row = {"customers": sc.n} | _blp(s, g)
+        row = {"customers": sc.n} | _blp(s, g, sc.shares[:, j])
         (autoc, autoc_se), (qini, qini_se), _ = _rank_stats(s, g)
         row.update(autoc=autoc, autoc_se=autoc_se, autoc_ci_low=autoc - z * autoc_se,
                    autoc_ci_high=autoc + z * autoc_se, qini=qini, qini_se=qini_se,
