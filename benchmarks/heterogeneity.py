@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -154,7 +153,8 @@ def markdown(records: list[dict], facts: dict) -> str:
     sim = df[df.section == "simulation"] if "section" in df else pd.DataFrame()
     if len(sim):
         lines += [f"Simulation ({int(sim['reps'].iloc[0])} experiments per line; a linear model learned on as many "
-                  "other customers):", "",
+                  "other customers). With `het = 0` the rejection rate is the test's size and the coverage should be "
+                  "95%; with `het = 0.5` the rejection rate is its power and an interval covering 0 is a miss:", "",
                   "| arm shares | het | customers | row | calibration test rejects at 5% | AUTOC CI covers 0 | "
                   "Qini CI covers 0 |", "|---|---|---|---|---|---|---|"]
         for _, r in sim.iterrows():
@@ -177,6 +177,9 @@ def markdown(records: list[dict], facts: dict) -> str:
                 f"{_fmt(r['autoc'])} ({_fmt(r['autoc_se'], 2)}) | {_fmt(r['qini'])} ({_fmt(r['qini_se'], 2)}) | "
                 f"{_fmt(r['gates_top_bottom'])} ({_fmt(r['gates_top_bottom_se'], 2)}) |")
         lines += [""] + [f"- {v}" for v in part["verdict"]]
+    lines += ["", f"Commit {facts.get('commit') or 'unknown'}; simulation {facts.get('simulation_seconds', 0):.0f} s, "
+                  f"Hillstrom {facts.get('hillstrom_seconds', 0):.0f} s, promotions "
+                  f"{facts.get('promotions_seconds', 0):.0f} s."]
     return "\n".join(lines)
 
 
@@ -200,9 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--docs", default=None, help="rewrite this page's generated block from the run")
     args = parser.parse_args(argv)
+    from ._measure import git_commit, machine_facts, versions
+
     reps = 20 if args.quick else args.reps
-    facts: dict = {"reps": reps, "seed": args.seed, "python": platform.python_version(), "coarseopt": co.__version__,
-                   "numpy": np.__version__, "pandas": pd.__version__, "machine": platform.machine()}
+    facts: dict = {"command": " ".join(["python -m benchmarks.heterogeneity", *(argv if argv is not None else sys.argv[1:])]),
+                   "reps": reps, "seed": args.seed, "commit": git_commit(), "versions": versions(),
+                   "machine": machine_facts()}
     t0 = time.perf_counter()
     records = run_simulation(reps, args.seed)
     facts["simulation_seconds"] = time.perf_counter() - t0
