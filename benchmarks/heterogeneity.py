@@ -5,13 +5,14 @@
 ``--docs docs/evaluation.md`` rewrites the page's generated block ``heterogeneity`` from the
 run, so every number there comes from this command.
 
-1. **Simulation.** Three arms (0 = control) with effects ``0.3 + het * x0`` and
-   ``0.1 - het * x1 / 2`` (unit noise, three standard normal features), under equal shares and
+1. **Simulation.** Three arms (0 = control) with effects ``0.2 + het * x0`` and
+   ``0.2 - het * x1 / 2`` (unit noise, three standard normal features), under equal shares and
    under shares 0.6 / 0.3 / 0.1. A fast learner (least squares per arm) is fitted on one
    sample and :func:`coarseopt.evaluation.heterogeneity` evaluates its predictions on a fresh
    sample of the same size. With ``het = 0``: how often the calibration test rejects at 5% and
    how often the AUTOC and Qini intervals cover 0. With ``het = 0.5``: the power of the
-   calibration test at the documented sizes.
+   calibration test at the documented sizes, and how often the AUTOC, Qini, TOC(0.2) and
+   GATES intervals cover the true values (computed by Monte Carlo for each learned model).
 2. **Hillstrom.** The MineThatData e-mail experiment split in halves; the default learner of
    :func:`coarseopt.estimate_profit` on the training half predicts the held-out half, where
    the diagnostics are computed (outcome: spend, which is the profit here).
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 import coarseopt as co
-from coarseopt.evaluation.heterogeneity import BEST, _scores, _table
+from coarseopt.evaluation.heterogeneity import BEST, _gates_table, _scores, _table, _toc_table
 
 ev = co.evaluation
 
@@ -49,12 +50,19 @@ HILLSTROM_FEATURES = ["recency", "history", "mens", "womens", "zip_code", "newbi
 
 # ----------------------------------------------------------------------------- simulation
 def draw(n: int, shares, het: float, rng):
-    """Features, arms, outcomes and true effects of one simulated experiment."""
+    """Features, arms, outcomes and true effects of one simulated experiment. Both arms have
+    the same average effect, so with ``het = 0`` the best predicted arm's effect does not vary
+    either (no heterogeneity in any row)."""
     X = rng.normal(size=(n, 3))
     A = rng.choice(3, size=n, p=shares)
-    tau = np.c_[np.zeros(n), 0.3 + het * X[:, 0], 0.1 - 0.5 * het * X[:, 1]]
+    tau = np.c_[np.zeros(n), effects(X, het)]
     y = X @ np.array([1.0, 0.5, -0.5]) + tau[np.arange(n), A] + rng.normal(size=n)
     return X, A, y, tau
+
+
+def effects(X, het: float) -> np.ndarray:
+    """True lifts of arms 1 and 2 over the control."""
+    return np.c_[0.2 + het * X[:, 0], 0.2 - 0.5 * het * X[:, 1]]
 
 
 def learn(X, A, y):
@@ -95,6 +103,51 @@ def simulate(shares, het: float, n: int, reps: int, seed: int) -> dict:
             "qini_covers_0": np.mean(cov_q, axis=0)}
 
 
+def true_values(f, het: float, rng, N: int = 20_000) -> list[dict]:
+    """Population AUTOC, Qini, TOC(0.2) and quintile means (lowest first) of each row's
+    priority under predictor ``f``, by Monte Carlo over ``N`` customers."""
+    X = rng.normal(size=(N, 3))
+    tau = effects(X, het)
+    S = f(X)
+    best = S.argmax(axis=1)
+    S = np.c_[S, S.max(axis=1)]
+    T = np.c_[tau, tau[np.arange(N), best]]
+    u = (np.arange(N) + 0.5) / N
+    out = []
+    for j in range(3):
+        t = T[np.argsort(-S[:, j]), j]
+        out.append({
+            "autoc": float(np.mean(t * (-np.log(u) - 1))),
+            "qini": float(np.mean(t * (0.5 - u))),
+            "toc": float(t[: N // 5].mean() - t.mean()),
+            "gates": [float(t[N * (4 - k) // 5: N * (5 - k) // 5].mean()) for k in range(5)],
+        })
+    return out
+
+
+def coverage(shares, het: float, n: int, reps: int, seed: int) -> np.ndarray:
+    """Coverage of the true values by the 95% intervals: rows (arm 1, arm 2, best predicted
+    arm) x (AUTOC, Qini, TOC(0.2), GATES: the share of the five group intervals)."""
+    rng = np.random.default_rng(seed)
+    hits = []
+    for _ in range(reps):
+        sc, f = one_study(n, shares, het, rng)
+        tab, toc, gt = _table(sc, 5, 0.05), _toc_table(sc, np.array([0.2]), 0.05), _gates_table(sc, 5, 0.05)
+        truth = true_values(f, het, rng)
+        row = []
+        for j in range(3):
+            t, r, tc = truth[j], tab.iloc[j], toc.iloc[j]
+            g = gt.iloc[5 * j: 5 * j + 5]
+            row.append([
+                r["autoc_ci_low"] <= t["autoc"] <= r["autoc_ci_high"],
+                r["qini_ci_low"] <= t["qini"] <= r["qini_ci_high"],
+                tc["ci_low"] <= t["toc"] <= tc["ci_high"],
+                np.mean((g["ci_low"].to_numpy() <= t["gates"]) & (t["gates"] <= g["ci_high"].to_numpy())),
+            ])
+        hits.append(row)
+    return np.mean(hits, axis=0)
+
+
 def run_simulation(reps: int, seed: int) -> list[dict]:
     records = []
     for name, shares in (("equal", EQUAL), ("0.6/0.3/0.1", UNEQUAL)):
@@ -105,6 +158,12 @@ def run_simulation(reps: int, seed: int) -> list[dict]:
                 records.append({"section": "simulation", "shares": name, "het": het, "n": n, "reps": reps,
                                 "row": row, **{k: float(v[j]) for k, v in out.items()},
                                 "seconds": time.perf_counter() - t0})
+        t0 = time.perf_counter()
+        cov = coverage(shares, 0.5, 1000, reps, seed)
+        for j, row in enumerate(["arm 1", "arm 2", BEST]):
+            records.append({"section": "coverage", "shares": name, "het": 0.5, "n": 1000, "reps": reps, "row": row,
+                            **dict(zip(("autoc", "qini", "toc_0.2", "gates"), map(float, cov[j]))),
+                            "seconds": time.perf_counter() - t0})
     return records
 
 
@@ -160,6 +219,15 @@ def markdown(records: list[dict], facts: dict) -> str:
         for _, r in sim.iterrows():
             lines.append(f"| {r['shares']} | {r['het']:g} | {int(r['n']):,} | {r['row']} | {r['reject']:.3f} | "
                          f"{r['autoc_covers_0']:.3f} | {r['qini_covers_0']:.3f} |")
+    cov = df[df.section == "coverage"] if "section" in df else pd.DataFrame()
+    if len(cov):
+        lines += ["", f"Coverage of the true values by the 95% intervals with `het = 0.5` ({int(cov['reps'].iloc[0])} "
+                      "experiments of 1,000 customers per line; truth by Monte Carlo over 20,000 customers; GATES: "
+                      "the share of the five group intervals that cover their group's true mean lift):", "",
+                  "| arm shares | row | AUTOC | Qini | TOC(0.2) | GATES |", "|---|---|---|---|---|---|"]
+        for _, r in cov.iterrows():
+            lines.append(f"| {r['shares']} | {r['row']} | {r['autoc']:.3f} | {r['qini']:.3f} | {r['toc_0.2']:.3f} | "
+                         f"{r['gates']:.3f} |")
     for name, title in (("hillstrom", "Hillstrom (held-out half, spend in dollars)"),
                         ("promotions", f"make_promotions({facts.get('promotions_n', 0):,}, seed=0) "
                                        "(held-out half, profit)")):
@@ -206,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     from ._measure import git_commit, machine_facts, versions
 
     reps = 20 if args.quick else args.reps
-    facts: dict = {"command": " ".join(["python -m benchmarks.heterogeneity", *(argv if argv is not None else sys.argv[1:])]),
+    given = argv if argv is not None else sys.argv[1:]
+    facts: dict = {"command": " ".join(["python -m benchmarks.heterogeneity", *given]),
                    "reps": reps, "seed": args.seed, "commit": git_commit(), "versions": versions(),
                    "machine": machine_facts()}
     t0 = time.perf_counter()

@@ -29,28 +29,17 @@ from coarseopt.evaluation.heterogeneity import (
     rank_weighted,
 )
 
-from benchmarks.heterogeneity import EQUAL, POWER_SIZES, UNEQUAL, draw, experiment, learn, one_study, simulate
-
-
-def true_values(f, het, rng, N=20_000):
-    """Population AUTOC, Qini, TOC(0.2) and quintile means of each row's priority."""
-    X = rng.normal(size=(N, 3))
-    tau = np.c_[0.3 + het * X[:, 0], 0.1 - 0.5 * het * X[:, 1]]
-    S = f(X)
-    best = S.argmax(axis=1)
-    S = np.c_[S, S.max(axis=1)]
-    T = np.c_[tau, tau[np.arange(N), best]]
-    u = (np.arange(N) + 0.5) / N
-    out = []
-    for j in range(3):
-        t = T[np.argsort(-S[:, j]), j]
-        out.append({
-            "autoc": float(np.mean(t * (-np.log(u) - 1))),
-            "qini": float(np.mean(t * (0.5 - u))),
-            "toc": float(t[: N // 5].mean() - t.mean()),
-            "gates": [float(t[N * (4 - k) // 5: N * (5 - k) // 5].mean()) for k in range(5)],
-        })
-    return out
+from benchmarks.heterogeneity import (
+    EQUAL,
+    POWER_SIZES,
+    UNEQUAL,
+    coverage,
+    draw,
+    experiment,
+    learn,
+    one_study,
+    simulate,
+)
 
 
 def binomial_band(p: float, reps: int) -> float:
@@ -234,7 +223,8 @@ def test_gates_and_toc_tables():
     exp = experiment(X, A, y)
     pred = pd.DataFrame(learn(*draw(1000, EQUAL, 0.8, rng)[:3])(X), columns=[1, 2])
     gt = co.evaluation.gates(exp, pred, groups=4)
-    assert list(gt.columns) == ["arm", "group", "customers", "predicted", "measured", "measured_se", "ci_low", "ci_high"]
+    assert list(gt.columns) == [
+        "arm", "group", "customers", "predicted", "measured", "measured_se", "ci_low", "ci_high"]
     one = gt[gt["arm"] == 1]
     assert one["customers"].sum() == 1000 and list(one["group"]) == [1, 2, 3, 4]
     assert one["predicted"].is_monotonic_increasing
@@ -313,39 +303,16 @@ def test_no_heterogeneity_size_and_coverage_long(shares):
 
 @pytest.mark.parametrize("shares", [EQUAL, UNEQUAL], ids=["equal", "unequal"])
 def test_power_with_heterogeneity(shares):
-    # The sizes documented in docs/evaluation.md: effect slopes het = 0.5 (arm 1: 0.3 + 0.5 x0;
-    # arm 2: 0.1 - 0.25 x1; unit noise), a linear model learned on as many other customers.
+    # The sizes documented in docs/evaluation.md: effect slopes het = 0.5 (arm 1: 0.2 + 0.5 x0;
+    # arm 2: 0.2 - 0.25 x1; unit noise), a linear model learned on as many other customers.
     power = simulate(shares, 0.5, POWER_SIZES[shares], 150, seed=12)["reject"]
     assert np.all(power >= 0.8), power
-
-
-def _coverage_with_heterogeneity(shares, reps, seed):
-    from coarseopt.evaluation.heterogeneity import _gates_table, _toc_table
-
-    rng = np.random.default_rng(seed)
-    hits = []
-    for _ in range(reps):
-        sc, f = one_study(1000, shares, 0.5, rng)
-        tab, toc, gt = _table(sc, 5, 0.05), _toc_table(sc, np.array([0.2]), 0.05), _gates_table(sc, 5, 0.05)
-        truth = true_values(f, 0.5, rng)
-        row = []
-        for j in range(3):
-            t, r, tc = truth[j], tab.iloc[j], toc.iloc[j]
-            g = gt.iloc[5 * j: 5 * j + 5]
-            row.append([
-                r["autoc_ci_low"] <= t["autoc"] <= r["autoc_ci_high"],
-                r["qini_ci_low"] <= t["qini"] <= r["qini_ci_high"],
-                tc["ci_low"] <= t["toc"] <= tc["ci_high"],
-                np.mean((g["ci_low"].to_numpy() <= t["gates"]) & (t["gates"] <= g["ci_high"].to_numpy())),
-            ])
-        hits.append(row)
-    return np.mean(hits, axis=0)  # rows x (AUTOC, Qini, TOC(0.2), GATES)
 
 
 @pytest.mark.parametrize("shares", [EQUAL, UNEQUAL], ids=["equal", "unequal"])
 def test_coverage_with_heterogeneity(shares):
     reps = 120
-    cov = _coverage_with_heterogeneity(shares, reps, seed=13)
+    cov = coverage(shares, 0.5, 1000, reps, seed=13)
     assert np.all(np.abs(cov[:, :3] - 0.95) <= binomial_band(0.95, reps)), cov
     # GATES: five intervals per experiment, so the rate over 5 * reps intervals.
     assert np.all(np.abs(cov[:, 3] - 0.95) <= binomial_band(0.95, reps)), cov
@@ -354,7 +321,7 @@ def test_coverage_with_heterogeneity(shares):
 @pytest.mark.slow
 @pytest.mark.parametrize("shares", [EQUAL, UNEQUAL], ids=["equal", "unequal"])
 def test_coverage_with_heterogeneity_long(shares):
-    cov = _coverage_with_heterogeneity(shares, 1000, seed=0)
+    cov = coverage(shares, 0.5, 1000, 1000, seed=0)
     assert np.all((cov >= 0.93) & (cov <= 0.97)), cov
 
 

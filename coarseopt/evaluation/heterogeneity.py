@@ -163,8 +163,9 @@ def _predictions(experiment: Any, predicted_profit: Any) -> tuple[list, np.ndarr
             cols.append(P[:, col] - base)
     if not labels:
         raise EvaluationError(
-            f"'predicted_profit' has no column for any non-control arm of the experiment (arms {list(experiment.arms)}, "
-            f"control {experiment.control!r}; columns {columns[:10]}). Name the columns by the arms."
+            f"'predicted_profit' has no column for any non-control arm of the experiment "
+            f"(arms {list(experiment.arms)}, control {experiment.control!r}; columns {columns[:10]}). "
+            "Name the columns by the arms."
         )
     S = np.column_stack(cols)
     bad = ~np.isfinite(S)
