@@ -189,8 +189,9 @@ def _rows_by_arm(records: list, order: list) -> dict:
 
 
 def toc_figure(study: Any):
-    """TOC curves on the held-out customers: measured lift of the top q by predicted lift
-    minus the measured lift of everyone, with pointwise intervals."""
+    """TOC curves on customers the models did not see (held out or out-of-fold): measured
+    lift of the top q by predicted lift minus the measured lift of everyone, with pointwise
+    intervals."""
     het = study.heterogeneity
     alpha = het["alpha"]
     arms = [r["arm"] for r in het["table"]]
@@ -210,8 +211,8 @@ def toc_figure(study: Any):
     ax.set_xlim(0, 1)
     ax.set_xlabel("q: share of customers treated first (highest predicted lift)")
     ax.set_ylabel("lift of the top q minus lift of all")
-    ax.set_title(f"Targeting operator characteristic (held out; {100 * (1 - alpha):.0f}% pointwise bands)",
-                 fontsize=11)
+    ax.set_title(f"Targeting operator characteristic (customers the models did not see; "
+                 f"{100 * (1 - alpha):.0f}% pointwise bands)", fontsize=10)
     ax.legend(fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     return fig
@@ -243,5 +244,6 @@ def gates_figure(study: Any, max_panels: int = 6):
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("lift over the control")
     axes[0].legend(fontsize=8, frameon=False)
-    fig.suptitle(f"Predicted and measured lift per group (held out; {100 * (1 - alpha):.0f}% CI)", fontsize=11)
+    fig.suptitle(f"Predicted and measured lift per group (customers the models did not see; "
+                 f"{100 * (1 - alpha):.0f}% CI)", fontsize=11)
     return fig
