@@ -11,7 +11,7 @@ arm's share of the unit's customers) and combined over units
 Choosing k looks at the data, so the lifts of the coarse policies also get simultaneous
 (max-|t|) intervals over all k: the recommended k is the one with the largest estimated lift,
 and its simultaneous interval stays valid after that choice. The comparisons of each k with the
-previous one are a second family, with Holm-adjusted p-values and simultaneous intervals.
+previous one are a second family, with Holm-adjusted p-values.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["Unit", "unit_policies", "evaluate_units", "BETWEEN_ARMS"]
+
+#: Cross-fitted study: the variance counts the fold policies' differences (Imai & Li); False:
+#: the stacked estimator's (folds as strata).
+FOLD_POLICY_VARIANCE = True
 
 #: The note of a policy that offers levels no customer was randomized to.
 BETWEEN_ARMS = "offers levels between the arms: no data can value it"
@@ -47,6 +51,9 @@ class Unit:
     estimate : coarseopt.ProfitEstimate
         The estimate learned without these customers (predicts new customers as the unit's
         policies do).
+    everyone : dict or None
+        Cross-fitted study: the unit's policies applied to every customer of the study (rows
+        in the study's order), for the variance of estimates whose fold policies differ.
     """
 
     rows: np.ndarray
@@ -55,6 +62,7 @@ class Unit:
     results: dict
     label: str
     estimate: Any = None
+    everyone: dict | None = None
 
 
 def unit_policies(unit: Unit, treatments: list, arm_columns: np.ndarray, arms: tuple, control: Any,
@@ -160,6 +168,8 @@ def evaluate_units(
     folds = [stack(folds)]  # the cross-fitting estimator: every customer with its own fold's policies
     values, lifts, notes = evaluate_folds(folds, baseline=baseline_name, value_method=ev_cfg["value_method"],
                                           method=ev_cfg["method"], alpha=alpha, skip=skip)
+    if FOLD_POLICY_VARIANCE and len(units) > 1 and all(u.everyone is not None for u in units):
+        _fold_policy_variances(units, folds[0], values, lifts, baseline_name)
     shape = ev_cfg.get("shape", "none")
     bounds: dict[str, dict] = {}
     if shape != "none" and unit_value is not None and baseline_name in values:
@@ -257,16 +267,52 @@ def evaluate_units(
                 pairs.append((f"k={b}", f"k={a}"))
             except ValueError:  # no customer of one arm where they disagree, in some fold
                 continue
+            if FOLD_POLICY_VARIANCE and len(units) > 1 and all(u.everyone is not None for u in units):
+                _fold_policy_variance(units, folds[0], diffs[-1], f"k={b}", f"k={a}")
         p_holm = holm_adjusted(diffs, alpha) if diffs else []
-        _, crit = simultaneous(diffs, alpha) if diffs else (None, 0.0)
         comps = []
         for (a, b), d, ph in zip(pairs, diffs, p_holm):
             lo, hi, p = d.interval(alpha)
             comps.append({"policy_a": a, "policy_b": b, "estimate": d.estimate, "se": d.se, "ci_low": lo,
-                          "ci_high": hi, "p_value": p, "p_holm": float(ph), "sim_ci_low": d.estimate - crit * d.se,
-                          "sim_ci_high": d.estimate + crit * d.se, "n_disagree": d.n_disagree})
+                          "ci_high": hi, "p_value": p, "p_holm": float(ph), "n_disagree": d.n_disagree})
         comparisons = pd.DataFrame(comps)
     return table, comparisons, recommended, estimators
+
+
+def _fold_policy_variance(units: list, stacked: Any, q: Any, name: str, other: str | None) -> None:
+    """Replace ``q.se`` (a stacked cross-fitted estimate of ``V(name) - V(other)``, or of
+    ``V(name)``) by Imai & Li's variance, which counts the fold policies' differences."""
+    from ..evaluation.folds import imai_li_variance
+    from ..propensity import arm_shares
+
+    order = np.concatenate([u.rows for u in units])
+    y = np.asarray(stacked.y, dtype=np.float64)
+    action = np.asarray(stacked.action, dtype=object)
+    if stacked.propensity is not None:
+        w = 1.0 / np.asarray(stacked.propensity, dtype=np.float64)
+    else:
+        _, codes = np.unique(action.astype(str), return_inverse=True)
+        w = 1.0 / arm_shares(codes)
+    x, picks = [], []
+    for u in units:
+        pick = [np.asarray(u.everyone[name], dtype=object)[order]]
+        r = (action == pick[0]).astype(np.float64)
+        if other is not None:
+            pick.append(np.asarray(u.everyone[other], dtype=object)[order])
+            r -= action == pick[1]
+        x.append(r * w * y)
+        picks.append(pick)
+    same = all(all(np.array_equal(a, b) for a, b in zip(p, picks[0])) for p in picks[1:])
+    if same:  # one policy for every fold (e.g. everyone the control): the folds are independent
+        return
+    q.se = float(np.sqrt(imai_li_variance(q.influence, stacked.strata, np.asarray(x))))
+
+
+def _fold_policy_variances(units: list, stacked: Any, values: dict, lifts: dict, baseline: str) -> None:
+    for name, v in values.items():
+        _fold_policy_variance(units, stacked, v, name, None)
+        if name != baseline:
+            _fold_policy_variance(units, stacked, lifts[name], name, baseline)
 
 
 def arm_means(y: np.ndarray, action: np.ndarray, arm_levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
