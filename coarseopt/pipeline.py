@@ -92,6 +92,11 @@ class Study:
         The k whose policy has the highest estimated held-out lift over the baseline.
     arm_effects : pandas.DataFrame or None
         Per arm: predicted and measured (doubly robust) incremental profit over the control.
+    heterogeneity : dict or None
+        Is there heterogeneity worth targeting? Calibration, GATES, AUTOC / Qini and TOC
+        curves of the held-out (or, cross-fitted, out-of-fold) predictions, with
+        one-sentence verdicts (see
+        :func:`coarseopt.evaluation.study_heterogeneity`).
     assignment : pandas.DataFrame
         Per customer (all rows): split and the recommended treatment for each k.
     timings : dict
@@ -118,6 +123,7 @@ class Study:
     feature_stats: dict = field(default_factory=dict)
     source_rows: Any = None
     arm_effects: Any = None
+    heterogeneity: dict | None = None
     split_method: str = "holdout"
     folds: Any = None
     fold_results: list = field(default_factory=list)
@@ -520,6 +526,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         n_eval = sum(len(u.rows) for u in units)
         stages.start(f"evaluating on {n_eval:,} customers" + (" (every fold)" if crossfit else " (held out)"))
         _evaluate_units(study, est, units, economics, baseline, truth, source_rows)
+        study.heterogeneity = _heterogeneity(study, est, units, economics)
         study.timings["evaluate"] = time.perf_counter() - t
         stages.done()
 
@@ -728,6 +735,17 @@ def _evaluate_units(study: Study, est: Any, units: list, economics: Any, baselin
             np.asarray(exp.arms, dtype=np.float64))
 
 
+def _heterogeneity(study: Study, est: Any, units: list, economics: Any) -> dict:
+    """:func:`coarseopt.evaluation.study_heterogeneity` of predictions whose customers' outcomes
+    did not train them: the held-out customers', or in the cross-fitted study every customer's
+    out-of-fold prediction (``study.test_profit``) on the whole experiment."""
+    from .evaluation import study_heterogeneity
+
+    experiment = units[0].experiment if len(units) == 1 else est.experiment
+    return study_heterogeneity(experiment, study.test_profit, economics=economics,
+                               alpha=study.config.evaluation["alpha"])
+
+
 def _segments_and_assignment(study: Study, est: Any, units: list, n_rows: int) -> None:
     """Segment profiles per k and the per-customer assignment table: ``split`` (``train`` /
     ``test``, or the fold), ``treatment_k{K}`` (the deployed policy's treatment) and
@@ -857,6 +875,7 @@ def _summary_dict(study: Study) -> dict:
         "evaluation": _records(study.evaluation),
         "comparisons": _records(study.comparisons),
         "arm_effects": _records(study.arm_effects),
+        "heterogeneity": study.heterogeneity,
         "interpolation_check": _records(study.interpolation),
         "timings": study.timings,
         "versions": study.versions,

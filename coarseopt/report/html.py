@@ -212,6 +212,45 @@ It captures {_pct(res.recovery)} of the estimated profit of full personalization
 </div>"""
 
 
+def _heterogeneity_section(study: Any) -> str:
+    """First section: is there heterogeneity worth targeting (verdicts, TOC, GATES)?"""
+    het = getattr(study, "heterogeneity", None)
+    if not het:
+        return ""
+    conf = f"{100 * (1 - het['alpha']):.0f}%"
+    z = _z(het["alpha"])
+    best = het["table"][-1]["arm"]
+    detected = het["verdict"].startswith("Heterogeneity detected")
+    who = ("customers, each predicted by models fitted without their fold (out-of-fold)"
+           if getattr(study, "split_method", "holdout") == "crossfit" else "held-out customers")
+    others = "".join(f"<li>{_e(v)}</li>" for arm, v in het["verdicts"].items() if arm != best)
+    rows = [[_e(r["arm"]), _num(r["mean_predicted"], 3), _num(r["ate"], 3),
+             _ci(r["ate"] - z * r["ate_se"], r["ate"] + z * r["ate_se"]), _num(r["blp_ate"], 3),
+             _num(r["blp_het"], 3), f"± {_num(z * r['blp_het_se'], 2)}", _num(r["blp_het_p"], 3),
+             _num(r["autoc"], 3), _ci(r["autoc_ci_low"], r["autoc_ci_high"]),
+             _num(r["qini"], 3), _ci(r["qini_ci_low"], r["qini_ci_high"])] for r in het["table"]]
+    quint = [[str(g["group"]), f"{g['customers']:,}", _money(g["predicted"]), _money(g["measured"]),
+              _ci(g["ci_low"], g["ci_high"])] for g in het["gates"] if str(g["arm"]) == str(best)]
+    return "\n".join([
+        "<h2>Is there heterogeneity worth targeting?</h2>",
+        f'<div class="box{"" if detected else " warn"}"><b>{_e(het["verdict"])}</b></div>',
+        f"<ul>{others}</ul>" if others else "",
+        f"<p>On the {het['customers']:,} {who}, do the models' predicted lifts rank customers by "
+        "their measured lift? <i>Calibration slope</i> (best linear predictor of the doubly robust scores on "
+        "the predictions): 1 means the predicted differences between customers are right on average, 0 that "
+        "they carry no information (p: one-sided test of slope &le; 0). <i>Mean coefficient</i>: 1 means the "
+        "average predicted lift is right. <i>AUTOC</i> and <i>Qini</i>: rank-weighted average treatment "
+        "effects, 0 when targeting by the predictions gains nothing over treating at random. "
+        f"Intervals at {conf}.</p>",
+        _table(["priority", "mean predicted", "measured", f"{conf} CI", "mean coef.", "calibration slope", "",
+                "p", "AUTOC", f"{conf} CI", "Qini", f"{conf} CI"], rows),
+        _img(plots.toc_figure(study), "TOC curves with pointwise confidence bands"),
+        _img(plots.gates_figure(study), "predicted and measured lift per group of predicted lift"),
+        f"<h3>Predicted and measured lift per group ({_e(best)})</h3>",
+        _table(["group (1 = lowest predicted)", "customers", "predicted", "measured", f"{conf} CI"], quint),
+    ])
+
+
 def build_html(study: Any) -> str:
     """The report as one HTML string (plots embedded)."""
     cfg = study.config
@@ -230,6 +269,7 @@ def build_html(study: Any) -> str:
         + f"treatments: {', '.join(_e(t) for t in study.treatments)} (control: {_e(study.control)}) · "
         f"solver: <code>{_e(cfg.solve['solver'])}</code> · config: {_e(cfg.source)}</p>",
         _recommendation(study),
+        _heterogeneity_section(study),
     ]
 
     # ---- evaluation
