@@ -117,6 +117,8 @@ class Study:
     arm_effects: Any = None
     timings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    deployed: Any = None  # the ProfitEstimate refitted on all customers: the model to deploy
+    rules: dict = field(default_factory=dict)  # k -> segment rules (written by policy.save_policy)
 
 
 # ---------------------------------------------------------------------------- data
@@ -512,6 +514,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         study.test_profit = held.profit
         study.features = list(est.features.columns)
         study.arm_effects = _arm_table(est, held)
+        study.deployed = refit_on_all(cfg, df, control, economics)
         study.timings["estimate"] = time.perf_counter() - t
         stages.done()
 
@@ -540,6 +543,18 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
     study.timings["total"] = time.perf_counter() - t0
     study.versions = _versions()
     return study
+
+
+def refit_on_all(cfg: StudyConfig, df: Any, control: Any, economics: Any) -> Any:
+    """Step 1 refitted on all the study's customers (no cross-fitting): the model to deploy
+    for new customers, saved with the policy (``policy/``)."""
+    import coarseopt as co
+
+    learner = cfg.estimation["learner"]
+    return co.estimate_profit(
+        _experiment(cfg, df, control), economics, learner=None if learner == "default" else learner, cv=None,
+        grid=cfg.estimation["grid"] or None, random_state=cfg.estimation["seed"],
+    )
 
 
 def _solve_all(study: Study, est: Any, cfg: StudyConfig, stages: "_Stages", progress: bool | None) -> None:
@@ -774,6 +789,7 @@ def _summary_dict(study: Study) -> dict:
             "shares": [float(s) for s in res.shares],
             "wall_time": res.wall_time,
             "message": res.message,
+            "rules": study.rules.get(k),
         }
     return {
         "source": study.config.source,
@@ -817,6 +833,8 @@ def _records(df) -> list:
 def _write_files(study: Study, tmp: Path) -> list[str]:
     cfg = study.config
     files = []
+    from .policy import save_policy
+    files += save_policy(study, study.deployed, tmp)
 
     def dump(name: str, obj: Any) -> None:
         text = json.dumps(_finite_json(obj), indent=2, allow_nan=False)
