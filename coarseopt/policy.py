@@ -112,7 +112,7 @@ class _Model:
             nan = col.isna().to_numpy()
             if nan.any():
                 raise SchemaError(
-                    f"column {f!r} has {int(nan.sum())} missing value(s) (first at row {int(np.flatnonzero(nan)[0])}); "
+                    f"column {f!r} has {int(nan.sum())} missing value(s) (first at row {df.index[np.flatnonzero(nan)[0]]!r}); "
                     "fill or drop them: the policy cannot assign a customer without every feature."
                 )
             if f in self.categories:
@@ -578,6 +578,38 @@ def load_policy(run_dir: str | Path, k: int | None = None, *, trusted: Any = ())
 
 
 # ---------------------------------------------------------------------- from a study
+def _held_out(study: Any, est_full: Any, tree: PolicyTree, k: int) -> dict:
+    """The rules' value on the study's held-out customers (which they were not fitted on),
+    with the value estimator of the study's evaluation, beside the model-based policy's."""
+    test = getattr(study, "test_index", None)
+    exp = est_full.experiment
+    out = {"held_out_value": None, "held_out_value_se": None, "model_value": None, "model_value_se": None}
+    if test is None or len(test) == 0 or exp is None:
+        return out
+    from .evaluation import policy_value
+
+    test = np.asarray(test)
+    arms = list(exp.arms)
+    pol = tree.predict(est_full.features.iloc[test])
+    if not set(pol.tolist()) <= set(arms):  # levels between the arms: no data can value them
+        return out
+    idx = exp.arm_index[test]
+    a, c = est_full.economics.unit_value(arms, numeric=exp.is_numeric)
+    y = a[idx] * exp.y[test] - c[idx]
+    cfg = study.config
+    prop = exp.propensity_received[test] if cfg.columns.get("propensity") else None
+    v = policy_value(y, np.asarray(arms, dtype=object)[idx], pol, propensity=prop,
+                     method=cfg.evaluation["value_method"], alpha=cfg.evaluation["alpha"])
+    out.update(held_out_value=float(v.estimate), held_out_value_se=float(v.se))
+    table = getattr(study, "evaluation", None)
+    if table is not None and len(table) and "policy" in table:
+        row = table[table["policy"] == f"k={k}"]
+        if len(row):
+            out.update(model_value=_finite(float(row["value"].iloc[0])),
+                       model_value_se=_finite(float(row["value_se"].iloc[0])))
+    return out
+
+
 def save_policy(study: Any, est_full: Any, out_dir: str | Path) -> list:
     """Save the deployed policy of every k of ``study`` into ``out_dir/policy/``.
 
@@ -607,7 +639,7 @@ def save_policy(study: Any, est_full: Any, out_dir: str | Path) -> list:
         tree = fit_policy_tree(train_X, study.profit.iloc[:, offered], depth=depth, reference=res.objective,
                                categories=_onehot_names(model))
         potentials = transport_potentials(study.profit.to_numpy(), offered, **shares) if shares else None
-        rules[k] = tree.to_dict()
+        rules[k] = tree.to_dict() | _held_out(study, est_full, tree, k)
         entries[k] = {
             "offered": [int(j) for j in offered],
             "offered_labels": [_json_value(x) for x in res.offered_labels],
