@@ -163,12 +163,11 @@ class _Model:
 
     def profit(self, X: Any) -> np.ndarray:
         """Predicted incremental profit (n, m) of the encoded customers ``X``."""
+        from .estimation.estimate import _interpolate  # the study's interpolation between arm levels
+
         arm_outcome = self.learner.predict_outcome(X)
         if self.treatments is not None and len(self.columns) != len(self.arms):
-            levels = np.asarray(self.arms, dtype=np.float64)
-            idx = np.clip(np.searchsorted(levels, self.treatments, side="right") - 1, 0, levels.size - 2)
-            w = (self.treatments - levels[idx]) / (levels[idx + 1] - levels[idx])
-            outcome = arm_outcome[:, idx] * (1.0 - w) + arm_outcome[:, idx + 1] * w
+            outcome = _interpolate(arm_outcome, np.asarray(self.arms, dtype=np.float64), self.treatments)
         else:
             outcome = arm_outcome
         absolute = outcome * self.unit_a[None, :] - self.unit_c[None, :]

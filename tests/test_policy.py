@@ -264,3 +264,17 @@ def test_unknown_k_and_save_never_overwrites(study, tmp_path):
         apply_policy(policy, tmp_path / "in.csv", tmp_path / "in.csv", force=True)
     with pytest.raises(SchemaError, match="expected a .csv or .parquet"):
         apply_policy(policy, tmp_path / "in.csv", tmp_path / "out.json")
+
+
+def test_levels_between_arms_round_trip(tmp_path):
+    """Numeric arms with a finer grid: the saved policy predicts the estimate's interpolated profits."""
+    df, truth = co.datasets.make_promotions(2000, seed=0)
+    exp = co.Experiment(df, outcome="sales", treatment="discount", features=truth.features)
+    est = co.estimate_profit(exp, truth.economics, learner="t", grid=9, cv=None)
+    res = co.solve(est.to_problem(3), "enumerate")
+    policy = co.load_policy(co.Policy(est, res, rules_depth=1).save(tmp_path / "p"))
+    np.testing.assert_allclose(policy.predict_profit(df).to_numpy(), est.profit.iloc[:, res.offered].to_numpy(),
+                               rtol=1e-10, atol=1e-10)
+    expected = est.assign(res).to_numpy()
+    assert (policy.assign(df).to_numpy() == expected).all()
+    assert policy.rules.depth == 1 and set(policy.assign(df, using="rules")) <= set(policy.offered)
