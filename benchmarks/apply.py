@@ -21,7 +21,7 @@ on; the model refitted on all 20,000 customers is the deployed one, saved with
 - ``rules_d1..3``: the exact depth-1/2/3 policy trees (fitted on the training customers'
   cross-fitted profits), applied to the new customers;
 - one run with ``max_share = 0.4`` (k = 3): largest share on the new customers when
-  assigned as a batch (transport) and one at a time (potentials).
+  assigned as a batch (transport) and one at a time (potentials); solved with `ot`.
 
 **Scale**: ``coarseopt apply`` as a subprocess on Parquet files of 10^6 and 10^7 new
 customers (k = 3, default chunks of 100,000 rows), wall time and peak resident memory of
@@ -93,7 +93,7 @@ def quality(seed: int, n_train: int, n_new: int, ks: tuple[int, ...], tmp: Path)
         print(json.dumps(row), flush=True)
     # share bounds kept on new customers
     k, cap = 3, 0.4
-    res = co.solve(est_cf.to_problem(k, max_share=cap), "enumerate")
+    res = co.solve(est_cf.to_problem(k, max_share=cap), "ot")  # enumerate re-solves a transport per set: slow
     policy = co.load_policy(co.Policy(est_full, res, max_share=cap, rules_depth=None).save(tmp / f"bounded-{seed}"))
     batch = policy.assign(new).value_counts(normalize=True)
     single = policy.assign(new, method="potentials").value_counts(normalize=True)
