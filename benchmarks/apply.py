@@ -120,8 +120,8 @@ def _write_features(path: Path, n: int, part: int = 1_000_000) -> None:
     writer.close()
 
 
-def scale(sizes: tuple[int, ...], tmp: Path) -> list[dict]:
-    df, truth = co.datasets.make_promotions(20_000, seed=0)
+def scale(sizes: tuple[int, ...], tmp: Path, n_train: int = 20_000) -> list[dict]:
+    df, truth = co.datasets.make_promotions(n_train, seed=0)
     exp = co.Experiment(df, outcome="sales", treatment="discount", features=truth.features)
     est_cf = co.estimate_profit(exp, truth.economics, grid=truth.grid, cv=5)
     est_full = co.estimate_profit(exp, truth.economics, grid=truth.grid, cv=None)
