@@ -288,18 +288,25 @@ def _print_study(args: argparse.Namespace, study: Any, out: Path, seconds: float
     cfg = study.config
     info = study.data_info
     conf = f"{100 * (1 - cfg.evaluation['alpha']):.0f}%"
-    print(f"study: {info.get('source')}, {info.get('rows_used', 0):,} customers "
-          f"({len(study.train_index):,} training / {len(study.test_index):,} held out), solver {cfg.solve['solver']}")
+    split = (f"cross-fitted, {cfg.split['folds']} folds" if study.split_method == "crossfit"
+             else f"{len(study.train_index):,} training / {len(study.test_index):,} held out")
+    print(f"study: {info.get('source')}, {info.get('rows_used', 0):,} customers ({split}), "
+          f"solver {cfg.solve['solver']}")
     ev = study.evaluation.set_index("policy")
     for k, res in study.results.items():
         offered = ", ".join(f"{lab} {100 * s:.0f}%" for lab, s in zip(res.offered_labels, res.shares))
         row = ev.loc[f"k={k}"]
         mark = "  <- recommended" if k == study.recommended_k else ""
         if math.isfinite(row["lift"]):
-            lift = (f"held-out lift {row['lift']:.4f} per customer, {conf} CI [{row['lift_ci_low']:.4f}, "
+            lift = (f"lift {row['lift']:.4f} per customer, {conf} CI [{row['lift_ci_low']:.4f}, "
+                    f"{row['lift_ci_high']:.4f}], simultaneous [{row['lift_sim_ci_low']:.4f}, "
+                    f"{row['lift_sim_ci_high']:.4f}]")
+        elif math.isfinite(row.get("lift_lower", float("nan"))):
+            lift = (f"lift between {row['lift_lower']:.4f} and {row['lift_upper']:.4f} per customer under "
+                    f"[evaluation] shape = \"{cfg.evaluation['shape']}\", {conf} CI [{row['lift_ci_low']:.4f}, "
                     f"{row['lift_ci_high']:.4f}]")
         else:
-            lift = f"held-out lift: n/a ({row.get('note') or 'not evaluable'})"
+            lift = f"lift: n/a ({row.get('note') or 'not evaluable'})"
         if "true_lift" in row and math.isfinite(row["true_lift"]):
             lift += f"; true lift {row['true_lift']:.4f}"
         rec = f"{100 * res.recovery:.1f}%" if math.isfinite(res.recovery) else "n/a"

@@ -579,12 +579,15 @@ def load_policy(run_dir: str | Path, k: int | None = None, *, trusted: Any = ())
 # ---------------------------------------------------------------------- from a study
 def _held_out(study: Any, est_full: Any, tree: PolicyTree, k: int) -> dict:
     """The rules' value on the study's held-out customers (which they were not fitted on),
-    with the value estimator of the study's evaluation, beside the model-based policy's."""
+    with the value estimator of the study's evaluation, beside the model-based policy's
+    (holdout study only: None in the cross-fitted study)."""
     test = getattr(study, "test_index", None)
     exp = est_full.experiment
     out = {"held_out_value": None, "held_out_value_se": None, "model_value": None, "model_value_se": None}
-    if test is None or len(test) == 0 or exp is None:
-        return out
+    train = getattr(study, "train_index", None)
+    if test is None or len(test) == 0 or exp is None or (
+            train is not None and np.intersect1d(np.asarray(test), np.asarray(train)).size):
+        return out  # the cross-fitted study has no customers the rules were not fitted on
     from .evaluation import policy_value
 
     test = np.asarray(test)
