@@ -21,15 +21,15 @@ from coarseopt.exceptions import PolicyFileError, SchemaError
 from coarseopt.pipeline import OutputError, run_study, write_outputs
 from test_cli import assert_one_line_error, make_experiment, run_cli, write_study
 
-MAX_SHARE = 0.55
+MIN_SHARE = 0.3  # binds at k = 3 (the control would get about 25% of the customers)
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """A small study with a share bound that binds (k = 2, 3), written to disk."""
+    """A small study (k = 2, 3) with a share bound that binds at k = 3, written to disk."""
     tmp = tmp_path_factory.mktemp("study")
     df = make_experiment(3000, seed=0)
-    cfg = load_config(write_study(tmp, df), overrides=[("solve.k", [2, 3]), ("solve.max_share", MAX_SHARE)])
+    cfg = load_config(write_study(tmp, df), overrides=[("solve.k", [2, 3]), ("solve.min_share", MIN_SHARE)])
     result = run_study(cfg, progress=False)
     write_outputs(result, tmp / "results")
     return tmp, df, result
@@ -60,15 +60,16 @@ def test_round_trip_assigns_as_the_study(study):
         assert policy.offered == res.offered_labels
         # the deployed policy on the study's customers: the refitted model, share bounds by transport
         expected = np.asarray(result.deployed.profit.columns, dtype=object)[
-            assign_offered(result.deployed.profit.to_numpy(), res.offered, max_share=MAX_SHARE)]
+            assign_offered(result.deployed.profit.to_numpy(), res.offered, min_share=MIN_SHARE)]
         got = policy.assign(df)
         assert got.index.equals(df.index) and got.name == "treatment"
         assert (got.to_numpy() == expected).all()
-        in_memory = co.Policy(result.deployed, res, max_share=MAX_SHARE)
+        in_memory = co.Policy(result.deployed, res, min_share=MIN_SHARE)
         assert (in_memory.assign(df).to_numpy() == expected).all()
         np.testing.assert_allclose(policy.predict_profit(df).to_numpy(),
                                    result.deployed.profit.iloc[:, res.offered].to_numpy(), rtol=1e-10, atol=1e-12)
-        assert got.value_counts(normalize=True).max() <= MAX_SHARE + 1e-12
+        shares = got.value_counts(normalize=True)
+        assert len(shares) == k and shares.min() >= MIN_SHARE - 1e-12
 
 
 def test_summary_holds_the_rules(study):
@@ -103,7 +104,7 @@ def test_apply_command_writes_one_row_per_customer(study, tmp_path):
     assert (out["row"] == np.arange(len(new))).all() and (out["customer"] == new["customer"]).all()
     assert (out["treatment"] == policy.assign(new).to_numpy()).all()
     # share bounds kept on new customers (batch transport)
-    assert out["treatment"].value_counts(normalize=True).max() <= MAX_SHARE + 1e-12
+    assert out["treatment"].value_counts(normalize=True).min() >= MIN_SHARE - 1e-12
     # refuses to overwrite, unless --force
     again = run_cli("apply", str(tmp / "results"), "new.csv", "--k", "2", "--out", "out.csv", cwd=tmp_path)
     assert_one_line_error(again, "--out out.csv", "--force")
@@ -122,7 +123,8 @@ def test_streamed_chunks_keep_the_bounds_and_match_without_them(study, tmp_path)
     out = pd.read_parquet(tmp_path / "chunked.parquet")
     assert info["rows"] == len(new) == len(out) and (out["row"] == np.arange(len(new))).all()
     for start in range(0, 2000, 500):  # every full chunk meets the bounds exactly
-        assert out["treatment"].iloc[start:start + 500].value_counts().max() <= MAX_SHARE * 500
+        counts = out["treatment"].iloc[start:start + 500].value_counts()
+        assert len(counts) == 3 and counts.min() >= MIN_SHARE * 500
     # without bounds, chunks change nothing: every customer gets the best offered treatment
     free = co.Policy(result.deployed, result.results[3], rules_depth=None)
     apply_policy(free, tmp_path / "new.parquet", tmp_path / "a.csv", chunksize=333, progress=False)
@@ -132,7 +134,7 @@ def test_streamed_chunks_keep_the_bounds_and_match_without_them(study, tmp_path)
 
 def test_one_new_customer_uses_the_potentials(study):
     tmp, _, _ = study
-    policy = co.load_policy(tmp / "results", k=2)
+    policy = co.load_policy(tmp / "results", k=3)
     assert policy.potentials is not None and np.abs(policy.potentials).max() > 0  # the bound binds
     one = make_experiment(40, seed=3).drop(columns=["spend", "arm"])
     singles = [policy.assign(one.iloc[[i]]).iloc[0] for i in range(len(one))]
@@ -254,7 +256,7 @@ def test_unknown_k_and_save_never_overwrites(study, tmp_path):
     tmp, _, result = study
     with pytest.raises(PolicyFileError, match=r"k = 5: the study solved k in \[2, 3\]"):
         co.load_policy(tmp / "results", k=5)
-    policy = co.Policy(result.deployed, result.results[2], max_share=MAX_SHARE)
+    policy = co.Policy(result.deployed, result.results[2], min_share=MIN_SHARE)
     path = policy.save(tmp_path / "p")
     assert co.load_policy(path).offered == policy.offered
     with pytest.raises(PolicyFileError, match="never overwrites"):
