@@ -46,6 +46,9 @@ __all__ = [
 
 log = logging.getLogger("coarseopt")
 
+#: Customers on whom every fold's policies are compared for the cross-fitted variance.
+VARIANCE_SAMPLE = 50_000
+
 
 class OutputError(CoarseoptError, ValueError):
     """An output directory that cannot be written (exists and is not empty, not a directory)."""
@@ -598,18 +601,23 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
     from .study.evaluate import unit_policies
 
     baseline = _baseline(cfg, est.arms)
+    # Imai & Li's variance needs every fold's policies on the same customers; its policy-value
+    # variance is a population quantity, which a random subset of customers estimates well.
+    rng = np.random.default_rng(cfg.split["seed"])
+    sample = np.arange(len(df)) if len(df) <= VARIANCE_SAMPLE else np.sort(rng.choice(len(df), VARIANCE_SAMPLE,
+                                                                                         replace=False))
     for f in range(F):
         stages.done()
         rows = np.flatnonzero(folds == f)
         fold_exp = exp.subset(rows)
         held = without[f].predict(fold_exp)
         results = _solve_all(without[f], cfg, stages, progress, label=f"fold {f + 1}/{F}: ")
-        everyone = Unit(rows=np.arange(len(df)), experiment=exp, profit=without[f].predict(exp).profit,
-                        results=results, label="all")
+        everyone = Unit(rows=sample, experiment=None, profit=without[f].predict(exp.subset(sample)).profit,
+                        results=results, label="variance sample")
         units.append(Unit(rows=rows, experiment=fold_exp, profit=held.profit, results=results, label=str(f),
                           estimate=_predictor(without[f]),
                           everyone=unit_policies(everyone, list(est.profit.columns), est.arm_columns, est.arms,
-                                                 control, baseline)))
+                                                 control, baseline), everyone_rows=sample))
         without[f] = None  # its (n, m) matrices are no longer needed: memory at millions of customers
         held_parts.append(held.profit)
     import pandas as pd

@@ -133,9 +133,10 @@ def method_sentences(study: Any) -> str:
         F = study.config.split["folds"]
         return (f"Every customer was used twice: the policy to deploy was learned on all customers, and each of "
                 f"{F} folds was evaluated with the policy learned on the other {F - 1} folds, so no evaluated "
-                f"customer helped choose the policy that was evaluated on it. The intervals are about the mean "
-                f"value of those {F} fold policies, each learned from {100 * (F - 1) // F}% of the customers: "
-                f"evidence for the deployed policy, which is learned the same way from more data.")
+                f"customer helped choose the policy that was evaluated on it. The intervals are about the "
+                f"expected value of a policy learned this way from {100 * (F - 1) // F}% of the customers, with "
+                f"Imai & Li's variance, which counts how much the fold policies differ: evidence for the deployed "
+                f"policy, which is learned the same way from more data.")
     return (f"The policies were learned on {len(study.train_index):,} customers and evaluated on "
             f"{len(study.test_index):,} other customers held out at random, so the evaluation is causal and "
             "not optimistic. The held-out half's information is not used to learn the policy.")
@@ -174,14 +175,14 @@ def _recommendation(study: Any) -> str:
         c = study.comparisons[study.comparisons["policy_a"] == f"k={k}"]
         if len(c):
             c = c.iloc[0]
-            inc = "" if c["sim_ci_low"] <= 0 <= c["sim_ci_high"] else "not "
-            comp = (f" Against {c['policy_b']}: {_money(c['estimate'])} per customer, simultaneous {conf} CI "
-                    f"{_ci(c['sim_ci_low'], c['sim_ci_high'])} (the interval does {inc}include zero).")
+            comp = (f" Against {c['policy_b']}: {_money(c['estimate'])} per customer, {conf} CI "
+                    f"{_ci(c['ci_low'], c['ci_high'])} (Holm-adjusted p = {_num(c.get('p_holm'), 3)} over the "
+                    f"{len(study.comparisons)} comparisons of one k with the previous).")
     gap = ""
     if res.status != "optimal":
         gap = (f" The solver ({_e(res.solver)}) returned status <i>{_e(res.status)}</i>"
                + (f", gap {_pct(res.gap, 3)}" if res.gap is not None else ", no optimality proof") + ".")
-    where = ("evaluated fold by fold" if getattr(study, "split_method", "holdout") == "crossfit"
+    where = ("fold by fold" if getattr(study, "split_method", "holdout") == "crossfit"
              else "on held-out customers")
     bounded = not math.isfinite(float(row["value"])) and math.isfinite(float(row.get("lift_lower", math.nan)))
     if bounded:
@@ -263,13 +264,12 @@ def build_html(study: Any) -> str:
     ]
     if study.comparisons is not None and len(study.comparisons):
         rows = [[_e(c["policy_a"]) + " vs " + _e(c["policy_b"]), _money(c["estimate"]),
-                 _ci(c["ci_low"], c["ci_high"]), _ci(c.get("sim_ci_low"), c.get("sim_ci_high")),
-                 _num(c.get("p_value"), 3), _num(c.get("p_holm"), 3)]
+                 _ci(c["ci_low"], c["ci_high"]), _num(c.get("p_value"), 3), _num(c.get("p_holm"), 3)]
                 for _, c in study.comparisons.iterrows()]
         parts += ["<h3>Does offering one more treatment pay?</h3>",
-                  "<p>Each k against the previous one. These comparisons are a family: read the simultaneous "
-                  "interval and the Holm-adjusted p-value.</p>",
-                  _table(["comparison", "difference", f"{conf} CI", "simultaneous CI", "p", "p (Holm)"], rows)]
+                  "<p>Each k against the previous one. These comparisons are a family: read the Holm-adjusted "
+                  "p-value, which controls the chance of any false \"it pays\" among them.</p>",
+                  _table(["comparison", "difference", f"{conf} CI", "p", "p (Holm)"], rows)]
 
     if "value_lower" in ev and ev["value_lower"].notna().any():
         parts.append(f"<p><b>Bounds.</b> Policies offering levels between the arms are bounded under the "

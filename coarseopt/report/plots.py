@@ -148,11 +148,22 @@ def value_figure(study: Any):
         colors = [_PALETTE[0] if n.startswith("k=") else "0.45" for n in names]
         for i in range(len(names)):
             ax.errorbar(est[i], y[i], xerr=err[:, i:i + 1], fmt="o", color=colors[i], capsize=4)
+        bounds = (ev[f"{col}_lower"].to_numpy(dtype=float), ev[f"{col}_upper"].to_numpy(dtype=float)) \
+            if f"{col}_lower" in ev else None
         for i in range(len(names)):
-            if not np.isfinite(est[i]):
-                text = "n/a: not in the experiment's arms" if col == "value" else "n/a"
-                ax.annotate(text, (0.02, y[i]), xycoords=("axes fraction", "data"),
-                            va="center", fontsize=8, color="0.4")
+            if np.isfinite(est[i]):
+                continue
+            if bounds is not None and np.isfinite(bounds[0][i]):
+                # bounded under a stated shape: the bounds as a bar, the interval as whiskers
+                ax.plot([bounds[0][i], bounds[1][i]], [y[i], y[i]], lw=6, color=colors[i], alpha=0.35,
+                        solid_capstyle="butt")
+                ax.plot([lo[i], hi[i]], [y[i], y[i]], lw=1, color=colors[i])
+                for end in (lo[i], hi[i]):
+                    ax.plot([end, end], [y[i] - 0.12, y[i] + 0.12], lw=1, color=colors[i])
+                continue
+            text = "n/a: not in the experiment's arms" if col == "value" else "n/a"
+            ax.annotate(text, (0.02, y[i]), xycoords=("axes fraction", "data"),
+                        va="center", fontsize=8, color="0.4")
         if col == "lift":
             ax.axvline(0, color="0.5", lw=1, ls="--")
             handles = []
@@ -169,5 +180,7 @@ def value_figure(study: Any):
         ax.grid(axis="x", alpha=0.3)
     ax1.set_yticks(y, names)
     ax1.invert_yaxis()
-    fig.suptitle("Held-out evaluation (customers the models never saw)", fontsize=11)
+    fig.suptitle("Evaluation on customers whose policy never saw them (shaded bar: bounds under the stated "
+                 "shape)" if bounds is not None and np.isfinite(bounds[0]).any() else
+                 "Evaluation on customers whose policy never saw them", fontsize=11)
     return fig
