@@ -132,6 +132,8 @@ class Study:
     interpolation: Any = None
     timings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    deployed: Any = None  # the ProfitEstimate refitted on all customers: the model to deploy
+    rules: dict = field(default_factory=dict)  # k -> segment rules (written by policy.save_policy)
 
 
 # ---------------------------------------------------------------------------- data
@@ -520,6 +522,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         study.profit = est.profit
         study.treatments = list(est.profit.columns)
         study.features = list(est.features.columns)
+        study.deployed = refit_on_all(cfg, df, control, economics)
 
         # ---- step 3 on customers whose policies never saw them
         t = time.perf_counter()
@@ -539,6 +542,17 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
     study.timings["total"] = time.perf_counter() - t0
     study.versions = _versions()
     return study
+
+
+def refit_on_all(cfg: StudyConfig, df: Any, control: Any, economics: Any) -> Any:
+    """Step 1 refitted on all the study's customers (one fit, no cross-fitting): the model to
+    deploy for new customers, saved with the policy (``policy/``)."""
+    import coarseopt as co
+
+    exp = _experiment(cfg, df, control)
+    learner, base, grid = _learner_args(cfg, exp)
+    return co.estimate_profit(exp, economics, learner, base_estimator=base, cv=None, grid=grid,
+                              random_state=cfg.estimation["seed"])
 
 
 def _holdout(study: Study, cfg: StudyConfig, df, control, economics, stages: "_Stages", progress):
@@ -860,6 +874,7 @@ def _summary_dict(study: Study) -> dict:
             "shares": [float(s) for s in res.shares],
             "wall_time": res.wall_time,
             "message": res.message,
+            "rules": study.rules.get(k),
         }
     return {
         "source": study.config.source,
@@ -907,6 +922,8 @@ def _records(df) -> list:
 def _write_files(study: Study, tmp: Path) -> list[str]:
     cfg = study.config
     files = []
+    from .policy import save_policy
+    files += save_policy(study, study.deployed, tmp)
 
     def dump(name: str, obj: Any) -> None:
         text = json.dumps(_finite_json(obj), indent=2, allow_nan=False)

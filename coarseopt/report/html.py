@@ -387,6 +387,8 @@ def build_html(study: Any) -> str:
         parts.append(_table(["segment", "customers", "share", "distinctive features"]
                             + [f"profit: {t}" for t in tr], rows, left=1))
 
+    parts += _rules_section(study)
+
     # ---- run facts
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in study.timings.items())
     versions = ", ".join(f"{k} {v}" for k, v in study.versions.items())
@@ -401,6 +403,37 @@ def build_html(study: Any) -> str:
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
+
+
+def _rules_section(study: Any) -> list[str]:
+    """The readable segment rules of every k (``study.rules``, from the saved policy)."""
+    rules = getattr(study, "rules", None) or {}
+    if not rules:
+        return []
+    depth = next(iter(rules.values()))["depth"]
+    parts = [
+        "<h2>Who gets what: segment rules</h2>",
+        f"<p>For each k, the best policy tree of depth {depth} over the features: the if/else rules that "
+        "give the offered treatments to the customers with the most estimated profit (exact search over "
+        "every split, as R <code>policytree</code>). <em>Kept</em>: the share of the model-based "
+        "assignment's estimated profit the rules keep on the customers they were fitted on (they ignore "
+        "share bounds, so with bounds it can exceed 100%). <em>Held-out value</em> (holdout study only): "
+        "mean profit per customer on the held-out customers, beside the model-based policy's. Run them in a database with the SQL "
+        "expression, or with <code>coarseopt apply --rules</code>.</p>",
+    ]
+    for k, r in rules.items():
+        held = "–" if r.get("held_out_value") is None else (
+            f"{_money(r['held_out_value'])} ± {_money(r.get('held_out_value_se'))}")
+        model = "–" if r.get("model_value") is None else (
+            f"{_money(r['model_value'])} ± {_money(r.get('model_value_se'))}")
+        parts += [
+            f"<h3>k = {k}</h3>",
+            f"<p>Kept {_pct(r.get('kept'))} of the model-based estimated profit; held-out value {held} "
+            f"(model-based policy: {model}).</p>",
+            f"<pre>{_e(r['text'])}</pre>",
+            f"<details><summary>SQL</summary><pre>{_e(r['sql'])}</pre></details>",
+        ]
+    return parts
 
 
 def write_report(study: Any, path: str | Path) -> Path:
