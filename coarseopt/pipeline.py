@@ -624,7 +624,7 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
         units.append(Unit(rows=rows, experiment=fold_exp, profit=held.profit, results=results, label=str(f),
                           estimate=_predictor(without[f]),
                           everyone=unit_policies(everyone, list(est.profit.columns), est.arm_columns, est.arms,
-                                                 control, baseline), everyone_rows=sample))
+                                                 control, baseline, assign=_assigner(cfg)), everyone_rows=sample))
         without[f] = None  # its (n, m) matrices are no longer needed: memory at millions of customers
         held_parts.append(held.profit)
     import pandas as pd
@@ -672,16 +672,33 @@ def _n_jobs(cfg: StudyConfig) -> int:
     return n if n > 0 else max(1, os.cpu_count() or 1)
 
 
-def _solve_all(est: Any, cfg: StudyConfig, stages: "_Stages", progress: bool | None, label: str = "") -> dict:
-    """Step 2 for every k of the config on one estimate: ``k -> SolveResult``."""
-    import coarseopt as co
-
-    time_limit = cfg.solve["time_limit"] or None
+def _shares(cfg: StudyConfig) -> dict:
+    """The share bounds of ``[solve]`` that bind anything (as keyword arguments)."""
     shares = {}
     if cfg.solve["min_share"] > 0:
         shares["min_share"] = cfg.solve["min_share"]
     if cfg.solve["max_share"] < 1:
         shares["max_share"] = cfg.solve["max_share"]
+    return shares
+
+
+def _assigner(cfg: StudyConfig):
+    """How customers outside the solve get their offered treatment: the best one, or with share
+    bounds the batch transport that keeps them (:func:`coarseopt.assign_offered`)."""
+    shares = _shares(cfg)
+    if not shares:
+        return None
+    from .assign import assign_offered
+
+    return lambda profit, result: assign_offered(profit, result, **shares)
+
+
+def _solve_all(est: Any, cfg: StudyConfig, stages: "_Stages", progress: bool | None, label: str = "") -> dict:
+    """Step 2 for every k of the config on one estimate: ``k -> SolveResult``."""
+    import coarseopt as co
+
+    time_limit = cfg.solve["time_limit"] or None
+    shares = _shares(cfg)
     results = {}
     for k in cfg.solve["k"]:
         stages.start(f"{label}solving k={k} ({cfg.solve['solver']})")
@@ -712,8 +729,8 @@ def _evaluate_units(study: Study, est: Any, units: list, economics: Any, baselin
     cfg = study.config
     labels = np.asarray(study.treatments, dtype=object)
     base_name = "control" if baseline == "control" else f"everyone: {baseline}"
-    policies = [unit_policies(u, study.treatments, est.arm_columns, est.arms, study.control, baseline)
-                for u in units]
+    policies = [unit_policies(u, study.treatments, est.arm_columns, est.arms, study.control, baseline,
+                              assign=_assigner(cfg)) for u in units]
     study.unit_policies = policies
     study.units = units
     if len(units) == 1:
@@ -781,15 +798,19 @@ def _segments_and_assignment(study: Study, est: Any, units: list, n_rows: int) -
         split = np.full(n_rows, "train", dtype=object)
         split[study.test_index] = "test"
         assign["split"] = split
-    train_rows = np.asarray(study.train_index)
+    from .assign import assign_offered
+
+    deployed = study.deployed.profit.to_numpy() if study.deployed is not None else None
     for k, res in study.results.items():
-        col = np.empty(n_rows, dtype=object)
-        col[train_rows] = labels[np.asarray(res.assignment)]
+        # the deployed policy's treatment: what `coarseopt apply` gives these customers
+        if deployed is not None:
+            col = labels[assign_offered(deployed, res, **_shares(study.config))]
+        else:
+            col = np.empty(n_rows, dtype=object)
+            col[np.asarray(study.train_index)] = labels[np.asarray(res.assignment)]
         evaluated = np.full(n_rows, "", dtype=object)
         for unit, pols in zip(study.units, study.unit_policies):
             evaluated[unit.rows] = pols[f"k={k}"]
-            if study.split_method != "crossfit":
-                col[unit.rows] = pols[f"k={k}"]  # held-out customers get the learned policy too
         assign[f"treatment_k{k}"] = col
         assign[f"evaluated_k{k}"] = evaluated
     study.assignment = assign
