@@ -46,6 +46,7 @@ _LAZY = {
     "estimation": ("coarseopt.estimation", None),
     "evaluation": ("coarseopt.evaluation", None),
     "datasets": ("coarseopt.datasets", None),
+    "read_profit_parquet": ("coarseopt.parquet", "read_profit_parquet"),
     "Policy": ("coarseopt.policy", "Policy"),
     "load_policy": ("coarseopt.policy", "load_policy"),
     "PolicyTree": ("coarseopt.rules", "PolicyTree"),

@@ -5,6 +5,6 @@ Each module is one plugin registered through the entry-point group ``coarseopt.s
 on the core (``coarseopt``); the core never imports them.
 """
 
-from .kernels.source import read_profit_parquet
+from coarseopt.parquet import read_profit_parquet
 
 __all__ = ["read_profit_parquet"]

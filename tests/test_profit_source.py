@@ -77,7 +77,7 @@ def test_read_profit_parquet_round_trip(tmp_path):
     frame = pd.DataFrame(profit, columns=[f"t{j}" for j in range(5)])
     for part, rows in enumerate(np.array_split(np.arange(900), 3)):
         frame.iloc[rows].to_parquet(tmp_path / f"part{part}.parquet")
-    from coarseopt_solvers import read_profit_parquet
+    from coarseopt import read_profit_parquet
 
     arr = read_profit_parquet(tmp_path, columns=["t4", "t0"], dtype=np.float32)
     assert arr.shape == (900, 2) and arr.dtype == np.float32

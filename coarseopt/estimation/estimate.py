@@ -381,7 +381,7 @@ class LazyProfit:
     frame : dask.dataframe.DataFrame
         The same profits indexed like the data, one column per treatment named
         ``str(label)`` (e.g. to write them once with ``frame.to_parquet(path)`` and read them
-        back with ``coarseopt_solvers._chunked.profit_from_parquet``).
+        back with ``co.read_profit_parquet``).
     columns : pandas.Index
         The treatment labels (or levels) of the columns.
     treatments : ndarray of float or None

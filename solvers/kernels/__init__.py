@@ -18,7 +18,9 @@ these names and never each other's private ones.
 from .blocks import assign_best, best_two, gains_over, gains_over_columns, group_sum, offered_value, row_blocks, segment_sums, swap_terms
 from .checks import check_offered, check_offered_option
 from .limits import REL_TOL, improves, rows_per_block, snap_ties, tol
-from .source import ChunkedSource, InMemorySource, as_source, fsum_parts, map_reduce, read_profit_parquet
+from coarseopt.parquet import read_profit_parquet
+
+from .source import ChunkedSource, InMemorySource, as_source, fsum_parts, map_reduce
 
 __all__ = [
     "REL_TOL", "tol", "improves", "snap_ties", "rows_per_block",
