@@ -617,15 +617,16 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
         stages.done()
         rows = np.flatnonzero(folds == f)
         fold_exp = exp.subset(rows)
-        held = without[f].predict(fold_exp)
-        results = _solve_all(without[f], cfg, stages, progress, label=f"fold {f + 1}/{F}: ")
-        everyone = Unit(rows=sample, experiment=None, profit=without[f].predict(exp.subset(sample)).profit,
+        fold_est = without[f]
+        held = fold_est.predict(fold_exp)
+        results = _solve_all(fold_est, cfg, stages, progress, label=f"fold {f + 1}/{F}: ")
+        everyone = Unit(rows=sample, experiment=None, profit=fold_est.predict(exp.subset(sample)).profit,
                         results=results, label="variance sample")
         units.append(Unit(rows=rows, experiment=fold_exp, profit=held.profit, results=results, label=str(f),
-                          estimate=_predictor(without[f]),
+                          estimate=_predictor(fold_est),
                           everyone=unit_policies(everyone, list(est.profit.columns), est.arm_columns, est.arms,
                                                  control, baseline, assign=_assigner(cfg)), everyone_rows=sample))
-        without[f] = None  # its (n, m) matrices are no longer needed: memory at millions of customers
+        del fold_est  # its (n, m) matrices are no longer needed: memory at millions of customers
         held_parts.append(held.profit)
     import pandas as pd
 

@@ -17,6 +17,7 @@ for five folds), and every prediction stays out of fold:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -74,10 +75,12 @@ def nested_cross_fit(
 
     Returns
     -------
-    (ProfitEstimate, list of ProfitEstimate)
+    (ProfitEstimate, sequence of ProfitEstimate)
         The all-customer estimate (cross-fitted over ``folds``) and, at position ``f``, the
         estimate on the customers outside fold ``f`` (rows in their order in the experiment),
-        cross-fitted over the remaining folds; its ``predict`` never uses fold ``f``.
+        cross-fitted over the remaining folds; its ``predict`` never uses fold ``f``. The
+        sequence assembles each estimate from the shared fits when indexed (keep it while you
+        need it).
     """
     from joblib import Parallel, delayed
 
@@ -102,9 +105,26 @@ def nested_cross_fit(
     common = dict(economics=economics, learner=learner, base_estimator=base_estimator, grid=grid,
                   random_state=random_state)
     whole = estimate_profit(experiment, folds=folds, _fitted=[model[(f,)] for f in range(F)], **common)
-    without = []
-    for f in range(F):
+
+    def without(f: int) -> ProfitEstimate:
         rows = np.flatnonzero(folds != f)
         inner = [model[(min(f, g), max(f, g))] for g in range(F) if g != f]
-        without.append(estimate_profit(experiment.subset(rows), folds=folds[rows], _fitted=inner, **common))
-    return whole, without
+        return estimate_profit(experiment.subset(rows), folds=folds[rows], _fitted=inner, **common)
+
+    return whole, _Lazy(without, F)
+
+
+class _Lazy(Sequence):
+    """The estimates without each fold, assembled from the shared fits when asked for (one at a
+    time: at millions of customers each holds several (n, m) matrices)."""
+
+    def __init__(self, make: Any, n: int) -> None:
+        self._make, self._n = make, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, f: int) -> ProfitEstimate:
+        if not -self._n <= f < self._n:
+            raise IndexError(f)
+        return self._make(f % self._n)
