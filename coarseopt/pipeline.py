@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, StudyConfig, dump_toml
+from .config import ConfigError, StudyConfig, dump_toml, dump_value
 from .exceptions import CoarseoptError
 from .progress import progress_bar
 
@@ -126,7 +126,7 @@ def _read_file(cfg: StudyConfig):
     from .tabular import read_table
 
     try:
-        return read_table(path, fmt)
+        return read_table(path, fmt, sep=cfg.data["sep"])
     except Exception as exc:  # parser errors of all kinds: the user's file, not our bug
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(
@@ -146,13 +146,19 @@ def _bundled(cfg: StudyConfig):
 def load_data(cfg: StudyConfig):
     """The experiment as a DataFrame holding only the columns the study uses, checked.
 
+    Every check that needs the data happens here, before any model is fitted (``coarseopt
+    run --check`` runs it too): columns present, missing values, a numeric outcome,
+    probabilities, the control and the baseline among the arms, unique ids, enough customers
+    in every arm.
+
     Returns
     -------
     df : pandas.DataFrame
-        Columns: outcome, treatment, optional propensity, then the features (as in the file;
-        text features are one-hot encoded later by :class:`coarseopt.Experiment`).
+        Columns: outcome, treatment, optional propensity, the features (as in the file;
+        text features are one-hot encoded later by :class:`coarseopt.Experiment`), then the
+        id column when ``[columns] id`` names one.
     arms : list
-        The arms of the experiment, sorted.
+        The arms of the experiment, sorted (without those of ``[data] drop_arms``).
     control : object
         The control arm.
     info : dict
@@ -166,9 +172,12 @@ def load_data(cfg: StudyConfig):
     ------
     ConfigError
         A missing column, missing values (without ``dropna``), a non-numeric outcome, an
-        unknown control arm, too few rows: the message names the key and the column.
+        unknown control arm, an arm with too few customers: the message names the key and
+        the column.
     """
     import pandas as pd
+
+    from .tabular import separator_hint
 
     if cfg.data_path is not None:
         raw, truth = _read_file(cfg), None
@@ -184,27 +193,37 @@ def load_data(cfg: StudyConfig):
         cols["features"] = list(truth.features)
     available = [str(c) for c in raw.columns]
     listing = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")
+    hint = separator_hint(available, "set [data] sep =") if cfg.data_path is not None else ""
 
     def require(key: str, column: str) -> None:
         if column not in raw.columns:
-            raise ConfigError(f"[columns] {key} = \"{column}\": no such column in {source}; columns: {listing}.")
+            raise ConfigError(
+                f"[columns] {key} = \"{column}\": no such column in {source}; columns: {listing}.{hint}"
+            )
 
     require("outcome", cols["outcome"])
     require("treatment", cols["treatment"])
     if cols["propensity"]:
         require("propensity", cols["propensity"])
+    if cols["id"]:
+        require("id", cols["id"])
     if not cols["features"]:
         raise ConfigError("[columns] features = []: list at least one column to personalize on.")
     for f in cols["features"]:
         if f not in raw.columns:
-            raise ConfigError(f"[columns] features: no column \"{f}\" in {source}; columns: {listing}.")
-        if f in (cols["outcome"], cols["treatment"], cols["propensity"]):
+            raise ConfigError(f"[columns] features: no column \"{f}\" in {source}; columns: {listing}.{hint}")
+        if f in (cols["outcome"], cols["treatment"], cols["propensity"], cols["id"]):
             raise ConfigError(
-                f"[columns] features: \"{f}\" is also the outcome, treatment or propensity column; "
+                f"[columns] features: \"{f}\" is also the outcome, treatment, propensity or id column; "
                 "a feature must be known before the treatment."
             )
+    for f in cols["categorical"]:
+        if f not in cols["features"]:
+            raise ConfigError(
+                f"[columns] categorical: \"{f}\" is not one of the features; list it in [columns] features too."
+            )
     used = [cols["outcome"], cols["treatment"]] + ([cols["propensity"]] if cols["propensity"] else [])
-    used += cols["features"]
+    used += cols["features"] + ([cols["id"]] if cols["id"] else [])
     df = raw[used].copy()
     df.index = np.arange(len(df))  # positions in the file / data set, kept through dropna and sample
 
@@ -221,6 +240,8 @@ def load_data(cfg: StudyConfig):
         before = len(df)
         df = df.dropna()
         log.info("dropped %d rows with missing values", before - len(df))
+    if cfg.data["drop_arms"]:
+        df = _drop_arms(df, cfg)
     info["rows_dropped"] = int(info["rows_read"] - len(df))
     if cfg.data["sample"] and cfg.data["sample"] < len(df):
         df = df.sample(n=cfg.data["sample"], random_state=cfg.data["seed"]).sort_index()
@@ -230,7 +251,8 @@ def load_data(cfg: StudyConfig):
     y = df[cols["outcome"]]
     if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         raise ConfigError(
-            f"[columns] outcome = \"{cols['outcome']}\": the column must be numeric; got {y.dtype}."
+            f"[columns] outcome = \"{cols['outcome']}\": the column must be numeric; got {y.dtype}"
+            f"{_text_examples(y)}."
         )
     if cols["propensity"]:
         p = df[cols["propensity"]]
@@ -238,38 +260,116 @@ def load_data(cfg: StudyConfig):
             raise ConfigError(
                 f"[columns] propensity = \"{cols['propensity']}\": must hold probabilities in (0, 1]."
             )
+    if cols["id"]:
+        _check_ids(df[cols["id"]], cols["id"])
     arms = sorted(df[cols["treatment"]].unique().tolist(), key=_sort_key)
     if len(arms) < 2:
         raise ConfigError(
             f"[columns] treatment = \"{cols['treatment']}\": the experiment needs at least two arms; found {arms}."
         )
-    if cols["control"]:
-        control = _match_label(cols["control"], arms)
-        if control is None:
-            raise ConfigError(
-                f"[columns] control = \"{cols['control']}\": not an arm of column \"{cols['treatment']}\"; "
-                f"arms: {', '.join(map(str, arms))}."
-            )
-    elif all(isinstance(a, (int, float, np.integer, np.floating)) for a in arms):
-        control = arms[0]
-    else:
+    control = _control(cfg, arms)
+    if cfg.evaluation["baseline"] != "control" and _match_label(cfg.evaluation["baseline"], arms) is None:
         raise ConfigError(
-            f"[columns] control = \"\": the arms of \"{cols['treatment']}\" are labels, so name the control "
-            f"arm; arms: {', '.join(map(str, arms))}."
+            f"[evaluation] baseline = \"{cfg.evaluation['baseline']}\": must be \"control\" or an arm; "
+            f"arms: {', '.join(map(str, arms))}."
         )
     counts = df[cols["treatment"]].value_counts()
-    small = [a for a in arms if counts.get(a, 0) < 10]
-    if small or len(df) < 20 * len(arms):
-        raise ConfigError(
-            f"[data] too few customers: {len(df)} usable rows for {len(arms)} arms (each arm needs at least "
-            f"10 in the data and the study at least {20 * len(arms)})."
-        )
+    _check_arm_sizes(cfg, arms, counts)
     info.update(
         rows_used=int(len(df)),
         arms={str(a): int(counts.get(a, 0)) for a in arms},
         features=list(cols["features"]),
     )
     return df, arms, control, info, truth, source_rows
+
+
+def _text_examples(col) -> str:
+    """``; e.g. 'abc', 'n/a'``: the first entries of a text column that are not numbers."""
+    import pandas as pd
+
+    values = col.astype(str)
+    bad = values[pd.to_numeric(values, errors="coerce").isna()].unique()[:3]
+    return ("; entries that are not numbers: " + ", ".join(repr(str(v)) for v in bad)) if len(bad) else ""
+
+
+def _check_ids(ids, column: str) -> None:
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        first = dup.iloc[0]
+        raise ConfigError(
+            f"[columns] id = \"{column}\": the id {_jsonable(first)!r} appears {int((ids == first).sum())} times "
+            f"({int(ids.duplicated().sum())} repeated id(s) in all); every customer needs its own id."
+        )
+
+
+def _control(cfg: StudyConfig, arms: list) -> Any:
+    """The control arm named by ``[columns] control`` (a label or a number), or the lowest level."""
+    cols = cfg.columns
+    given = cols["control"]
+    if given != "":
+        control = _match_label(given, arms)
+        if control is None:
+            raise ConfigError(
+                f"[columns] control = {_toml(given)}: not an arm of column \"{cols['treatment']}\"; "
+                f"arms: {', '.join(map(str, arms))}."
+            )
+        return control
+    if all(isinstance(a, (int, float, np.integer, np.floating)) for a in arms):
+        return arms[0]
+    raise ConfigError(
+        f"[columns] control = \"\": the arms of \"{cols['treatment']}\" are labels, so name the control "
+        f"arm; arms: {', '.join(map(str, arms))}."
+    )
+
+
+def _toml(value: Any) -> str:
+    """A label or level as written in a config (``"Mens E-Mail"``, ``0.4``)."""
+    return dump_value(_jsonable(value))
+
+
+def _drop_arms(df, cfg: StudyConfig):
+    """``df`` without the customers of the arms listed in ``[data] drop_arms``."""
+    column = cfg.columns["treatment"]
+    present = sorted(df[column].unique().tolist(), key=_sort_key)
+    drop = []
+    for name in cfg.data["drop_arms"]:
+        arm = _match_label(name, present)
+        if arm is None:
+            raise ConfigError(
+                f"[data] drop_arms: {_toml(name)} is not an arm of column \"{column}\"; "
+                f"arms: {', '.join(map(str, present))}."
+            )
+        drop.append(arm)
+    log.info("dropping the customers of arm(s) %s", drop)
+    return df[~df[column].isin(drop)]
+
+
+def min_arm_customers(cfg: StudyConfig) -> int:
+    """Customers every arm needs: the learner's cross-fitting (``[estimation] cv`` folds, each
+    arm at least twice per fold; the DR-learner cross-fits inside each fold again) must still
+    work on the training share of the customers (``1 - [split] test_size``), and both halves
+    must hold every arm."""
+    cv = cfg.estimation["cv"]
+    share = 1.0 - cfg.split["test_size"]
+    if cfg.estimation["learner"] == "dr":
+        share *= (cv - 1) / cv
+    return max(2 * cv, math.ceil((2 * cv + 1) / share), math.ceil(2 / cfg.split["test_size"]))
+
+
+def _check_arm_sizes(cfg: StudyConfig, arms: list, counts) -> None:
+    """One check, one threshold (:func:`min_arm_customers`) for every arm."""
+    need = min_arm_customers(cfg)
+    small = [(a, int(counts.get(a, 0))) for a in arms if counts.get(a, 0) < need]
+    if not small:
+        return
+    arm, count = min(small, key=lambda x: x[1])
+    others = f" (and {len(small) - 1} more arm(s) below it)" if len(small) > 1 else ""
+    raise ConfigError(
+        f"[columns] treatment = \"{cfg.columns['treatment']}\": arm {_toml(arm)} has {count} customer(s){others}; "
+        f"the study needs at least {need} per arm ({cfg.estimation['cv']}-fold cross-fitting, [estimation] cv, "
+        f"on the training share {1 - cfg.split['test_size']:g}, [split] test_size). Drop the arm with "
+        f"[data] drop_arms = [{_toml(arm)}], merge it into another arm in the data, or lower [estimation] cv."
+    )
 
 
 def _sort_key(x: Any):
@@ -351,12 +451,13 @@ def _experiment(cfg: StudyConfig, df, control):
 
     cols = cfg.columns
     return co.Experiment(
-        df.reset_index(drop=True),
+        df,  # indexed by position in the study's data: profit rows keep it
         outcome=cols["outcome"],
         treatment=cols["treatment"],
         features=cols["features"],
         control=control,
         propensity=cols["propensity"] or None,
+        categorical_features=cols["categorical"],
     )
 
 
