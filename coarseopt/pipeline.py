@@ -41,6 +41,7 @@ __all__ = [
     "run_study",
     "load_data",
     "check_output_dir",
+    "check_study",
     "write_outputs",
 ]
 
@@ -93,6 +94,11 @@ class Study:
         Per customer (all rows): split and the recommended treatment for each k.
     timings : dict
         Seconds per step.
+    ids : ndarray or None
+        The customer ids of ``[columns] id``, one per row of the study's data (aligned with
+        ``assignment``), or None.
+    learner : str
+        The learner step 1 fitted (``"default"`` resolved), its base model and folds.
     """
 
     config: StudyConfig
@@ -117,6 +123,8 @@ class Study:
     arm_effects: Any = None
     timings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    ids: Any = None
+    learner: str = ""
 
 
 # ---------------------------------------------------------------------------- data
@@ -283,6 +291,11 @@ def load_data(cfg: StudyConfig):
     return df, arms, control, info, truth, source_rows
 
 
+def _ids(cfg: StudyConfig, df) -> Any:
+    """The ``[columns] id`` column of the study's data, or None."""
+    return df[cfg.columns["id"]].to_numpy() if cfg.columns["id"] else None
+
+
 def _text_examples(col) -> str:
     """``; e.g. 'abc', 'n/a'``: the first entries of a text column that are not numbers."""
     import pandas as pd
@@ -425,10 +438,77 @@ def _economics(cfg: StudyConfig, arms: list, truth: Any):
             value = getattr(truth.economics, key) if truth is not None else (1.0 if key == "margin" else 0.0)
             cfg.economics[key] = value if isinstance(value, (int, float, str)) else None
         terms[key] = _per_arm(value, arms, key)
+    numeric = all(isinstance(a, (int, float, np.integer, np.floating)) for a in arms)
     try:
-        return co.Economics(**terms)
+        economics = co.Economics(**terms)
+        economics.unit_value(arms, numeric=numeric)  # every arm priced (a level left out is an error)
     except ValueError as exc:
         raise ConfigError(f"[economics]: {exc}") from None
+    return economics
+
+
+def _treatment_count(cfg: StudyConfig, exp: Any) -> int:
+    """Candidate treatments of the study: the arms, and the ``[estimation] grid`` levels."""
+    from .estimation.estimate import _columns
+
+    return len(_columns(exp, cfg.estimation["grid"] or None)[0])
+
+
+def _check_k(cfg: StudyConfig, exp: Any) -> None:
+    """``[solve] k`` may not exceed the number of candidate treatments."""
+    m = _treatment_count(cfg, exp)
+    too_many = [k for k in cfg.solve["k"] if k > m]
+    if too_many:
+        fit = [k for k in cfg.solve["k"] if k <= m] or [m]
+        raise ConfigError(
+            f"[solve] k = {dump_value(cfg.solve['k'])}: the study has {m} candidate treatments (the arms of "
+            f"\"{cfg.columns['treatment']}\"{' and the grid levels' if cfg.estimation['grid'] else ''}), so k "
+            f"can be at most {m} (k = {m} offers every treatment); set [solve] k = {dump_value(fit)}."
+        )
+
+
+def _learner_used(cfg: StudyConfig, est: Any) -> str:
+    """The learner that step 1 fitted, as a person reads it (``"default"`` resolved)."""
+    base = getattr(est.learner, "learner", est.learner)
+    cls = type(base).__name__
+    if getattr(base, "level_model", None) == "logit":
+        name = "smooth"
+    else:
+        name = next((key for key, c in _learner_classes().items() if c.__name__ == cls), cls)
+    model = getattr(base, "estimator", None)
+    if model is None:
+        from .estimation.learners import default_estimator
+
+        model = default_estimator()
+    return (f"{name} ({cls}, base model {type(model).__name__}, {cfg.estimation['cv']}-fold cross-fitted"
+            f"{'' if cfg.estimation['learner'] != 'default' else '; chosen by default for the kind of arms'})")
+
+
+def _learner_classes() -> dict:
+    from .estimation.learners import LEARNERS
+
+    return {k: v for k, v in LEARNERS.items() if k != "smooth"}
+
+
+def check_study(cfg: StudyConfig) -> dict:
+    """Every check of :func:`run_study` that precedes model fitting, and nothing else.
+
+    Reads the data (columns, types, missing values, arms and their counts, the control and
+    the baseline, ids), prices every arm, encodes the features as step 1 will and checks
+    ``[solve] k`` against the candidate treatments: a config that passes does not fail in
+    ``coarseopt run`` for a reason found in the config or the data. Used by ``coarseopt run
+    --check``.
+
+    Returns
+    -------
+    dict
+        The data facts (rows read and used, arm counts), plus the number of treatments.
+    """
+    df, arms, control, info, truth, _ = load_data(cfg)
+    _economics(cfg, arms, truth)
+    exp = _experiment(cfg, df, control)
+    _check_k(cfg, exp)
+    return {**info, "treatments": _treatment_count(cfg, exp), "encoded_features": len(exp.feature_names)}
 
 
 # ---------------------------------------------------------------------------- steps
@@ -464,6 +544,7 @@ def _experiment(cfg: StudyConfig, df, control):
 def _estimate(cfg: StudyConfig, exp, economics):
     import coarseopt as co
 
+    _check_k(cfg, exp)
     learner = cfg.estimation["learner"]
     grid = cfg.estimation["grid"] or None
     if grid is not None and not exp.is_numeric:
@@ -583,7 +664,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         cols = cfg.columns
         stages.start("loading data")
         df, arms, control, info, truth, source_rows = load_data(cfg)
-        study.source_rows = source_rows
+        study.source_rows, study.ids = source_rows, _ids(cfg, df)
         study.data_info, study.control = info, control
         economics = _economics(cfg, arms, truth)
         baseline = "control"
@@ -607,7 +688,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         t = time.perf_counter()
         stages.start(f"estimating profit ({cfg.estimation['learner']} learner, {cfg.estimation['cv']}-fold)")
         est = _estimate(cfg, train_exp, economics)
-        study.profit = est.profit
+        study.profit, study.learner = est.profit, _learner_used(cfg, est)
         study.treatments = list(est.profit.columns)
         held = est.predict(test_exp)
         study.test_profit = held.profit
@@ -859,26 +940,47 @@ def check_output_dir(out_dir: str | Path, force: bool = False) -> Path:
     return out
 
 
+def offered_with_customers(res: Any) -> list[tuple[Any, float]]:
+    """``(label, share)`` of the offered treatments that some customer gets (a solver may
+    return an offered treatment that no customer is assigned to: it is not offered)."""
+    return [(lab, float(sh)) for lab, sh in zip(res.offered_labels, res.shares) if sh > 0]
+
+
+def profit_unit(cfg: StudyConfig) -> str:
+    """What one unit of the study's profit is, in words."""
+    return f"profit per customer, in the units of \"{cfg.columns['outcome']}\" (margin x outcome - cost)"
+
+
 def _summary_dict(study: Study) -> dict:
     results = {}
     for k, res in study.results.items():
+        offered = offered_with_customers(res)
+        n = int(np.asarray(res.assignment).size)
         results[str(k)] = {
             "k": k,
             "solver": res.solver,
             "status": res.status,
             "objective": res.objective,
+            "objective_per_customer": res.objective / n if n else None,
             "bound": res.bound,
             "gap": res.gap,
             "recovery": res.recovery,
             "full_profit": res.full_profit,
-            "offered": [_jsonable(x) for x in res.offered_labels],
-            "shares": [float(s) for s in res.shares],
+            "offered": [_jsonable(lab) for lab, _ in offered],
+            "shares": [sh for _, sh in offered],
             "wall_time": res.wall_time,
             "message": res.message,
         }
     return {
         "source": study.config.source,
         "data": study.data_info,
+        "learner": study.learner,
+        "units": {
+            "value": profit_unit(study.config),
+            "lift": "difference in " + profit_unit(study.config) + " to the baseline policy",
+            "objective": "total estimated incremental profit over the training customers (sum, not per customer)",
+        },
+        "id_column": study.config.columns["id"] or None,
         "treatments": [_jsonable(t) for t in study.treatments],
         "control": _jsonable(study.control),
         "n_train": int(len(study.train_index)),
@@ -928,23 +1030,25 @@ def _write_files(study: Study, tmp: Path) -> list[str]:
     segs = {
         str(k): {
             "k": k,
-            "offered": [_jsonable(x) for x in study.results[k].offered_labels],
-            "segments": study.segments[k],
+            "offered": [_jsonable(lab) for lab, _ in offered_with_customers(study.results[k])],
+            "segments": [seg for seg in study.segments[k] if seg.get("count", 1) > 0],
         }
         for k in study.results
     }
     dump("segments.json", segs)
+    assignment = _with_ids(study, study.assignment)
     if cfg.output["assignment_format"] == "csv":
-        study.assignment.to_csv(tmp / "assignment.csv", index=False)
+        assignment.to_csv(tmp / "assignment.csv", index=False)
         files.append("assignment.csv")
     else:
-        study.assignment.to_parquet(tmp / "assignment.parquet", index=False)
+        assignment.to_parquet(tmp / "assignment.parquet", index=False)
         files.append("assignment.parquet")
-    study.evaluation.to_csv(tmp / "evaluation.csv", index=False)
+    evaluation_table(study).to_csv(tmp / "evaluation.csv", index=False)
     files.append("evaluation.csv")
     profit = study.profit.copy()
     profit.columns = [str(c) for c in profit.columns]
-    profit.to_parquet(tmp / "profit.parquet", index=False)
+    profit.index = _row_labels(study, profit.index)
+    profit.to_parquet(tmp / "profit.parquet", index=True)
     files.append("profit.parquet")
     (tmp / "config.toml").write_text(
         "# The configuration this study ran with (every key filled in).\n" + dump_toml(cfg.as_dict()),
@@ -957,6 +1061,45 @@ def _write_files(study: Study, tmp: Path) -> list[str]:
         write_report(study, tmp / "report.html")
         files.append("report.html")
     return files
+
+
+def _with_ids(study: Study, assignment):
+    """The assignment with the customer ids as its first column (one row per customer)."""
+    if study.ids is None or assignment is None:
+        return assignment
+    if len(assignment) != len(study.ids):
+        raise RuntimeError(f"internal: {len(assignment)} assignment rows for {len(study.ids)} ids")
+    name = study.config.columns["id"]
+    return assignment.drop(columns=[name], errors="ignore").assign(**{name: study.ids})[
+        [name] + [c for c in assignment.columns if c != name]]
+
+
+def _row_labels(study: Study, index):
+    """Labels of profit rows (positions in the study's data): the customer ids, else ``row``."""
+    import pandas as pd
+
+    rows = np.asarray(index, dtype=np.int64)
+    if study.ids is None:
+        return pd.Index(rows, name="row")
+    return pd.Index(study.ids[rows], name=study.config.columns["id"])
+
+
+def evaluation_table(study: Study):
+    """``study.evaluation`` as written to ``evaluation.csv``: ``k`` an integer (empty for
+    policies that are not a choice of k), ``lift_over`` naming the policy every lift is
+    measured against, and ``unit`` saying what the values are."""
+    import pandas as pd
+
+    table = study.evaluation.copy()
+    if "k" in table:
+        table["k"] = pd.array([None if pd.isna(v) else int(v) for v in table["k"]], dtype="Int64")
+    base = study.config.evaluation["baseline"]
+    base_name = "control" if base == "control" else f"everyone: {base}"
+    if "lift" in table:
+        at = list(table.columns).index("lift")
+        table.insert(at, "lift_over", [("" if p == base_name else base_name) for p in table["policy"]])
+    table["unit"] = profit_unit(study.config)
+    return table
 
 
 def write_outputs(study: Study, out_dir: str | Path, *, force: bool = False) -> Path:
