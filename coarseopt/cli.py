@@ -396,6 +396,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     import coarseopt as co
 
     from .exceptions import OptionError, UnknownSolverError
+    from .pipeline import certify_one_treatment, offered_with_customers
 
     ks = _parse_k(args.k)
     options = _parse_options(args.options, "--option")
@@ -431,10 +432,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     results = {}
     for k in ks:
         log.info("solving k=%d with %s", k, args.solver)
-        res = co.solve(base.with_k(k), args.solver, time_limit=args.time_limit, seed=args.seed,
-                       progress=_progress(args), **options)
-        results[k] = res
-    from .pipeline import offered_with_customers
+        problem = base.with_k(k)
+        results[k] = certify_one_treatment(problem, co.solve(problem, args.solver, time_limit=args.time_limit,
+                                                             seed=args.seed, progress=_progress(args), **options))
 
     if args.json:
         payload = []

@@ -467,6 +467,25 @@ def _check_k(cfg: StudyConfig, exp: Any) -> None:
         )
 
 
+def certify_one_treatment(problem: Any, res: Any) -> Any:
+    """``res`` with its proof when ``k = 1`` (no share bounds): the optimum is the best single
+    treatment, proven by summing every column. A heuristic that returned it then reads
+    ``optimal`` with that bound, so status and recovery agree; otherwise its bound is
+    tightened to the proven optimum and the gap says how far it is."""
+    import dataclasses
+
+    if problem.k != 1 or problem.has_share_bounds or problem.is_lazy or not res.has_solution:
+        return res
+    best = float(np.asarray(problem.profit, dtype=np.float64).sum(axis=0).max())
+    bound = best if res.bound is None else min(float(res.bound), best)
+    gap = max(0.0, (bound - res.objective) / max(1.0, abs(bound)))
+    if res.status == "optimal" or gap > 1e-9:
+        return dataclasses.replace(res, bound=bound, gap=gap) if res.status != "optimal" else res
+    note = "k = 1: proven optimal by comparing every single treatment."
+    return dataclasses.replace(res, status="optimal", bound=bound, gap=gap,
+                               message=f"{res.message} {note}".strip())
+
+
 def _learner_used(cfg: StudyConfig, est: Any) -> str:
     """The learner that step 1 fitted, as a person reads it (``"default"`` resolved)."""
     base = getattr(est.learner, "learner", est.learner)
@@ -740,10 +759,10 @@ def _solve_all(study: Study, est: Any, cfg: StudyConfig, stages: "_Stages", prog
             problem = est.to_problem(k, **shares)
         except ValueError as exc:  # shares that cannot add up for this k
             raise ConfigError(f"[solve] min_share / max_share with k={k}: {_one_line(exc)}") from None
-        res = co.solve(
+        res = certify_one_treatment(problem, co.solve(
             problem, cfg.solve["solver"], time_limit=time_limit, seed=cfg.solve["seed"],
             progress=progress, **cfg.solve["options"],
-        )
+        ))
         if not res.has_solution:
             raise CoarseoptError(
                 f"solver {cfg.solve['solver']!r} found no solution for k={k} (status {res.status}). {res.message}"
