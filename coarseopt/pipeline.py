@@ -499,8 +499,7 @@ def _learner_used(cfg: StudyConfig, est: Any) -> str:
         from .estimation.learners import default_estimator
 
         model = default_estimator()
-    return (f"{name} ({cls}, base model {type(model).__name__}, {cfg.estimation['cv']}-fold cross-fitted"
-            f"{'' if cfg.estimation['learner'] != 'default' else '; chosen by default for the kind of arms'})")
+    return f"{name} ({cls} on {type(model).__name__}, {cfg.estimation['cv']}-fold cross-fitted)"
 
 
 def _learner_classes() -> dict:

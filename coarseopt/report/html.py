@@ -164,7 +164,9 @@ def build_html(study: Any) -> str:
         f'<p class="muted">Data: {_e(info.get("source"))} · {info.get("rows_used", 0):,} customers '
         f"({len(study.train_index):,} for training, {len(study.test_index):,} held out) · "
         f"treatments: {', '.join(_e(t) for t in study.treatments)} (control: {_e(study.control)}) · "
-        f"solver: <code>{_e(cfg.solve['solver'])}</code> · config: {_e(cfg.source)}</p>",
+        f"solver: <code>{_e(cfg.solve['solver'])}</code> · "
+        + (f"learner: {_e(study.learner)} · " if getattr(study, "learner", "") else "")
+        + f"config: {_e(cfg.source)}</p>",
         _recommendation(study),
     ]
 
