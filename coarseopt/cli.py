@@ -507,10 +507,10 @@ def _atomic_table(df, path: Path) -> None:
         raise
 
 
-def _policy(value: str, column: str | None, data, data_path: str, flag: str):
+def _policy(value: str, column: str | None, data, data_path: str, flag: str, sep: str = ","):
     p = Path(value)
     if p.is_file():
-        df = _read_table(value, flag)
+        df = _read_table(value, flag, sep=sep)
         if len(df) != len(data):
             raise UsageError(
                 f"{flag} {value!r}: has {len(df)} rows; the data has {len(data)} (one per customer, same order)."
@@ -662,8 +662,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not pd.api.types.is_numeric_dtype(data[args.outcome]):
         raise UsageError(f"--outcome {args.outcome!r}: the column must be numeric.")
     action = data[args.action].to_numpy(dtype=object)
-    a = _same_type(_policy(args.policy_a, args.column_a, data, args.data, "--policy-a"), action)
-    b = _same_type(_policy(args.policy_b, args.column_b, data, args.data, "--policy-b"), action)
+    a = _same_type(_policy(args.policy_a, args.column_a, data, args.data, "--policy-a", args.sep), action)
+    b = _same_type(_policy(args.policy_b, args.column_b, data, args.data, "--policy-b", args.sep), action)
     kwargs: dict[str, Any] = dict(design=args.design, method=args.method, alpha=args.alpha)
     if args.propensity:
         kwargs["propensity"] = data[args.propensity].to_numpy(dtype=float)
