@@ -140,12 +140,7 @@ class Experiment:
         return column
 
     def _check_features(self, features: Any) -> list:
-        if isinstance(features, str) or features is None:
-            raise ExperimentError(
-                f"'features' must be a list of column names; got {describe(features)}. "
-                "For one feature write features=['name']."
-            )
-        features = list(features)
+        features = _names("features", features)
         if not features:
             raise ExperimentError("'features' is empty; personalization needs at least one feature column.")
         missing = [f for f in features if f not in self.data.columns]
@@ -164,12 +159,7 @@ class Experiment:
         return features
 
     def _check_categorical_features(self, names: Any) -> list:
-        if isinstance(names, str) or names is None:
-            raise ExperimentError(
-                f"'categorical_features' must be a list of feature names; got {describe(names)}. "
-                "For one feature write categorical_features=['name']."
-            )
-        names = list(names)
+        names = _names("categorical_features", names)
         unknown = [f for f in names if f not in self.features]
         if unknown:
             raise ExperimentError(
@@ -368,6 +358,16 @@ class Experiment:
             f"Experiment(n={self.n}, outcome={self.outcome!r}, treatment={self.treatment!r}, "
             f"{kind}={list(self.arms)}, control={self.control!r}, features={len(self.feature_names)})"
         )
+
+
+def _names(argument: str, value: Any) -> list:
+    """A list of column names (a lone string or None is refused, not split into letters)."""
+    if isinstance(value, str) or value is None:
+        raise ExperimentError(
+            f"'{argument}' must be a list of column names; got {describe(value)}. "
+            f"For one column write {argument}=['name']."
+        )
+    return list(value)
 
 
 def _refuse_numeric_text(name: Any, col: pd.Series) -> None:
