@@ -17,6 +17,8 @@ __all__ = [
     "SolverUnavailableError",
     "UnsupportedProblemError",
     "SolverError",
+    "InSampleEvaluationWarning",
+    "PropensityWarning",
 ]
 
 
@@ -50,3 +52,26 @@ class UnsupportedProblemError(CoarseoptError, ValueError):
 
 class SolverError(CoarseoptError, RuntimeError):
     """A solver or backend failed in a way that is not the user's input."""
+
+
+class InSampleEvaluationWarning(UserWarning):
+    """A policy evaluated on customers it was learned from: the estimate is optimistic.
+
+    Evaluate on held-out customers, or with the cross-fitted study, whose every fold's policy
+    is learned without that fold's customers.
+    """
+
+
+class PropensityWarning(UserWarning):
+    """Given (or assumed) assignment probabilities that the counts of each arm clearly contradict."""
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of a warning issued by the caller of this function that points at the
+    first frame outside coarseopt (the user's line), however deep the library's calls."""
+    import sys
+
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in ("coarseopt", "coarseopt_solvers"):
+        frame, level = frame.f_back, level + 1
+    return level

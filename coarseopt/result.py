@@ -8,7 +8,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["SolveResult", "STATUSES"]
+__all__ = ["SolveResult", "STATUSES", "LEARNED_ON", "warn_if_in_sample"]
+
+#: Key of ``Series.attrs`` that carries the rows a policy was learned on.
+LEARNED_ON = "coarseopt_learned_on"
 
 #: ``optimal``: proven (bound == objective within tolerance); ``feasible``: a solution with no
 #: proof; ``time_limit``: stopped by the time limit (best incumbent returned, with its bound);
@@ -98,6 +101,16 @@ class SolveResult:
         return float(self.objective / self.full_profit)
 
     @property
+    def learned_on(self):
+        """Row labels of the individuals this result was learned from (the problem's index,
+        or positions ``0..n-1``). Evaluating the policy on any of them is in-sample and
+        optimistic; the evaluation functions warn with
+        :class:`~coarseopt.exceptions.InSampleEvaluationWarning`."""
+        import pandas as pd
+
+        return self.index if self.index is not None else pd.RangeIndex(self.assignment.shape[0])
+
+    @property
     def offered_labels(self) -> list:
         """The user's labels of the offered treatments."""
         return [self.treatment_labels[j] for j in self.offered] if self.treatment_labels else list(self.offered)
@@ -120,7 +133,9 @@ class SolveResult:
         values = self.assignment
         if labels and self.treatment_labels:
             values = np.asarray(self.treatment_labels, dtype=object)[self.assignment]
-        return pd.Series(values, index=self.index, name="treatment")
+        out = pd.Series(values, index=self.index, name="treatment")
+        out.attrs[LEARNED_ON] = self.learned_on
+        return out
 
     def segments(self):
         """One row per offered treatment: label, column, count and share of individuals."""
@@ -153,4 +168,33 @@ class SolveResult:
             f"SolveResult(solver={self.solver!r}, status={self.status!r}, objective={self.objective:.6g}, "
             f"bound={self.bound if self.bound is None else round(self.bound, 6)!r}, offered={self.offered_labels!r}, "
             f"wall_time={self.wall_time:.3f})"
+        )
+
+
+def warn_if_in_sample(name: str, policy: Any, rows: Any = None) -> None:
+    """Warn (:class:`~coarseopt.exceptions.InSampleEvaluationWarning`) when ``policy`` (a
+    :class:`SolveResult`, or a Series from its ``assignment_series``) is evaluated on customers it
+    was learned from. ``rows``: the row labels of the customers being evaluated, when known;
+    unknown rows with a learned policy of the same length count as the same customers."""
+    import warnings
+
+    import pandas as pd
+
+    from .exceptions import InSampleEvaluationWarning, user_stacklevel
+
+    if isinstance(policy, SolveResult):
+        learned = policy.learned_on
+    elif isinstance(policy, pd.Series):
+        learned = policy.attrs.get(LEARNED_ON)
+    else:
+        return
+    if learned is None:
+        return
+    overlap = len(learned) if rows is None else int(pd.Index(rows).isin(pd.Index(learned)).sum())
+    if overlap:
+        warnings.warn(
+            f"'{name}' was learned on {overlap:,} of the customers it is evaluated on: the estimate is optimistic "
+            "(the policy fits their noise). Evaluate it on held-out customers (ProfitEstimate.predict on a test "
+            "split) or use the cross-fitted study, whose every fold's policy is learned without that fold.",
+            InSampleEvaluationWarning, stacklevel=user_stacklevel(),
         )

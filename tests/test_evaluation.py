@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,12 +78,27 @@ def test_rba_disagreement_is_cell_weighted_difference_of_means():
     assert r.extras["n_cells"] == 2
 
 
-def test_ipw_with_uniform_probabilities():
+def test_ipw_with_given_uniform_probabilities():
     y, action, a, b, _ = rba_data(K=3)
-    r = ev.compare_policies(y, action, a, b, method="ipw")
+    r = ev.compare_policies(y, action, a, b, method="ipw", propensity=1 / 3)
     score = 3 * ((action == a) * y - (action == b) * y)
     assert r.estimate == pytest.approx(score.mean())
     assert r.se == pytest.approx(score.std(ddof=1) / np.sqrt(y.size))
+
+
+def test_ipw_default_uses_each_actions_share():
+    """Without a propensity, IPW weights each action by its share of the customers given:
+    V(p) = sum over actions a of mean_{A = a}(1{p = a} y), and the standard error carries the
+    term of the estimated shares (a stratified mean's, not Horvitz-Thompson's)."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    action = rng.choice(3, size=n, p=[0.6, 0.3, 0.1])
+    y = rng.normal(size=n) + action
+    pol = rng.integers(0, 3, size=n)
+    v = ev.policy_value(y, action, pol, method="ipw")
+    parts = [np.where(pol[action == j] == j, y[action == j], 0.0) for j in range(3)]
+    assert v.estimate == pytest.approx(sum(p.mean() for p in parts), rel=1e-12)
+    assert v.se == pytest.approx(np.sqrt(sum(p.var(ddof=0) / p.size for p in parts)), rel=1e-3)
 
 
 def test_policy_value_exact():
@@ -155,13 +172,36 @@ def test_labels_lists_and_series_give_the_same_answer():
 
 
 def test_propensity_forms_agree():
-    y, action, a, b, _ = rba_data()
+    y, action, a, b, x = rba_data()
     probs = np.array([0.5, 0.3, 0.2])
+    action = np.random.default_rng(5).choice(3, size=y.size, p=probs)  # drawn with these probabilities
     as_dict = ev.compare_policies(y, action, a, b, propensity={0: 0.5, 1: 0.3, 2: 0.2}, method="ipw")
     as_array = ev.compare_policies(y, action, a, b, propensity=probs[action], method="ipw")
     frame = pd.DataFrame(np.tile(probs, (y.size, 1)), columns=[0, 1, 2])
     as_frame = ev.compare_policies(y, action, a, b, propensity=frame, method="ipw")
     assert as_dict.estimate == pytest.approx(as_array.estimate) == pytest.approx(as_frame.estimate)
+
+
+@pytest.mark.parametrize("form", ["dict", "array", "frame"])
+def test_propensity_contradicted_by_the_counts_warns(form):
+    """Equal probabilities given for an experiment that assigned 0.6 / 0.3 / 0.1: the counts
+    contradict them, in every form the propensity can take; the data's own shares do not."""
+    from coarseopt.exceptions import PropensityWarning
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    action = rng.choice(3, size=n, p=[0.6, 0.3, 0.1])
+    y = rng.normal(size=n)
+    pol = rng.integers(0, 3, size=n)
+    given = {"dict": {0: 1 / 3, 1: 1 / 3, 2: 1 / 3}, "array": np.full(n, 1 / 3),
+             "frame": pd.DataFrame(np.full((n, 3), 1 / 3), columns=[0, 1, 2])}[form]
+    with pytest.warns(PropensityWarning, match="looks wrong"):
+        ev.policy_value(y, action, pol, propensity=given, method="ipw")
+    shares = np.bincount(action) / n
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PropensityWarning)
+        ev.policy_value(y, action, pol, propensity=shares[action], method="ipw")
+        ev.policy_value(y, action, pol, method="ipw")
 
 
 def test_dr_accepts_a_scikit_learn_regressor():
@@ -193,13 +233,15 @@ def test_solve_result_as_policy_and_on_new_customers():
     result = co.solve(co.CoarseProblem(profit, 2), solver="enumerate")
     action = rng.choice(cols, size=300)
     y = rng.normal(size=300)
-    r = ev.compare_policies(y, action, result, np.full(300, "none", dtype=object))
+    with pytest.warns(co.exceptions.InSampleEvaluationWarning):  # its own customers
+        r = ev.compare_policies(y, action, result, np.full(300, "none", dtype=object))
     assert r.n_disagree == int((result.assignment_series().to_numpy() != "none").sum())
     new = pd.DataFrame(rng.normal(size=(50, 3)), columns=cols)
     pol = ev.coarse_policy(result, new[cols[::-1]])           # matched by column label
     best = np.asarray(result.offered)[np.argmax(new.to_numpy()[:, result.offered], axis=1)]
     assert list(pol) == [cols[j] for j in best]
-    with pytest.raises(ev.EvaluationError, match="coarse_policy"):
+    with pytest.raises(ev.EvaluationError, match="coarse_policy"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", co.exceptions.InSampleEvaluationWarning)
         ev.compare_policies(y[:50], action[:50], result, np.full(50, "none", dtype=object))
     with pytest.raises(ev.EvaluationError, match="profit"):
         ev.coarse_policy(result, np.zeros((5, 2)))

@@ -30,6 +30,7 @@ from .learners import (
     default_estimator,
     make_learner,
 )
+from .nested import nested_cross_fit, stratified_folds
 from .split import policy_for, train_test_split_experiment
 
 __all__ = [
@@ -50,6 +51,8 @@ __all__ = [
     "make_learner",
     "train_test_split_experiment",
     "policy_for",
+    "nested_cross_fit",
+    "stratified_folds",
     "ExperimentError",
     "EconomicsError",
     "LearnerError",

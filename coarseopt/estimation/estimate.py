@@ -335,6 +335,11 @@ class ProfitEstimate:
         (learn it on a training split, evaluate it here). ``assignment`` names an *arm* for
         every customer: levels between arms were never tried, so no data can value them.
         """
+        from coarseopt.result import SolveResult, warn_if_in_sample
+
+        warn_if_in_sample("assignment", assignment, self.profit.index)
+        if isinstance(assignment, SolveResult):
+            assignment = assignment.assignment_series()
         exp_arms = list(self.arms)
         cols = self._columns_of(assignment)
         arm_pos = {int(col): j for j, col in enumerate(self.arm_columns)}
@@ -468,6 +473,8 @@ def estimate_profit(
     grid: Any = None,
     random_state: int | None = 0,
     n_jobs: int | None = None,
+    folds: Any = None,
+    _fitted: Any = None,
 ) -> ProfitEstimate:
     """Estimate every customer's incremental profit under every treatment.
 
@@ -510,6 +517,9 @@ def estimate_profit(
         Seeds the fold split (and the DR-learner's inner folds).
     n_jobs : int or None
         Folds fitted in parallel.
+    folds : array-like, optional
+        The fold of every customer (any labels, at least two), instead of a seeded split
+        into ``cv`` folds stratified by arm.
 
     Returns
     -------
@@ -540,7 +550,8 @@ def estimate_profit(
                         control=experiment.control, random_state=random_state)
     cf = CrossFitLearner(base, cv=cv, random_state=random_state, n_jobs=n_jobs)
     arm_values = np.asarray(experiment.arms, dtype=np.float64 if experiment.is_numeric else object)
-    cf.fit(experiment.X, arm_values[experiment.arm_index], experiment.y, experiment.propensity_received)
+    cf.fit(experiment.X, arm_values[experiment.arm_index], experiment.y, experiment.propensity_received,
+           folds=folds, fitted=_fitted)
     if list(cf.arms_) != list(experiment.arms):  # same sorted order by construction
         raise RuntimeError("internal: learner arms differ from the experiment's")
     return _assemble(

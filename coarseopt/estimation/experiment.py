@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ..propensity import arm_shares, check_propensity_counts
 from ._errors import ExperimentError, describe
 
 __all__ = ["Experiment"]
@@ -247,8 +248,7 @@ class Experiment:
 
     def _check_propensity(self) -> np.ndarray:
         if self.propensity is None:
-            counts = np.bincount(self.arm_index, minlength=len(self.arms)).astype(np.float64)
-            return (counts / self.n)[self.arm_index]
+            return arm_shares(self.arm_index, len(self.arms))
         col = self.data[self.propensity]
         if not pd.api.types.is_numeric_dtype(col):
             raise ExperimentError(
@@ -262,6 +262,7 @@ class Experiment:
                 f"{int(bad.sum())} value(s) are outside, missing or zero (e.g. {describe(e[bad][0])}). "
                 "A customer who could not have received their arm cannot inform its effect."
             )
+        check_propensity_counts(self.arm_index, np.asarray(self.arms, dtype=object), e=e)
         return e
 
     # ------------------------------------------------------------------ features

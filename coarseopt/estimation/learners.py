@@ -671,8 +671,14 @@ class CrossFitLearner(BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def fit(self, X, treatment, y, propensity=None):
-        """Fit one learner per fold and store out-of-fold predictions. Returns ``self``."""
+    def fit(self, X, treatment, y, propensity=None, *, folds=None, fitted=None):
+        """Fit one learner per fold and store out-of-fold predictions. Returns ``self``.
+
+        ``folds`` (optional, one fold label per row) replaces the seeded stratified split;
+        ``fitted`` (optional, with ``folds``) gives the learners already fitted on the other
+        folds, one per fold in sorted fold order, so that nested cross-fitting can share fits
+        (see :func:`coarseopt.estimation.nested_cross_fit`).
+        """
         from joblib import Parallel, delayed
 
         if self.cv is not None and (isinstance(self.cv, bool) or not isinstance(self.cv, numbers.Integral) or self.cv < 2):
@@ -701,23 +707,35 @@ class CrossFitLearner(BaseEstimator):
         prop = None if propensity is None else np.asarray(propensity, dtype=np.float64)
         sub = (lambda rows: None) if prop is None else (lambda rows: prop[rows])
         if self.cv is None:
-            fitted = _fit_fold(learner, X, treatment, y, prop)
+            fitted = fit_fold(learner, X, treatment, y, prop)
             self.estimators_ = [fitted]
             self.folds_ = np.full(n, -1)
             with _single_threaded():
                 self.oof_outcome_ = fitted.predict_outcome(X)
         else:
-            counts = np.bincount(t, minlength=arms.size)
-            if counts.min() < 2 * self.cv:
-                raise LearnerError(
-                    f"Arm {arms[counts.argmin()]!r} has {counts.min()} customer(s); cross-fitting with "
-                    f"cv = {self.cv} needs at least {2 * self.cv} per arm. Lower cv or collect more data."
+            if folds is None:
+                counts = np.bincount(t, minlength=arms.size)
+                if counts.min() < 2 * self.cv:
+                    raise LearnerError(
+                        f"Arm {arms[counts.argmin()]!r} has {counts.min()} customer(s); cross-fitting with "
+                        f"cv = {self.cv} needs at least {2 * self.cv} per arm. Lower cv or collect more data."
+                    )
+                splitter = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+                splits = list(splitter.split(Xv, t))
+            else:
+                folds = np.asarray(folds)
+                if folds.shape != (n,):
+                    raise LearnerError(f"'folds' must give one fold per row ({n}); got shape {folds.shape}.")
+                labels = np.unique(folds)
+                if labels.size < 2:
+                    raise LearnerError(f"'folds' must hold at least two folds; got {labels.tolist()}.")
+                splits = [(np.flatnonzero(folds != v), np.flatnonzero(folds == v)) for v in labels]
+            if fitted is None:
+                fitted = Parallel(n_jobs=self.n_jobs)(
+                    delayed(fit_fold)(learner, take(tr), treatment[tr], y[tr], sub(tr)) for tr, _ in splits
                 )
-            splitter = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
-            splits = list(splitter.split(Xv, t))
-            fitted = Parallel(n_jobs=self.n_jobs)(
-                delayed(_fit_fold)(learner, take(tr), treatment[tr], y[tr], sub(tr)) for tr, _ in splits
-            )
+            elif len(fitted) != len(splits):
+                raise LearnerError(f"'fitted' holds {len(fitted)} learners for {len(splits)} folds.")
             self.estimators_ = list(fitted)
             self.folds_ = np.empty(n, dtype=np.intp)
             oof = None
@@ -751,7 +769,8 @@ class CrossFitLearner(BaseEstimator):
         return self.effect(X)
 
 
-def _fit_fold(learner, X, treatment, y, propensity):
+def fit_fold(learner, X, treatment, y, propensity):
+    """A clone of ``learner`` fitted on these customers, single-threaded (folds run in parallel)."""
     with _single_threaded():
         return clone(learner).fit(X, treatment, y, propensity)
 

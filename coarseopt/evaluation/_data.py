@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..exceptions import ProblemError
+from ..propensity import arm_shares, check_propensity_counts
 
 __all__ = ["EvaluationError", "EvaluationWarning", "SupportError", "DESIGNS"]
 
@@ -120,13 +121,18 @@ def as_features(X: Any, n: int) -> np.ndarray | None:
     return arr
 
 
-def resolve_policy(name: str, policy: Any, n: int, X: Any = None) -> np.ndarray:
+def resolve_policy(name: str, policy: Any, n: int, X: Any = None, rows: Any = None) -> np.ndarray:
     """The action a policy recommends for each customer.
 
-    ``policy`` may be an array-like of actions, a fitted :class:`~coarseopt.SolveResult`
-    whose assignment covers these customers, or a callable ``policy(X) -> actions``.
+    ``policy`` may be an array-like of actions, one action for everyone, a fitted
+    :class:`~coarseopt.SolveResult` whose assignment covers these customers, or a callable
+    ``policy(X) -> actions``. A
+    policy learned on any of these customers (``rows``: their labels, when known) warns
+    with :class:`~coarseopt.exceptions.InSampleEvaluationWarning`.
     """
-    from ..result import SolveResult
+    from ..result import SolveResult, warn_if_in_sample
+
+    warn_if_in_sample(name, policy, rows)
 
     if isinstance(policy, SolveResult):
         if policy.assignment.shape[0] != n:
@@ -135,6 +141,8 @@ def resolve_policy(name: str, policy: Any, n: int, X: Any = None) -> np.ndarray:
                 "apply it to these customers with coarseopt.evaluation.coarse_policy(result, profit) first."
             )
         return np.asarray(policy.assignment_series(labels=True).to_numpy())
+    if np.ndim(policy) == 0 and not callable(policy):  # one action for everyone
+        return np.full(n, policy, dtype=object)
     if callable(policy):
         if X is None:
             raise EvaluationError(f"'{name}' is a callable policy, so the covariates 'X' it maps are required.")
@@ -156,6 +164,9 @@ class ExperimentData:
     group : int array (n,) or None, under RBP the index of the assigned policy
     group_prob : float array (n,) or None, under RBP the probability of the assigned policy
     X : float array (n, p) or None
+    shares_estimated : bool, True when ``e`` is each action's share of these customers (no
+        propensity given): the estimators' influence values then carry the term of the
+        estimated shares
     """
 
     y: np.ndarray
@@ -166,6 +177,7 @@ class ExperimentData:
     group: np.ndarray | None = None
     group_prob: np.ndarray | None = None
     X: np.ndarray | None = None
+    shares_estimated: bool = False
 
     @property
     def n(self) -> int:
@@ -320,9 +332,12 @@ def build_rba(y: np.ndarray, action: Any, policies: Mapping[str, np.ndarray], pr
                     f"be estimated from this experiment. The experiment's actions are "
                     f"{_label_list(labels, np.flatnonzero(observed), 10)}."
                 )
-        if e is None:
-            e = np.full(n, 1.0 / int(observed.sum()))
-    return ExperimentData(y=y, action=A, e=e, labels=labels, design="rba", X=X), codes
+        if e is None:  # the one propensity rule: each action's share of the customers given
+            e = arm_shares(A, labels.size)
+    if table is not None or propensity is not None:
+        check_propensity_counts(A, labels, e=e if table is None else None, table=P if table is not None else None)
+    return ExperimentData(y=y, action=A, e=e, labels=labels, design="rba", X=X,
+                          shares_estimated=propensity is None), codes
 
 
 def build_rbp(
@@ -364,8 +379,15 @@ def build_rbp(
             f"'assigned' holds {str(bad)!r}; each entry must name a policy: one of {', '.join(map(repr, aliases))}."
         )
     G = found[codes_g]
-    if propensity is None:
-        Q = np.full((n, L), 1.0 / L)
+    if propensity is None:  # each policy's share of the customers given
+        counts = np.bincount(G, minlength=L)
+        if (counts == 0).any():
+            empty = [aliases[j] for j in np.flatnonzero(counts == 0)]
+            raise EvaluationError(
+                f"No customer was assigned policy {empty[0]!r} in 'assigned', so its assignment probability "
+                "cannot be taken from the data: give 'propensity' (a mapping policy -> probability)."
+            )
+        Q = np.broadcast_to(counts / n, (n, L)).copy()
     elif isinstance(propensity, Mapping):
         q = np.zeros(L)
         for k, v in propensity.items():
@@ -394,6 +416,8 @@ def build_rbp(
         Q[np.arange(n), G] = p
         Q[np.arange(n), 1 - G] = 1.0 - p
     gp = Q[np.arange(n), G]
+    if propensity is not None and (gp > 0).all():
+        check_propensity_counts(G, np.asarray(aliases, dtype=object), table=Q, what="policy")
     if (gp <= 0).any():
         first = int(np.flatnonzero(gp <= 0)[0])
         raise EvaluationError(
@@ -437,11 +461,15 @@ def build(
 ):
     """Validate everything at the boundary; return ``(ExperimentData, {policy: codes})``."""
     design = check_design(design)
+    y_raw = y
     y = as_1d("y", y, numeric=True)
     n = y.shape[0]
     if n < 2:
         raise EvaluationError(f"'y' must hold at least two customers; got {n}.")
-    resolved = {k: resolve_policy(k, p, n, X) for k, p in policies.items()}
+    import pandas as pd
+
+    rows = y_raw.index if isinstance(y_raw, pd.Series) else None
+    resolved = {k: resolve_policy(k, p, n, X, rows) for k, p in policies.items()}
     Xf = as_features(X, n)
     if design == "rba":
         if assigned is not None:

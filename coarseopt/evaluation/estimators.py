@@ -154,29 +154,50 @@ def check_outcome_model(model: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- values
+def share_term(ctx: Context, t: np.ndarray) -> np.ndarray:
+    r"""The influence of estimated shares on an estimator ``mean(f_i)`` whose every term
+    is ``w_i t_i`` plus parts free of ``e``.
+
+    With ``e_a = n_a / n`` (no propensity given), ``d f / d e_a`` summed over customers and
+    the influence ``1{A_i = a} - e_a`` of ``e_a`` give ``-w_i g_{A_i} + sum_a g_a`` with
+    ``g_a`` the mean of ``t`` over the customers who received ``a``. Zero when the
+    propensities were given (known design probabilities).
+    """
+    exp = ctx.exp
+    if not exp.shares_estimated:
+        return np.zeros(exp.n)
+    k = int(exp.action.max()) + 1
+    counts = np.bincount(exp.action, minlength=k)
+    g = np.bincount(exp.action, weights=t, minlength=k) / np.maximum(counts, 1)
+    return -ctx.w * g[exp.action] + g.sum()
+
+
 def value_ipw(ctx: Context, p: np.ndarray) -> Estimate:
     """Horvitz-Thompson: ``V = mean(R^p w Y)``."""
-    s = (ctx.exp.action == p) * ctx.w * ctx.exp.y
+    t = (ctx.exp.action == p) * ctx.exp.y
+    s = ctx.w * t
     est = float(s.mean())
-    return Estimate(est, s - est)
+    return Estimate(est, s - est + share_term(ctx, t))
 
 
 def value_snipw(ctx: Context, p: np.ndarray) -> Estimate:
     """Self-normalized (Hajek): ``V = sum R^p w Y / sum R^p w``."""
-    wp = (ctx.exp.action == p) * ctx.w
+    R = ctx.exp.action == p
+    wp = R * ctx.w
     if not wp.any():
         raise SupportError("No customer received the action the policy recommends; its value cannot be estimated.")
     m, psi, _ = hajek_mean(ctx.exp.y, wp)
-    return Estimate(m, psi)
+    return Estimate(m, psi + share_term(ctx, R * (ctx.exp.y - m) * ctx.exp.n / wp.sum()))
 
 
 def value_dr(ctx: Context, p: np.ndarray) -> Estimate:
     """Doubly robust (augmented IPW): ``V = mean(mu(x, p) + R^p w (Y - mu(x, p)))`` with a
     cross-fitted outcome model ``mu``."""
     mu = ctx.mu(p)
-    s = mu + (ctx.exp.action == p) * ctx.w * (ctx.exp.y - mu)
+    t = (ctx.exp.action == p) * (ctx.exp.y - mu)
+    s = mu + ctx.w * t
     est = float(s.mean())
-    return Estimate(est, s - est)
+    return Estimate(est, s - est + share_term(ctx, t))
 
 
 #: Estimators of a single policy value ``V(p) = E[Y(p(X))]``: name -> function(ctx, codes).
