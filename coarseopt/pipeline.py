@@ -364,9 +364,13 @@ def min_arm_customers(cfg: StudyConfig) -> int:
     must hold every arm."""
     cv = cfg.estimation["cv"]
     share = 1.0 - cfg.split["test_size"]
-    if cfg.estimation["learner"] == "dr":
-        share *= (cv - 1) / cv
-    return max(2 * cv, math.ceil((2 * cv + 1) / share), math.ceil(2 / cfg.split["test_size"]))
+    need = [2 * cv, math.ceil((2 * cv + 1) / share), math.ceil(2 / cfg.split["test_size"])]
+    if cfg.estimation["learner"] == "dr":  # its own folds inside each fold's training customers
+        from .estimation.learners import DRLearner
+
+        inner = DRLearner().cv
+        need.append(math.ceil((2 * inner + 1) / (share * (cv - 1) / cv)))
+    return max(need)
 
 
 def _check_arm_sizes(cfg: StudyConfig, arms: list, counts) -> None:

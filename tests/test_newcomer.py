@@ -271,20 +271,24 @@ def test_a_rare_arm_gets_one_message(tmp_path, capsys, monkeypatch, count):
     assert "0.4" not in out.split("arms (customers):")[1].split(";")[0]
 
 
-def test_the_arm_threshold_is_what_the_learner_needs(tmp_path):
+@pytest.mark.parametrize("learner, cv", [("t", 2), ("t", 5), ("dr", 2), ("dr", 4)])
+def test_the_arm_threshold_is_what_the_learner_needs(tmp_path, learner, cv):
     """An arm exactly at the threshold runs; one below is refused before any fitting."""
     from coarseopt.pipeline import min_arm_customers, run_study
 
     df = discount_experiment(1500)
     path = discount_study(tmp_path, df)
+    text = path.read_text(encoding="utf-8").replace('learner = "t"\ncv = 2', f'learner = "{learner}"\ncv = {cv}')
+    path.write_text(text, encoding="utf-8")
     cfg = load_config(path)
+    assert cfg.estimation["learner"] == learner and cfg.estimation["cv"] == cv
     need = min_arm_customers(cfg)
     at = pd.concat([df[df["discount"] != 0.4], df[df["discount"] == 0.4].head(need)])
-    discount_study(tmp_path, at)
+    at.to_csv(tmp_path / "exp.csv", index=False)
     study = run_study(load_config(path), progress=False)
     assert study.data_info["arms"]["0.4"] == need
     below = pd.concat([df[df["discount"] != 0.4], df[df["discount"] == 0.4].head(need - 1)])
-    discount_study(tmp_path, below)
+    below.to_csv(tmp_path / "exp.csv", index=False)
     with pytest.raises(ConfigError, match=f"has {need - 1} customer"):
         run_study(load_config(path), progress=False)
 
