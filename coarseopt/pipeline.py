@@ -1003,6 +1003,7 @@ def _summary_dict(study: Study) -> dict:
             "objective": "total estimated incremental profit over the training customers (sum, not per customer)",
         },
         "id_column": study.config.columns["id"] or None,
+        "evaluation_covariates": [str(f) for f in study.features],
         "treatments": [_jsonable(t) for t in study.treatments],
         "control": _jsonable(study.control),
         "n_train": int(len(study.train_index)),

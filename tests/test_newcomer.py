@@ -334,7 +334,7 @@ def test_profit_rows_are_the_training_customers_in_order(tmp_path):
     from coarseopt.pipeline import run_study, write_outputs
 
     df = discount_experiment(1200, seed=4)
-    study_path = discount_study(tmp_path, df, extra='[output]\nreport = false\n')
+    study_path = discount_study(tmp_path, df)
     text = study_path.read_text(encoding="utf-8").replace('control = 0\n', 'control = 0\nid = "customer_id"\n')
     study_path.write_text(text, encoding="utf-8")
     study = run_study(load_config(study_path), progress=False)
@@ -343,6 +343,8 @@ def test_profit_rows_are_the_training_customers_in_order(tmp_path):
     expected = df["customer_id"].to_numpy()[study.train_index]
     np.testing.assert_array_equal(profit.index.to_numpy(), expected)
     np.testing.assert_allclose(profit.to_numpy(), study.profit.to_numpy())
+    html = (tmp_path / "res" / "report.html").read_text(encoding="utf-8")
+    assert "learner: t (TLearner on " in html and "objective (total)" in html
 
 
 def test_ids_lead_the_assignment(id_run):
