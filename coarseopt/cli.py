@@ -423,7 +423,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     profit = _profit_matrix(df, args.index, args.treatments, args.profit)
     m = profit.shape[1]
     if ks[-1] > m:
-        fit = ",".join(str(k) for k in ks if k <= m) or str(m)
+        fit = ",".join(str(k) for k in sorted({k for k in ks if k <= m} | {m}))
         raise UsageError(
             f"-k {ks[-1]}: the profit file has {m} treatment column(s), so k can be at most {m} (k = {m} offers "
             f"every treatment); use -k {fit}."

@@ -463,7 +463,7 @@ def _check_k(cfg: StudyConfig, exp: Any) -> None:
     m = _treatment_count(cfg, exp)
     too_many = [k for k in cfg.solve["k"] if k > m]
     if too_many:
-        fit = [k for k in cfg.solve["k"] if k <= m] or [m]
+        fit = sorted({k for k in cfg.solve["k"] if k <= m} | {m})
         raise ConfigError(
             f"[solve] k = {dump_value(cfg.solve['k'])}: the study has {m} candidate treatments (the arms of "
             f"\"{cfg.columns['treatment']}\"{' and the grid levels' if cfg.estimation['grid'] else ''}), so k "

@@ -245,7 +245,7 @@ def test_solve_refuses_k_above_the_treatments_and_states_units(tmp_path, capsys,
     rng = np.random.default_rng(1)
     pd.DataFrame(rng.normal(size=(50, 3)), columns=["A", "B", "C"]).to_csv(tmp_path / "p.csv", index=False)
     result = run_in_process(capsys, monkeypatch, tmp_path, "solve", "p.csv", "-k", "2,5")
-    assert_one_line_error_in_process(result, "-k 5", "3 treatment column(s)", "at most 3", "-k 2")
+    assert_one_line_error_in_process(result, "-k 5", "3 treatment column(s)", "at most 3", "use -k 2,3")
     code, out, err = run_in_process(capsys, monkeypatch, tmp_path, "solve", "p.csv", "-k", "2")
     assert code == 0, err
     assert "in total" in out and "per customer" in out
@@ -449,7 +449,7 @@ def test_run_refuses_k_above_the_treatments(tmp_path, capsys, monkeypatch):
     text = study.read_text(encoding="utf-8").replace("k = [1, 2]", "k = [1, 2, 4]")
     study.write_text(text, encoding="utf-8")
     result = run_in_process(capsys, monkeypatch, tmp_path, "run", str(study), "--check")
-    assert_one_line_error_in_process(result, "[solve] k = [1, 2, 4]", "3 candidate treatments", "k = [1, 2]")
+    assert_one_line_error_in_process(result, "[solve] k = [1, 2, 4]", "3 candidate treatments", "set [solve] k = [1, 2, 3]")
 
 
 # ---------------------------------------------------------------------------- 9. separator
