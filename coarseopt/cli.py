@@ -521,7 +521,8 @@ def _policy(value: str, column: str | None, data, data_path: str, flag: str, sep
                     f"--column-{flag[-1]} {column!r}: no such column in {value!r}; columns: {_columns(df)}."
                 )
             return df[column].to_numpy(dtype=object)
-        candidates = [c for c in df.columns if c not in ("row", "split", "id", "index")]
+        candidates = [c for c in df.columns
+                      if c not in ("row", "split", "id", "index") and not _looks_like_id(c, df[c])]
         if len(candidates) == 1:
             return df[candidates[0]].to_numpy(dtype=object)
         if "treatment" in df.columns:

@@ -363,6 +363,20 @@ def test_ids_label_the_profit_rows(id_run):
     assert set(profit.index) == learned_on
 
 
+def test_evaluate_takes_a_policy_from_an_assignment_with_ids(id_run, tmp_path, capsys, monkeypatch):
+    df, out = id_run
+    assigned = pd.read_csv(out / "assignment.csv")
+    held = assigned["split"] == "test"
+    data = df[held.to_numpy()].assign(profit=lambda d: 0.5 * (1 - d["discount"]) * d["sales"])
+    data.to_csv(tmp_path / "holdout.csv", index=False)
+    assigned.loc[held, ["customer_id", "treatment_k2"]].to_csv(tmp_path / "k2.csv", index=False)
+    code, out_text, err = run_in_process(capsys, monkeypatch, tmp_path, "evaluate", "holdout.csv", "--action",
+                                         "discount", "--policy-a", "k2.csv", "--policy-b", "discount", "--json",
+                                         "--method", "ipw")
+    assert code == 0, err
+    assert json.loads(out_text)["n"] == int(held.sum())
+
+
 def test_solve_keeps_the_ids_of_a_profit_file(id_run, tmp_path, capsys, monkeypatch):
     _, out = id_run
     code, _, err = run_in_process(capsys, monkeypatch, tmp_path, "-q", "solve", str(out / "profit.parquet"),
