@@ -396,7 +396,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     import coarseopt as co
 
     from .exceptions import OptionError, UnknownSolverError
-    from .pipeline import certify_one_treatment, offered_with_customers
+    from .pipeline import certify_optimum, offered_with_customers
 
     ks = _parse_k(args.k)
     options = _parse_options(args.options, "--option")
@@ -433,7 +433,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     for k in ks:
         log.info("solving k=%d with %s", k, args.solver)
         problem = base.with_k(k)
-        results[k] = certify_one_treatment(problem, co.solve(problem, args.solver, time_limit=args.time_limit,
+        results[k] = certify_optimum(problem, co.solve(problem, args.solver, time_limit=args.time_limit,
                                                              seed=args.seed, progress=_progress(args), **options))
 
     if args.json:

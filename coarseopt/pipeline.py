@@ -471,23 +471,33 @@ def _check_k(cfg: StudyConfig, exp: Any) -> None:
         )
 
 
-def certify_one_treatment(problem: Any, res: Any) -> Any:
-    """``res`` with its proof when ``k = 1`` (no share bounds): the optimum is the best single
-    treatment, proven by summing every column. A heuristic that returned it then reads
-    ``optimal`` with that bound, so status and recovery agree; otherwise its bound is
-    tightened to the proven optimum and the gap says how far it is."""
+def certify_optimum(problem: Any, res: Any) -> Any:
+    """``res`` with the proof a solver may have left out, so that status and recovery agree.
+
+    Without share bounds two optima are proven by a direct count: with ``k = 1`` the best
+    single treatment (every column summed), and with any ``k`` an objective equal to full
+    personalization's profit (no assignment earns more). A result that reaches one of them
+    reads ``optimal`` with that bound, whatever the solver; a ``k = 1`` result that falls
+    short keeps its status, with the bound tightened to the proven optimum and its gap.
+    """
     import dataclasses
 
-    if problem.k != 1 or problem.has_share_bounds or problem.is_lazy or not res.has_solution:
+    if problem.has_share_bounds or problem.is_lazy or not res.has_solution or res.status == "optimal":
+        return res
+    tol = 1e-9
+    full = float(res.full_profit)
+    if math.isfinite(full) and res.objective >= full - tol * max(1.0, abs(full)):
+        note = "proven optimal: it earns full personalization's profit."
+        return dataclasses.replace(res, status="optimal", bound=full, gap=0.0, message=f"{res.message} {note}".strip())
+    if problem.k != 1:
         return res
     best = float(np.asarray(problem.profit, dtype=np.float64).sum(axis=0).max())
     bound = best if res.bound is None else min(float(res.bound), best)
     gap = max(0.0, (bound - res.objective) / max(1.0, abs(bound)))
-    if res.status == "optimal" or gap > 1e-9:
-        return dataclasses.replace(res, bound=bound, gap=gap) if res.status != "optimal" else res
+    if gap > tol:
+        return dataclasses.replace(res, bound=bound, gap=gap)
     note = "k = 1: proven optimal by comparing every single treatment."
-    return dataclasses.replace(res, status="optimal", bound=bound, gap=gap,
-                               message=f"{res.message} {note}".strip())
+    return dataclasses.replace(res, status="optimal", bound=bound, gap=gap, message=f"{res.message} {note}".strip())
 
 
 def _learner_used(cfg: StudyConfig, est: Any) -> str:
@@ -762,7 +772,7 @@ def _solve_all(study: Study, est: Any, cfg: StudyConfig, stages: "_Stages", prog
             problem = est.to_problem(k, **shares)
         except ValueError as exc:  # shares that cannot add up for this k
             raise ConfigError(f"[solve] min_share / max_share with k={k}: {_one_line(exc)}") from None
-        res = certify_one_treatment(problem, co.solve(
+        res = certify_optimum(problem, co.solve(
             problem, cfg.solve["solver"], time_limit=time_limit, seed=cfg.solve["seed"],
             progress=progress, **cfg.solve["options"],
         ))

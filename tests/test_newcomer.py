@@ -442,20 +442,27 @@ def test_recommended_only_when_the_interval_excludes_zero(capsys):
 
 
 def test_k_one_is_certified_whatever_the_solver():
-    from coarseopt.pipeline import certify_one_treatment
+    from coarseopt.pipeline import certify_optimum
 
     rng = np.random.default_rng(4)
     profit = rng.normal(size=(300, 6)) + np.linspace(0, 0.3, 6)
     problem = co.CoarseProblem(profit, k=1)
-    res = certify_one_treatment(problem, co.solve(problem, "local-search", seed=0))
+    res = certify_optimum(problem, co.solve(problem, "local-search", seed=0))
     best = profit.sum(axis=0).max()
     assert res.status == "optimal" and res.bound == pytest.approx(best) and res.objective == pytest.approx(best)
     # a wrong single treatment is not certified: its gap to the proven optimum is reported
     wrong = co.SolveResult(status="feasible", objective=float(profit[:, 0].sum()), bound=None, gap=None,
                            offered=np.array([0]), assignment=np.zeros(300, dtype=int), shares=np.array([1.0]),
                            wall_time=0.0, solver="x", full_profit=float(profit.max(axis=1).sum()))
-    out = certify_one_treatment(problem, wrong)
+    out = certify_optimum(problem, wrong)
     assert out.status == "feasible" and out.bound == pytest.approx(best) and out.gap > 0
+    # any k: reaching full personalization's profit is a proof (recovery 100% reads optimal)
+    full = profit.argmax(axis=1)
+    every = co.SolveResult(status="feasible", objective=float(profit.max(axis=1).sum()), bound=None, gap=None,
+                           offered=np.unique(full), assignment=full, shares=np.bincount(full) / 300, wall_time=0.0,
+                           solver="x", full_profit=float(profit.max(axis=1).sum()))
+    out = certify_optimum(co.CoarseProblem(profit, k=6), every)
+    assert out.status == "optimal" and out.gap == 0.0 and out.recovery == pytest.approx(1.0)
 
 
 def test_run_refuses_k_above_the_treatments(tmp_path, capsys, monkeypatch):
