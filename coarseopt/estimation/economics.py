@@ -26,9 +26,10 @@ class Economics:
     and the *incremental* profit reported by :func:`estimate_profit` is
     ``pi(t, y_hat(t)) - pi(control, y_hat(control))``: what offering ``t`` instead of the
     control earns. Each term is a number (the same for every treatment), a mapping from arm
-    (label or level) to a number (arms left out get 0 for costs), or a function of the
-    numeric level. With numeric levels a mapping is interpolated linearly between its keys,
-    so costs are defined on a grid finer than the arms.
+    (label or level) to a number (labelled arms left out get 0 for costs), or a function of
+    the numeric level. With numeric levels a mapping is interpolated linearly between its
+    keys, so costs are defined on a grid finer than the arms, and it must reach every level:
+    a level outside its keys is an error naming the level, never a free treatment.
 
     Parameters
     ----------
