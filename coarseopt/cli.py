@@ -137,10 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated columns of DATA known before the treatment (needed by --method "
                    "regression and dr; never outcomes)")
     p.add_argument("--margin", metavar="M",
-                   help="profit per unit of the outcome: a number, or ARM=M,ARM=M,... per action; with "
+                   help="profit per unit of the outcome: a number, or ACTION=M,ACTION=M,...; with "
                    "--margin or --cost the outcome column is turned into profit = margin * outcome - cost")
-    p.add_argument("--cost", metavar="C", help="cost per customer of the action received: a number, or ARM=C,... "
-                   "(actions not listed cost 0)")
+    p.add_argument("--cost", metavar="C", help="cost per customer of the action received: a number, or ACTION=C,... "
+                   "(labelled actions not listed cost 0; numeric levels must all be covered)")
     p.add_argument("--sep", metavar="CHAR", default=",", help="CSV field separator (default ',')")
     p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
