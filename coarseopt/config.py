@@ -127,6 +127,8 @@ method = "disagreement"       # lift estimator: "disagreement", "naive", "regres
                               # "snipw" or "dr"
 value_method = "snipw"        # value estimator: "snipw" (Hajek), "ipw" or "dr"
 all_estimators = true         # also compare the recommended policy with every estimator
+covariates = []               # features the "regression" and "dr" estimators adjust for
+                              # ([] : every feature of [columns] features)
 alpha = 0.05                  # 1 - confidence level of the intervals
 baseline = "control"          # every policy is compared with this one: "control" (everyone
                               # gets the control arm) or the label of a treatment
@@ -353,6 +355,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "value_method": Key("snipw", _choice("snipw", "ipw", "dr"), "value estimator"),
         "all_estimators": Key(True, _bool, "every estimator for the recommended policy"),
+        "covariates": Key([], _name_list, "features the regression and dr estimators adjust for ([]: all)"),
         "alpha": Key(0.05, _float(0.0, 0.5, open_low=True, open_high=True), "1 - confidence level"),
         "baseline": Key("control", _str, "policy compared against"),
     },

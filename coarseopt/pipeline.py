@@ -225,11 +225,14 @@ def load_data(cfg: StudyConfig):
                 f"[columns] features: \"{f}\" is also the outcome, treatment, propensity or id column; "
                 "a feature must be known before the treatment."
             )
-    for f in cols["categorical"]:
-        if f not in cols["features"]:
-            raise ConfigError(
-                f"[columns] categorical: \"{f}\" is not one of the features; list it in [columns] features too."
-            )
+    for key, names in (("[columns] categorical", cols["categorical"]),
+                       ("[evaluation] covariates", cfg.evaluation["covariates"])):
+        for f in names:
+            if f not in cols["features"]:
+                raise ConfigError(
+                    f"{key}: \"{f}\" is not one of the features; list it in [columns] features too (a "
+                    "feature is known before the treatment)."
+                )
     used = [cols["outcome"], cols["treatment"]] + ([cols["propensity"]] if cols["propensity"] else [])
     used += cols["features"] + ([cols["id"]] if cols["id"] else [])
     df = raw[used].copy()
@@ -294,6 +297,16 @@ def load_data(cfg: StudyConfig):
 def _ids(cfg: StudyConfig, df) -> Any:
     """The ``[columns] id`` column of the study's data, or None."""
     return df[cfg.columns["id"]].to_numpy() if cfg.columns["id"] else None
+
+
+def evaluation_covariates(cfg: StudyConfig, encoded: Any) -> list:
+    """The encoded feature columns (of ``encoded``, the names) that the ``regression`` and
+    ``dr`` estimators adjust for: those of ``[evaluation] covariates`` (a text feature's
+    one-hot columns ``name=value`` included), or every feature when it is empty."""
+    names = cfg.evaluation["covariates"]
+    if not names:
+        return list(encoded)
+    return [c for c in encoded if c in names or any(str(c).startswith(f"{f}=") for f in names)]
 
 
 def _text_examples(col) -> str:
@@ -826,7 +839,7 @@ def _evaluate(study: Study, est: Any, held: Any, test_exp: Any, economics: Any, 
     y = a_unit[test_exp.arm_index] * test_exp.y - c_unit[test_exp.arm_index]  # realized profit
     common = dict(
         propensity=test_exp.propensity_received if cfg.columns["propensity"] else None,
-        alpha=cfg.evaluation["alpha"], X=held.features.to_numpy(),
+        alpha=cfg.evaluation["alpha"], X=held.features[evaluation_covariates(cfg, held.features.columns)].to_numpy(),
     )
     method = cfg.evaluation["method"]
     arm_labels = set(labels[np.asarray(est.arm_columns)].tolist())
@@ -1013,7 +1026,7 @@ def _summary_dict(study: Study) -> dict:
             "objective": "total estimated incremental profit over the training customers (sum, not per customer)",
         },
         "id_column": study.config.columns["id"] or None,
-        "evaluation_covariates": [str(f) for f in study.features],
+        "evaluation_covariates": [str(c) for c in evaluation_covariates(study.config, study.features)],
         "treatments": [_jsonable(t) for t in study.treatments],
         "control": _jsonable(study.control),
         "n_train": int(len(study.train_index)),

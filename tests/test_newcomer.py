@@ -412,6 +412,26 @@ def test_evaluation_csv_and_summary_say_what_they_are(id_run):
         assert res["objective_per_customer"] == pytest.approx(res["objective"] / summary["n_train"])
 
 
+def test_study_covariates_of_the_evaluation(tmp_path):
+    """``[evaluation] covariates`` picks the features (with their one-hot columns) that the
+    regression and dr estimators adjust for; the summary names them."""
+    from coarseopt.pipeline import evaluation_covariates, run_study, write_outputs
+
+    cfg = load_config(None, overrides=[("evaluation.covariates", ["zip_code", "recency"])])
+    encoded = ["recency", "history", "zip_code=Rural", "zip_code=Urban", "channel=Web"]
+    assert evaluation_covariates(cfg, encoded) == ["recency", "zip_code=Rural", "zip_code=Urban"]
+    assert evaluation_covariates(load_config(None), encoded) == encoded
+    df = discount_experiment(1500, seed=2)
+    path = discount_study(tmp_path, df, extra='method = "dr"\ncovariates = ["x1"]\n')
+    study = run_study(load_config(path), progress=False)
+    write_outputs(study, tmp_path / "res")
+    summary = json.loads((tmp_path / "res" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["evaluation_covariates"] == ["x1"]
+    bad = discount_study(tmp_path, df, extra='covariates = ["sales"]\n', name="bad.toml")
+    with pytest.raises(ConfigError, match=r'\[evaluation\] covariates: "sales" is not one of the features'):
+        run_study(load_config(bad), progress=False)
+
+
 def _fake_study_print(lift_ci_low: float, capsys) -> str:
     from types import SimpleNamespace
 
