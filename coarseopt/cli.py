@@ -632,7 +632,35 @@ def _covariates(args: argparse.Namespace, data, taken: set) -> list[str]:
             )
         if not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]):
             raise UsageError(f"--covariates {c!r}: the column must be numeric (encode text columns first).")
+    if args.design == "rba" and args.propensity is None:
+        _refuse_imbalanced(data, names, args.action)
     return names
+
+
+#: A covariate whose mean differs between the randomized actions at this p-value is refused.
+IMBALANCE_P = 1e-6
+
+
+def _refuse_imbalanced(data, names: list[str], action: str) -> None:
+    """In an experiment randomized without regard to the customer, a column known before the
+    treatment has the same distribution under every action; a column whose mean differs
+    beyond chance (one-way F test, p < :data:`IMBALANCE_P`) was measured after it."""
+    from scipy.stats import f_oneway
+
+    groups = data.groupby(action, sort=False)
+    if groups.ngroups < 2 or groups.size().min() < 2:
+        return
+    for c in names:
+        samples = [g[c].to_numpy(dtype=float) for _, g in groups]
+        if all(s.std() == 0 for s in samples):
+            continue
+        p = float(f_oneway(*samples).pvalue)
+        if p < IMBALANCE_P:
+            raise UsageError(
+                f"--covariates {c!r}: its mean differs between the actions received (F test p = {p:.2g}); in a "
+                "randomized experiment a column known before the treatment does not, so it looks measured after "
+                "the treatment (an outcome). Leave it out."
+            )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

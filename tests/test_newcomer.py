@@ -168,6 +168,33 @@ def test_evaluate_uses_only_the_named_covariates(tmp_path, capsys, monkeypatch, 
     assert_one_line_error_in_process(result, "--covariates 'profit'", "known before the treatment")
 
 
+def test_evaluate_refuses_a_covariate_measured_after_the_treatment(tmp_path, capsys, monkeypatch):
+    data, _, _ = _dr_data(tmp_path)
+    data["spend"] = data["spend"] + 2.0 * (data["treatment"] == "email")  # what the e-mail caused
+    data.to_csv(tmp_path / "holdout.csv", index=False)
+    args = ("evaluate", "holdout.csv", "--policy-a", "a.csv", "--policy-b", "b.csv", "--method", "dr")
+    result = run_in_process(capsys, monkeypatch, tmp_path, *args, "--covariates", "x,spend")
+    assert_one_line_error_in_process(result, "--covariates 'spend'", "differs between the actions", "Leave it out")
+    # a pre-treatment column passes, whatever its scale
+    code, _, err = run_in_process(capsys, monkeypatch, tmp_path, *args, "--covariates", "x,customer_id")
+    assert code == 0, err
+
+
+def test_balance_check_rarely_refuses_a_real_covariate():
+    """Randomized actions, 200 independent covariates: the check refuses none (its level is
+    1e-6 per column)."""
+    from coarseopt.cli import UsageError, _refuse_imbalanced
+
+    rng = np.random.default_rng(8)
+    n = 3000
+    data = pd.DataFrame(rng.normal(size=(n, 200)), columns=[f"c{i}" for i in range(200)])
+    data["arm"] = rng.choice(["a", "b", "c"], size=n, p=[0.6, 0.3, 0.1])
+    _refuse_imbalanced(data, [f"c{i}" for i in range(200)], "arm")
+    data["after"] = data["c0"] + 0.5 * (data["arm"] == "c")
+    with pytest.raises(UsageError, match="'after'"):
+        _refuse_imbalanced(data, ["after"], "arm")
+
+
 # ---------------------------------------------------------------------------- 3. --check checks
 @pytest.mark.parametrize(
     "edit, fragments",
