@@ -284,9 +284,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _beats_baseline(row: Any) -> bool:
-    """Whether a policy's lift interval lies above zero."""
-    low = row.get("lift_ci_low")
-    return low is not None and math.isfinite(float(low)) and float(low) > 0
+    """Whether a policy's lift interval lies above zero: the simultaneous one over all k
+    (the recommended k was picked among them) where the study has it, else the interval."""
+    for key in ("lift_sim_ci_low", "lift_ci_low"):
+        low = row.get(key)
+        if low is not None and math.isfinite(float(low)):
+            return float(low) > 0
+    return False
 
 
 def _print_study(args: argparse.Namespace, study: Any, out: Path, seconds: float) -> None:
@@ -299,9 +303,10 @@ def _print_study(args: argparse.Namespace, study: Any, out: Path, seconds: float
     conf = f"{100 * (1 - cfg.evaluation['alpha']):.0f}%"
     base = cfg.evaluation["baseline"]
     base_name = "control" if base == "control" else f"everyone: {base}"
-    print(f"study: {info.get('source')}, {info.get('rows_used', 0):,} customers "
-          f"({len(study.train_index):,} training / {len(study.test_index):,} held out), solver {cfg.solve['solver']}"
-          + (f", learner {study.learner}" if study.learner else ""))
+    split = (f"cross-fitted, {cfg.split['folds']} folds" if study.split_method == "crossfit"
+             else f"{len(study.train_index):,} training / {len(study.test_index):,} held out")
+    print(f"study: {info.get('source')}, {info.get('rows_used', 0):,} customers ({split}), "
+          f"solver {cfg.solve['solver']}" + (f", learner {study.learner}" if study.learner else ""))
     print(f"values: {profit_unit(cfg)}; lift: over '{base_name}'")
     ev = study.evaluation.set_index("policy")
     rec = study.recommended_k
@@ -311,17 +316,23 @@ def _print_study(args: argparse.Namespace, study: Any, out: Path, seconds: float
         row = ev.loc[f"k={k}"]
         mark = "  <- recommended" if rec_beats and k == rec else ""
         if math.isfinite(row["lift"]):
-            lift = (f"held-out lift {row['lift']:+.4f} per customer, {conf} CI [{row['lift_ci_low']:+.4f}, "
+            lift = (f"lift {row['lift']:+.4f} per customer, {conf} CI [{row['lift_ci_low']:+.4f}, "
+                    f"{row['lift_ci_high']:+.4f}], simultaneous [{row['lift_sim_ci_low']:+.4f}, "
+                    f"{row['lift_sim_ci_high']:+.4f}]")
+        elif math.isfinite(row.get("lift_lower", float("nan"))):
+            lift = (f"lift between {row['lift_lower']:+.4f} and {row['lift_upper']:+.4f} per customer under "
+                    f"[evaluation] shape = \"{cfg.evaluation['shape']}\", {conf} CI [{row['lift_ci_low']:+.4f}, "
                     f"{row['lift_ci_high']:+.4f}]")
         else:
-            lift = f"held-out lift: n/a ({row.get('note') or 'not evaluable'})"
+            lift = f"lift: n/a ({row.get('note') or 'not evaluable'})"
         if "true_lift" in row and math.isfinite(row["true_lift"]):
             lift += f"; true lift {row['true_lift']:+.4f}"
         recov = f"{100 * res.recovery:.1f}%" if math.isfinite(res.recovery) else "n/a"
         print(f"  k={k}: offer {offered} | recovery {recov} ({res.status}) | {lift}{mark}")
     if rec is not None and not rec_beats:
-        print(f"no k beats the baseline: no k's {conf} interval of the lift over '{base_name}' lies above zero "
-              f"(largest estimate: k={rec}); keep the baseline or collect more data")
+        print(f"no k beats the baseline: no k's {conf} interval of the lift over '{base_name}' (simultaneous over "
+              f"all k where the study has one) lies above zero (the study's pick: k={rec}); keep the baseline or "
+              "collect more data")
     print(f"wrote {out}{'/' if not str(out).endswith('/') else ''} (report.html, summary.json, segments.json, "
           f"assignment.{cfg.output['assignment_format']}, evaluation.csv) in {seconds:.1f} s")
 

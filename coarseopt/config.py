@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_CONFIG_TOML",
     "SCHEMA",
     "dump_toml",
+    "evaluation_covariates",
 ]
 
 
@@ -101,15 +102,24 @@ proportional_cost = 0.0       # cost per unit of outcome (a number, a table, or 
 [estimation]
 learner = "default"           # the CATE learner: "default" (chosen by the kind of arms), "t", "s",
                               # "x", "dr" or "smooth" (see docs/estimation.md)
-cv = 5                        # folds of cross-fitting (out-of-fold predictions)
+cv = 5                        # folds of cross-fitting (out-of-fold predictions; the
+                              # cross-fitted study uses its [split] folds instead)
+base_model = "default"        # base model of the learner: "default" (gradient boosting) or
+                              # "linear" (least squares: fast, for checks and very large data)
+n_jobs = 0                    # model fits run in parallel (0: one per core)
 grid = 0                      # numeric arms only: offer this many equally spaced levels between
                               # the lowest and highest arm (0: only the arms)
 seed = 0                      # seeds the folds
 
 [split]
-test_size = 0.5               # share of customers held out for the evaluation, in (0, 1)
+method = "auto"               # "crossfit": learn on all customers, evaluate each fold with the
+                              # policy learned on the other folds (uses all the data);
+                              # "holdout": learn on one part, evaluate on the rest;
+                              # "auto": "holdout" if test_size is set here, else "crossfit"
+folds = 5                     # crossfit: number of folds (>= 3), stratified by arm
+# test_size = 0.5             # holdout: share of customers held out for the evaluation
 seed = 0                      # seeds the split
-stratify = true               # keep the share of each arm equal in both halves
+stratify = true               # holdout: keep the share of each arm equal in both parts
 
 [solve]
 k = [1, 2, 3]                 # how many treatments to offer: an int or a list of ints >= 1
@@ -132,6 +142,10 @@ covariates = []               # features the "regression" and "dr" estimators ad
 alpha = 0.05                  # 1 - confidence level of the intervals
 baseline = "control"          # every policy is compared with this one: "control" (everyone
                               # gets the control arm) or the label of a treatment
+shape = "none"                # numeric levels: "monotone" (the expected outcome does not
+                              # decrease with the level, e.g. sales in the discount depth) or
+                              # "monotone-decreasing" bounds the value of policies that offer
+                              # levels between the arms; "none": such policies are not valued
 
 [output]
 dir = "coarseopt-results"     # where `coarseopt run` writes (--out overrides it); relative to
@@ -331,10 +345,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "estimation": {
         "learner": Key("default", _learner, "the CATE learner"),
         "cv": Key(5, _int(2), "cross-fitting folds"),
+        "base_model": Key("default", _choice("default", "linear"), "base model of the learner"),
+        "n_jobs": Key(0, _int(0), "model fits in parallel (0: one per core)"),
         "grid": Key(0, _int(0), "levels between numeric arms (0: arms only)"),
         "seed": Key(0, _int(), "seed of the folds"),
     },
     "split": {
+        "method": Key("auto", _choice("auto", "crossfit", "holdout"), "how customers are split for evaluation"),
+        "folds": Key(5, _int(3), "folds of the cross-fitted study"),
         "test_size": Key(0.5, _float(0.0, 1.0, open_low=True, open_high=True), "held-out share"),
         "seed": Key(0, _int(), "seed of the split"),
         "stratify": Key(True, _bool, "stratify the split by arm"),
@@ -358,6 +376,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "covariates": Key([], _name_list, "features the regression and dr estimators adjust for ([]: all)"),
         "alpha": Key(0.05, _float(0.0, 0.5, open_low=True, open_high=True), "1 - confidence level"),
         "baseline": Key("control", _str, "policy compared against"),
+        "shape": Key("none", _choice("none", "monotone", "monotone-decreasing"),
+                     "shape of the expected outcome in a numeric level, for bounds between the arms"),
     },
     "output": {
         "dir": Key("coarseopt-results", _str, "output directory"),
@@ -509,6 +529,10 @@ def parse_config(
                 )
     if data["dataset"] == "promotions":
         _promotions_columns(sections, raw)
+
+    split = sections["split"]
+    if split["method"] == "auto":
+        split["method"] = "holdout" if "test_size" in raw.get("split", {}) else "crossfit"
 
     solve = sections["solve"]
     if solve["min_share"] > solve["max_share"]:
@@ -691,6 +715,16 @@ def parse_override(text: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         parsed = value.strip()
     return key, parsed
+
+
+def evaluation_covariates(cfg: StudyConfig, encoded: Any) -> list:
+    """The encoded feature columns (of ``encoded``, the names) that the ``regression`` and
+    ``dr`` estimators adjust for: those of ``[evaluation] covariates`` (a text feature's
+    one-hot columns ``name=value`` included), or every feature when it is empty."""
+    names = cfg.evaluation["covariates"]
+    if not names:
+        return list(encoded)
+    return [c for c in encoded if c in names or any(str(c).startswith(f"{f}=") for f in names)]
 
 
 # ---------------------------------------------------------------------------- writing TOML

@@ -19,6 +19,7 @@ __all__ = [
     "SolverError",
     "InSampleEvaluationWarning",
     "PropensityWarning",
+    "ShapeWarning",
 ]
 
 
@@ -60,6 +61,11 @@ class InSampleEvaluationWarning(UserWarning):
     Evaluate on held-out customers, or with the cross-fitted study, whose every fold's policy
     is learned without that fold's customers.
     """
+
+
+class ShapeWarning(UserWarning):
+    """A stated shape of the outcome in the treatment level (``monotone``) that the measured
+    arm means contradict: bounds between the arms rest on it."""
 
 
 class PropensityWarning(UserWarning):

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, StudyConfig, dump_toml, dump_value
+from .config import ConfigError, StudyConfig, dump_toml, dump_value, evaluation_covariates
 from .exceptions import CoarseoptError
 from .progress import progress_bar
 
@@ -121,6 +121,12 @@ class Study:
     feature_stats: dict = field(default_factory=dict)
     source_rows: Any = None
     arm_effects: Any = None
+    split_method: str = "holdout"
+    folds: Any = None
+    fold_results: list = field(default_factory=list)
+    units: list = field(default_factory=list)
+    unit_policies: list = field(default_factory=list)
+    interpolation: Any = None
     timings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     ids: Any = None
@@ -299,16 +305,6 @@ def _ids(cfg: StudyConfig, df) -> Any:
     return df[cfg.columns["id"]].to_numpy() if cfg.columns["id"] else None
 
 
-def evaluation_covariates(cfg: StudyConfig, encoded: Any) -> list:
-    """The encoded feature columns (of ``encoded``, the names) that the ``regression`` and
-    ``dr`` estimators adjust for: those of ``[evaluation] covariates`` (a text feature's
-    one-hot columns ``name=value`` included), or every feature when it is empty."""
-    names = cfg.evaluation["covariates"]
-    if not names:
-        return list(encoded)
-    return [c for c in encoded if c in names or any(str(c).startswith(f"{f}=") for f in names)]
-
-
 def _text_examples(col) -> str:
     """``; e.g. 'abc', 'n/a'``: the first entries of a text column that are not numbers."""
     import pandas as pd
@@ -371,18 +367,29 @@ def _drop_arms(df, cfg: StudyConfig):
 
 
 def min_arm_customers(cfg: StudyConfig) -> int:
-    """Customers every arm needs: the learner's cross-fitting (``[estimation] cv`` folds, each
-    arm at least twice per fold; the DR-learner cross-fits inside each fold again) must still
-    work on the training share of the customers (``1 - [split] test_size``), and both halves
-    must hold every arm."""
+    """Customers every arm needs for the study's models and evaluation to work.
+
+    Each model fit needs 2 customers of every arm (the DR-learner, which cross-fits again
+    inside, twice its own folds). Cross-fitted study (``[split] folds`` = F): the smallest
+    fit sees all folds but two, about ``(F - 2) / F`` of an arm (less one customer per
+    excluded fold for rounding), and every fold holds at least 2 of every arm. Holdout study:
+    step 1 cross-fits over ``[estimation] cv`` folds of the training share
+    (``1 - [split] test_size``), each fold with at least 2 of every arm, and both
+    halves hold every arm.
+    """
+    per_fit = 2
+    if cfg.estimation["learner"] == "dr":  # its own folds inside each fit
+        from .estimation.learners import DRLearner
+
+        per_fit = 2 * DRLearner().cv + 1
+    if cfg.split["method"] == "crossfit":
+        F = cfg.split["folds"]
+        return max(2 * F, math.ceil((per_fit + 2) * F / (F - 2)))
     cv = cfg.estimation["cv"]
     share = 1.0 - cfg.split["test_size"]
     need = [2 * cv, math.ceil((2 * cv + 1) / share), math.ceil(2 / cfg.split["test_size"])]
-    if cfg.estimation["learner"] == "dr":  # its own folds inside each fold's training customers
-        from .estimation.learners import DRLearner
-
-        inner = DRLearner().cv
-        need.append(math.ceil((2 * inner + 1) / (share * (cv - 1) / cv)))
+    if cfg.estimation["learner"] == "dr":
+        need.append(math.ceil(per_fit / (share * (cv - 1) / cv)))
     return max(need)
 
 
@@ -394,11 +401,16 @@ def _check_arm_sizes(cfg: StudyConfig, arms: list, counts) -> None:
         return
     arm, count = min(small, key=lambda x: x[1])
     others = f" (and {len(small) - 1} more arm(s) below it)" if len(small) > 1 else ""
+    if cfg.split["method"] == "crossfit":
+        why, lower = f"{cfg.split['folds']}-fold cross-fitted study, [split] folds", "[split] folds"
+    else:
+        why = (f"{cfg.estimation['cv']}-fold cross-fitting, [estimation] cv, on the training share "
+               f"{1 - cfg.split['test_size']:g}, [split] test_size")
+        lower = "[estimation] cv"
     raise ConfigError(
         f"[columns] treatment = \"{cfg.columns['treatment']}\": arm {_toml(arm)} has {count} customer(s){others}; "
-        f"the study needs at least {need} per arm ({cfg.estimation['cv']}-fold cross-fitting, [estimation] cv, "
-        f"on the training share {1 - cfg.split['test_size']:g}, [split] test_size). Drop the arm with "
-        f"[data] drop_arms = [{_toml(arm)}], merge it into another arm in the data, or lower [estimation] cv."
+        f"the study needs at least {need} per arm ({why}). Drop the arm with [data] drop_arms = [{_toml(arm)}], "
+        f"merge it into another arm in the data, or lower {lower}."
     )
 
 
@@ -589,17 +601,10 @@ def _experiment(cfg: StudyConfig, df, control):
 def _estimate(cfg: StudyConfig, exp, economics):
     import coarseopt as co
 
-    _check_k(cfg, exp)
-    learner = cfg.estimation["learner"]
-    grid = cfg.estimation["grid"] or None
-    if grid is not None and not exp.is_numeric:
-        raise ConfigError(
-            f"[estimation] grid = {cfg.estimation['grid']}: needs numeric treatment levels; the arms of "
-            f"\"{cfg.columns['treatment']}\" are labels (set grid = 0)."
-        )
+    learner, base, grid = _learner_args(cfg, exp)
     return co.estimate_profit(
-        exp, economics, learner=None if learner == "default" else learner, cv=cfg.estimation["cv"],
-        grid=grid, random_state=cfg.estimation["seed"],
+        exp, economics, learner=learner, base_estimator=base, cv=cfg.estimation["cv"], grid=grid,
+        random_state=cfg.estimation["seed"], n_jobs=_n_jobs(cfg),
     )
 
 
@@ -678,6 +683,12 @@ class _Stages:
 def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
     """Run the whole study described by ``cfg`` (nothing is written; see :func:`write_outputs`).
 
+    ``[split] method = "crossfit"`` (the default unless the config sets a ``test_size``):
+    the customers are split into folds; the deployed policy of every k is learned on all of
+    them, and each fold is evaluated with the policy learned on the other folds
+    (:mod:`coarseopt.estimation.nested`, :mod:`coarseopt.study.evaluate`). ``"holdout"``:
+    learned on one part, evaluated on the held-out rest.
+
     Parameters
     ----------
     cfg : StudyConfig
@@ -703,7 +714,9 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
     """
     study = Study(config=cfg)
     ks = cfg.solve["k"]
-    stages = _Stages(4 + len(ks), progress)
+    crossfit = cfg.split["method"] == "crossfit"
+    n_fits = cfg.split["folds"] + 1 if crossfit else 1
+    stages = _Stages(3 + n_fits * (1 + len(ks)), progress)
     try:
         t0 = time.perf_counter()
         cols = cfg.columns
@@ -711,6 +724,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         df, arms, control, info, truth, source_rows = load_data(cfg)
         study.source_rows, study.ids = source_rows, _ids(cfg, df)
         study.data_info, study.control = info, control
+        study.split_method = cfg.split["method"]
         economics = _economics(cfg, arms, truth)
         baseline = "control"
         if cfg.evaluation["baseline"] != "control":
@@ -720,47 +734,27 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
                     f"[evaluation] baseline = \"{cfg.evaluation['baseline']}\": must be \"control\" or an arm; "
                     f"arms: {', '.join(map(str, arms))}."
                 )
-        train_idx, test_idx = _split(df, cfg, cols["treatment"])
-        study.train_index, study.test_index = train_idx, test_idx
-        train_exp = _experiment(cfg, df.iloc[train_idx], control)
-        test_exp = _experiment(cfg, df.iloc[test_idx], control)
         study.timings["load"] = time.perf_counter() - t0
-        log.info("data: %d rows (%d training, %d held out), arms %s", len(df), len(train_idx), len(test_idx),
-                 info["arms"])
         stages.done()
-
-        # ---- step 1
-        t = time.perf_counter()
-        stages.start(f"estimating profit ({cfg.estimation['learner']} learner, {cfg.estimation['cv']}-fold)")
-        est = _estimate(cfg, train_exp, economics)
+        if crossfit:
+            est, units = _crossfit(study, cfg, df, control, economics, stages, progress)
+        else:
+            est, units = _holdout(study, cfg, df, control, economics, stages, progress)
         study.profit, study.learner = est.profit, _learner_used(cfg, est)
         study.treatments = list(est.profit.columns)
-        held = est.predict(test_exp)
-        study.test_profit = held.profit
         study.features = list(est.features.columns)
-        study.arm_effects = _arm_table(est, held)
-        study.timings["estimate"] = time.perf_counter() - t
-        stages.done()
 
-        # ---- step 2 for every k
+        # ---- step 3 on customers whose policies never saw them
         t = time.perf_counter()
-        _solve_all(study, est, cfg, stages, progress)
-        study.timings["solve"] = time.perf_counter() - t
-
-        # ---- step 3 on the held-out half
-        t = time.perf_counter()
-        stages.start(f"evaluating on {len(test_idx):,} held-out customers")
-        baseline_name = _held_out_policies(study, est, held, control, baseline)
-        true_profit = None
-        if truth is not None and hasattr(truth, "profit_at"):
-            true_profit = truth.profit_at(np.asarray(study.treatments, dtype=float), rows=source_rows[test_idx])
-        _evaluate(study, est, held, test_exp, economics, baseline_name, true_profit)
+        n_eval = sum(len(u.rows) for u in units)
+        stages.start(f"evaluating on {n_eval:,} customers" + (" (every fold)" if crossfit else " (held out)"))
+        _evaluate_units(study, est, units, economics, baseline, truth, source_rows)
         study.timings["evaluate"] = time.perf_counter() - t
         stages.done()
 
         # ---- segments and per-customer assignment
         stages.start("segment profiles")
-        _segments_and_assignment(study, est, len(df))
+        _segments_and_assignment(study, est, units, len(df))
         stages.done()
     finally:
         stages.close()
@@ -769,8 +763,107 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
     return study
 
 
-def _solve_all(study: Study, est: Any, cfg: StudyConfig, stages: "_Stages", progress: bool | None) -> None:
-    """Step 2 for every k of the config: ``study.results[k]``."""
+def _holdout(study: Study, cfg: StudyConfig, df, control, economics, stages: "_Stages", progress):
+    """Learn on one part of the customers, evaluate on the held-out rest."""
+    from .study.evaluate import Unit
+
+    train_idx, test_idx = _split(df, cfg, cfg.columns["treatment"])
+    study.train_index, study.test_index = train_idx, test_idx
+    train_exp = _experiment(cfg, df.iloc[train_idx], control)
+    test_exp = _experiment(cfg, df.iloc[test_idx], control)
+    log.info("data: %d rows (%d training, %d held out)", len(df), len(train_idx), len(test_idx))
+    t = time.perf_counter()
+    stages.start(f"estimating profit ({cfg.estimation['learner']} learner, {cfg.estimation['cv']}-fold)")
+    est = _estimate(cfg, train_exp, economics)
+    held = est.predict(test_exp)
+    study.test_profit = held.profit
+    study.arm_effects = _arm_table(est, held)
+    study.timings["estimate"] = time.perf_counter() - t
+    stages.done()
+    t = time.perf_counter()
+    study.results = _solve_all(est, cfg, stages, progress)
+    study.timings["solve"] = time.perf_counter() - t
+    return est, [Unit(rows=test_idx, experiment=test_exp, profit=held.profit, results=study.results, label="test",
+                      estimate=est)]
+
+
+def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_Stages", progress):
+    """Learn the deployed policies on all customers; evaluate every fold with the policies
+    learned on the other folds (nested cross-fitting with shared model fits)."""
+    from .estimation import nested_cross_fit, stratified_folds
+    from .study.evaluate import Unit
+
+    exp = _experiment(cfg, df, control)
+    F = cfg.split["folds"]
+    try:
+        folds = stratified_folds(exp.arm_index, F, seed=cfg.split["seed"])
+    except ValueError as exc:
+        raise ConfigError(f"[split] folds = {F}: {_one_line(exc)}") from None
+    study.folds = folds
+    study.train_index = study.test_index = np.arange(len(df))
+    t = time.perf_counter()
+    n_models = F + F * (F - 1) // 2
+    stages.start(f"estimating profit ({cfg.estimation['learner']} learner, {F} folds, {n_models} model fits)")
+    learner, base, grid = _learner_args(cfg, exp)
+    est, without = nested_cross_fit(exp, economics, learner, folds=folds, base_estimator=base, grid=grid,
+                                    random_state=cfg.estimation["seed"], n_jobs=_n_jobs(cfg))
+    study.arm_effects = _arm_table(est, None)
+    study.timings["estimate"] = time.perf_counter() - t
+    stages.done()
+    t = time.perf_counter()
+    study.results = _solve_all(est, cfg, stages, progress)
+    units, held_parts = [], []
+    for f in range(F):
+        stages.done()
+        rows = np.flatnonzero(folds == f)
+        fold_exp = exp.subset(rows)
+        held = without[f].predict(fold_exp)
+        results = _solve_all(without[f], cfg, stages, progress, label=f"fold {f + 1}/{F}: ")
+        units.append(Unit(rows=rows, experiment=fold_exp, profit=held.profit, results=results, label=str(f),
+                          estimate=_predictor(without[f])))
+        without[f] = None  # its (n, m) matrices are no longer needed: memory at millions of customers
+        held_parts.append(held.profit)
+    import pandas as pd
+
+    study.test_profit = pd.concat(held_parts).sort_index()
+    study.fold_results = [u.results for u in units]
+    study.timings["solve"] = time.perf_counter() - t
+    return est, units
+
+
+def _predictor(est):
+    """``est`` without its per-customer matrices: what ``predict`` needs (models, economics,
+    columns, encoding)."""
+    from dataclasses import replace
+
+    return replace(est, profit=est.profit.iloc[:0], outcome=est.outcome.iloc[:0], features=est.features.iloc[:0],
+                   arm_outcome=est.arm_outcome[:0], experiment=None, arm_effects=est.arm_effects.iloc[:0])
+
+
+def _learner_args(cfg: StudyConfig, exp):
+    _check_k(cfg, exp)
+    learner = cfg.estimation["learner"]
+    grid = cfg.estimation["grid"] or None
+    if grid is not None and not exp.is_numeric:
+        raise ConfigError(
+            f"[estimation] grid = {cfg.estimation['grid']}: needs numeric treatment levels; the arms of "
+            f"\"{cfg.columns['treatment']}\" are labels (set grid = 0)."
+        )
+    base = None
+    if cfg.estimation["base_model"] == "linear":
+        from sklearn.linear_model import LinearRegression
+
+        base = LinearRegression()
+    return (None if learner == "default" else learner), base, grid
+
+
+def _n_jobs(cfg: StudyConfig) -> int:
+    n = cfg.estimation["n_jobs"]
+    return n if n > 0 else max(1, os.cpu_count() or 1)
+
+
+def _solve_all(est: Any, cfg: StudyConfig, stages: "_Stages", progress: bool | None, label: str = "") -> dict:
+    """Step 2 for every k of the config on one estimate: ``k -> SolveResult``."""
     import coarseopt as co
 
     time_limit = cfg.solve["time_limit"] or None
@@ -779,8 +872,9 @@ def _solve_all(study: Study, est: Any, cfg: StudyConfig, stages: "_Stages", prog
         shares["min_share"] = cfg.solve["min_share"]
     if cfg.solve["max_share"] < 1:
         shares["max_share"] = cfg.solve["max_share"]
+    results = {}
     for k in cfg.solve["k"]:
-        stages.start(f"solving k={k} ({cfg.solve['solver']})")
+        stages.start(f"{label}solving k={k} ({cfg.solve['solver']})")
         try:
             problem = est.to_problem(k, **shares)
         except ValueError as exc:  # shares that cannot add up for this k
@@ -793,107 +887,63 @@ def _solve_all(study: Study, est: Any, cfg: StudyConfig, stages: "_Stages", prog
             raise CoarseoptError(
                 f"solver {cfg.solve['solver']!r} found no solution for k={k} (status {res.status}). {res.message}"
             )
-        study.results[k] = res
-        log.info("k=%d: %s", k, res.summary().replace("\n", "; "))
+        results[k] = res
+        log.info("%sk=%d: %s", label, k, res.summary().replace("\n", "; "))
         stages.done()
+    return results
 
 
-def _held_out_policies(study: Study, est: Any, held: Any, control: Any, baseline: Any) -> str:
-    """The policies applied to the held-out customers (``study.policies``); returns the
-    baseline's name. Each k: every customer's best offered treatment by the models'
-    predictions; full personalization: the best arm."""
-    labels = np.asarray(study.treatments, dtype=object)
-    tp = held.profit.to_numpy()
-    col_of_arm = {a: int(j) for a, j in zip(est.arms, est.arm_columns)}
-    n_test = tp.shape[0]
-    policies: dict[str, np.ndarray] = {"control": np.full(n_test, labels[col_of_arm[control]], dtype=object)}
-    if baseline != "control":
-        policies[f"everyone: {baseline}"] = np.full(n_test, labels[col_of_arm[baseline]], dtype=object)
-    for k, res in study.results.items():
-        offered = np.asarray(res.offered)
-        policies[f"k={k}"] = labels[offered[tp[:, offered].argmax(axis=1)]]
-    arm_cols = np.asarray(est.arm_columns)
-    policies["full personalization"] = labels[arm_cols[tp[:, arm_cols].argmax(axis=1)]]
-    study.policies = policies
-    return "control" if baseline == "control" else f"everyone: {baseline}"
-
-
-def _evaluate(study: Study, est: Any, held: Any, test_exp: Any, economics: Any, baseline_name: str,
-              true_profit: np.ndarray | None) -> None:
-    """Step 3 on the held-out customers: ``study.evaluation``, ``comparisons``, ``estimators``
-    and ``recommended_k``."""
-    import pandas as pd
-
-    from . import evaluation as ev
+def _evaluate_units(study: Study, est: Any, units: list, economics: Any, baseline: Any, truth: Any,
+                    source_rows: np.ndarray) -> None:
+    """Step 3: ``study.policies``, ``evaluation``, ``comparisons``, ``estimators`` and
+    ``recommended_k`` (see :mod:`coarseopt.study.evaluate`)."""
+    from .study.evaluate import evaluate_units, unit_policies
 
     cfg = study.config
-    policies = study.policies
     labels = np.asarray(study.treatments, dtype=object)
-    col_of = {lab: j for j, lab in enumerate(study.treatments)}
-    tp = held.profit.to_numpy()
-    n_test = tp.shape[0]
-    rows_ = np.arange(n_test)
-    col_of_arm = {a: int(j) for a, j in zip(est.arms, est.arm_columns)}
-    action = np.asarray([labels[col_of_arm[a]] for a in test_exp.arms], dtype=object)[test_exp.arm_index]
-    a_unit, c_unit = economics.unit_value(list(test_exp.arms), numeric=test_exp.is_numeric)
-    y = a_unit[test_exp.arm_index] * test_exp.y - c_unit[test_exp.arm_index]  # realized profit
-    common = dict(
-        propensity=test_exp.propensity_received if cfg.columns["propensity"] else None,
-        alpha=cfg.evaluation["alpha"], X=held.features[evaluation_covariates(cfg, held.features.columns)].to_numpy(),
-    )
-    method = cfg.evaluation["method"]
+    base_name = "control" if baseline == "control" else f"everyone: {baseline}"
+    policies = [unit_policies(u, study.treatments, est.arm_columns, est.arms, study.control, baseline)
+                for u in units]
+    study.unit_policies = policies
+    study.units = units
+    if len(units) == 1:
+        study.policies = policies[0]
+
+    def realized(exp):
+        a_unit, c_unit = economics.unit_value(list(exp.arms), numeric=exp.is_numeric)
+        return a_unit[exp.arm_index] * exp.y - c_unit[exp.arm_index]
+
+    true_profit = None
+    if truth is not None and hasattr(truth, "profit_at"):
+        levels = np.asarray(study.treatments, dtype=float)
+
+        def true_profit(unit):
+            return truth.profit_at(levels, rows=source_rows[unit.rows])
+
     arm_labels = set(labels[np.asarray(est.arm_columns)].tolist())
-    base = policies[baseline_name]
-    base_cols = np.array([col_of[x] for x in base])
+    unit_value = None
+    if units[0].experiment.is_numeric:
+        def unit_value(levels):
+            return economics.unit_value(list(levels), numeric=True, strict=False)
 
-    rows = []
-    for name, pol in policies.items():
-        picked = np.array([col_of[x] for x in pol])
-        offered = [str(labels[j]) for j in np.unique(picked)]
-        row: dict[str, Any] = {"policy": name, "k": _policy_k(name), "offered": ", ".join(offered)}
-        row["predicted_lift"] = float((tp[rows_, picked] - tp[rows_, base_cols]).mean())
-        if true_profit is not None:
-            row["true_lift"] = float((true_profit[rows_, picked] - true_profit[rows_, base_cols]).mean())
-        if not set(pol.tolist()) <= arm_labels:
-            row["note"] = "offers levels between the arms: no data can value it"
-            rows.append(row)
-            continue
-        v = _row(ev.policy_value(y, action, pol, method=cfg.evaluation["value_method"], **common))
-        row.update(value=v["estimate"], value_se=v["se"], value_ci_low=v["ci_low"], value_ci_high=v["ci_high"])
-        if name == baseline_name:
-            row.update(lift=0.0, lift_se=0.0, lift_ci_low=0.0, lift_ci_high=0.0, p_value=float("nan"),
-                       share_disagree=0.0)
-        else:
-            c = _row(ev.compare_policies(y, action, pol, base, design="rba", method=method, **common))
-            row.update(lift=c["estimate"], lift_se=c["se"], lift_ci_low=c["ci_low"], lift_ci_high=c["ci_high"],
-                       p_value=c["p_value"], share_disagree=c["n_disagree"] / max(1, n_test))
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    for col in ("value", "value_se", "value_ci_low", "value_ci_high", "lift", "lift_se", "lift_ci_low",
-                "lift_ci_high", "p_value", "share_disagree"):
-        if col not in table:
-            table[col] = np.nan
-    table["note"] = table["note"].fillna("") if "note" in table else ""
-    study.evaluation = table
+    study.evaluation, study.comparisons, study.recommended_k, study.estimators = evaluate_units(
+        units, policies, treatments=study.treatments, arm_labels=arm_labels, realized=realized,
+        baseline_name=base_name, cfg=cfg, true_profit=true_profit, unit_value=unit_value,
+    )
+    if unit_value is not None and len(est.arms) >= 3 and est.experiment is not None:
+        from .study.evaluate import interpolation_check
 
-    valued = table[table["policy"].str.startswith("k=") & table["lift"].notna()]
-    if len(valued):  # ranked by the lift over the baseline (one estimator, one baseline for all k)
-        study.recommended_k = int(valued.loc[valued["lift"].idxmax(), "k"])
-    comps = []
-    done = [k for k in study.results if f"k={k}" in set(valued["policy"])]
-    for prev, k in zip(done[:-1], done[1:]):
-        c = _row(ev.compare_policies(y, action, policies[f"k={k}"], policies[f"k={prev}"], design="rba",
-                                     method=method, **common))
-        comps.append({"policy_a": f"k={k}", "policy_b": f"k={prev}", **c})
-    study.comparisons = pd.DataFrame(comps)
-    if cfg.evaluation["all_estimators"] and study.recommended_k is not None:
-        every = ev.compare_estimators(y, action, policies[f"k={study.recommended_k}"], base, design="rba", **common)
-        study.estimators = _estimator_table(every)
+        exp = est.experiment
+        study.interpolation = interpolation_check(
+            exp.y, np.asarray(exp.arms, dtype=np.float64)[exp.arm_index], est.arm_outcome,
+            np.asarray(exp.arms, dtype=np.float64))
 
 
-def _segments_and_assignment(study: Study, est: Any, n_rows: int) -> None:
-    """Segment profiles per k and the per-customer assignment table (training customers:
-    the solver's assignment; held-out customers: the learned policy's)."""
+def _segments_and_assignment(study: Study, est: Any, units: list, n_rows: int) -> None:
+    """Segment profiles per k and the per-customer assignment table: ``split`` (``train`` /
+    ``test``, or the fold), ``treatment_k{K}`` (the deployed policy's treatment) and
+    ``evaluated_k{K}`` (the treatment of the policy whose value the study reports; empty
+    where none)."""
     import pandas as pd
 
     for k, res in study.results.items():
@@ -903,23 +953,25 @@ def _segments_and_assignment(study: Study, est: Any, n_rows: int) -> None:
         for c in est.features.columns
     }
     labels = np.asarray(study.treatments, dtype=object)
-    assign = pd.DataFrame({"row": np.arange(n_rows), "split": "train"})
-    assign.loc[study.test_index, "split"] = "test"
+    assign = pd.DataFrame({"row": np.arange(n_rows)})
+    if study.split_method == "crossfit":
+        assign["split"] = np.asarray(study.folds) + 1
+    else:
+        split = np.full(n_rows, "train", dtype=object)
+        split[study.test_index] = "test"
+        assign["split"] = split
+    train_rows = np.asarray(study.train_index)
     for k, res in study.results.items():
         col = np.empty(n_rows, dtype=object)
-        col[study.train_index] = labels[np.asarray(res.assignment)]
-        col[study.test_index] = study.policies[f"k={k}"]
+        col[train_rows] = labels[np.asarray(res.assignment)]
+        evaluated = np.full(n_rows, "", dtype=object)
+        for unit, pols in zip(study.units, study.unit_policies):
+            evaluated[unit.rows] = pols[f"k={k}"]
+            if study.split_method != "crossfit":
+                col[unit.rows] = pols[f"k={k}"]  # held-out customers get the learned policy too
         assign[f"treatment_k{k}"] = col
+        assign[f"evaluated_k{k}"] = evaluated
     study.assignment = assign
-
-
-def _estimator_table(table: Any):
-    import pandas as pd
-
-    if isinstance(table, pd.DataFrame):
-        df = table.reset_index() if table.index.name or not isinstance(table.index, pd.RangeIndex) else table
-        return df.reset_index(drop=True)
-    return pd.DataFrame([_row(r) | {"method": getattr(r, "method", "")} for r in table])
 
 
 def _arm_table(est: Any, held: Any):
@@ -1029,6 +1081,8 @@ def _summary_dict(study: Study) -> dict:
         "evaluation_covariates": [str(c) for c in evaluation_covariates(study.config, study.features)],
         "treatments": [_jsonable(t) for t in study.treatments],
         "control": _jsonable(study.control),
+        "split": study.split_method,
+        "folds": int(study.config.split["folds"]) if study.split_method == "crossfit" else None,
         "n_train": int(len(study.train_index)),
         "n_test": int(len(study.test_index)),
         "recommended_k": study.recommended_k,
@@ -1036,6 +1090,7 @@ def _summary_dict(study: Study) -> dict:
         "evaluation": _records(study.evaluation),
         "comparisons": _records(study.comparisons),
         "arm_effects": _records(study.arm_effects),
+        "interpolation_check": _records(study.interpolation),
         "timings": study.timings,
         "versions": study.versions,
     }

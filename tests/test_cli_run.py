@@ -43,7 +43,9 @@ def test_run_succeeds_and_prints_a_summary(study_run):
 def test_offered_treatments_and_segments(study_run):
     tmp, _, _ = study_run
     summary = json.loads((tmp / "results" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["n_train"] + summary["n_test"] == N - len(DROPPED)
+    # cross-fitted (the default): every customer learns the deployed policy and is evaluated once
+    assert summary["split"] == "crossfit" and summary["folds"] == 5
+    assert summary["n_train"] == summary["n_test"] == N - len(DROPPED)
     assert summary["data"]["rows_dropped"] == len(DROPPED) and summary["data"]["rows_read"] == N
     assert summary["treatments"] == ["A", "B", "none"] and summary["control"] == "none"
     k2 = summary["results"]["2"]
@@ -61,20 +63,20 @@ def test_offered_treatments_and_segments(study_run):
 def test_assignment_covers_every_customer(study_run):
     tmp, _, _ = study_run
     assign = pd.read_csv(tmp / "results" / "assignment.csv")
-    assert list(assign.columns) == ["row", "split", "treatment_k1", "treatment_k2"]
+    assert list(assign.columns) == ["row", "split", "treatment_k1", "evaluated_k1", "treatment_k2", "evaluated_k2"]
     kept = [i for i in range(N) if i not in DROPPED]
     assert len(assign) == len(kept) and assign["row"].tolist() == list(range(len(kept)))
-    assert set(assign["split"]) == {"train", "test"}
+    assert sorted(set(assign["split"])) == [1, 2, 3, 4, 5]           # the fold of every customer
     assert assign["treatment_k1"].nunique() == 1
-    assert set(assign["treatment_k2"]) <= {"A", "B"}
+    assert set(assign["treatment_k2"]) <= {"A", "B"} and set(assign["evaluated_k2"]) <= {"A", "B"}
     data = make_experiment(N, seed=0).iloc[kept].reset_index(drop=True)
-    test = assign["split"] == "test"
-    # held-out customers are targeted by the learned rule where the choice matters:
-    # x1 > 0 and not VIP gain only from A; VIPs with x1 <= 0 gain only from B
-    a_only = test & (data["x1"] > 0) & (data["vip"] == 0)
-    b_only = test & (data["x1"] <= 0) & (data["vip"] == 1)
-    assert (assign.loc[a_only, "treatment_k2"] == "A").mean() > 0.8
-    assert (assign.loc[b_only, "treatment_k2"] == "B").mean() > 0.8
+    # every customer is evaluated with its fold's policy, learned without it, which targets by the
+    # rule where the choice matters: x1 > 0 and not VIP gain only from A; VIPs with x1 <= 0 only from B
+    a_only = (data["x1"] > 0) & (data["vip"] == 0)
+    b_only = (data["x1"] <= 0) & (data["vip"] == 1)
+    for col in ("treatment_k2", "evaluated_k2"):
+        assert (assign.loc[a_only, col] == "A").mean() > 0.8
+        assert (assign.loc[b_only, col] == "B").mean() > 0.8
 
 
 def test_evaluation_table_shows_a_significant_lift(study_run):
@@ -87,7 +89,9 @@ def test_evaluation_table_shows_a_significant_lift(study_run):
     assert row["value_ci_low"] < row["value"] < row["value_ci_high"]
     summary = json.loads((tmp / "results" / "summary.json").read_text(encoding="utf-8"))
     assert summary["recommended_k"] == 2
-    assert summary["comparisons"][0]["policy_a"] == "k=2"
+    assert row["lift_sim_ci_low"] < row["lift_ci_low"] and row["lift_sim_ci_high"] > row["lift_ci_high"]
+    comp = summary["comparisons"][0]
+    assert comp["policy_a"] == "k=2" and comp["p_holm"] >= comp["p_value"]
 
 
 def test_report_is_self_contained(study_run):
@@ -99,6 +103,7 @@ def test_report_is_self_contained(study_run):
     assert "<script" not in html and "<link" not in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "Recommendation: offer k = 2 treatments" in html
+    assert "each of 5 folds was evaluated with the policy learned on the other 4 folds" in html
     assert "every estimator" in html
 
 
@@ -123,13 +128,18 @@ def test_existing_output_needs_force(study_run):
     (out / "stale.txt").write_text("old", encoding="utf-8")
     proc = run_cli("run", str(config), "--out", "results", "--force", "--quiet", "--set", "data.dropna=true",
                    "--set", "solve.k=1", "--set", "output.report=false", "--set", "output.assignment_format=parquet",
-                   cwd=tmp)
+                   "--set", "split.method=holdout", cwd=tmp)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "" and proc.stderr == ""  # --quiet
     names = {p.name for p in out.iterdir()}
     assert "stale.txt" not in names and "report.html" not in names  # replaced as a whole
     assert "assignment.parquet" in names
-    assert list(pd.read_parquet(out / "assignment.parquet").columns) == ["row", "split", "treatment_k1"]
+    assign = pd.read_parquet(out / "assignment.parquet")
+    assert list(assign.columns) == ["row", "split", "treatment_k1", "evaluated_k1"]
+    assert set(assign["split"]) == {"train", "test"}
+    assert (assign["evaluated_k1"] == "").sum() == (assign["split"] == "train").sum()   # valued on test only
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["split"] == "holdout" and summary["n_train"] + summary["n_test"] == N - len(DROPPED)
     assert [p.name for p in tmp.iterdir() if p.name.startswith(".")] == []
 
 

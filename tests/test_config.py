@@ -46,8 +46,8 @@ def test_every_key_is_documented_in_the_default_text():
     for section, keys in SCHEMA.items():
         assert section in doc, section
         for key in keys:
-            if key == "path":  # commented out: the default uses a bundled data set
-                assert "# path =" in DEFAULT_CONFIG_TOML
+            if key in ("path", "test_size"):  # commented out: a bundled data set, the cross-fitted study
+                assert f"# {key} =" in DEFAULT_CONFIG_TOML
                 continue
             assert key in doc[section], f"[{section}] {key}"
 
@@ -201,3 +201,14 @@ def test_dump_toml_round_trips(tmp_path):
     text = dump_toml(cfg.as_dict())
     again = parse_config(tomllib.loads(text), check_solver=False)
     assert again.as_dict() == cfg.as_dict()
+
+
+def test_split_method_auto_is_crossfit_unless_a_test_size_is_given():
+    from coarseopt.config import parse_config
+
+    assert parse_config({}, check_files=False).split["method"] == "crossfit"
+    assert parse_config({"split": {"test_size": 0.3}}, check_files=False).split["method"] == "holdout"
+    assert parse_config({"split": {"method": "crossfit", "test_size": 0.3}}, check_files=False).split["method"] \
+        == "crossfit"
+    with pytest.raises(ConfigError, match=r"\[split\] folds = 2: must be an integer >= 3"):
+        parse_config({"split": {"folds": 2}}, check_files=False)

@@ -39,8 +39,9 @@ def rbp_data(n=600, seed=0):
 
 # ----------------------------------------------------------------------------- exact cases
 def test_rbp_disagreement_matches_closed_form():
-    """p_D * (mean(Y | a, D) - mean(Y | b, D)) with variance tau^2 p(1-p)/n + p^2 (SS_a/n_a^2 + SS_b/n_b^2),
-    times n / (n - 1)."""
+    """p_D * (mean(Y | a, D) - mean(Y | b, D)) with variance tau^2 p(1-p)/(n-1) + p^2 (SS_a/(n_a (n_a - 1))
+    + SS_b/(n_b (n_b - 1))): the two-sample variance of the means with n_a - 1 and n_b - 1 degrees
+    of freedom, plus that of the share p."""
     y, action, a, b, assigned, _ = rbp_data()
     n = y.size
     D = a != b
@@ -48,10 +49,11 @@ def test_rbp_disagreement_matches_closed_form():
     p = D.mean()
     tau = y[ga].mean() - y[gb].mean()
     ss = lambda v: float(((v - v.mean()) ** 2).sum())  # noqa: E731
-    var = tau**2 * p * (1 - p) / n + p**2 * (ss(y[ga]) / ga.sum() ** 2 + ss(y[gb]) / gb.sum() ** 2)
+    na, nb = ga.sum(), gb.sum()
+    var = tau**2 * p * (1 - p) / (n - 1) + p**2 * (ss(y[ga]) / (na * (na - 1)) + ss(y[gb]) / (nb * (nb - 1)))
     r = ev.compare_policies(y, action, a, b, design="rbp", assigned=assigned)
     assert r.estimate == pytest.approx(p * tau, rel=1e-12)
-    assert r.se == pytest.approx(np.sqrt(var * n / (n - 1)), rel=1e-10)
+    assert r.se == pytest.approx(np.sqrt(var), rel=1e-10)
     assert r.n == n and r.n_disagree == int(D.sum())
     # Without covariates and with one pooled cell, the regression estimator is the same one.
     reg = ev.compare_policies(y, action, a, b, design="rbp", assigned=assigned, method="regression")
@@ -331,13 +333,19 @@ def test_support_errors():
         ev.compare_policies(y, action, a, b, propensity=frame)
     with pytest.raises(ev.SupportError):
         ev.policy_value(y, action, a)
-    # a cell whose arm is empty: no customer with b's action among those where a says 1
+    # a cell whose arm is empty: no customer with b's action among those where a says 2. Without
+    # post-stratification the pooled disagreement set has none either: an error. Post-stratified,
+    # the cell is too small to stand alone and is valued by Horvitz-Thompson, like method="ipw".
     y, action, a, b, _ = rba_data(n=60, K=3)
-    cell = (a == 2) & (b == 0)
-    action = np.where(cell & (action == 0), 1, action)
+    D = a != b
+    action = np.where(D & (action == 0), 1, action)
     with pytest.raises(ev.SupportError, match="no customer received"):
-        ev.compare_policies(y, action, a, b)
-    assert np.isfinite(ev.compare_policies(y, action, a, b, method="ipw").estimate)
+        ev.compare_policies(y, action, a, b, poststratify=False)
+    r = ev.compare_policies(y, action, a, b)
+    ipw = ev.compare_policies(y, action, a, b, method="ipw")
+    assert r.extras["residual_share"] == pytest.approx(D.mean())
+    assert r.estimate == pytest.approx(ipw.estimate, rel=1e-12)    # every disagreeing cell is residual
+    assert r.se == pytest.approx(ipw.se, rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -435,7 +443,11 @@ def test_warning_when_a_cell_arm_is_tiny():
     y = np.arange(6.0)
     act = ["m", "w", "n", "m", "w", "n"]
     with pytest.warns(ev.EvaluationWarning, match="only 2 customers"):
-        ev.compare_policies(y, act, ["m"] * 6, ["w"] * 6)
+        ev.compare_policies(y, act, ["m"] * 6, ["w"] * 6, poststratify=False)
+    # post-stratified, a cell that small is valued by Horvitz-Thompson instead
+    r = ev.compare_policies(y, act, ["m"] * 6, ["w"] * 6)
+    assert r.extras["residual_share"] == 1.0
+    assert r.estimate == pytest.approx(((0.0 + 3.0) - (1.0 + 4.0)) / 6 * 3)
 
 
 @settings(max_examples=40, deadline=None)

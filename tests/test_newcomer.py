@@ -287,7 +287,7 @@ def test_a_rare_arm_gets_one_message(tmp_path, capsys, monkeypatch, count):
     study = discount_study(tmp_path, df)
     result = run_in_process(capsys, monkeypatch, tmp_path, "run", str(study), "--check")
     assert_one_line_error_in_process(
-        result, f"arm 0.4 has {count} customer(s)", "[columns] treatment", "[estimation] cv",
+        result, f"arm 0.4 has {count} customer(s)", "[columns] treatment", "[split] folds",
         "[data] drop_arms = [0.4]")
     assert "np.float64" not in result[2]
     # the remedy works
@@ -298,13 +298,18 @@ def test_a_rare_arm_gets_one_message(tmp_path, capsys, monkeypatch, count):
     assert "0.4" not in out.split("arms (customers):")[1].split(";")[0]
 
 
-@pytest.mark.parametrize("learner, cv", [("t", 2), ("t", 5), ("dr", 2), ("dr", 4)])
-def test_the_arm_threshold_is_what_the_learner_needs(tmp_path, learner, cv):
-    """An arm exactly at the threshold runs; one below is refused before any fitting."""
+@pytest.mark.parametrize("learner, cv, split", [
+    ("t", 2, ""), ("dr", 2, ""), ("t", 2, "folds = 3"), ("dr", 2, "folds = 3"),
+    ("t", 2, "test_size = 0.5"), ("t", 5, "test_size = 0.5"), ("dr", 2, "test_size = 0.5"),
+    ("dr", 4, "test_size = 0.3"),
+])
+def test_the_arm_threshold_is_what_the_learner_needs(tmp_path, learner, cv, split):
+    """An arm exactly at the threshold runs (cross-fitted and holdout study); one below is
+    refused before any fitting."""
     from coarseopt.pipeline import min_arm_customers, run_study
 
     df = discount_experiment(1500)
-    path = discount_study(tmp_path, df)
+    path = discount_study(tmp_path, df, extra=f"[split]\n{split}\n")
     text = path.read_text(encoding="utf-8").replace('learner = "t"\ncv = 2', f'learner = "{learner}"\ncv = {cv}')
     path.write_text(text, encoding="utf-8")
     cfg = load_config(path)
@@ -361,7 +366,7 @@ def test_profit_rows_are_the_training_customers_in_order(tmp_path):
     from coarseopt.pipeline import run_study, write_outputs
 
     df = discount_experiment(1200, seed=4)
-    study_path = discount_study(tmp_path, df)
+    study_path = discount_study(tmp_path, df, extra="[split]\ntest_size = 0.5\n")  # the holdout study
     text = study_path.read_text(encoding="utf-8").replace('control = 0\n', 'control = 0\nid = "customer_id"\n')
     study_path.write_text(text, encoding="utf-8")
     study = run_study(load_config(study_path), progress=False)
@@ -385,23 +390,21 @@ def test_ids_label_the_profit_rows(id_run):
     df, out = id_run
     profit = pd.read_parquet(out / "profit.parquet")
     assert profit.index.name == "customer_id"
-    assigned = pd.read_csv(out / "assignment.csv")
-    learned_on = set(assigned.loc[assigned["split"] == "train", "customer_id"])
-    assert set(profit.index) == learned_on
+    # the cross-fitted study (the default) estimates every customer's profit, in input order
+    np.testing.assert_array_equal(profit.index.to_numpy(), df["customer_id"].to_numpy())
 
 
 def test_evaluate_takes_a_policy_from_an_assignment_with_ids(id_run, tmp_path, capsys, monkeypatch):
     df, out = id_run
     assigned = pd.read_csv(out / "assignment.csv")
-    held = assigned["split"] == "test"
-    data = df[held.to_numpy()].assign(profit=lambda d: 0.5 * (1 - d["discount"]) * d["sales"])
+    data = df.assign(profit=lambda d: (0.5 - d["discount"]) * d["sales"])
     data.to_csv(tmp_path / "holdout.csv", index=False)
-    assigned.loc[held, ["customer_id", "treatment_k2"]].to_csv(tmp_path / "k2.csv", index=False)
+    assigned[["customer_id", "evaluated_k2"]].to_csv(tmp_path / "k2.csv", index=False)
     code, out_text, err = run_in_process(capsys, monkeypatch, tmp_path, "evaluate", "holdout.csv", "--action",
                                          "discount", "--policy-a", "k2.csv", "--policy-b", "discount", "--json",
                                          "--method", "ipw")
     assert code == 0, err
-    assert json.loads(out_text)["n"] == int(held.sum())
+    assert json.loads(out_text)["n"] == len(df)
 
 
 def test_solve_keeps_the_ids_of_a_profit_file(id_run, tmp_path, capsys, monkeypatch):
@@ -467,12 +470,13 @@ def _fake_study_print(lift_ci_low: float, capsys) -> str:
     res = co.SolveResult(status="optimal", objective=10.0, bound=10.0, gap=0.0, offered=np.array([0, 1]),
                          assignment=np.array([0, 0, 0, 0]), shares=np.array([1.0, 0.0]), wall_time=0.1,
                          solver="enumerate", full_profit=12.0, treatment_labels=("a", "b"))
-    ev = pd.DataFrame({"policy": ["control", "k=2"], "lift": [0.0, 1.0], "lift_ci_low": [0.0, lift_ci_low],
-                       "lift_ci_high": [0.0, 2.0]})
+    ev = pd.DataFrame({"policy": ["control", "k=2"], "lift": [0.0, 1.0], "lift_ci_low": [0.0, lift_ci_low + 0.1],
+                       "lift_ci_high": [0.0, 2.0], "lift_sim_ci_low": [0.0, lift_ci_low],
+                       "lift_sim_ci_high": [0.0, 2.1]})
     cfg = load_config(None)
     study = SimpleNamespace(config=cfg, data_info={"source": "x", "rows_used": 8}, train_index=np.arange(4),
                             test_index=np.arange(4), evaluation=ev, results={2: res}, recommended_k=2,
-                            learner="t")
+                            learner="t", split_method="crossfit")
     capsys.readouterr()
     _print_study(SimpleNamespace(quiet=False), study, Path("out"), 1.0)
     return capsys.readouterr().out
@@ -481,7 +485,7 @@ def _fake_study_print(lift_ci_low: float, capsys) -> str:
 def test_recommended_only_when_the_interval_excludes_zero(capsys):
     sure = _fake_study_print(0.5, capsys)
     assert "<- recommended" in sure and "no k beats" not in sure
-    unsure = _fake_study_print(-0.5, capsys)
+    unsure = _fake_study_print(-0.05, capsys)  # the plain interval excludes zero, the simultaneous one not
     assert "<- recommended" not in unsure and "no k beats the baseline" in unsure
     # an offered treatment that no customer gets is not listed as offered
     assert "offer a 100%" in sure and "b 0%" not in sure

@@ -89,11 +89,12 @@ def make_promotions(
     grid: Any = 17,
     margin: float = 0.5,
     basket_noise: float = 0.3,
+    arm_probabilities: Sequence[float] | None = None,
 ):
     """A randomized promotion experiment with heterogeneous logit demand and known truth.
 
-    Each customer is randomized, with equal probability, to one of the discount depths
-    ``arms`` (0 = no discount, the control). Demand is logit in the discount with
+    Each customer is randomized to one of the discount depths ``arms`` (0 = no discount, the
+    control), with equal probabilities unless ``arm_probabilities`` gives them. Demand is logit in the discount with
     customer-specific intercept and slope, both driven by the features:
 
     .. math::
@@ -121,6 +122,9 @@ def make_promotions(
         Gross margin at list price.
     basket_noise : float, default=0.3
         Log-scale standard deviation of a purchase's value around the customer's mean.
+    arm_probabilities : sequence of float, optional
+        Assignment probability of each arm (in the order of the sorted ``arms``); they must be
+        positive and sum to 1. Default: equal.
 
     Returns
     -------
@@ -153,6 +157,15 @@ def make_promotions(
             f"got {list(arms)}."
         )
     arms_a[0] = 0.0
+    probs = None
+    if arm_probabilities is not None:
+        probs = np.asarray(arm_probabilities, dtype=np.float64).reshape(-1)
+        if probs.size != arms_a.size or not np.isfinite(probs).all() or (probs <= 0).any() \
+                or abs(probs.sum() - 1.0) > 1e-9:
+            raise ProblemError(
+                f"'arm_probabilities' must give one positive probability per arm ({arms_a.size}), summing to 1; "
+                f"got {list(arm_probabilities)}."
+            )
     if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
         if grid < 2:
             raise ProblemError(f"'grid' as an int must be >= 2; got {grid}.")
@@ -182,7 +195,7 @@ def make_promotions(
     beta = 3.0 + 11.0 * _sigmoid(1.4 * z_rec - 1.0 * z_freq + 1.0 * mobile - 0.6)
     basket = 0.8 * avg_basket + 10.0
 
-    discount = arms_a[rng.integers(0, arms_a.size, n)]
+    discount = arms_a[rng.integers(0, arms_a.size, n) if probs is None else rng.choice(arms_a.size, size=n, p=probs)]
     buy = rng.random(n) < _sigmoid(alpha + beta * discount)
     eps = rng.lognormal(-0.5 * basket_noise**2, basket_noise, n)
     sales = np.where(buy, basket * eps, 0.0).round(2)

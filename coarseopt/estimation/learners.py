@@ -781,9 +781,9 @@ def _single_threaded():
     Gradient boosting on a few thousand rows gains little from threads, and on a loaded
     machine its OpenMP threads oversubscribe the cores (one fit measured 100x slower).
     """
-    from threadpoolctl import threadpool_limits
+    from coarseopt.threads import single_threaded
 
-    return threadpool_limits(limits=1)
+    return single_threaded()
 
 
 #: Learner names accepted by :func:`make_learner` and ``estimate_profit(learner=...)``.

@@ -64,7 +64,17 @@ def hajek_mean(y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, float]:
     r = w * (y - m)
     count = int(np.count_nonzero(w))
     var = float(np.dot(r, r) / S**2) * (count / (count - 1) if count > 1 else np.inf)
-    return m, n * r / S, var
+    return m, n * r / S * small_sample(count, n), var
+
+
+def small_sample(count: int | np.ndarray, n: int) -> float | np.ndarray:
+    """``sqrt((r / (r - 1)) / (n / (n - 1)))``: scales the influence values of a mean over
+    ``r`` of ``n`` customers so that their variance ``sum(psi^2) / (n (n - 1))`` divides
+    by ``r - 1``, not ``n - 1``: the usual degrees-of-freedom correction, which matters for
+    the small cells of rare arms."""
+    r = np.maximum(np.asarray(count, dtype=np.float64), 2.0)
+    out = np.sqrt((r / (r - 1.0)) * ((n - 1.0) / n))
+    return float(out) if np.ndim(out) == 0 else out
 
 
 # ----------------------------------------------------------------------------- context
@@ -249,12 +259,29 @@ def diff_naive(ctx: Context, a: np.ndarray, b: np.ndarray, groups: tuple[int, in
 
 
 def _cells(ctx: Context, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Cell index of every disagreeing customer (-1 for agreeing ones), and the cells' keys."""
+    """Cell index of every disagreeing customer (-1 for agreeing ones), and the cells' keys.
+
+    Post-stratified cells where fewer than :data:`FEW` customers received one of the two
+    recommended actions (small cells of rare arms: their means, and above all their
+    variances, rest on a handful of outcomes) are collapsed into one residual cell (key
+    ``-1``, last), which :func:`diff_disagreement` values by Horvitz-Thompson.
+    """
     D = a != b
     L = int(max(a.max(), b.max())) + 1
     cell = np.full(a.shape[0], -1, dtype=np.int64)
     if ctx.poststratify:
         keys, inv = np.unique(a[D] * L + b[D], return_inverse=True)
+        act = ctx.exp.action[D]
+        n_a = np.bincount(inv, weights=act == a[D], minlength=keys.size)
+        n_b = np.bincount(inv, weights=act == b[D], minlength=keys.size)
+        bad = np.minimum(n_a, n_b) < FEW
+        if bad.any() and not bad.all():
+            good = np.flatnonzero(~bad)
+            remap = np.full(keys.size, good.size, dtype=np.int64)
+            remap[good] = np.arange(good.size)
+            keys, inv = np.append(keys[good], -1), remap[inv]
+        elif bad.all():
+            keys, inv = np.array([-1], dtype=np.int64), np.zeros(int(D.sum()), dtype=np.int64)
     else:
         keys, inv = np.zeros(1 if D.any() else 0, dtype=np.int64), np.zeros(int(D.sum()), dtype=np.int64)
     cell[D] = inv
@@ -282,10 +309,24 @@ def diff_disagreement(ctx: Context, a: np.ndarray, b: np.ndarray, groups: tuple[
     exp = ctx.exp
     n = exp.n
     cell, keys, L = _cells(ctx, a, b)
-    D = cell >= 0
-    n_dis = int(D.sum())
+    n_dis = int((cell >= 0).sum())
     if n_dis == 0:
         return Estimate(0.0, np.zeros(n), extras={"share": 0.0, "n_cells": 0, "effect_disagree": float("nan")})
+    # Cells too small to stratify (key -1) are valued by Horvitz-Thompson, which needs no
+    # customer of either action in them: sum over them of (R^a - R^b) w Y / n.
+    residual = np.zeros(n, dtype=bool)
+    if keys.size and keys[-1] == -1:
+        residual = cell == keys.size - 1
+        cell = np.where(residual, -1, cell)
+        keys = keys[:-1]
+    t_res = residual * ((exp.action == a).astype(float) - (exp.action == b)) * exp.y
+    h_res = ctx.w * t_res
+    est_res = float(h_res.mean())
+    D = cell >= 0
+    if not D.any():
+        return Estimate(est_res, h_res - est_res + share_term(ctx, t_res),
+                        extras={"share": n_dis / n, "n_cells": 0, "effect_disagree": est_res * n / n_dis,
+                                "residual_share": float(residual.mean())})
     C = keys.size
     ra = (exp.action == a) & D
     rb = (exp.action == b) & D
@@ -297,7 +338,7 @@ def diff_disagreement(ctx: Context, a: np.ndarray, b: np.ndarray, groups: tuple[
     empty = (Sa == 0) | (Sb == 0)
     if empty.any():
         c = int(np.flatnonzero(empty)[0])
-        if ctx.poststratify:
+        if ctx.poststratify and keys[c] >= 0:
             ka, kb = divmod(int(keys[c]), L)
             where = f"the cell where policy_a recommends {exp.labels[ka]!r} and policy_b {exp.labels[kb]!r}"
             missing = exp.labels[ka] if Sa[c] == 0 else exp.labels[kb]
@@ -310,17 +351,20 @@ def diff_disagreement(ctx: Context, a: np.ndarray, b: np.ndarray, groups: tuple[
     ma = np.bincount(idx, weights=wa * exp.y, minlength=C) / Sa
     mb = np.bincount(idx, weights=wb * exp.y, minlength=C) / Sb
     delta = ma - mb
-    est = float(np.dot(n_c, delta) / n)
-    psi = np.full(n, -est)
+    est_cells = float(np.dot(n_c, delta) / n)
+    psi = np.full(n, -est_cells) + h_res - est_res + share_term(ctx, t_res)
+    est = est_cells + est_res
     d = idx[D]
+    ca = small_sample(np.bincount(idx, weights=ra, minlength=C), n)
+    cb = small_sample(np.bincount(idx, weights=rb, minlength=C), n)
     psi[D] += delta[d] + n_c[d] * (
-        wa[D] * (exp.y[D] - ma[d]) / Sa[d] - wb[D] * (exp.y[D] - mb[d]) / Sb[d]
+        ca[d] * wa[D] * (exp.y[D] - ma[d]) / Sa[d] - cb[d] * wb[D] * (exp.y[D] - mb[d]) / Sb[d]
     )
     arm_counts = np.minimum(np.bincount(idx, weights=ra, minlength=C), np.bincount(idx, weights=rb, minlength=C))
     if arm_counts.min() < FEW:
         c = int(np.argmin(arm_counts))
-        where = "the disagreement set"
-        if ctx.poststratify:
+        where = "the disagreement set" if keys[c] >= 0 else "the cells merged for lack of customers"
+        if ctx.poststratify and keys[c] >= 0:
             ka, kb = divmod(int(keys[c]), L)
             where = f"the cell where policy_a recommends {exp.labels[ka]!r} and policy_b {exp.labels[kb]!r}"
         warnings.warn(
@@ -338,6 +382,7 @@ def diff_disagreement(ctx: Context, a: np.ndarray, b: np.ndarray, groups: tuple[
             "n_cells": C,
             "effect_disagree": est * n / n_dis,
             "min_cell_arm": int(arm_counts.min()),
+            "residual_share": float(residual.mean()),
         },
     )
 

@@ -12,7 +12,7 @@ from .compare import METHODS, check_method, make_context, normal_interval
 from .estimators import PAIR_ESTIMATORS, VALUE_ESTIMATORS, hajek_mean
 from .results import MultipleComparison
 
-__all__ = ["compare_many", "holm", "bonferroni", "ADJUSTMENTS"]
+__all__ = ["compare_many", "holm", "bonferroni", "maxt_adjust", "ADJUSTMENTS"]
 
 ADJUSTMENTS = ("holm", "bonferroni", "maxt", "none")
 
@@ -44,7 +44,7 @@ def bonferroni(p_values: Any) -> np.ndarray:
     return np.minimum(1.0, p.size * p)
 
 
-def _maxt(t: np.ndarray, cov: np.ndarray, alpha: float, n_draws: int, seed: int | None) -> tuple[np.ndarray, float]:
+def maxt_adjust(t: np.ndarray, cov: np.ndarray, alpha: float, n_draws: int, seed: int | None) -> tuple[np.ndarray, float]:
     """Single-step max-|t| adjustment from the joint normal law of the estimates.
 
     ``p_adj_k = P(max_j |Z_j| >= |t_k|)`` with ``Z ~ N(0, R)``, ``R`` the correlation
@@ -210,7 +210,7 @@ def compare_many(
     elif adjust == "none":
         table["p_adjusted"] = p
     else:
-        padj, crit = _maxt(t, cov, alpha, int(n_draws), seed)
+        padj, crit = maxt_adjust(t, cov, alpha, int(n_draws), seed)
         table["p_adjusted"] = padj
         table["sim_ci_low"] = est - crit * se
         table["sim_ci_high"] = est + crit * se

@@ -99,6 +99,48 @@ def _ci(lo: Any, hi: Any) -> str:
     return f"[{_money(lo)}, {_money(hi)}]"
 
 
+def _point_or_bounds(r: Any, what: str) -> str:
+    """The estimate, or ``[lower, upper]`` (bounded under a stated shape) where only bounds exist."""
+    v = r.get(what)
+    lo, hi = r.get(f"{what}_lower"), r.get(f"{what}_upper")
+    if (v is None or not math.isfinite(float(v))) and lo is not None and math.isfinite(float(lo)):
+        return f"bounds {_ci(lo, hi)}"
+    return _money(v)
+
+
+def _interpolation_section(study: Any, conf: str) -> list[str]:
+    """Where the data can check between-arm predictions: each interior arm predicted from its
+    neighbours, against its measured mean outcome."""
+    tab = getattr(study, "interpolation", None)
+    if tab is None or not len(tab):
+        return []
+    z = _z(study.config.evaluation["alpha"])
+    rows = [[_num(r["arm"], 4), _money(r["measured"]), _ci(r["measured"] - z * r["measured_se"],
+                                                           r["measured"] + z * r["measured_se"]),
+             _money(r["predicted"]), _money(r["interpolated"]), _num(r["interpolation_error_z"], 2)]
+            for _, r in tab.iterrows()]
+    return ["<h3>How far to trust predictions between the arms</h3>",
+            "<p>Levels between the arms are predicted by interpolating the models' predictions at the two "
+            "neighbouring arms. Each interior arm is a test of that: its mean outcome measured on its "
+            "customers, the models' prediction at it, and the prediction interpolated from its neighbours "
+            "(out-of-fold predictions). <i>z</i>: interpolated minus measured, in standard errors.</p>",
+            _table(["arm", "measured outcome", f"{conf} CI", "predicted", "interpolated", "z"], rows)]
+
+
+def method_sentences(study: Any) -> str:
+    """Two sentences on how the study evaluates its policies (report and docs say the same)."""
+    if getattr(study, "split_method", "holdout") == "crossfit":
+        F = study.config.split["folds"]
+        return (f"Every customer was used twice: the policy to deploy was learned on all customers, and each of "
+                f"{F} folds was evaluated with the policy learned on the other {F - 1} folds, so no evaluated "
+                f"customer helped choose the policy that was evaluated on it. The intervals are about the mean "
+                f"value of those {F} fold policies, each learned from {100 * (F - 1) // F}% of the customers: "
+                f"evidence for the deployed policy, which is learned the same way from more data.")
+    return (f"The policies were learned on {len(study.train_index):,} customers and evaluated on "
+            f"{len(study.test_index):,} other customers held out at random, so the evaluation is causal and "
+            "not optimistic. The held-out half's information is not used to learn the policy.")
+
+
 def _recommendation(study: Any) -> str:
     k = study.recommended_k
     if k is None:
@@ -114,38 +156,43 @@ def _recommendation(study: Any) -> str:
         f"<li><b>{_e(seg['treatment'])}</b> to {_pct(seg['share'])} of customers: {_who(seg)}.</li>"
         for seg in study.segments[k] if seg["count"] > 0
     )
-    sig = row.get("p_value")
+    lo, hi = row.get("lift_sim_ci_low"), row.get("lift_sim_ci_high")
+    n_k = int(study.evaluation["policy"].str.startswith("k=").sum())
     sure = ""
-    if row["lift_ci_low"] is not None and math.isfinite(float(row["lift_ci_low"])):
-        if float(row["lift_ci_low"]) > 0:
-            sure = (f"The lift over <i>{_e(base_name)}</i> is positive with {conf} confidence "
-                    f"(p = {_num(sig, 3)}).")
-        elif float(row["lift_ci_high"]) < 0:
+    if lo is not None and math.isfinite(float(lo)):
+        if float(lo) > 0:
+            sure = (f"The lift over <i>{_e(base_name)}</i> is positive with {conf} confidence, "
+                    f"simultaneously over the {n_k} k tried (adjusted p = {_num(row.get('p_adjusted'), 3)}).")
+        elif float(hi) < 0:
             sure = f"This policy earns significantly <b>less</b> than <i>{_e(base_name)}</i>."
         else:
-            sure = (f"The {conf} interval of the lift includes zero (p = {_num(sig, 3)}): the data do not "
-                    f"show that this policy beats <i>{_e(base_name)}</i>.")
+            sure = (f"<b>No k beats <i>{_e(base_name)}</i> with {conf} confidence</b>: the simultaneous interval "
+                    f"of the best one includes zero (adjusted p = {_num(row.get('p_adjusted'), 3)}). "
+                    "Personalizing may not pay here.")
     comp = ""
     if study.comparisons is not None and len(study.comparisons):
         c = study.comparisons[study.comparisons["policy_a"] == f"k={k}"]
         if len(c):
             c = c.iloc[0]
-            inc = "" if c["ci_low"] <= 0 <= c["ci_high"] else "not "
-            comp = (f" Against {c['policy_b']}: {_money(c['estimate'])} per customer, {conf} CI "
-                    f"{_ci(c['ci_low'], c['ci_high'])} (the interval does {inc}include zero).")
+            inc = "" if c["sim_ci_low"] <= 0 <= c["sim_ci_high"] else "not "
+            comp = (f" Against {c['policy_b']}: {_money(c['estimate'])} per customer, simultaneous {conf} CI "
+                    f"{_ci(c['sim_ci_low'], c['sim_ci_high'])} (the interval does {inc}include zero).")
     gap = ""
     if res.status != "optimal":
         gap = (f" The solver ({_e(res.solver)}) returned status <i>{_e(res.status)}</i>"
                + (f", gap {_pct(res.gap, 3)}" if res.gap is not None else ", no optimality proof") + ".")
+    where = ("evaluated fold by fold" if getattr(study, "split_method", "holdout") == "crossfit"
+             else "on held-out customers")
     return f"""
 <div class="box">
-<p><b>Recommendation: offer k = {k} treatment{'s' if k > 1 else ''}</b> (the highest held-out lift among the
-k tried):</p>
+<p><b>Recommendation: offer k = {k} treatment{'s' if k > 1 else ''}</b> (the largest estimated lift among the
+k tried; its interval below is simultaneous over all k, so it stays valid although the same data chose k):</p>
 <ul>{segs}</ul>
-<p>On held-out customers this policy earns <b>{_money(row['value'])}</b> per customer ({conf} CI
+<p>Evaluated {where}, this policy earns <b>{_money(row['value'])}</b> per customer ({conf} CI
 {_ci(row['value_ci_low'], row['value_ci_high'])}), <b>{_money(row['lift'])}</b> more than
-<i>{_e(base_name)}</i> ({conf} CI {_ci(row['lift_ci_low'], row['lift_ci_high'])}). {sure}{comp}
+<i>{_e(base_name)}</i> (simultaneous {conf} CI {_ci(lo, hi)}). {sure}{comp}
 It captures {_pct(res.recovery)} of the estimated profit of full personalization.{gap}</p>
+<p class="muted">{_e(method_sentences(study))}</p>
 </div>"""
 
 
@@ -162,8 +209,9 @@ def build_html(study: Any) -> str:
         f"<style>{_CSS}</style></head><body>",
         "<h1>Coarse personalization report</h1>",
         f'<p class="muted">Data: {_e(info.get("source"))} · {info.get("rows_used", 0):,} customers '
-        f"({len(study.train_index):,} for training, {len(study.test_index):,} held out) · "
-        f"treatments: {', '.join(_e(t) for t in study.treatments)} (control: {_e(study.control)}) · "
+        + (f"(cross-fitted, {cfg.split['folds']} folds) · " if getattr(study, "split_method", "") == "crossfit"
+           else f"({len(study.train_index):,} for training, {len(study.test_index):,} held out) · ")
+        + f"treatments: {', '.join(_e(t) for t in study.treatments)} (control: {_e(study.control)}) · "
         f"solver: <code>{_e(cfg.solve['solver'])}</code> · "
         + (f"learner: {_e(study.learner)} · " if getattr(study, "learner", "") else "")
         + f"config: {_e(cfg.source)}</p>",
@@ -178,31 +226,45 @@ def build_html(study: Any) -> str:
         note = r.get("note") or ""
         rows.append([
             _e(r["policy"]) + (f'<br><span class="muted">{_e(note)}</span>' if note else ""), _e(r["offered"]),
-            _money(r["value"]), _ci(r["value_ci_low"], r["value_ci_high"]),
-            _money(r["lift"]), _ci(r["lift_ci_low"], r["lift_ci_high"]), _num(r.get("p_value"), 3),
+            _point_or_bounds(r, "value"), _ci(r["value_ci_low"], r["value_ci_high"]),
+            _point_or_bounds(r, "lift"), _ci(r["lift_ci_low"], r["lift_ci_high"]),
+            _ci(r.get("lift_sim_ci_low"), r.get("lift_sim_ci_high")), _num(r.get("p_value"), 3),
             _pct(r.get("share_disagree")), _money(r.get("predicted_lift")),
         ] + ([_money(r.get("true_lift"))] if "true_lift" in ev else []))
     parts += [
-        "<h2>How sure are we? Held-out evaluation</h2>",
-        f"<p>Each policy is evaluated on the {len(study.test_index):,} held-out customers, whose random "
-        f"assignment in the experiment makes the comparison causal. Value: estimated profit per customer "
+        "<h2>How sure are we? " + ("Cross-fitted" if getattr(study, "split_method", "") == "crossfit"
+                                     else "Held-out") + " evaluation</h2>",
+        f"<p>{_e(method_sentences(study))} Value: estimated profit per customer "
         f"if everyone were treated by the policy; lift: difference to the baseline "
         f"(<code>{_e(cfg.evaluation['baseline'])}</code>), estimator <code>{_e(cfg.evaluation['method'])}</code>; "
         f"intervals at {conf}. <i>Disagree</i>: share of customers for whom the policy and the baseline differ "
         "(only they carry information about the lift). <i>Predicted lift</i>: what the fitted models "
         "expect on the same customers; a predicted lift far above the measured one means the models "
         "overstate the gains of personalization."
-        + (" <i>True lift</i>: the synthetic data's known truth." if "true_lift" in ev else "") + "</p>",
+        + (" <i>True lift</i>: the synthetic data's known truth." if "true_lift" in ev else "")
+        + f" <i>Simultaneous CI</i>: the lifts of all k at once ({conf} max-|t| intervals), the interval to "
+        "read for the recommended k, which the same data chose.</p>",
         _img(plots.value_figure(study), "held-out value of each policy with confidence intervals"),
-        _table(["policy", "offered", "value", f"{conf} CI", "lift", f"{conf} CI", "p", "disagree",
+        _table(["policy", "offered", "value", f"{conf} CI", "lift", f"{conf} CI", "simultaneous CI", "p", "disagree",
                 "predicted lift"] + (["true lift"] if "true_lift" in ev else []), rows, left=2, highlight=hl),
     ]
     if study.comparisons is not None and len(study.comparisons):
         rows = [[_e(c["policy_a"]) + " vs " + _e(c["policy_b"]), _money(c["estimate"]),
-                 _ci(c["ci_low"], c["ci_high"]), _num(c.get("p_value"), 3)]
+                 _ci(c["ci_low"], c["ci_high"]), _ci(c.get("sim_ci_low"), c.get("sim_ci_high")),
+                 _num(c.get("p_value"), 3), _num(c.get("p_holm"), 3)]
                 for _, c in study.comparisons.iterrows()]
         parts += ["<h3>Does offering one more treatment pay?</h3>",
-                  _table(["comparison", "difference", f"{conf} CI", "p"], rows)]
+                  "<p>Each k against the previous one. These comparisons are a family: read the simultaneous "
+                  "interval and the Holm-adjusted p-value.</p>",
+                  _table(["comparison", "difference", f"{conf} CI", "simultaneous CI", "p", "p (Holm)"], rows)]
+
+    if "value_lower" in ev and ev["value_lower"].notna().any():
+        parts.append(f"<p><b>Bounds.</b> Policies offering levels between the arms are bounded under the "
+                     f"stated shape (<code>[evaluation] shape = \"{_e(cfg.evaluation.get('shape'))}\"</code>): "
+                     "each customer's outcome at such a level lies between its outcomes at the two neighbouring "
+                     f"arms. The {conf} interval (Imbens &amp; Manski 2004) covers the true value if that shape "
+                     "holds; the predicted lift beside it is the models' value, which no data checks directly.</p>")
+    parts += _interpolation_section(study, conf)
 
     est = getattr(study, "estimators", None)
     if est is not None and len(est):
