@@ -538,7 +538,8 @@ def _learner_used(cfg: StudyConfig, est: Any) -> str:
         from .estimation.learners import default_estimator
 
         model = default_estimator()
-    return f"{name} ({cls} on {type(model).__name__}, {cfg.estimation['cv']}-fold cross-fitted)"
+    folds = cfg.split["folds"] if cfg.split["method"] == "crossfit" else cfg.estimation["cv"]
+    return f"{name} ({cls} on {type(model).__name__}, {folds}-fold cross-fitted)"
 
 
 def _learner_classes() -> dict:
