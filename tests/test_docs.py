@@ -2,8 +2,8 @@
 ``bash`` blocks, in order, in one working directory, as a reader would type them), every
 config in ``examples/`` and the README's Python snippet run here.
 
-To stay fast, ``coarseopt run`` commands that fit models get ``--set data.sample=N`` (the
-same study on fewer customers); everything else runs as written. ``make test`` cannot run
+To stay fast, ``coarseopt run`` commands that fit models get :data:`FAST` (the same study on
+fewer customers and folds); everything else runs as written. ``make test`` cannot run
 the suite from inside the suite, so make is asked for its recipe (``make -n test``) and the
 recipe is checked; ``make run`` runs for real (into a temporary directory) when the virtual
 environment it uses is up to date, and is never allowed to reinstall from a test.
@@ -27,7 +27,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "getting-started.md"
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
-SAMPLE = 2500  # customers per fitted study in these tests
+SAMPLE = 1500  # customers per fitted study in these tests
+#: What a fitted study gets in these tests: fewer customers and the fewest folds of the
+#: cross-fitted study (3 + 3 model fits instead of 5 + 10), fitted in this process.
+FAST = f"--set data.sample={SAMPLE} --set split.folds=3 --set estimation.n_jobs=1"
 
 
 def bash_commands(markdown: str) -> list[str]:
@@ -128,11 +131,11 @@ def test_every_command_of_the_getting_started_guide_runs(tmp_path):
             if not _make_ready():
                 continue  # exercised through `coarseopt run` below; make never reinstalls from a test
             args = command[len("make run"):].strip()
-            extra = f"--set data.sample={SAMPLE} --out {cwd / 'make-results'}"
+            extra = f"{FAST} --out {cwd / 'make-results'}"
             given = args.split("=", 1)[1].strip("'\"") if args.startswith("ARGS=") else ""
             command = f"make -C {ROOT} run ARGS='{given} {extra}'"
         elif _fits_models(command):
-            command = f"{command} --set data.sample={SAMPLE}"
+            command = f"{command} {FAST}"
         proc = _shell(command, cwd)
         assert proc.returncode == 0, (command, proc.stdout[-2000:], proc.stderr[-2000:])
         if "--print-default-config > study.toml" in command:
@@ -159,8 +162,7 @@ def test_every_example_config_runs(path, tmp_path):
     check = _shell(f"coarseopt run {shlex.quote(str(config))} --check", tmp_path)
     assert check.returncode == 0, check.stderr
     assert "OK" in check.stdout
-    run = _shell(f"coarseopt run {shlex.quote(str(config))} --out res --set data.sample={SAMPLE} "
-                 "--set output.report=false", tmp_path)
+    run = _shell(f"coarseopt run {shlex.quote(str(config))} --out res {FAST} --set output.report=false", tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert (tmp_path / "res" / "summary.json").exists()
 
