@@ -814,14 +814,21 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
     t = time.perf_counter()
     study.results = _solve_all(est, cfg, stages, progress)
     units, held_parts = [], []
+    from .study.evaluate import unit_policies
+
+    baseline = _baseline(cfg, est.arms)
     for f in range(F):
         stages.done()
         rows = np.flatnonzero(folds == f)
         fold_exp = exp.subset(rows)
         held = without[f].predict(fold_exp)
         results = _solve_all(without[f], cfg, stages, progress, label=f"fold {f + 1}/{F}: ")
+        everyone = Unit(rows=np.arange(len(df)), experiment=exp, profit=without[f].predict(exp).profit,
+                        results=results, label="all")
         units.append(Unit(rows=rows, experiment=fold_exp, profit=held.profit, results=results, label=str(f),
-                          estimate=_predictor(without[f])))
+                          estimate=_predictor(without[f]),
+                          everyone=unit_policies(everyone, list(est.profit.columns), est.arm_columns, est.arms,
+                                                 control, baseline)))
         without[f] = None  # its (n, m) matrices are no longer needed: memory at millions of customers
         held_parts.append(held.profit)
     import pandas as pd
@@ -830,6 +837,13 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
     study.fold_results = [u.results for u in units]
     study.timings["solve"] = time.perf_counter() - t
     return est, units
+
+
+def _baseline(cfg: StudyConfig, arms) -> Any:
+    """The baseline arm of ``[evaluation] baseline`` (or "control")."""
+    if cfg.evaluation["baseline"] == "control":
+        return "control"
+    return _match_label(cfg.evaluation["baseline"], list(arms))
 
 
 def _predictor(est):

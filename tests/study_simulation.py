@@ -10,6 +10,8 @@ population, whose true profits are known.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -22,8 +24,12 @@ SHARES = (0.55, 0.25, 0.15, 0.05)
 FEATURES = ["recency", "frequency", "avg_basket", "email_opens", "mobile"]
 
 
-def population(n: int = 20_000, seed: int = 10_000):
-    """A large fresh sample of the same population, with its true profit curves."""
+@functools.lru_cache(maxsize=2)
+def population(n: int = 300_000, seed: int = 10_000):
+    """A large fresh sample of the same population, with its true profit curves. It must be
+    much larger than a study: its own sampling error shifts every true value by the same amount
+    in every replication (with 20,000 customers that shift was 0.4 of the cross-fitted
+    estimates' standard error, enough to push coverage below 93%)."""
     df, truth = co.datasets.make_promotions(n, seed=seed, arms=ARMS, grid=ARMS, arm_probabilities=SHARES)
     return df, truth
 
@@ -68,26 +74,45 @@ def truths(study, pop_df, pop_truth):
     return value
 
 
-def check(study, value: dict) -> dict:
-    """0/1 coverage of each reported interval (keyed by what it is)."""
+def intervals(study, value: dict) -> dict:
+    """Every reported interval with its data-adaptive truth: ``key -> (low, high, truth)``."""
     out = {}
     ev = study.evaluation.set_index("policy")
     for name, v in value.items():
         row = ev.loc[name]
-        out[f"value {name}"] = row["value_ci_low"] <= v <= row["value_ci_high"]
+        out[f"value {name}"] = (row["value_ci_low"], row["value_ci_high"], v)
         if name != "control":
             lift = v - value["control"]
-            out[f"lift {name}"] = row["lift_ci_low"] <= lift <= row["lift_ci_high"]
+            out[f"lift {name}"] = (row["lift_ci_low"], row["lift_ci_high"], lift)
             if name.startswith("k="):
-                out[f"simultaneous {name}"] = row["lift_sim_ci_low"] <= lift <= row["lift_sim_ci_high"]
+                out[f"simultaneous {name}"] = (row["lift_sim_ci_low"], row["lift_sim_ci_high"], lift)
     for _, c in study.comparisons.iterrows():
         d = value[c["policy_a"]] - value[c["policy_b"]]
-        out[f"{c['policy_a']} vs {c['policy_b']}"] = c["ci_low"] <= d <= c["ci_high"]
-    if len(study.comparisons):
-        out["comparisons simultaneous"] = all(
-            c["sim_ci_low"] <= value[c["policy_a"]] - value[c["policy_b"]] <= c["sim_ci_high"]
-            for _, c in study.comparisons.iterrows())
+        out[f"{c['policy_a']} vs {c['policy_b']}"] = (c["ci_low"], c["ci_high"], d)
+        out[f"simultaneous {c['policy_a']} vs {c['policy_b']}"] = (c["sim_ci_low"], c["sim_ci_high"], d)
     return out
+
+
+def coverage(reps: list[dict], target: str) -> pd.DataFrame:
+    """0/1 coverage per replication and interval; simultaneous families as one column each.
+
+    ``target = "fold policies"``: each replication's own truth (the mean true value of the
+    policies it evaluated: the holdout study's estimand). ``"expected"``: the mean of those
+    truths over the replications, i.e. the expected value of the policy the procedure learns
+    (the cross-fitted study's estimand, Imai & Li 2023).
+    """
+    keys = list(reps[0])
+    truth = {k: np.mean([r[k][2] for r in reps]) for k in keys} if target == "expected" else None
+    rows = []
+    for r in reps:
+        hit = {k: r[k][0] <= (truth[k] if truth else r[k][2]) <= r[k][1] for k in keys}
+        row = {k: v for k, v in hit.items() if not k.startswith("simultaneous")}
+        row["simultaneous lifts"] = all(v for k, v in hit.items() if k.startswith("simultaneous k=") and " vs " not in k)
+        comps = [v for k, v in hit.items() if k.startswith("simultaneous") and " vs " in k]
+        if comps:
+            row["simultaneous comparisons"] = all(comps)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _rep(tmp_dir, r: int, method: str, n: int, n_pop: int) -> dict:
@@ -97,15 +122,15 @@ def _rep(tmp_dir, r: int, method: str, n: int, n_pop: int) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # thin cells of the rare arm warn; that is the point here
         study = one_study(tmp_dir / f"rep{r}.csv", r, method, n=n)
-        return check(study, truths(study, pop_df, pop_truth))
+        return intervals(study, truths(study, pop_df, pop_truth))
 
 
-def simulate(method: str, reps: int, tmp_dir, n: int = 3000, n_pop: int = 20_000, n_jobs: int = 1) -> pd.DataFrame:
-    """One row per replication: 0/1 coverage of every reported interval."""
+def simulate(method: str, reps: int, tmp_dir, n: int = 3000, n_pop: int = 300_000, n_jobs: int = 1) -> pd.DataFrame:
+    """One row per replication: 0/1 coverage of every reported interval of its estimand."""
     from joblib import Parallel, delayed
 
     rows = Parallel(n_jobs=n_jobs)(delayed(_rep)(tmp_dir, r, method, n, n_pop) for r in range(reps))
-    return pd.DataFrame(rows)
+    return coverage(rows, "expected" if method == "crossfit" else "fold policies")
 
 
 if __name__ == "__main__":  # python tests/study_simulation.py METHOD REPS [N_JOBS]

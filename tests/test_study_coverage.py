@@ -101,15 +101,16 @@ def test_the_whole_study_covers_its_true_values(method, tmp_path):
     """200 studies of 3,000 customers (unequal shares 0.55 / 0.25 / 0.15 / 0.05, no propensity
     column): the pointwise intervals (values, lifts, k vs k - 1) cover their population truths
     93-97% of the time pooled (each 90% at least: 200 replications leave a Monte Carlo SE of 1.5
-    points each), and each simultaneous family covers at least 93%."""
+    points each), and each simultaneous family covers at least 93%. The holdout study's truth is
+    the learned policy's value; the cross-fitted study's is the expected value of the policy the
+    procedure learns from 4/5 of the customers (Imai & Li), estimated by the mean over the
+    replications of the fold policies' true values."""
     from study_simulation import simulate
 
     res = simulate(method, 200, tmp_path, n_jobs=2)
-    pointwise = [c for c in res.columns if not c.startswith("simultaneous") and c != "comparisons simultaneous"]
+    pointwise = [c for c in res.columns if not c.startswith("simultaneous")]
     pooled = res[pointwise].to_numpy().mean()
     assert 0.93 <= pooled <= 0.97, res.mean().to_dict()
     assert res[pointwise].mean().min() >= 0.90, res.mean().to_dict()
-    simultaneous_lifts = res[[c for c in res.columns if c.startswith("simultaneous ")]].all(axis=1).mean()
-    assert simultaneous_lifts >= 0.93, res.mean().to_dict()
-    if "comparisons simultaneous" in res:
-        assert res["comparisons simultaneous"].mean() >= 0.93, res.mean().to_dict()
+    for family in [c for c in res.columns if c.startswith("simultaneous")]:
+        assert res[family].mean() >= 0.93, res.mean().to_dict()

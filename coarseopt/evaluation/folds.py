@@ -35,7 +35,7 @@ from .compare import compare_policies, normal_interval
 from .multiple import holm, maxt_adjust
 from .value import policy_value
 
-__all__ = ["EvaluationFold", "FoldEstimate", "stack", "variance_vector", "combine_folds", "covariance", "simultaneous",
+__all__ = ["EvaluationFold", "FoldEstimate", "stack", "variance_vector", "imai_li_variance", "combine_folds", "covariance", "simultaneous",
            "evaluate_folds", "compare_in_folds", "holm_adjusted"]
 
 
@@ -100,6 +100,49 @@ def variance_vector(psi: np.ndarray, strata: np.ndarray | None, weight: float = 
     return weight * (psi - mean[inv]) * np.sqrt(size / np.maximum(size - 1.0, 1.0))[inv] / n
 
 
+def imai_li_variance(psi: np.ndarray, strata: np.ndarray, x_everyone: np.ndarray) -> float:
+    """Variance of a cross-fitted estimate whose fold policies differ (Imai & Li 2023, Thm. 3).
+
+    ``theta_hat`` is the mean of the folds' estimates ``V_f`` (here the stacked estimate, whose
+    fold ``f`` part is ``theta_hat + mean_{i in f} psi_i``). Its target is the expected value
+    of the policy the procedure learns from ``(F - 1) / F`` of the customers, and
+
+    ``Var = A - (F - 1) / F * min(S_F^2, A)``, ``A = W + tau^2``,
+
+    with ``W`` the within-fold variance of one fold's estimate, ``S_F^2`` the sample variance
+    of the fold estimates (which the folds' shared training data make positively correlated
+    when the learned policies are unstable), and ``tau^2`` the variance of the fold policies'
+    true values, estimated without bias from every fold policy applied to every customer:
+    ``mean_f U(x_f) - U(mean_f x_f)`` with ``U(x) = ((sum x)^2 - sum x^2) / (n (n - 1))``
+    an unbiased estimate of ``(E x)^2``. The ``min`` keeps the variance non-negative and can
+    make it conservative.
+
+    Parameters
+    ----------
+    psi : (n,) influence values of the stacked estimate
+    strata : (n,) fold of every customer
+    x_everyone : (F, n) per-customer inverse-propensity terms of each fold's policy (or
+        policy difference) applied to every customer, ``1{A = policy_f(x)} y / e``
+    """
+    psi = np.asarray(psi, dtype=np.float64)
+    labels, inv = np.unique(strata, return_inverse=True)
+    F = labels.size
+    size = np.bincount(inv).astype(np.float64)
+    dev = np.bincount(inv, weights=psi) / size
+    sf2 = float(np.var(dev, ddof=1))
+    within = float(np.mean(np.bincount(inv, weights=(psi - dev[inv]) ** 2) / (size * (size - 1.0))))
+    x = np.asarray(x_everyone, dtype=np.float64)
+    n = x.shape[1]
+
+    def u(v: np.ndarray) -> float:
+        s = v.sum()
+        return float((s * s - np.dot(v, v)) / (n * (n - 1.0)))
+
+    tau2 = max(float(np.mean([u(row) for row in x])) - u(x.mean(axis=0)), 0.0)
+    a = within + tau2
+    return a - (F - 1.0) / F * min(sf2, a)
+
+
 @dataclass
 class FoldEstimate:
     """One quantity combined over folds: estimate, standard error and the folds' parts."""
@@ -108,6 +151,7 @@ class FoldEstimate:
     se: float
     parts: list = field(default_factory=list)  # per fold: (weight, estimate, se, variance vector g)
     n_disagree: int = 0
+    influence: np.ndarray | None = None  # one fold: its raw influence values
 
     def interval(self, alpha: float) -> tuple[float, float, float]:
         return normal_interval(self.estimate, self.se, alpha)
@@ -124,10 +168,16 @@ def combine_folds(parts: list[tuple[float, float, float, np.ndarray]], n_disagre
 
 
 def covariance(a: FoldEstimate, b: FoldEstimate) -> float:
-    """Covariance of two combined quantities from their folds' variance vectors."""
+    """Covariance of two combined quantities: the correlation of their folds' variance vectors
+    times their standard errors (which may come from another variance estimator)."""
     if a is b:
         return a.se**2
-    return float(sum(np.dot(ga, gb) for (_, _, _, ga), (_, _, _, gb) in zip(a.parts, b.parts)))
+    cross = sum(float(np.dot(ga, gb)) for (_, _, _, ga), (_, _, _, gb) in zip(a.parts, b.parts))
+    na = np.sqrt(sum(float(np.dot(g, g)) for (_, _, _, g) in a.parts))
+    nb = np.sqrt(sum(float(np.dot(g, g)) for (_, _, _, g) in b.parts))
+    if na == 0 or nb == 0:
+        return 0.0
+    return cross / (na * nb) * a.se * b.se
 
 
 def _part(fold: EvaluationFold, weight: float, result: Any) -> tuple[float, float, float, np.ndarray]:
@@ -202,10 +252,14 @@ def evaluate_folds(
             notes[name] = f"cannot be estimated on some fold: {str(exc).splitlines()[0]}"
             continue
         values[name] = combine_folds(vparts)
+        if len(folds) == 1:
+            values[name].influence = np.asarray(v.influence, dtype=np.float64)
         if name == baseline:
             lifts[name] = FoldEstimate(0.0, 0.0, [(f.n / n, 0.0, 0.0, np.zeros(f.n)) for f in folds], 0)
         else:
             lifts[name] = combine_folds(lparts, disagree)
+            if len(folds) == 1:
+                lifts[name].influence = np.asarray(c.influence, dtype=np.float64)
     return values, lifts, notes
 
 
@@ -222,6 +276,8 @@ def compare_in_folds(folds: list[EvaluationFold], pairs: list[tuple[str, str]], 
             parts.append(_part(fold, fold.n / n, c))
             disagree += c.n_disagree
         out.append(combine_folds(parts, disagree))
+        if len(folds) == 1:
+            out[-1].influence = np.asarray(c.influence, dtype=np.float64)
     return out
 
 

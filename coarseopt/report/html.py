@@ -183,6 +183,21 @@ def _recommendation(study: Any) -> str:
                + (f", gap {_pct(res.gap, 3)}" if res.gap is not None else ", no optimality proof") + ".")
     where = ("evaluated fold by fold" if getattr(study, "split_method", "holdout") == "crossfit"
              else "on held-out customers")
+    bounded = not math.isfinite(float(row["value"])) and math.isfinite(float(row.get("lift_lower", math.nan)))
+    if bounded:
+        shape = study.config.evaluation.get("shape")
+        return f"""
+<div class="box">
+<p><b>Recommendation: offer k = {k} treatment{'s' if k > 1 else ''}</b> (the largest lower bound of the lift
+among the k tried):</p>
+<ul>{segs}</ul>
+<p>It offers levels between the experiment's arms, so the data bound its value rather than measure it:
+under the stated shape (<code>{_e(shape)}</code>) its lift over <i>{_e(base_name)}</i> lies between
+<b>{_money(row['lift_lower'])}</b> and <b>{_money(row['lift_upper'])}</b> per customer ({conf} CI
+{_ci(row['lift_ci_low'], row['lift_ci_high'])}); the models predict {_money(row.get('predicted_lift'))}.
+It captures {_pct(res.recovery)} of the estimated profit of full personalization.{gap}</p>
+<p class="muted">{_e(method_sentences(study))}</p>
+</div>"""
     return f"""
 <div class="box">
 <p><b>Recommendation: offer k = {k} treatment{'s' if k > 1 else ''}</b> (the largest estimated lift among the

@@ -49,6 +49,9 @@ class Unit:
     estimate : coarseopt.ProfitEstimate
         The estimate learned without these customers (predicts new customers as the unit's
         policies do).
+    everyone : dict or None
+        Cross-fitted study: the unit's policies applied to every customer of the study (rows
+        in the study's order), for the variance of estimates whose fold policies differ.
     """
 
     rows: np.ndarray
@@ -57,6 +60,7 @@ class Unit:
     results: dict
     label: str
     estimate: Any = None
+    everyone: dict | None = None
 
 
 def unit_policies(unit: Unit, treatments: list, arm_columns: np.ndarray, arms: tuple, control: Any,
@@ -162,6 +166,8 @@ def evaluate_units(
     folds = [stack(folds)]  # the cross-fitting estimator: every customer with its own fold's policies
     values, lifts, notes = evaluate_folds(folds, baseline=baseline_name, value_method=ev_cfg["value_method"],
                                           method=ev_cfg["method"], alpha=alpha, skip=skip)
+    if len(units) > 1 and all(u.everyone is not None for u in units):
+        _fold_policy_variances(units, folds[0], values, lifts, baseline_name)
     shape = ev_cfg.get("shape", "none")
     bounds: dict[str, dict] = {}
     if shape != "none" and unit_value is not None and baseline_name in values:
@@ -260,6 +266,8 @@ def evaluate_units(
                 pairs.append((f"k={b}", f"k={a}"))
             except ValueError:  # no customer of one arm where they disagree, in some fold
                 continue
+            if len(units) > 1 and all(u.everyone is not None for u in units):
+                _fold_policy_variance(units, folds[0], diffs[-1], f"k={b}", f"k={a}")
         p_holm = holm_adjusted(diffs, alpha) if diffs else []
         _, crit = simultaneous(diffs, alpha) if diffs else (None, 0.0)
         comps = []
@@ -270,6 +278,36 @@ def evaluate_units(
                           "sim_ci_high": d.estimate + crit * d.se, "n_disagree": d.n_disagree})
         comparisons = pd.DataFrame(comps)
     return table, comparisons, recommended, estimators
+
+
+def _fold_policy_variance(units: list, stacked: Any, q: Any, name: str, other: str | None) -> None:
+    """Replace ``q.se`` (a stacked cross-fitted estimate of ``V(name) - V(other)``, or of
+    ``V(name)``) by Imai & Li's variance, which counts the fold policies' differences."""
+    from ..evaluation.folds import imai_li_variance
+    from ..propensity import arm_shares
+
+    order = np.concatenate([u.rows for u in units])
+    y = np.asarray(stacked.y, dtype=np.float64)
+    action = np.asarray(stacked.action, dtype=object)
+    if stacked.propensity is not None:
+        w = 1.0 / np.asarray(stacked.propensity, dtype=np.float64)
+    else:
+        _, codes = np.unique(action.astype(str), return_inverse=True)
+        w = 1.0 / arm_shares(codes)
+    x = []
+    for u in units:
+        r = (action == np.asarray(u.everyone[name], dtype=object)[order]).astype(np.float64)
+        if other is not None:
+            r -= action == np.asarray(u.everyone[other], dtype=object)[order]
+        x.append(r * w * y)
+    q.se = float(np.sqrt(imai_li_variance(q.influence, stacked.strata, np.asarray(x))))
+
+
+def _fold_policy_variances(units: list, stacked: Any, values: dict, lifts: dict, baseline: str) -> None:
+    for name, v in values.items():
+        _fold_policy_variance(units, stacked, v, name, None)
+        if name != baseline:
+            _fold_policy_variance(units, stacked, lifts[name], name, baseline)
 
 
 def arm_means(y: np.ndarray, action: np.ndarray, arm_levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
