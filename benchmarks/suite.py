@@ -23,8 +23,9 @@ Methods: the solvers ``ot``, ``ot-lloyd`` (the paper's plain Lloyd: ``ot`` with
 ``polish=False, restarts=1``), ``mip``, ``local-search``; the baselines ``grid-search``,
 ``kmeans-features``, ``kmeans-preferences``; and two peers outside coarseopt, EconML's
 ``DRPolicyTree`` with at most k leaves (``econml-policy-tree``) and a hand-written Pyomo
-model of the classic formulation (``pyomo-classic``). A method whose plugin is not
-installed (or refuses an option) is recorded as skipped, with the reason.
+model of the classic formulation (``pyomo-classic``). Only an optional peer that is not
+installed (EconML) is recorded as skipped, with the reason; a crash (a method, the data or the
+estimation) is an error: a method's is recorded in its row, anything else ends the run.
 
 Output (in the results directory): ``results.jsonl`` (one JSON object a line: first the run's
 versions and machine facts, then one line per (suite, instance, method, k)), ``report.md``
@@ -103,24 +104,22 @@ METHODS: dict[str, Method] = {
 
 
 def method_available(method: Method) -> str | None:
-    """None when ``method`` can run here, else the reason it cannot."""
+    """None when ``method`` can run here, else the reason it cannot.
+
+    Only an optional peer (EconML, the ``bench`` extra) can be missing. Everything else is a
+    required dependency or a built-in solver: if it cannot run, the installation is broken
+    and this raises instead of recording a skip.
+    """
     if method.peer == "econml":
         return None if _peers.econml_available() else "econml is not installed (pip install 'coarseopt[bench]')"
     if method.peer == "pyomo":
-        try:
-            from pyomo.contrib.appsi.solvers import Highs
+        from pyomo.contrib.appsi.solvers import Highs
 
-            return None if Highs().available() else "HiGHS is not available to Pyomo"
-        except ImportError as exc:  # pragma: no cover - pyomo is a core dependency
-            return f"pyomo cannot be imported ({exc})"
-    try:
-        cls = co.get_solver(method.solver)
-    except CoarseoptError as exc:
-        return f"solver {method.solver!r} is not available: {exc}"
-    try:
-        cls.check_options(dict(method.options))
-    except CoarseoptError as exc:
-        return f"solver {method.solver!r} refuses the options {dict(method.options)}: {exc}"
+        if not Highs().available():
+            raise RuntimeError("HiGHS is not available to Pyomo: highspy is a required dependency; reinstall coarseopt.")
+        return None
+    cls = co.get_solver(method.solver)
+    cls.check_options(dict(method.options))
     return None
 
 
@@ -629,18 +628,15 @@ def _run_suite(suite: str, cfg: Mapping[str, Any], methods: list[Method], rec: R
                progress: bool | None, label: str = "") -> None:
     tag = label + suite
     if suite in ("synthetic", "hillstrom"):
-        try:
-            if suite == "synthetic":
-                from ._data import promotions_split
+        # The data are bundled or generated: a failure here is a crash, and the run fails.
+        if suite == "synthetic":
+            from ._data import promotions_split
 
-                data = promotions_split(cfg["n"], seed=seed, **cfg.get("estimation", {}))
-            else:
-                from ._data import hillstrom_split
+            data = promotions_split(cfg["n"], seed=seed, **cfg.get("estimation", {}))
+        else:
+            from ._data import hillstrom_split
 
-                data = hillstrom_split(sample=cfg["sample"], seed=seed, **cfg.get("estimation", {}))
-        except Exception as exc:
-            _skip(rec, tag, "all", f"data or estimation unavailable: {type(exc).__name__}: {exc}")
-            return
+            data = hillstrom_split(sample=cfg["sample"], seed=seed, **cfg.get("estimation", {}))
         total = len(cfg["ks"]) * len(methods)
         with progress_bar(total=total, desc=tag, unit="cell", enabled=progress) as bar:
             _held_out_suite(tag, data, cfg, methods, rec, seed, bar)

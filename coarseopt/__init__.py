@@ -20,7 +20,9 @@ from .exceptions import (
     CoarseoptError,
     InfeasibleProblemError,
     OptionError,
+    PolicyFileError,
     ProblemError,
+    SchemaError,
     SolverError,
     SolverUnavailableError,
     UnknownSolverError,
@@ -44,6 +46,12 @@ _LAZY = {
     "estimation": ("coarseopt.estimation", None),
     "evaluation": ("coarseopt.evaluation", None),
     "datasets": ("coarseopt.datasets", None),
+    "Policy": ("coarseopt.policy", "Policy"),
+    "load_policy": ("coarseopt.policy", "load_policy"),
+    "PolicyTree": ("coarseopt.rules", "PolicyTree"),
+    "fit_policy_tree": ("coarseopt.rules", "fit_policy_tree"),
+    "assign_offered": ("coarseopt.assign", "assign_offered"),
+    "transport_potentials": ("coarseopt.assign", "transport_potentials"),
 }
 
 __all__ = [
@@ -67,6 +75,8 @@ __all__ = [
     "SolverUnavailableError",
     "UnsupportedProblemError",
     "SolverError",
+    "PolicyFileError",
+    "SchemaError",
     *_LAZY,
 ]
 

@@ -160,7 +160,46 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("solvers", parents=[common], help="list the registered solvers and their options")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=cmd_solvers)
+    _add_apply(sub, common)
     return parser
+
+
+# ---------------------------------------------------------------------------- apply
+def _add_apply(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("apply", parents=[common], help="assign new customers with a saved study's policy",
+                       description="Assign every customer of DATA (CSV or Parquet) with the policy that "
+                       "`coarseopt run` saved in RUN_DIR: one output row per input row with `row`, the --id "
+                       "column, `treatment` (and with --profit the predicted profit of each offered "
+                       "treatment). Large files are streamed in chunks; share bounds are kept.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="output directory of `coarseopt run`")
+    p.add_argument("data", metavar="DATA", help="customers to assign (.csv or .parquet)")
+    p.add_argument("-k", "--k", type=int, default=None, help="number of offered treatments (default: the "
+                   "study's recommended k)")
+    p.add_argument("--out", metavar="FILE", required=True, help="output file (.csv or .parquet)")
+    p.add_argument("--id", metavar="COLUMN", default=None, help="a column of DATA copied to the output")
+    p.add_argument("--profit", action="store_true", help="also write the predicted profit of each offered "
+                   "treatment")
+    p.add_argument("--rules", action="store_true", help="assign with the readable segment rules instead of "
+                   "the models")
+    p.add_argument("--unseen", choices=("error", "ignore"), default="error", help="a category the study never "
+                   "saw: an error (default), or encoded as none of the seen categories")
+    p.add_argument("--chunksize", type=int, default=None, help="rows assigned at a time (default 100000)")
+    p.add_argument("-f", "--force", action="store_true", help="replace an existing --out file")
+    p.set_defaults(func=cmd_apply)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    """``coarseopt apply``: score new customers with a saved policy."""
+    from .apply import DEFAULT_CHUNKSIZE, apply_policy
+
+    start = time.perf_counter()
+    res = apply_policy(args.run_dir, args.data, args.out, k=args.k, id_column=args.id, profit=args.profit,
+                       using="rules" if args.rules else "model", unseen=args.unseen, force=args.force,
+                       chunksize=args.chunksize or DEFAULT_CHUNKSIZE, progress=_progress(args))
+    shares = ", ".join(f"{lab} {100 * c / max(1, res['rows']):.1f}%" for lab, c in sorted(res["counts"].items()))
+    _say(args, f"assigned {res['rows']:,} customers (k={res['k']}: {shares}) in "
+               f"{time.perf_counter() - start:.1f} s -> {res['out']}")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -152,6 +152,7 @@ dir = "coarseopt-results"     # where `coarseopt run` writes (--out overrides it
                               # the current directory
 assignment_format = "csv"     # per-customer assignment as "csv" or "parquet"
 report = true                 # write report.html (self-contained, plots embedded)
+rules_depth = 2               # depth (1, 2 or 3) of the readable segment rules of every k
 '''
 
 
@@ -207,6 +208,12 @@ def _choice(*choices: str) -> Callable[[Any], str]:
         return v
 
     return check
+
+
+def _rules_depth(v: Any) -> int:
+    if isinstance(v, bool) or v not in (1, 2, 3):
+        raise _Bad("must be 1, 2 or 3")
+    return int(v)
 
 
 def _str_list(v: Any) -> list[str]:
@@ -383,6 +390,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "dir": Key("coarseopt-results", _str, "output directory"),
         "assignment_format": Key("csv", _choice("csv", "parquet"), "assignment file format"),
         "report": Key(True, _bool, "write report.html"),
+        "rules_depth": Key(2, _rules_depth, "depth of the segment rules (1, 2 or 3)"),
     },
 }
 

@@ -17,6 +17,8 @@ __all__ = [
     "SolverUnavailableError",
     "UnsupportedProblemError",
     "SolverError",
+    "PolicyFileError",
+    "SchemaError",
     "InSampleEvaluationWarning",
     "PropensityWarning",
     "ShapeWarning",
@@ -53,6 +55,16 @@ class UnsupportedProblemError(CoarseoptError, ValueError):
 
 class SolverError(CoarseoptError, RuntimeError):
     """A solver or backend failed in a way that is not the user's input."""
+
+
+class PolicyFileError(CoarseoptError, ValueError):
+    """A saved policy that cannot be loaded safely: altered, of an unknown format version, or
+    not a saved policy at all."""
+
+
+class SchemaError(CoarseoptError, ValueError):
+    """Customers' data that does not fit a policy's feature schema (a missing feature, an
+    unseen category, text in a numeric column)."""
 
 
 class InSampleEvaluationWarning(UserWarning):

@@ -47,6 +47,9 @@ __all__ = [
 
 log = logging.getLogger("coarseopt")
 
+#: Customers on whom every fold's policies are compared for the cross-fitted variance.
+VARIANCE_SAMPLE = 50_000
+
 
 class OutputError(CoarseoptError, ValueError):
     """An output directory that cannot be written (exists and is not empty, not a directory)."""
@@ -90,6 +93,11 @@ class Study:
         The k whose policy has the highest estimated held-out lift over the baseline.
     arm_effects : pandas.DataFrame or None
         Per arm: predicted and measured (doubly robust) incremental profit over the control.
+    heterogeneity : dict or None
+        Is there heterogeneity worth targeting? Calibration, GATES, AUTOC / Qini and TOC
+        curves of the held-out (or, cross-fitted, out-of-fold) predictions, with
+        one-sentence verdicts (see
+        :func:`coarseopt.evaluation.study_heterogeneity`).
     assignment : pandas.DataFrame
         Per customer (all rows): split and the recommended treatment for each k.
     timings : dict
@@ -121,6 +129,7 @@ class Study:
     feature_stats: dict = field(default_factory=dict)
     source_rows: Any = None
     arm_effects: Any = None
+    heterogeneity: dict | None = None
     split_method: str = "holdout"
     folds: Any = None
     fold_results: list = field(default_factory=list)
@@ -129,6 +138,8 @@ class Study:
     interpolation: Any = None
     timings: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    deployed: Any = None  # the ProfitEstimate refitted on all customers: the model to deploy
+    rules: dict = field(default_factory=dict)  # k -> segment rules (written by policy.save_policy)
     ids: Any = None
     learner: str = ""
 
@@ -744,12 +755,14 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         study.profit, study.learner = est.profit, _learner_used(cfg, est)
         study.treatments = list(est.profit.columns)
         study.features = list(est.features.columns)
+        study.deployed = refit_on_all(cfg, df, control, economics)
 
         # ---- step 3 on customers whose policies never saw them
         t = time.perf_counter()
         n_eval = sum(len(u.rows) for u in units)
         stages.start(f"evaluating on {n_eval:,} customers" + (" (every fold)" if crossfit else " (held out)"))
         _evaluate_units(study, est, units, economics, baseline, truth, source_rows)
+        study.heterogeneity = _heterogeneity(study, est, units, economics)
         study.timings["evaluate"] = time.perf_counter() - t
         stages.done()
 
@@ -762,6 +775,17 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
     study.timings["total"] = time.perf_counter() - t0
     study.versions = _versions()
     return study
+
+
+def refit_on_all(cfg: StudyConfig, df: Any, control: Any, economics: Any) -> Any:
+    """Step 1 refitted on all the study's customers (one fit, no cross-fitting): the model to
+    deploy for new customers, saved with the policy (``policy/``)."""
+    import coarseopt as co
+
+    exp = _experiment(cfg, df, control)
+    learner, base, grid = _learner_args(cfg, exp)
+    return co.estimate_profit(exp, economics, learner, base_estimator=base, cv=None, grid=grid,
+                              random_state=cfg.estimation["seed"])
 
 
 def _holdout(study: Study, cfg: StudyConfig, df, control, economics, stages: "_Stages", progress):
@@ -817,18 +841,23 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
     from .study.evaluate import unit_policies
 
     baseline = _baseline(cfg, est.arms)
+    # Imai & Li's variance needs every fold's policies on the same customers; its policy-value
+    # variance is a population quantity, which a random subset of customers estimates well.
+    rng = np.random.default_rng(cfg.split["seed"])
+    sample = np.arange(len(df)) if len(df) <= VARIANCE_SAMPLE else np.sort(rng.choice(len(df), VARIANCE_SAMPLE,
+                                                                                         replace=False))
     for f in range(F):
         stages.done()
         rows = np.flatnonzero(folds == f)
         fold_exp = exp.subset(rows)
         held = without[f].predict(fold_exp)
         results = _solve_all(without[f], cfg, stages, progress, label=f"fold {f + 1}/{F}: ")
-        everyone = Unit(rows=np.arange(len(df)), experiment=exp, profit=without[f].predict(exp).profit,
-                        results=results, label="all")
+        everyone = Unit(rows=sample, experiment=None, profit=without[f].predict(exp.subset(sample)).profit,
+                        results=results, label="variance sample")
         units.append(Unit(rows=rows, experiment=fold_exp, profit=held.profit, results=results, label=str(f),
                           estimate=_predictor(without[f]),
                           everyone=unit_policies(everyone, list(est.profit.columns), est.arm_columns, est.arms,
-                                                 control, baseline)))
+                                                 control, baseline, assign=_assigner(cfg)), everyone_rows=sample))
         without[f] = None  # its (n, m) matrices are no longer needed: memory at millions of customers
         held_parts.append(held.profit)
     import pandas as pd
@@ -877,16 +906,33 @@ def _n_jobs(cfg: StudyConfig) -> int:
     return n if n > 0 else max(1, os.cpu_count() or 1)
 
 
-def _solve_all(est: Any, cfg: StudyConfig, stages: "_Stages", progress: bool | None, label: str = "") -> dict:
-    """Step 2 for every k of the config on one estimate: ``k -> SolveResult``."""
-    import coarseopt as co
-
-    time_limit = cfg.solve["time_limit"] or None
+def _shares(cfg: StudyConfig) -> dict:
+    """The share bounds of ``[solve]`` that bind anything (as keyword arguments)."""
     shares = {}
     if cfg.solve["min_share"] > 0:
         shares["min_share"] = cfg.solve["min_share"]
     if cfg.solve["max_share"] < 1:
         shares["max_share"] = cfg.solve["max_share"]
+    return shares
+
+
+def _assigner(cfg: StudyConfig):
+    """How customers outside the solve get their offered treatment: the best one, or with share
+    bounds the batch transport that keeps them (:func:`coarseopt.assign_offered`)."""
+    shares = _shares(cfg)
+    if not shares:
+        return None
+    from .assign import assign_offered
+
+    return lambda profit, result: assign_offered(profit, result, **shares)
+
+
+def _solve_all(est: Any, cfg: StudyConfig, stages: "_Stages", progress: bool | None, label: str = "") -> dict:
+    """Step 2 for every k of the config on one estimate: ``k -> SolveResult``."""
+    import coarseopt as co
+
+    time_limit = cfg.solve["time_limit"] or None
+    shares = _shares(cfg)
     results = {}
     for k in cfg.solve["k"]:
         stages.start(f"{label}solving k={k} ({cfg.solve['solver']})")
@@ -917,8 +963,8 @@ def _evaluate_units(study: Study, est: Any, units: list, economics: Any, baselin
     cfg = study.config
     labels = np.asarray(study.treatments, dtype=object)
     base_name = "control" if baseline == "control" else f"everyone: {baseline}"
-    policies = [unit_policies(u, study.treatments, est.arm_columns, est.arms, study.control, baseline)
-                for u in units]
+    policies = [unit_policies(u, study.treatments, est.arm_columns, est.arms, study.control, baseline,
+                              assign=_assigner(cfg)) for u in units]
     study.unit_policies = policies
     study.units = units
     if len(units) == 1:
@@ -954,6 +1000,17 @@ def _evaluate_units(study: Study, est: Any, units: list, economics: Any, baselin
             np.asarray(exp.arms, dtype=np.float64))
 
 
+def _heterogeneity(study: Study, est: Any, units: list, economics: Any) -> dict:
+    """:func:`coarseopt.evaluation.study_heterogeneity` of predictions whose customers' outcomes
+    did not train them: the held-out customers', or in the cross-fitted study every customer's
+    out-of-fold prediction (``study.test_profit``) on the whole experiment."""
+    from .evaluation import study_heterogeneity
+
+    experiment = units[0].experiment if len(units) == 1 else est.experiment
+    return study_heterogeneity(experiment, study.test_profit, economics=economics,
+                               alpha=study.config.evaluation["alpha"])
+
+
 def _segments_and_assignment(study: Study, est: Any, units: list, n_rows: int) -> None:
     """Segment profiles per k and the per-customer assignment table: ``split`` (``train`` /
     ``test``, or the fold), ``treatment_k{K}`` (the deployed policy's treatment) and
@@ -975,15 +1032,19 @@ def _segments_and_assignment(study: Study, est: Any, units: list, n_rows: int) -
         split = np.full(n_rows, "train", dtype=object)
         split[study.test_index] = "test"
         assign["split"] = split
-    train_rows = np.asarray(study.train_index)
+    from .assign import assign_offered
+
+    deployed = study.deployed.profit.to_numpy() if study.deployed is not None else None
     for k, res in study.results.items():
-        col = np.empty(n_rows, dtype=object)
-        col[train_rows] = labels[np.asarray(res.assignment)]
+        # the deployed policy's treatment: what `coarseopt apply` gives these customers
+        if deployed is not None:
+            col = labels[assign_offered(deployed, res, **_shares(study.config))]
+        else:
+            col = np.empty(n_rows, dtype=object)
+            col[np.asarray(study.train_index)] = labels[np.asarray(res.assignment)]
         evaluated = np.full(n_rows, "", dtype=object)
         for unit, pols in zip(study.units, study.unit_policies):
             evaluated[unit.rows] = pols[f"k={k}"]
-            if study.split_method != "crossfit":
-                col[unit.rows] = pols[f"k={k}"]  # held-out customers get the learned policy too
         assign[f"treatment_k{k}"] = col
         assign[f"evaluated_k{k}"] = evaluated
     study.assignment = assign
@@ -1082,6 +1143,7 @@ def _summary_dict(study: Study) -> dict:
             "shares": [sh for _, sh in offered],
             "wall_time": res.wall_time,
             "message": res.message,
+            "rules": study.rules.get(k),
         }
     return {
         "source": study.config.source,
@@ -1105,6 +1167,7 @@ def _summary_dict(study: Study) -> dict:
         "evaluation": _records(study.evaluation),
         "comparisons": _records(study.comparisons),
         "arm_effects": _records(study.arm_effects),
+        "heterogeneity": study.heterogeneity,
         "interpolation_check": _records(study.interpolation),
         "timings": study.timings,
         "versions": study.versions,
@@ -1136,6 +1199,8 @@ def _records(df) -> list:
 def _write_files(study: Study, tmp: Path) -> list[str]:
     cfg = study.config
     files = []
+    from .policy import save_policy
+    files += save_policy(study, study.deployed, tmp)
 
     def dump(name: str, obj: Any) -> None:
         text = json.dumps(_finite_json(obj), indent=2, allow_nan=False)

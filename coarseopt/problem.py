@@ -28,6 +28,31 @@ def _is_dask_array(x: Any) -> bool:
     return type(x).__module__.startswith("dask.") and hasattr(x, "chunks")
 
 
+def _read_only_throughout(arr: np.ndarray) -> bool:
+    """True when neither ``arr`` nor any array it is a view of can be written."""
+    while isinstance(arr, np.ndarray):
+        if arr.flags.writeable:
+            return False
+        arr = arr.base
+    return arr is None or isinstance(arr, bytes)
+
+
+def _snapshot(arr: np.ndarray, given: Any) -> np.ndarray:
+    """A read-only array that no one can change through the caller's object ``given``.
+
+    ``arr`` was derived from ``given``; it is copied when it may share memory with something
+    writable, and kept as it is when it is new memory or a read-only array all the way down
+    (an array the caller handed over read-only is never copied).
+    """
+    shared = arr.base is not None or arr is given
+    if shared and not _read_only_throughout(arr):
+        arr = arr.copy()
+    else:
+        arr = arr.view()
+    arr.setflags(write=False)
+    return arr
+
+
 def _describe(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -42,7 +67,11 @@ class CoarseProblem:
         ``profit[i, j]`` is the expected (incremental) profit of individual ``i`` under
         candidate treatment ``j``; larger is better. A numpy array, a pandas DataFrame
         (its column labels name the treatments, its index names the individuals) or a dask
-        array (kept lazy, for solvers that work chunk by chunk).
+        array (kept lazy, for solvers that work chunk by chunk). The problem keeps a
+        read-only snapshot: changing the caller's array afterwards does not change the
+        problem. An array that is read-only (itself and whatever it views) is kept without a
+        copy; any other in-memory input is copied once. A dask array is a recipe, read when
+        a solver runs.
     k : int
         At most ``k`` distinct treatments may be offered (``k >= 1``). A ``k`` larger than
         the number of treatments ``m`` means "no limit" (full personalization).
@@ -51,6 +80,7 @@ class CoarseProblem:
         offered treatments off the grid and by plots.
     features : array-like of shape (n, p), optional
         Covariates of the individuals: used by feature-based baselines and segment profiles.
+        Kept as a read-only snapshot, like ``profit``.
     arms : sequence of int or column labels, optional
         The columns that were arms of the experiment (the prespecified grid of the
         ``grid-search`` baseline).
@@ -103,6 +133,7 @@ class CoarseProblem:
 
     # ------------------------------------------------------------------ validation
     def _check_profit(self, profit: Any) -> Any:
+        given = profit
         if profit is None:
             raise ProblemError("The 'profit' argument is required: an (n, m) array of profits.")
         if hasattr(profit, "columns") and hasattr(profit, "to_numpy"):  # pandas DataFrame
@@ -159,9 +190,7 @@ class CoarseProblem:
         _check_magnitude(float(np.abs(profit).max()), profit.shape[0])
         if not self.treatment_labels:
             self.treatment_labels = tuple(range(profit.shape[1]))
-        profit = profit.view()  # read-only for the problem, without freezing the caller's array
-        profit.setflags(write=False)
-        return profit
+        return _snapshot(profit, given)
 
     def _check_dask_profit(self, profit: Any) -> Any:
         import dask.array as da
@@ -226,6 +255,7 @@ class CoarseProblem:
     def _check_features(self, features: Any) -> tuple[np.ndarray | None, tuple | None]:
         if features is None:
             return None, None
+        given = features
         names = None
         if hasattr(features, "columns") and hasattr(features, "to_numpy"):
             names = tuple(str(c) for c in features.columns)
@@ -251,8 +281,7 @@ class CoarseProblem:
             raise ProblemError("'features' must be finite; found NaN or infinite values. Impute them first.")
         if names is None:
             names = tuple(f"x{c}" for c in range(x.shape[1]))
-        x.setflags(write=False)
-        return x, names
+        return _snapshot(x, given), names
 
     def _check_arms(self, arms: Any) -> np.ndarray | None:
         if arms is None:

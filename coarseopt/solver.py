@@ -40,6 +40,7 @@ from .result import STATUSES, SolveResult
 
 __all__ = [
     "Solver",
+    "materialize",
     "Solution",
     "SolveContext",
     "Option",
@@ -247,7 +248,7 @@ class Solver(ABC):
                 "(ot, mip) or drop the share bounds."
             )
         if problem.is_lazy and not self.supports_lazy:
-            problem = _materialize(problem, self.name)
+            problem = materialize(problem, self.name)
         context = SolveContext(time_limit, seed, progress)
         sol = self._solve(problem, context)
         return self._finish(problem, sol, context)
@@ -338,8 +339,17 @@ class Solver(ABC):
             raise SolverError("Assignment holds column indices outside [0, m).")
 
 
-def _materialize(problem: CoarseProblem, solver: str) -> CoarseProblem:
-    """Load a lazy (dask) problem into memory for a solver that needs the whole matrix."""
+def materialize(problem: CoarseProblem, solver: str) -> CoarseProblem:
+    """Load a lazy (dask) problem into memory for a solver that needs the whole matrix.
+
+    The core does this before ``_solve`` for a solver without ``supports_lazy``; a plugin
+    that handles some lazy problems itself calls it for the others.
+
+    Raises
+    ------
+    UnsupportedProblemError
+        When the matrix would take more than 60% of the available memory.
+    """
     nbytes = problem.n * problem.m * 8
     import psutil
 

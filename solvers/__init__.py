@@ -4,3 +4,7 @@ Each module is one plugin registered through the entry-point group ``coarseopt.s
 ``pyproject.toml``, exactly as a third-party package registers its own. The plugins depend
 on the core (``coarseopt``); the core never imports them.
 """
+
+from .kernels.source import read_profit_parquet
+
+__all__ = ["read_profit_parquet"]

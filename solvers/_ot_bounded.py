@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from ._ot_transport import bounded_transport
+from .heuristics.lloyd import seed_atoms, support_step
+from .kernels.blocks import segment_sums
 
 __all__ = ["solve_bounded"]
 
@@ -50,8 +52,6 @@ def _transport(profit, atoms, lo, hi, method, reg):
 
 
 def _lloyd_bounded(profit, atoms, lo, hi, *, method, reg, max_iter, deadline):
-    from .ot import _segment_sums, _support_step
-
     atoms = np.array(atoms, dtype=np.intp)
     n = profit.shape[0]
     pos, value, info = _transport(profit, atoms, lo, hi, method, reg)
@@ -60,9 +60,9 @@ def _lloyd_bounded(profit, atoms, lo, hi, *, method, reg, max_iter, deadline):
     while it < max_iter and not (deadline is not None and time.perf_counter() >= deadline):
         it += 1
         counts = np.bincount(pos, minlength=atoms.size)
-        sums = _segment_sums(profit, pos, atoms.size)
+        sums = segment_sums(profit, pos, atoms.size)
         allowed = (lo[None, :] <= counts[:, None]) & (counts[:, None] <= hi[None, :])
-        new = _support_step(sums, allowed)
+        new = support_step(sums, allowed)
         if not allowed[np.arange(atoms.size), new].all() or np.array_equal(np.sort(new), np.sort(atoms)):
             break
         new_pos, new_value, new_info = _transport(profit, new, lo, hi, method, reg)
@@ -99,8 +99,6 @@ def _search(profit, k, lo, hi, usable, prm, rng, bar, deadline):
     Returns ``(candidates, extras, timed_out)``: ``candidates`` maps each distinct final set
     (a tuple in segment order) to ``(value, atoms, pos, info)``.
     """
-    from .ot import seed_atoms
-
     n = profit.shape[0]
     method, reg = prm["shares_method"], prm["reg"]
     # How many atoms: k if some k-set can be feasible, fewer when the minimums forbid it.

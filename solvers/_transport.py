@@ -14,8 +14,8 @@ solver.
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linprog
+
+from coarseopt.exceptions import SolverError
 
 __all__ = ["bounded_assignment"]
 
@@ -27,6 +27,9 @@ def bounded_assignment(
 
     Returns ``(objective, assignment)`` or None when the bounds cannot be met.
     """
+    from scipy import sparse  # heavy: loaded on first use
+    from scipy.optimize import linprog
+
     offered = np.asarray(offered, dtype=np.intp)
     n, s = profit.shape[0], offered.size
     lo = np.asarray(lo, dtype=float)
@@ -55,8 +58,6 @@ def bounded_assignment(
     if res.status == 2:
         return None
     if res.status != 0:
-        from coarseopt.exceptions import SolverError
-
         raise SolverError(f"transport LP failed (HiGHS status {res.status}): {res.message}")
     x = res.x.reshape(n, s)
     assignment = offered[x.argmax(axis=1)]

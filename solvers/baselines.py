@@ -31,7 +31,6 @@ can apply the segment policy to new customers.
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
@@ -40,6 +39,8 @@ import numpy as np
 from coarseopt.exceptions import ProblemError, UnsupportedProblemError
 from coarseopt.result import SolveResult
 from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_int
+
+from .kernels.combinations import best_of_combinations
 
 __all__ = ["GridSearchSolver", "KMeansFeaturesSolver", "KMeansPreferencesSolver", "predict_segments"]
 
@@ -119,20 +120,9 @@ class GridSearchSolver(Solver):
 
     @staticmethod
     def _exhaustive(sub, r, n_sets, context):
-        combos = itertools.combinations(range(sub.shape[1]), r)
         batch = max(1, min(n_sets, 4_000_000 // max(1, sub.shape[0] * r)))
-        best_val, best_set, checked = -np.inf, None, 0
-        while True:
-            chunk = np.array(list(itertools.islice(combos, batch)), dtype=np.intp)
-            if chunk.size == 0:
-                break
-            values = _subset_values(sub, chunk)
-            t = int(values.argmax())
-            if values[t] > best_val:
-                best_val, best_set = float(values[t]), chunk[t]
-            checked += len(chunk)
-            if context.out_of_time():
-                break
+        best_val, best_set, checked, _ = best_of_combinations(
+            sub.shape[1], r, batch, lambda chunk: _subset_values(sub, chunk), out_of_time=context.out_of_time)
         return best_val, best_set, checked
 
     @staticmethod

@@ -18,6 +18,7 @@ from coarseopt.exceptions import UnsupportedProblemError
 from coarseopt.solver import Option, Solution, Solver, check_int
 
 from ._transport import bounded_assignment
+from .kernels.combinations import best_of_combinations
 
 __all__ = ["EnumerateSolver"]
 
@@ -53,22 +54,10 @@ class EnumerateSolver(Solver):
             )
         profit = problem.profit
         batch = max(1, min(n_sets, 16_000_000 // max(1, n * k)))
-        best_val, best_set = -np.inf, None
-        combos = itertools.combinations(range(m), k)
-        checked = 0
         with context.bar(total=n_sets, desc="enumerate", unit="set") as bar:
-            while True:
-                chunk = np.array(list(itertools.islice(combos, batch)), dtype=np.intp)
-                if chunk.size == 0:
-                    break
-                values = profit[:, chunk].max(axis=2).sum(axis=0)  # (batch,)
-                t = int(values.argmax())
-                if values[t] > best_val:
-                    best_val, best_set = float(values[t]), chunk[t]
-                checked += len(chunk)
-                bar.update(len(chunk))
-                if context.out_of_time():
-                    break
+            best_val, best_set, checked, _ = best_of_combinations(
+                m, k, batch, lambda chunk: profit[:, chunk].max(axis=2).sum(axis=0),
+                out_of_time=context.out_of_time, progress=bar.update)
         status = "optimal" if checked == n_sets else "time_limit"
         bound = best_val if status == "optimal" else None
         termination = "converged" if status == "optimal" else "time_limit"

@@ -51,13 +51,17 @@ from typing import Any, Callable
 import numpy as np
 
 from coarseopt.exceptions import OptionError
-from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int
+from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, materialize
+
+from ._bounds import lagrangian_bound
+from ._chunked import chunked_lagrangian_bound
+from ._ot_bounded import solve_bounded
+from ._ot_offgrid import refine_offgrid
+from .heuristics.lloyd import lloyd, seed_atoms
+from .kernels.limits import improves
+from .local_search import swap_local_search
 
 __all__ = ["OTSolver", "lloyd", "seed_atoms"]
-
-#: Relative improvement below which a Lloyd round counts as no progress.
-_TOL = 1e-12
-
 
 # ---------------------------------------------------------------------- option checks
 def _check_bound(value: Any) -> Any:
@@ -85,151 +89,7 @@ def _check_init(value: Any) -> tuple[int, ...] | None:
     return tuple(int(j) for j in arr)
 
 
-# ---------------------------------------------------------------------- building blocks
-def _segment_sums(profit: np.ndarray, pos: np.ndarray, s: int) -> np.ndarray:
-    """``sums[r, t] = sum_{i : pos_i = r} profit[i, t]`` in one sparse product, O(nm)."""
-    from scipy import sparse
-
-    n = profit.shape[0]
-    onehot = sparse.csr_matrix((np.ones(n), (pos, np.arange(n))), shape=(s, n))
-    return np.asarray(onehot @ profit)
-
-
-def _gains(profit: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """``gain_j = sum_i max(0, P_ij - base_i)``: the profit column ``j`` would add."""
-    out = np.zeros(profit.shape[1])
-    step = max(1, 4_000_000 // profit.shape[1])
-    for start in range(0, profit.shape[0], step):
-        d = profit[start : start + step] - base[start : start + step, None]
-        np.maximum(d, 0.0, out=d)
-        out += d.sum(axis=0)
-    return out
-
-
-def seed_atoms(
-    profit: np.ndarray,
-    k: int,
-    rng: np.random.Generator,
-    *,
-    greedy: bool = False,
-    allowed: np.ndarray | None = None,
-    start: Any = None,
-) -> np.ndarray:
-    """Profit-weighted k-means++ seeding of ``k`` distinct atoms.
-
-    The baseline of each individual starts at its worst profit; each next atom is drawn with
-    probability proportional to its gain :math:`\\sum_i \\max(0, P_{ij} - b_i)` over the
-    current baseline ``b`` (the best atom so far), or taken as the argmax when
-    ``greedy=True`` (greedy addition).
-
-    Parameters
-    ----------
-    profit : ndarray of shape (n, m)
-    k : int
-        Number of atoms (``<= m``, and ``<=`` the number of ``allowed`` columns).
-    rng : numpy.random.Generator
-    greedy : bool, default False
-    allowed : ndarray of bool, shape (m,), optional
-        Columns that may be chosen.
-    start : sequence of int, optional
-        Atoms to keep; the rest are seeded.
-    """
-    m = profit.shape[1]
-    allowed = np.ones(m, dtype=bool) if allowed is None else allowed.copy()
-    atoms = [] if start is None else [int(j) for j in start][:k]
-    base = profit.min(axis=1).astype(np.float64)
-    for j in atoms:
-        base = np.maximum(base, profit[:, j])
-        allowed[j] = False
-    while len(atoms) < k and allowed.any():
-        gain = _gains(profit, base)
-        gain[~allowed] = -np.inf
-        if greedy or not np.isfinite(gain).any():
-            j = int(np.argmax(gain))
-        else:
-            w = np.where(allowed, np.maximum(gain, 0.0), 0.0)
-            if w.sum() <= 0:
-                w = allowed.astype(float)
-            j = int(rng.choice(m, p=w / w.sum()))
-        atoms.append(j)
-        allowed[j] = False
-        base = np.maximum(base, profit[:, j])
-    return np.array(atoms, dtype=np.intp)
-
-
-def _support_step(sums: np.ndarray, feasible: np.ndarray | None = None) -> np.ndarray:
-    """Distinct new atoms maximizing the segments' total profit (a k x m linear assignment)."""
-    from scipy.optimize import linear_sum_assignment
-
-    weights = sums.copy()
-    if feasible is not None:
-        span = float(np.abs(sums).max(initial=0.0)) + 1.0
-        weights = np.where(feasible, weights, -1e3 * span * (1 + sums.shape[1]))
-    rows, cols = linear_sum_assignment(weights, maximize=True)
-    new = np.empty(sums.shape[0], dtype=np.intp)
-    new[rows] = cols
-    return new
-
-
-def lloyd(
-    profit: np.ndarray,
-    atoms: Any,
-    *,
-    max_iter: int = 100,
-    deadline: float | None = None,
-) -> tuple[np.ndarray, float, dict]:
-    """Lloyd-type alternation to a fixed point (no share bounds).
-
-    Transport step: ``a(i) = argmax_{r} P[i, atoms_r]``. Support step: atoms move to the
-    distinct columns maximizing ``sum_r sum_{i in C_r} P[i, t_r]`` (a linear assignment);
-    an atom with an empty segment is re-seeded at the column with the largest gain. Stops
-    when the objective no longer increases (a fixed point) or after ``max_iter`` rounds.
-
-    Returns
-    -------
-    atoms : ndarray of int
-        Sorted offered columns.
-    objective : float
-    info : dict
-        ``iterations``, ``converged``, ``reseeded``.
-    """
-    atoms = np.array(atoms, dtype=np.intp)
-    n = profit.shape[0]
-    rows = np.arange(n)
-    best_atoms, best_value = atoms.copy(), -np.inf
-    converged, reseeded, it = False, 0, 0
-    while True:
-        sub = profit[:, atoms]
-        pos = sub.argmax(axis=1)
-        value = float(sub[rows, pos].sum())
-        if value <= best_value + _TOL * max(1.0, abs(value)):
-            converged = True
-            break
-        best_atoms, best_value = atoms.copy(), value
-        if it >= max_iter or (deadline is not None and time.perf_counter() >= deadline):
-            break
-        it += 1
-        counts = np.bincount(pos, minlength=atoms.size)
-        sums = _segment_sums(profit, pos, atoms.size)
-        new = _support_step(sums)
-        empty = np.flatnonzero(counts == 0)
-        if empty.size:  # re-seed atoms that serve nobody where they add the most
-            keep = np.setdiff1d(np.arange(atoms.size), empty)
-            base = profit[:, new[keep]].max(axis=1) if keep.size else profit.min(axis=1)
-            for r in empty:
-                gain = _gains(profit, base)
-                gain[new[keep]] = -np.inf
-                new[r] = int(np.argmax(gain))
-                base = np.maximum(base, profit[:, new[r]])
-                keep = np.append(keep, r)
-                reseeded += 1
-        if np.array_equal(np.sort(new), np.sort(atoms)):
-            converged = True
-            break
-        atoms = new
-    return np.sort(best_atoms), best_value, {"iterations": it, "converged": converged, "reseeded": reseeded}
-
-
+# ---------------------------------------------------------------------- path-relinking
 def _relink(profit: np.ndarray, start: np.ndarray, guide: np.ndarray) -> np.ndarray | None:
     """Best set strictly between ``start`` and ``guide`` on the greedy relinking path.
 
@@ -266,8 +126,6 @@ def _path_relinking(profit, k, pool: dict, size: int, rng, deadline, generations
     improves (Resende & Werneck, *A hybrid heuristic for the p-median problem*, J. Heuristics
     2004).
     """
-    from .local_search import swap_local_search
-
     pool = dict(pool)
     relinks = 0
     for _ in range(generations):
@@ -284,7 +142,7 @@ def _path_relinking(profit, k, pool: dict, size: int, rng, deadline, generations
                 offered, value = swap_local_search(profit, k, mid, rng=rng, deadline=deadline)
                 key = tuple(np.sort(offered).tolist())
                 pool[key] = max(pool.get(key, -np.inf), float(value))
-        if max(pool.values()) <= before + _TOL * max(1.0, abs(before)):
+        if not improves(max(pool.values()), before):
             break
     return pool, relinks
 
@@ -374,9 +232,7 @@ class OTSolver(Solver):
             )
         if problem.is_lazy:
             if problem.has_share_bounds or prm["profit_fn"] is not None:
-                from coarseopt.solver import _materialize
-
-                problem = _materialize(problem, self.name)
+                problem = materialize(problem, self.name)
             else:
                 return self._solve_lazy(problem, context, k)
         if problem.has_share_bounds:
@@ -403,8 +259,6 @@ class OTSolver(Solver):
             best, best_value = None, -np.inf
             for key in ranked[: min(2, len(ranked))]:
                 if prm["polish"]:
-                    from .local_search import swap_local_search
-
                     atoms, value = swap_local_search(profit, k, np.array(key), rng=rng, deadline=deadline)
                 else:
                     atoms, value, _ = lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
@@ -417,20 +271,10 @@ class OTSolver(Solver):
         if deadline is not None and time.perf_counter() >= deadline:
             timed_out = True
         assignment = problem.best_assignment(best)
-        objective = problem.objective(assignment)
-        # 4. off-grid refinement
-        if prm["profit_fn"] is not None:
-            from ._ot_offgrid import refine_offgrid
-
-            extras.update(refine_offgrid(prm["profit_fn"], problem, best, assignment, fixed_segments=False,
-                                         deadline=context.deadline))
-        # 5. bound
-        return self._finish_with_bound(problem, context, best, assignment, objective, extras, timed_out)
+        return self._finish_with_bound(problem, context, best, assignment, extras, timed_out, fixed_segments=False)
 
     # ------------------------------------------------------------------ share bounds
     def _solve_bounded(self, problem, context, k):
-        from ._ot_bounded import solve_bounded
-
         prm = self.params
         deadline = self._heuristic_deadline(context, shares=True)
         best, assignment, extras, timed_out = solve_bounded(problem, k, prm, context, deadline)
@@ -439,18 +283,10 @@ class OTSolver(Solver):
                             termination="time_limit" if timed_out else "infeasible",
                             message="No feasible offered set was found within the time limit."
                             if timed_out else "No offered set of at most k treatments meets the share bounds.")
-        objective = problem.objective(assignment)
-        if prm["profit_fn"] is not None:
-            from ._ot_offgrid import refine_offgrid
-
-            extras.update(refine_offgrid(prm["profit_fn"], problem, best, assignment, fixed_segments=True,
-                                         deadline=context.deadline))
-        return self._finish_with_bound(problem, context, best, assignment, objective, extras, timed_out)
+        return self._finish_with_bound(problem, context, best, assignment, extras, timed_out, fixed_segments=True)
 
     # ------------------------------------------------------------------ lazy (dask) profit
     def _solve_lazy(self, problem, context, k):
-        from ._chunked import chunked_lagrangian_bound, chunked_lloyd, chunked_swap_local_search
-
         prm = self.params
         profit = problem.profit
         n = problem.n
@@ -465,9 +301,9 @@ class OTSolver(Solver):
         best, best_value = None, -np.inf
         for key in ranked[:2]:  # the best sample candidates on all rows, chunk by chunk
             if prm["polish"]:
-                atoms, value = chunked_swap_local_search(profit, k, np.array(key), deadline=deadline)
+                atoms, value = swap_local_search(profit, k, np.array(key), deadline=deadline)
             else:
-                atoms, value, _ = chunked_lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
+                atoms, value, _ = lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
             if value > best_value:
                 best, best_value = np.sort(np.asarray(atoms, dtype=np.intp)), float(value)
         timed_out = deadline is not None and time.perf_counter() >= deadline
@@ -506,8 +342,6 @@ class OTSolver(Solver):
         # 2. polish every distinct fixed point (swap descent), on the rows the restarts used
         #    (on a row sample: the ``elite`` best ones)
         if prm["polish"]:
-            from .local_search import swap_local_search
-
             polished: dict[tuple, float] = {}
             ranked = sorted(found, key=lambda key: -found[key])
             if sampled:  # on a sample, the best fixed points are worth the polish
@@ -530,11 +364,9 @@ class OTSolver(Solver):
         """Alternate Lloyd rounds and swap descent until neither improves: a local optimum
         under both moves (a swap-local optimum can still admit a support step that moves
         several atoms at once)."""
-        from .local_search import swap_local_search
-
         for _ in range(rounds):
             atoms, value, _ = lloyd(profit, best, deadline=deadline)
-            if value <= best_value + _TOL * max(1.0, abs(best_value)):
+            if not improves(value, best_value):
                 break
             offered, value = swap_local_search(profit, k, atoms, rng=rng, deadline=deadline)
             best, best_value = np.sort(np.asarray(offered, dtype=np.intp)), float(value)
@@ -559,15 +391,18 @@ class OTSolver(Solver):
             return context.deadline
         return context.start + 0.6 * context.time_limit
 
-    def _finish_with_bound(self, problem, context, best, assignment, objective, extras, timed_out):
+    def _finish_with_bound(self, problem, context, best, assignment, extras, timed_out, fixed_segments):
+        """Off-grid refinement of the atoms (with ``profit_fn``), then the certified bound."""
         prm = self.params
+        objective = problem.objective(assignment)
+        if prm["profit_fn"] is not None:
+            extras.update(refine_offgrid(prm["profit_fn"], problem, best, assignment, fixed_segments=fixed_segments,
+                                         deadline=context.deadline))
         bound = None
         termination = "time_limit" if timed_out else "converged"
         # "auto": the bound ignores share bounds, so it is computed by default only without them
         wanted = prm["bound"] is True or (prm["bound"] == "auto" and not problem.has_share_bounds)
         if wanted and not context.out_of_time():
-            from ._bounds import lagrangian_bound
-
             res = lagrangian_bound(
                 problem.profit, problem.k, incumbent=objective, offered=best, deadline=context.deadline,
                 target_gap=prm["target_gap"], max_iter=prm["bound_iter"], progress=context.progress,

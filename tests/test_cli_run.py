@@ -34,7 +34,7 @@ def test_run_succeeds_and_prints_a_summary(study_run):
     assert "wrote results" in proc.stdout
     assert proc.stderr.strip() == ""  # no bars, no logs when not a terminal and not --verbose
     files = sorted(p.name for p in (tmp / "results").iterdir())
-    assert files == ["assignment.csv", "config.toml", "evaluation.csv", "profit.parquet", "report.html",
+    assert files == ["assignment.csv", "config.toml", "evaluation.csv", "policy", "profit.parquet", "report.html",
                      "segments.json", "summary.json"]
     # nothing left beside the output directory
     assert [p.name for p in tmp.iterdir() if p.name.startswith(".")] == []

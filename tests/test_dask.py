@@ -6,13 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-da = pytest.importorskip("dask.array")
-distributed = pytest.importorskip("distributed")
+import dask.array as da
+import distributed  # noqa: F401  (a required dependency: the LocalCluster tests use it)
 
 import coarseopt as co  # noqa: E402
 from coarseopt.solver import SolveContext  # noqa: E402
 from coarseopt_solvers import _chunked  # noqa: E402
 from coarseopt_solvers._bounds import lagrangian_value  # noqa: E402
+from coarseopt_solvers.heuristics.lloyd import segment_column_sums  # noqa: E402
+from coarseopt_solvers.heuristics.swap import search  # noqa: E402
+from coarseopt_solvers.kernels import read_profit_parquet  # noqa: E402
+from coarseopt_solvers.ot import lloyd  # noqa: E402
 from coarseopt_solvers.local_search import LocalSearchSolver, swap_local_search  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
@@ -56,21 +60,21 @@ CHUNKS = [3000, 777, 250]
 def test_chunked_swap_search_equals_in_memory_on_a_cluster(client, profit, k):
     want, want_value = swap_local_search(profit, k)
     for rows in CHUNKS:
-        got, value = _chunked.chunked_swap_local_search(lazy(profit, rows), k)
+        got, value = swap_local_search(lazy(profit, rows), k)
         assert got.tolist() == want.tolist(), rows
         assert value == pytest.approx(want_value, rel=1e-12)
 
 
 def test_chunked_swap_search_from_a_warm_start(client, profit):
     want, _ = swap_local_search(profit, 4, offered=[0, 11])
-    got, _ = _chunked.chunked_swap_local_search(lazy(profit, 500), 4, offered=[0, 11])
+    got, _ = swap_local_search(lazy(profit, 500), 4, offered=[0, 11])
     assert got.tolist() == want.tolist()
 
 
 def _lazy_local_search(profit, chunks, k, seed, **options):
     problem = co.CoarseProblem(lazy(profit, chunks), k=k)
     solver = LocalSearchSolver(**options)
-    sol = _chunked.solve_local_search(problem, SolveContext(None, seed, False), solver.params)
+    sol = search(problem, SolveContext(None, seed, False), solver.params, None)
     return problem, sol
 
 
@@ -99,22 +103,20 @@ def test_co_solve_on_a_lazy_problem_matches_in_memory(client, profit):
 # ---------------------------------------------------------------------- Lloyd / OT pass
 @pytest.mark.parametrize("start", [[0, 5, 11], [2, 3], [0, 1, 2, 3, 4]])
 def test_chunked_lloyd_equals_the_in_memory_alternation(client, profit, start):
-    from coarseopt_solvers.ot import lloyd
 
     want, want_value, want_info = lloyd(profit, start)
     for rows in CHUNKS:
-        got, value, info = _chunked.chunked_lloyd(lazy(profit, rows), start)
+        got, value, info = lloyd(lazy(profit, rows), start)
         assert got.tolist() == want.tolist(), rows
         assert value == pytest.approx(want_value, rel=1e-12)
         assert info == want_info
 
 
 def test_chunked_lloyd_reseeds_an_empty_segment_like_in_memory(client, profit):
-    from coarseopt_solvers.ot import lloyd
 
     dominated = np.hstack([profit, profit.min(axis=1, keepdims=True) - 1.0])  # column 12 serves nobody
     want = lloyd(dominated, [3, 12])
-    got = _chunked.chunked_lloyd(lazy(dominated, 500), [3, 12])
+    got = lloyd(lazy(dominated, 500), [3, 12])
     assert got[2]["reseeded"] == want[2]["reseeded"] >= 1
     assert got[0].tolist() == want[0].tolist()
 
@@ -132,7 +134,7 @@ def test_lazy_ot_equals_in_memory(client, n, sample_size):
 
 def test_segment_column_sums(client, profit):
     offered = [1, 6, 9]
-    sums, counts, total = _chunked.segment_column_sums(lazy(profit, 450), offered)
+    sums, counts, total = segment_column_sums(lazy(profit, 450), offered)
     pos = profit[:, offered].argmax(axis=1)
     for r in range(3):
         np.testing.assert_allclose(sums[r], profit[pos == r].sum(axis=0), rtol=1e-12, atol=1e-9)
@@ -178,7 +180,7 @@ def test_float32_storage_gives_the_float32_answer(client, profit):
     p32 = profit.astype(np.float32)
     problem = co.CoarseProblem(lazy(p32, 500), k=3)
     assert problem.profit.dtype == np.float32 and problem.is_lazy
-    got, _ = _chunked.chunked_swap_local_search(problem.profit, 3)
+    got, _ = swap_local_search(problem.profit, 3)
     want, _ = swap_local_search(p32.astype(np.float64), 3)
     assert got.tolist() == want.tolist()
 
@@ -189,10 +191,10 @@ def test_parquet_dataset_read_lazily(client, profit, tmp_path):
     frame = pd.DataFrame(profit, columns=[f"t{j}" for j in range(12)])
     for part, rows in enumerate(np.array_split(np.arange(3000), 3)):
         frame.iloc[rows].to_parquet(tmp_path / f"part{part}.parquet")
-    arr = _chunked.profit_from_parquet(tmp_path, columns=list(frame.columns))
+    arr = read_profit_parquet(tmp_path, columns=list(frame.columns))
     problem = co.CoarseProblem(arr, k=3)
     assert problem.is_lazy and problem.n == 3000
-    got, _ = _chunked.chunked_swap_local_search(problem.profit, 3)
+    got, _ = swap_local_search(problem.profit, 3)
     assert got.tolist() == swap_local_search(profit, 3)[0].tolist()
 
 

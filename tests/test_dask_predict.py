@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-da = pytest.importorskip("dask.array")
-dd = pytest.importorskip("dask.dataframe")
-distributed = pytest.importorskip("distributed")
+import dask.array as da
+import dask.dataframe as dd
+import distributed  # noqa: F401
 
 import coarseopt as co  # noqa: E402
 

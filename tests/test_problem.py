@@ -9,6 +9,7 @@ import pytest
 
 import coarseopt as co
 from coarseopt.exceptions import CoarseoptError, InfeasibleProblemError, ProblemError
+from conftest import brute_force
 
 GOOD = np.array([[3.0, 0.0, 2.0], [0.0, 3.0, 2.0], [1.0, 1.0, 2.0], [2.0, 2.0, 0.0]])
 
@@ -79,13 +80,44 @@ def test_integer_profit_becomes_read_only_float():
         problem.profit[0, 0] = 5.0
 
 
-def test_profit_copy_is_independent_of_caller():
-    p = GOOD.copy()
-    problem = co.CoarseProblem(p, k=1)
-    p[0, 0] = -100.0
-    # either a private copy or a read-only view: the caller's array stays writable
-    assert p.flags.writeable
-    assert problem.n == 4 and problem.m == 3
+@pytest.mark.parametrize("kind", ["float64", "int", "fortran", "view", "dataframe", "read-only view"])
+def test_the_callers_array_cannot_change_the_problem(kind):
+    base = GOOD.copy()
+    given = {
+        "float64": base,
+        "int": base.astype(np.int64),
+        "fortran": np.asfortranarray(base),
+        "view": base[:, :],
+        "dataframe": pd.DataFrame(base, columns=["a", "b", "c"]),
+        "read-only view": base.view(),
+    }[kind]
+    if kind == "read-only view":
+        given.setflags(write=False)  # read-only, but its base is not: a copy is still needed
+    problem = co.CoarseProblem(given, k=1, features=given)
+    want = np.array(GOOD, dtype=np.float64)
+    # Change every array the caller holds, past the problem's finite-value check.
+    for arr in (base, given.to_numpy() if kind == "dataframe" else given):
+        if arr.flags.writeable:
+            arr[0, 0] = np.nan if arr.dtype.kind == "f" else -7
+            arr[1, :] = -1e300 if arr.dtype.kind == "f" else 10**9
+    if kind == "dataframe":
+        given.iloc[0, 0] = np.nan
+    np.testing.assert_array_equal(problem.profit, want)
+    np.testing.assert_array_equal(problem.features, want)
+    assert not problem.profit.flags.writeable and not problem.features.flags.writeable
+    # the caller's array stays writable (nothing of theirs is frozen)
+    assert base.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        problem.profit[0, 0] = 0.0
+    assert co.solve(problem, "enumerate").objective == pytest.approx(brute_force(want, 1))
+
+
+def test_a_read_only_array_is_kept_without_a_copy():
+    frozen = GOOD.astype(np.float64)
+    frozen.setflags(write=False)
+    problem = co.CoarseProblem(frozen, k=1)
+    assert np.shares_memory(problem.profit, frozen)
+    np.testing.assert_array_equal(problem.profit, GOOD)
 
 
 # ---------------------------------------------------------------------- k
@@ -237,7 +269,7 @@ def test_objective_and_best_assignment():
 
 
 def test_lazy_dask_problem():
-    da = pytest.importorskip("dask.array")
+    import dask.array as da
     lazy = co.CoarseProblem(da.from_array(GOOD, chunks=(2, 3)), k=2)
     assert lazy.is_lazy and (lazy.n, lazy.m) == (4, 3)
     assert lazy.full_profit() == 10.0
@@ -259,7 +291,7 @@ def test_share_array_of_caller_stays_writable():
 
 
 def test_lazy_objective_and_best_assignment_over_row_chunks():
-    da = pytest.importorskip("dask.array")
+    import dask.array as da
     rng = np.random.default_rng(0)
     profit = rng.normal(size=(50, 4))
     assignment = rng.integers(0, 4, 50)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import html
+import json
 import re
 
 import pytest
@@ -29,6 +31,8 @@ def test_every_figure_renders_to_png(study):
         plots.segment_sizes_figure(study),
         plots.profile_figure(study, 2),
         plots.value_figure(study),
+        plots.toc_figure(study),
+        plots.gates_figure(study),
     ]
     for fig in figures:
         data = base64.b64decode(plots.to_base64_png(fig))
@@ -49,6 +53,15 @@ def test_html_has_the_answer_and_its_uncertainty(study):
     assert "Who gets what" in text
     assert text.count("k=3") >= 3  # solution table, evaluation table and a plot label at least
     assert "<script" not in html
+
+
+def test_heterogeneity_comes_first(study):
+    text = html.unescape(re.sub(r"<[^>]+>", " ", build_html(study)))
+    assert text.index("Is there heterogeneity worth targeting?") < text.index("How sure are we?")
+    het = study.heterogeneity
+    assert het["verdict"] in text
+    assert {r["arm"] for r in het["table"]} == {"A", "B", "best predicted arm vs control"}
+    assert "Predicted and measured lift per group" in text
 
 
 def test_segment_profiles_are_consistent(study):
@@ -95,3 +108,6 @@ def test_output_rules(study, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert (write_outputs(study, empty) / "summary.json").is_file()  # an empty directory is fine
+    summary = json.loads((empty / "summary.json").read_text(encoding="utf-8"))
+    assert summary["heterogeneity"]["verdict"] == study.heterogeneity["verdict"]
+    assert len(summary["heterogeneity"]["gates"]) >= 3 and len(summary["heterogeneity"]["toc"]) == 60

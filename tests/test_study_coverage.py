@@ -101,7 +101,8 @@ def test_the_whole_study_covers_its_true_values(method, tmp_path):
     """200 studies of 3,000 customers (unequal shares 0.55 / 0.25 / 0.15 / 0.05, no propensity
     column): the pointwise intervals (values, lifts, k vs k - 1) cover their population truths
     93-97% of the time pooled (each 90% at least: 200 replications leave a Monte Carlo SE of 1.5
-    points each), and each simultaneous family covers at least 93%. The holdout study's truth is
+    points each), and the simultaneous family of the lifts covers at least 92% (95% less two Monte
+    Carlo standard errors). The holdout study's truth is
     the learned policy's value; the cross-fitted study's is the expected value of the policy the
     procedure learns from 4/5 of the customers (Imai & Li), estimated by the mean over the
     replications of the fold policies' true values."""
@@ -112,5 +113,5 @@ def test_the_whole_study_covers_its_true_values(method, tmp_path):
     pooled = res[pointwise].to_numpy().mean()
     assert 0.93 <= pooled <= 0.97, res.mean().to_dict()
     assert res[pointwise].mean().min() >= 0.90, res.mean().to_dict()
-    for family in [c for c in res.columns if c.startswith("simultaneous")]:
-        assert res[family].mean() >= 0.93, res.mean().to_dict()
+    for family in [c for c in res.columns if c.startswith("simultaneous")]:   # 95% less two Monte Carlo SEs
+        assert res[family].mean() >= 0.92, res.mean().to_dict()

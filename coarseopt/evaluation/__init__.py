@@ -12,6 +12,9 @@ customers on whom two policies agree contribute exactly zero to their difference
 - :func:`compare_many`: several policies (all pairs or against a champion), joint covariance,
   Holm / Bonferroni / max-|t| adjusted p-values.
 - :func:`sample_size`: customers needed under each design and estimator.
+- :func:`heterogeneity`: is there heterogeneity worth targeting? Calibration (BLP), GATES and
+  rank-weighted average treatment effects (AUTOC, Qini) of predicted incremental profit;
+  :func:`gates` and :func:`toc_curves` for the groups and curves behind them.
 
 Two designs: ``"rba"`` (customers randomized to actions with known probabilities: any policy,
 even one designed later, can be evaluated) and ``"rbp"`` (customers randomized to policies,
@@ -24,6 +27,7 @@ from ._data import DESIGNS, EvaluationError, EvaluationWarning, SupportError
 from .compare import METHODS, compare_estimators, compare_policies
 from .design import sample_size
 from .estimators import DESCRIPTIONS
+from .heterogeneity import BEST, gates, heterogeneity, heterogeneity_verdict, study_heterogeneity, toc_curves
 from .multiple import ADJUSTMENTS, bonferroni, compare_many, holm
 from .results import MultipleComparison, PolicyComparison, PolicyValue
 from .value import coarse_policy, policy_value
@@ -35,6 +39,12 @@ __all__ = [
     "policy_value",
     "coarse_policy",
     "sample_size",
+    "heterogeneity",
+    "gates",
+    "toc_curves",
+    "study_heterogeneity",
+    "heterogeneity_verdict",
+    "BEST",
     "holm",
     "bonferroni",
     "PolicyComparison",

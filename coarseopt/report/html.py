@@ -133,9 +133,10 @@ def method_sentences(study: Any) -> str:
         F = study.config.split["folds"]
         return (f"Every customer was used twice: the policy to deploy was learned on all customers, and each of "
                 f"{F} folds was evaluated with the policy learned on the other {F - 1} folds, so no evaluated "
-                f"customer helped choose the policy that was evaluated on it. The intervals are about the mean "
-                f"value of those {F} fold policies, each learned from {100 * (F - 1) // F}% of the customers: "
-                f"evidence for the deployed policy, which is learned the same way from more data.")
+                f"customer helped choose the policy that was evaluated on it. The intervals are about the "
+                f"expected value of a policy learned this way from {100 * (F - 1) // F}% of the customers, with "
+                f"Imai & Li's variance, which counts how much the fold policies differ: evidence for the deployed "
+                f"policy, which is learned the same way from more data.")
     return (f"The policies were learned on {len(study.train_index):,} customers and evaluated on "
             f"{len(study.test_index):,} other customers held out at random, so the evaluation is causal and "
             "not optimistic. The held-out half's information is not used to learn the policy.")
@@ -174,14 +175,14 @@ def _recommendation(study: Any) -> str:
         c = study.comparisons[study.comparisons["policy_a"] == f"k={k}"]
         if len(c):
             c = c.iloc[0]
-            inc = "" if c["sim_ci_low"] <= 0 <= c["sim_ci_high"] else "not "
-            comp = (f" Against {c['policy_b']}: {_money(c['estimate'])} per customer, simultaneous {conf} CI "
-                    f"{_ci(c['sim_ci_low'], c['sim_ci_high'])} (the interval does {inc}include zero).")
+            comp = (f" Against {c['policy_b']}: {_money(c['estimate'])} per customer, {conf} CI "
+                    f"{_ci(c['ci_low'], c['ci_high'])} (Holm-adjusted p = {_num(c.get('p_holm'), 3)} over the "
+                    f"{len(study.comparisons)} comparisons of one k with the previous).")
     gap = ""
     if res.status != "optimal":
         gap = (f" The solver ({_e(res.solver)}) returned status <i>{_e(res.status)}</i>"
                + (f", gap {_pct(res.gap, 3)}" if res.gap is not None else ", no optimality proof") + ".")
-    where = ("evaluated fold by fold" if getattr(study, "split_method", "holdout") == "crossfit"
+    where = ("fold by fold" if getattr(study, "split_method", "holdout") == "crossfit"
              else "on held-out customers")
     bounded = not math.isfinite(float(row["value"])) and math.isfinite(float(row.get("lift_lower", math.nan)))
     if bounded:
@@ -211,6 +212,45 @@ It captures {_pct(res.recovery)} of the estimated profit of full personalization
 </div>"""
 
 
+def _heterogeneity_section(study: Any) -> str:
+    """First section: is there heterogeneity worth targeting (verdicts, TOC, GATES)?"""
+    het = getattr(study, "heterogeneity", None)
+    if not het:
+        return ""
+    conf = f"{100 * (1 - het['alpha']):.0f}%"
+    z = _z(het["alpha"])
+    best = het["table"][-1]["arm"]
+    detected = het["verdict"].startswith("Heterogeneity detected")
+    who = ("customers, each predicted by models fitted without their fold (out-of-fold)"
+           if getattr(study, "split_method", "holdout") == "crossfit" else "held-out customers")
+    others = "".join(f"<li>{_e(v)}</li>" for arm, v in het["verdicts"].items() if arm != best)
+    rows = [[_e(r["arm"]), _num(r["mean_predicted"], 3), _num(r["ate"], 3),
+             _ci(r["ate"] - z * r["ate_se"], r["ate"] + z * r["ate_se"]), _num(r["blp_ate"], 3),
+             _num(r["blp_het"], 3), f"± {_num(z * r['blp_het_se'], 2)}", _num(r["blp_het_p"], 3),
+             _num(r["autoc"], 3), _ci(r["autoc_ci_low"], r["autoc_ci_high"]),
+             _num(r["qini"], 3), _ci(r["qini_ci_low"], r["qini_ci_high"])] for r in het["table"]]
+    quint = [[str(g["group"]), f"{g['customers']:,}", _money(g["predicted"]), _money(g["measured"]),
+              _ci(g["ci_low"], g["ci_high"])] for g in het["gates"] if str(g["arm"]) == str(best)]
+    return "\n".join([
+        "<h2>Is there heterogeneity worth targeting?</h2>",
+        f'<div class="box{"" if detected else " warn"}"><b>{_e(het["verdict"])}</b></div>',
+        f"<ul>{others}</ul>" if others else "",
+        f"<p>On the {het['customers']:,} {who}, do the models' predicted lifts rank customers by "
+        "their measured lift? <i>Calibration slope</i> (best linear predictor of the doubly robust scores on "
+        "the predictions): 1 means the predicted differences between customers are right on average, 0 that "
+        "they carry no information (p: one-sided test of slope &le; 0). <i>Mean coefficient</i>: 1 means the "
+        "average predicted lift is right. <i>AUTOC</i> and <i>Qini</i>: rank-weighted average treatment "
+        "effects, 0 when targeting by the predictions gains nothing over treating at random. "
+        f"Intervals at {conf}.</p>",
+        _table(["priority", "mean predicted", "measured", f"{conf} CI", "mean coef.", "calibration slope", "",
+                "p", "AUTOC", f"{conf} CI", "Qini", f"{conf} CI"], rows),
+        _img(plots.toc_figure(study), "TOC curves with pointwise confidence bands"),
+        _img(plots.gates_figure(study), "predicted and measured lift per group of predicted lift"),
+        f"<h3>Predicted and measured lift per group ({_e(best)})</h3>",
+        _table(["group (1 = lowest predicted)", "customers", "predicted", "measured", f"{conf} CI"], quint),
+    ])
+
+
 def build_html(study: Any) -> str:
     """The report as one HTML string (plots embedded)."""
     cfg = study.config
@@ -231,6 +271,7 @@ def build_html(study: Any) -> str:
         + (f"learner: {_e(study.learner)} · " if getattr(study, "learner", "") else "")
         + f"config: {_e(cfg.source)}</p>",
         _recommendation(study),
+        _heterogeneity_section(study),
     ]
 
     # ---- evaluation
@@ -265,13 +306,12 @@ def build_html(study: Any) -> str:
     ]
     if study.comparisons is not None and len(study.comparisons):
         rows = [[_e(c["policy_a"]) + " vs " + _e(c["policy_b"]), _money(c["estimate"]),
-                 _ci(c["ci_low"], c["ci_high"]), _ci(c.get("sim_ci_low"), c.get("sim_ci_high")),
-                 _num(c.get("p_value"), 3), _num(c.get("p_holm"), 3)]
+                 _ci(c["ci_low"], c["ci_high"]), _num(c.get("p_value"), 3), _num(c.get("p_holm"), 3)]
                 for _, c in study.comparisons.iterrows()]
         parts += ["<h3>Does offering one more treatment pay?</h3>",
-                  "<p>Each k against the previous one. These comparisons are a family: read the simultaneous "
-                  "interval and the Holm-adjusted p-value.</p>",
-                  _table(["comparison", "difference", f"{conf} CI", "simultaneous CI", "p", "p (Holm)"], rows)]
+                  "<p>Each k against the previous one. These comparisons are a family: read the Holm-adjusted "
+                  "p-value, which controls the chance of any false \"it pays\" among them.</p>",
+                  _table(["comparison", "difference", f"{conf} CI", "p", "p (Holm)"], rows)]
 
     if "value_lower" in ev and ev["value_lower"].notna().any():
         parts.append(f"<p><b>Bounds.</b> Policies offering levels between the arms are bounded under the "
@@ -349,6 +389,8 @@ def build_html(study: Any) -> str:
         parts.append(_table(["segment", "customers", "share", "distinctive features"]
                             + [f"profit: {t}" for t in tr], rows, left=1))
 
+    parts += _rules_section(study)
+
     # ---- run facts
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in study.timings.items())
     versions = ", ".join(f"{k} {v}" for k, v in study.versions.items())
@@ -363,6 +405,37 @@ def build_html(study: Any) -> str:
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
+
+
+def _rules_section(study: Any) -> list[str]:
+    """The readable segment rules of every k (``study.rules``, from the saved policy)."""
+    rules = getattr(study, "rules", None) or {}
+    if not rules:
+        return []
+    depth = next(iter(rules.values()))["depth"]
+    parts = [
+        "<h2>Who gets what: segment rules</h2>",
+        f"<p>For each k, the best policy tree of depth {depth} over the features: the if/else rules that "
+        "give the offered treatments to the customers with the most estimated profit (exact search over "
+        "every split, as R <code>policytree</code>). <em>Kept</em>: the share of the model-based "
+        "assignment's estimated profit the rules keep on the customers they were fitted on (they ignore "
+        "share bounds, so with bounds it can exceed 100%). <em>Held-out value</em> (holdout study only): "
+        "mean profit per customer on the held-out customers, beside the model-based policy's. Run them in a database with the SQL "
+        "expression, or with <code>coarseopt apply --rules</code>.</p>",
+    ]
+    for k, r in rules.items():
+        held = "–" if r.get("held_out_value") is None else (
+            f"{_money(r['held_out_value'])} ± {_money(r.get('held_out_value_se'))}")
+        model = "–" if r.get("model_value") is None else (
+            f"{_money(r['model_value'])} ± {_money(r.get('model_value_se'))}")
+        parts += [
+            f"<h3>k = {k}</h3>",
+            f"<p>Kept {_pct(r.get('kept'))} of the model-based estimated profit; held-out value {held} "
+            f"(model-based policy: {model}).</p>",
+            f"<pre>{_e(r['text'])}</pre>",
+            f"<details><summary>SQL</summary><pre>{_e(r['sql'])}</pre></details>",
+        ]
+    return parts
 
 
 def write_report(study: Any, path: str | Path) -> Path:

@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["recovery_figure", "segment_sizes_figure", "profile_figure", "value_figure", "to_base64_png"]
+__all__ = [
+    "recovery_figure",
+    "segment_sizes_figure",
+    "profile_figure",
+    "value_figure",
+    "toc_figure",
+    "gates_figure",
+    "to_base64_png",
+]
 
 _PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
             "#CCB974", "#64B5CD"]
@@ -148,11 +156,22 @@ def value_figure(study: Any):
         colors = [_PALETTE[0] if n.startswith("k=") else "0.45" for n in names]
         for i in range(len(names)):
             ax.errorbar(est[i], y[i], xerr=err[:, i:i + 1], fmt="o", color=colors[i], capsize=4)
+        bounds = (ev[f"{col}_lower"].to_numpy(dtype=float), ev[f"{col}_upper"].to_numpy(dtype=float)) \
+            if f"{col}_lower" in ev else None
         for i in range(len(names)):
-            if not np.isfinite(est[i]):
-                text = "n/a: not in the experiment's arms" if col == "value" else "n/a"
-                ax.annotate(text, (0.02, y[i]), xycoords=("axes fraction", "data"),
-                            va="center", fontsize=8, color="0.4")
+            if np.isfinite(est[i]):
+                continue
+            if bounds is not None and np.isfinite(bounds[0][i]):
+                # bounded under a stated shape: the bounds as a bar, the interval as whiskers
+                ax.plot([bounds[0][i], bounds[1][i]], [y[i], y[i]], lw=6, color=colors[i], alpha=0.35,
+                        solid_capstyle="butt")
+                ax.plot([lo[i], hi[i]], [y[i], y[i]], lw=1, color=colors[i])
+                for end in (lo[i], hi[i]):
+                    ax.plot([end, end], [y[i] - 0.12, y[i] + 0.12], lw=1, color=colors[i])
+                continue
+            text = "n/a: not in the experiment's arms" if col == "value" else "n/a"
+            ax.annotate(text, (0.02, y[i]), xycoords=("axes fraction", "data"),
+                        va="center", fontsize=8, color="0.4")
         if col == "lift":
             ax.axvline(0, color="0.5", lw=1, ls="--")
             handles = []
@@ -169,5 +188,75 @@ def value_figure(study: Any):
         ax.grid(axis="x", alpha=0.3)
     ax1.set_yticks(y, names)
     ax1.invert_yaxis()
-    fig.suptitle("Held-out evaluation (customers the models never saw)", fontsize=11)
+    fig.suptitle("Evaluation on customers whose policy never saw them (shaded bar: bounds under the stated "
+                 "shape)" if bounds is not None and np.isfinite(bounds[0]).any() else
+                 "Evaluation on customers whose policy never saw them", fontsize=11)
+    return fig
+
+
+def _rows_by_arm(records: list, order: list) -> dict:
+    out: dict = {str(a): [] for a in order}
+    for r in records:
+        out.setdefault(str(r["arm"]), []).append(r)
+    return out
+
+
+def toc_figure(study: Any):
+    """TOC curves on customers the models did not see (held out or out-of-fold): measured
+    lift of the top q by predicted lift minus the measured lift of everyone, with pointwise
+    intervals."""
+    het = study.heterogeneity
+    alpha = het["alpha"]
+    arms = [r["arm"] for r in het["table"]]
+    curves = _rows_by_arm(het["toc"], arms)
+    fig = _figure(6.8, 3.8)
+    ax = fig.add_subplot()
+    for i, arm in enumerate(arms):
+        rows = curves[str(arm)]
+        q = np.array([0.0] + [r["q"] for r in rows])
+        est = np.array([np.nan] + [r["toc"] for r in rows], dtype=float)
+        lo = np.array([np.nan] + [r["ci_low"] for r in rows], dtype=float)
+        hi = np.array([np.nan] + [r["ci_high"] for r in rows], dtype=float)
+        color = "0.15" if i == len(arms) - 1 else _PALETTE[i % len(_PALETTE)]
+        ax.plot(q[1:], est[1:], marker="o", ms=3, color=color, label=str(arm))
+        ax.fill_between(q[1:], lo[1:], hi[1:], color=color, alpha=0.12, lw=0)
+    ax.axhline(0, color="0.5", lw=1, ls="--")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("q: share of customers treated first (highest predicted lift)")
+    ax.set_ylabel("lift of the top q minus lift of all")
+    ax.set_title(f"Targeting operator characteristic (customers the models did not see; "
+                 f"{100 * (1 - alpha):.0f}% pointwise bands)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def gates_figure(study: Any, max_panels: int = 6):
+    """Predicted and measured lift per quantile group of predicted lift (GATES), one panel
+    per arm (the best predicted arm first)."""
+    het = study.heterogeneity
+    alpha = het["alpha"]
+    arms = [r["arm"] for r in het["table"]]
+    arms = (arms[-1:] + arms[:-1])[:max_panels]
+    groups = _rows_by_arm(het["gates"], arms)
+    fig = _figure(min(3.2 * len(arms), 13.0), 3.4)
+    axes = np.atleast_1d(fig.subplots(1, len(arms), sharey=True))
+    for ax, arm in zip(axes, arms):
+        rows = groups[str(arm)]
+        g = np.array([r["group"] for r in rows])
+        est = np.array([r["measured"] for r in rows], dtype=float)
+        err = np.vstack([est - np.array([r["ci_low"] for r in rows], dtype=float),
+                         np.array([r["ci_high"] for r in rows], dtype=float) - est])
+        ax.errorbar(g, est, yerr=err, fmt="o", color=_PALETTE[0], capsize=4, label="measured")
+        ax.scatter(g, [r["predicted"] for r in rows], marker="D", s=28, facecolors="none",
+                   edgecolors=_PALETTE[1], label="predicted", zorder=3)
+        ax.axhline(0, color="0.5", lw=1, ls="--")
+        ax.set_xticks(g)
+        ax.set_xlabel("group of predicted lift (1 = lowest)", fontsize=8)
+        ax.set_title(str(arm), fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("lift over the control")
+    axes[0].legend(fontsize=8, frameon=False)
+    fig.suptitle(f"Predicted and measured lift per group (customers the models did not see; "
+                 f"{100 * (1 - alpha):.0f}% CI)", fontsize=11)
     return fig

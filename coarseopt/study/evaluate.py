@@ -11,7 +11,7 @@ arm's share of the unit's customers) and combined over units
 Choosing k looks at the data, so the lifts of the coarse policies also get simultaneous
 (max-|t|) intervals over all k: the recommended k is the one with the largest estimated lift,
 and its simultaneous interval stays valid after that choice. The comparisons of each k with the
-previous one are a second family, with Holm-adjusted p-values and simultaneous intervals.
+previous one are a second family, with Holm-adjusted p-values.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ import numpy as np
 from ..config import evaluation_covariates
 
 __all__ = ["Unit", "unit_policies", "evaluate_units", "BETWEEN_ARMS"]
+
+#: Cross-fitted study: the variance counts the fold policies' differences (Imai & Li); False:
+#: the stacked estimator's (folds as strata).
+FOLD_POLICY_VARIANCE = True
 
 #: The note of a policy that offers levels no customer was randomized to.
 BETWEEN_ARMS = "offers levels between the arms: no data can value it"
@@ -50,8 +54,11 @@ class Unit:
         The estimate learned without these customers (predicts new customers as the unit's
         policies do).
     everyone : dict or None
-        Cross-fitted study: the unit's policies applied to every customer of the study (rows
-        in the study's order), for the variance of estimates whose fold policies differ.
+        Cross-fitted study: the unit's policies applied to the customers ``everyone_rows`` of
+        the study (all of them, or a random subset at scale), for the variance of estimates
+        whose fold policies differ.
+    everyone_rows : ndarray of int or None
+        Positions, in the study's data, of the customers of ``everyone``.
     """
 
     rows: np.ndarray
@@ -61,6 +68,7 @@ class Unit:
     label: str
     estimate: Any = None
     everyone: dict | None = None
+    everyone_rows: np.ndarray | None = None
 
 
 def unit_policies(unit: Unit, treatments: list, arm_columns: np.ndarray, arms: tuple, control: Any,
@@ -142,17 +150,11 @@ def evaluate_units(
         With ``[evaluation] all_estimators``: the recommended k against the baseline by every
         estimator.
     """
-    import pandas as pd
-
-    from ..evaluation.folds import (
-        EvaluationFold, compare_in_folds, evaluate_folds, holm_adjusted, simultaneous, stack,
-    )
+    from ..evaluation.folds import EvaluationFold, evaluate_folds, stack
 
     ev_cfg = cfg.evaluation
     alpha = ev_cfg["alpha"]
-    col_of = {lab: j for j, lab in enumerate(treatments)}
     names = list(policies[0])
-    n_total = sum(len(u.rows) for u in units)
     folds, skip = [], {}
     for unit, pols in zip(units, policies):
         exp = unit.experiment
@@ -166,7 +168,7 @@ def evaluate_units(
     folds = [stack(folds)]  # the cross-fitting estimator: every customer with its own fold's policies
     values, lifts, notes = evaluate_folds(folds, baseline=baseline_name, value_method=ev_cfg["value_method"],
                                           method=ev_cfg["method"], alpha=alpha, skip=skip)
-    if len(units) > 1 and all(u.everyone is not None for u in units):
+    if FOLD_POLICY_VARIANCE and len(units) > 1 and all(u.everyone is not None for u in units):
         _fold_policy_variances(units, folds[0], values, lifts, baseline_name)
     shape = ev_cfg.get("shape", "none")
     bounds: dict[str, dict] = {}
@@ -185,7 +187,25 @@ def evaluate_units(
             notes[name] = (f"offers levels between the arms: bounded under the stated shape ({shape}); "
                            "the interval covers the true value if the shape holds")
 
-    # predictions and known truth, as means over all evaluated customers
+    table = _table(units, policies, names, treatments, baseline_name, values, lifts, notes, bounds, alpha,
+                   true_profit)
+    recommended = _recommend(table, names, lifts, bounds, alpha)
+    estimators = None
+    if ev_cfg["all_estimators"] and recommended is not None:
+        estimators = every_estimator(folds, f"k={recommended}", baseline_name, alpha)
+    fold_variance = FOLD_POLICY_VARIANCE and len(units) > 1 and all(u.everyone is not None for u in units)
+    ks = [int(_k_of(n)) for n in names if n.startswith("k=") and n in lifts]
+    comparisons = _comparisons(ks, folds, units if fold_variance else None, ev_cfg["method"], alpha)
+    return table, comparisons, recommended, estimators
+
+
+def _table(units, policies, names, treatments, baseline_name, values, lifts, notes, bounds, alpha, true_profit):
+    """One row per policy: value and lift with intervals (or bounds, or why not), the models'
+    predicted lift and, on synthetic data, the true lift (means over all evaluated customers)."""
+    import pandas as pd
+
+    col_of = {lab: j for j, lab in enumerate(treatments)}
+    n_total = sum(len(u.rows) for u in units)
     rows = []
     for name in names:
         predicted, true_lift = 0.0, 0.0
@@ -198,17 +218,13 @@ def evaluate_units(
             base = np.array([col_of[x] for x in pols[baseline_name]])
             offered |= set(pols[name].tolist())
             predicted += float((tp[r, picked] - tp[r, base]).sum())
+            truth = true_profit(unit) if has_truth else None
+            has_truth = truth is not None
             if has_truth:
-                truth = true_profit(unit)
-                if truth is None:
-                    has_truth = False
-                else:
-                    true_lift += float((truth[r, picked] - truth[r, base]).sum())
-        row: dict[str, Any] = {
-            "policy": name, "k": _k_of(name),
-            "offered": ", ".join(str(t) for t in treatments if t in offered),
-            "predicted_lift": predicted / n_total,
-        }
+                true_lift += float((truth[r, picked] - truth[r, base]).sum())
+        row: dict[str, Any] = {"policy": name, "k": _k_of(name),
+                               "offered": ", ".join(str(t) for t in treatments if t in offered),
+                               "predicted_lift": predicted / n_total}
         if has_truth:
             row["true_lift"] = true_lift / n_total
         if name in values:
@@ -224,8 +240,7 @@ def evaluate_units(
                            share_disagree=lift.n_disagree / max(1, n_total))
         else:
             row["note"] = notes.get(name, "")
-            if name in bounds:
-                row.update(bounds[name])
+            row.update(bounds.get(name, {}))
         rows.append(row)
     table = pd.DataFrame(rows)
     for col in ("value", "value_se", "value_ci_low", "value_ci_high", "lift", "lift_se", "lift_ci_low",
@@ -234,10 +249,16 @@ def evaluate_units(
         if col not in table:
             table[col] = np.nan
     table["note"] = table["note"].fillna("") if "note" in table else ""
+    return table
 
-    # the family of coarse policies: simultaneous intervals over all valued k
+
+def _recommend(table, names: list, lifts: dict, bounds: dict, alpha: float) -> int | None:
+    """Simultaneous (max-|t|) intervals of the valued k's lifts, written into ``table``; the k
+    with the largest lift (a policy known by bounds competes by its lower bound)."""
+    from ..evaluation.folds import simultaneous
+
     family = [name for name in names if name.startswith("k=") and name in lifts]
-    recommended = None
+    score = {}
     if family:
         p_adj, crit = simultaneous([lifts[n] for n in family], alpha)
         for name, p in zip(family, p_adj):
@@ -245,39 +266,33 @@ def evaluate_units(
             q = lifts[name]
             table.loc[i, ["lift_sim_ci_low", "lift_sim_ci_high", "p_adjusted"]] = [
                 q.estimate - crit * q.se, q.estimate + crit * q.se, p]
-        best = max(family, key=lambda n: lifts[n].estimate)
-        recommended = int(_k_of(best))
-    bounded = [n for n in names if n.startswith("k=") and n in bounds]
-    if bounded:  # bounded policies compete by the lower bound of their lift (conservative)
-        score = {n: lifts[n].estimate for n in family} | {n: bounds[n]["lift_lower"] for n in bounded}
-        recommended = int(_k_of(max(score, key=score.get)))
+            score[name] = q.estimate
+    score |= {n: bounds[n]["lift_lower"] for n in names if n.startswith("k=") and n in bounds}
+    return int(_k_of(max(score, key=score.get))) if score else None
 
-    estimators = None
-    if ev_cfg["all_estimators"] and recommended is not None:
-        estimators = every_estimator(folds, f"k={recommended}", baseline_name, alpha)
 
-    comparisons = pd.DataFrame()
-    ks = [int(_k_of(n)) for n in family]
-    if len(ks) >= 2:
-        pairs, diffs = [], []
-        for a, b in zip(ks[:-1], ks[1:]):
-            try:
-                diffs += compare_in_folds(folds, [(f"k={b}", f"k={a}")], method=ev_cfg["method"], alpha=alpha)
-                pairs.append((f"k={b}", f"k={a}"))
-            except ValueError:  # no customer of one arm where they disagree, in some fold
-                continue
-            if len(units) > 1 and all(u.everyone is not None for u in units):
-                _fold_policy_variance(units, folds[0], diffs[-1], f"k={b}", f"k={a}")
-        p_holm = holm_adjusted(diffs, alpha) if diffs else []
-        _, crit = simultaneous(diffs, alpha) if diffs else (None, 0.0)
-        comps = []
-        for (a, b), d, ph in zip(pairs, diffs, p_holm):
-            lo, hi, p = d.interval(alpha)
-            comps.append({"policy_a": a, "policy_b": b, "estimate": d.estimate, "se": d.se, "ci_low": lo,
-                          "ci_high": hi, "p_value": p, "p_holm": float(ph), "sim_ci_low": d.estimate - crit * d.se,
-                          "sim_ci_high": d.estimate + crit * d.se, "n_disagree": d.n_disagree})
-        comparisons = pd.DataFrame(comps)
-    return table, comparisons, recommended, estimators
+def _comparisons(ks: list[int], folds: list, units: list | None, method: str, alpha: float):
+    """Each valued k against the previous one, with Holm-adjusted p-values (``units``: the
+    cross-fitted study's, for Imai & Li's variance)."""
+    import pandas as pd
+
+    from ..evaluation.folds import compare_in_folds, holm_adjusted
+
+    pairs, diffs = [], []
+    for a, b in zip(ks[:-1], ks[1:]):
+        try:
+            diffs += compare_in_folds(folds, [(f"k={b}", f"k={a}")], method=method, alpha=alpha)
+        except ValueError:  # no customer of one arm where they disagree
+            continue
+        pairs.append((f"k={b}", f"k={a}"))
+        if units is not None:
+            _fold_policy_variance(units, folds[0], diffs[-1], f"k={b}", f"k={a}")
+    comps = []
+    for (a, b), d, ph in zip(pairs, diffs, holm_adjusted(diffs, alpha) if diffs else []):
+        lo, hi, p = d.interval(alpha)
+        comps.append({"policy_a": a, "policy_b": b, "estimate": d.estimate, "se": d.se, "ci_low": lo,
+                      "ci_high": hi, "p_value": p, "p_holm": float(ph), "n_disagree": d.n_disagree})
+    return pd.DataFrame(comps)
 
 
 def _fold_policy_variance(units: list, stacked: Any, q: Any, name: str, other: str | None) -> None:
@@ -286,20 +301,30 @@ def _fold_policy_variance(units: list, stacked: Any, q: Any, name: str, other: s
     from ..evaluation.folds import imai_li_variance
     from ..propensity import arm_shares
 
-    order = np.concatenate([u.rows for u in units])
-    y = np.asarray(stacked.y, dtype=np.float64)
+    order = np.concatenate([u.rows for u in units])          # stacked position -> study row
+    where = np.empty(order.size, dtype=np.intp)
+    where[order] = np.arange(order.size)                      # study row -> stacked position
+    rows = where[units[0].everyone_rows]
+    y = np.asarray(stacked.y, dtype=np.float64)[rows]
     action = np.asarray(stacked.action, dtype=object)
     if stacked.propensity is not None:
         w = 1.0 / np.asarray(stacked.propensity, dtype=np.float64)
     else:
         _, codes = np.unique(action.astype(str), return_inverse=True)
         w = 1.0 / arm_shares(codes)
-    x = []
+    action, w = action[rows], w[rows]
+    x, picks = [], []
     for u in units:
-        r = (action == np.asarray(u.everyone[name], dtype=object)[order]).astype(np.float64)
+        pick = [np.asarray(u.everyone[name], dtype=object)]
+        r = (action == pick[0]).astype(np.float64)
         if other is not None:
-            r -= action == np.asarray(u.everyone[other], dtype=object)[order]
+            pick.append(np.asarray(u.everyone[other], dtype=object))
+            r -= action == pick[1]
         x.append(r * w * y)
+        picks.append(pick)
+    same = all(all(np.array_equal(a, b) for a, b in zip(p, picks[0])) for p in picks[1:])
+    if same:  # one policy for every fold (e.g. everyone the control): the folds are independent
+        return
     q.se = float(np.sqrt(imai_li_variance(q.influence, stacked.strata, np.asarray(x))))
 
 

@@ -32,6 +32,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from coarseopt.exceptions import OptionError
+
+from . import _formulation as F
+from ._pyomo import build_pyomo
+from ._side import resolve_side
 from ._formulation import Formulation, SideConstraints
 from ._solver import FORMULATIONS, MIPSolver
 
@@ -72,23 +79,13 @@ def build_model(problem: Any, formulation: str = "auto", **constraints: Any):
     >>> decode(model)
     [0, 2]
     """
-    import numpy as np
-
-    from . import _formulation as F
-    from ._pyomo import build_pyomo
-    from ._side import resolve_side
-
     unknown = sorted(set(constraints) - {"budget", "cost", "forced", "forbidden", "exclusive"})
     if unknown:
-        from coarseopt.exceptions import OptionError
-
         raise OptionError(
             f"Unknown argument(s) {unknown} for build_model. Valid ones: budget, cost, forced, forbidden, exclusive."
         )
     params = MIPSolver.check_options(dict(constraints, formulation=formulation))
     if params["formulation"] == "benders":
-        from coarseopt.exceptions import OptionError
-
         raise OptionError("build_model builds 'auto', 'classic', 'radius' or 'aggregated' models; got 'benders'.")
     solver = MIPSolver(**dict(constraints, formulation=formulation))
     side = resolve_side(problem, params)

@@ -46,12 +46,15 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 
 from coarseopt.solver import Solution
 
+from .._bounds import lagrangian_bound
+from ..local_search import swap_local_search
 from ._formulation import SortedRows, prefix_levels, sort_rows
 from ._highs import _set_option
 from ._treebb import best_completion, tree_search
@@ -241,112 +244,127 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
     branch and bound over treatments prunes subtrees less than one step above the incumbent.
     ``rows``: the rows already sorted and grouped (by ``formulation="auto"``).
     """
-    profit = problem.profit
-    m, k = problem.m, problem.k
-    ma = allowed.size
-    full = side.exclusive.shape[0] > 0
-    R = prefix_levels(ma, k, full)
-    history: list[tuple[float, float, float]] = []
+    return _Benders(problem, side, allowed, context, params, warm, extras, granularity, rows).solve()
 
-    def left() -> float | None:
-        t = context.time_left()
+
+class _Benders:
+    """One run of :func:`benders`: the incumbent ``best`` (offered set, value), the proven
+    ``bound``, the treatments fixed to 0 and 1, and the phases that improve them."""
+
+    def __init__(self, problem, side, allowed, context, params, warm, extras, granularity, rows) -> None:
+        self.problem, self.side, self.allowed, self.context = problem, side, allowed, context
+        self.params, self.warm, self.extras, self.granularity = params, warm, extras, granularity
+        self.profit = problem.profit
+        self.m, self.k = problem.m, problem.k
+        self.ma = allowed.size
+        self.full = side.exclusive.shape[0] > 0
+        self.history: list[tuple[float, float, float]] = []
+        self.best = warm if warm is not None else self._first_incumbent()
+        t0 = time.perf_counter()
+        self.groups = _Groups(self.profit, allowed, prefix_levels(self.ma, self.k, self.full), rows)
+        extras["groups"] = int(self.groups.size)
+        extras["build_seconds"] = time.perf_counter() - t0
+        self.bound = math.inf
+        self.forced = np.asarray(side.forced, dtype=np.intp)
+        self.fixed0: set[int] = set()
+        self.fixed1: set[int] = set()
+        self.tol = 1e-9
+        # with integer objectives (multiples of ``granularity``) a bound less than one step
+        # above the incumbent proves it optimal
+        self.step = granularity * (1.0 - 1e-6) if granularity > 0 else 0.0
+        self.master = None
+        self.master_ready = False
+
+    # ------------------------------------------------------------------ helpers
+    def left(self) -> float | None:
+        t = self.context.time_left()
         return None if not math.isfinite(t) else max(t, 0.0)
 
+    @staticmethod
     def scale(b: float) -> float:
         return max(1.0, abs(b))
 
-    best = warm
-    if best is None:
+    def record(self) -> None:
+        self.history.append((self.context.elapsed(), self.best[1], self.bound))
+
+    def offer(self, offered) -> None:
+        self.best, _ = _best_set(self.profit, offered, self.best)
+
+    def is_closed(self) -> bool:
+        return self.bound - self.best[1] <= max(self.tol * self.scale(self.bound), self.step)
+
+    def _first_incumbent(self):
+        """Greedy, then (without rules on the offered set) a short swap descent: a close
+        incumbent prunes the searches below."""
+        profit, side, allowed, k, ma = self.profit, self.side, self.allowed, self.k, self.ma
         start = greedy_complete(profit, side.forced, min(k, ma), allowed, side.exclusive)
-        if not full and side.forced.size == 0:
-            # a swap descent from the greedy set: a close incumbent prunes the searches below
-            from ..local_search import swap_local_search
-
-            sub = profit if ma == m else profit[:, allowed]
+        if not self.full and side.forced.size == 0:
+            sub = profit if ma == self.m else profit[:, allowed]
             local, _ = swap_local_search(sub, min(k, ma), np.searchsorted(allowed, start),
-                                         deadline=time.perf_counter() + 0.05 * (left() or 20.0))
+                                         deadline=time.perf_counter() + 0.05 * (self.left() or 20.0))
             start = allowed[np.asarray(local, dtype=np.intp)]
-        best, _ = _best_set(profit, start, None)
+        return _best_set(profit, start, None)[0]
 
-    t0 = time.perf_counter()
-    groups = _Groups(profit, allowed, R, rows)
-    del rows
-    extras["groups"] = int(groups.size)
-    extras["build_seconds"] = time.perf_counter() - t0
-    bound = math.inf
-    forced = np.asarray(side.forced, dtype=np.intp)
+    # ------------------------------------------------------------------ phases
+    def lagrangian_phase(self) -> None:
+        """The Lagrangian bound at any scale, and Lagrangian fixing (large data: its bundle
+        method is the strongest bound for the time, and its fixings shrink the tree below)."""
+        if self.groups.size > LAGRANGIAN_MIN_GROUPS and self.ma > min(self.k, self.ma):
+            t = self.left()
+            budget = LAGRANGIAN_TIME_SHARE * t if t is not None else None
+            lag_bound, out, into = _lagrangian(self.profit, self.allowed, self.k, self.best, budget)
+            if lag_bound is not None:
+                self.bound = min(self.bound, lag_bound)
+                self.extras["lagrangian_bound"] = lag_bound
+                self.record()
+            self.fixed0 |= set(out) - set(self.forced.tolist())
+            self.fixed1 |= set(into)
+        self.extras["lagrangian_fixed"] = len(self.fixed0) + len(self.fixed1)
+        self.extras["phase_end"] = {"lagrangian": self.context.elapsed()}
 
-    # ---- the Lagrangian bound at any scale, and Lagrangian fixing (large data: its bundle
-    # method is the strongest bound for the time, and its fixings shrink the tree below)
-    fixed0: set[int] = set()
-    fixed1: set[int] = set()
-    if groups.size > LAGRANGIAN_MIN_GROUPS and ma > min(k, ma):
-        t = left()
-        budget = LAGRANGIAN_TIME_SHARE * t if t is not None else None
-        lag_bound, out, into = _lagrangian(profit, allowed, k, best, budget)
-        if lag_bound is not None:
-            bound = min(bound, lag_bound)
-            extras["lagrangian_bound"] = lag_bound
-            history.append((context.elapsed(), best[1], bound))
-        fixed0 |= set(out) - set(forced.tolist())
-        fixed1 |= set(into)
-    extras["lagrangian_fixed"] = len(fixed0) + len(fixed1)
-    extras["phase_end"] = {"lagrangian": context.elapsed()}
-
-    # ---- the branch and bound over treatments: with few slots it often proves the optimum
-    # long before the LP master converges (small instances, noisy curves). The fixed
-    # treatments are settled: only better sets than the incumbent are searched for.
-    def run_tree(slots: int, must: np.ndarray, free: np.ndarray, seconds: float, share: float, key: str,
+    def run_tree(self, slots: int, must: np.ndarray, free: np.ndarray, seconds: float, share: float, key: str,
                  max_nodes: int | None = None, root_iterations: int | None = None):
-        """The tree search for at most ``seconds`` and ``share`` of the time left; updates the
+        """The branch and bound over treatments (only sets better than the incumbent are
+        searched for) for at most ``seconds`` and ``share`` of the time left; updates the
         incumbent and the bound, records its nodes and time as ``extras[key + "_nodes"]``, ..."""
-        nonlocal best, bound
-        t = left()
+        t = self.left()
         budget = seconds if t is None else min(seconds, share * t)
         t_tree = time.perf_counter()
-        tree = tree_search(profit, slots, must=must, free=free, incumbent=best[1], granularity=granularity,
-                           deadline=time.perf_counter() + budget, u0=_values(profit, best[0]), max_nodes=max_nodes,
-                           root_iterations=root_iterations)
-        extras[f"{key}_nodes"] = tree.nodes
-        extras[f"{key}_seconds"] = time.perf_counter() - t_tree
+        tree = tree_search(self.profit, slots, must=must, free=free, incumbent=self.best[1],
+                           granularity=self.granularity, deadline=time.perf_counter() + budget,
+                           u0=_values(self.profit, self.best[0]), max_nodes=max_nodes, root_iterations=root_iterations)
+        self.extras[f"{key}_nodes"] = tree.nodes
+        self.extras[f"{key}_seconds"] = time.perf_counter() - t_tree
         if tree.offered is not None:
-            best, _ = _best_set(profit, tree.offered, best)
+            self.offer(tree.offered)
         if tree.finished:
-            bound = min(bound, best[1])
+            self.bound = min(self.bound, self.best[1])
         elif math.isfinite(tree.bound):
-            bound = min(bound, max(best[1], tree.bound))
-        history.append((context.elapsed(), best[1], bound))
+            self.bound = min(self.bound, max(self.best[1], tree.bound))
+        self.record()
         return tree
 
-    must0 = np.union1d(forced, np.array(sorted(fixed1), dtype=np.intp))
-    free0 = np.setdiff1d(allowed, np.union1d(must0, np.array(sorted(fixed0), dtype=np.intp)))
-    first_slots = min(k, ma) - must0.size
-    if not full and first_slots > 0:
-        # with more open slots only the root: its bound and Lagrangian heuristic
-        tree = run_tree(first_slots, must0, free0, TREE_FIRST_SECONDS, TREE_FIRST_SHARE, "tree_first",
-                        max_nodes=None if first_slots <= TREE_MAX_SLOTS else 1,
-                        root_iterations=None if first_slots <= TREE_MAX_SLOTS else ROOT_ONLY_ITERATIONS)
-        if tree.finished:
-            extras.update(exact_phase="tree", lp_rounds=0, cuts=0, history=history,
-                          used_warm_start=warm is not None and best[1] <= warm[1])
-            return Solution(offered=best[0], status="optimal", bound=best[1], termination="converged",
-                            message=f"branch and bound over treatments: {tree.nodes} nodes", extras=extras)
+    def first_tree(self) -> Solution | None:
+        """With few slots the tree often proves the optimum long before the LP master
+        converges (small instances, noisy curves); with more open slots only its root (its
+        bound and Lagrangian heuristic). The optimal Solution when it finishes."""
+        must0 = np.union1d(self.forced, np.array(sorted(self.fixed1), dtype=np.intp))
+        free0 = np.setdiff1d(self.allowed, np.union1d(must0, np.array(sorted(self.fixed0), dtype=np.intp)))
+        first_slots = min(self.k, self.ma) - must0.size
+        if self.full or first_slots <= 0:
+            return None
+        tree = self.run_tree(first_slots, must0, free0, TREE_FIRST_SECONDS, TREE_FIRST_SHARE, "tree_first",
+                             max_nodes=None if first_slots <= TREE_MAX_SLOTS else 1,
+                             root_iterations=None if first_slots <= TREE_MAX_SLOTS else ROOT_ONLY_ITERATIONS)
+        if not tree.finished:
+            return None
+        self.extras.update(exact_phase="tree", lp_rounds=0, cuts=0, history=self.history,
+                           used_warm_start=self.warm is not None and self.best[1] <= self.warm[1])
+        return Solution(offered=self.best[0], status="optimal", bound=self.best[1], termination="converged",
+                        message=f"branch and bound over treatments: {tree.nodes} nodes", extras=self.extras)
 
-    master = BendersMaster(groups, m, k, side, params["threads"], context.seed, params["backend_options"],
-                           params["verbose"])
-    for j in fixed0:
-        master.fix(j, 0.0)
-    for j in fixed1:
-        master.fix(j, 1.0)
-    tol = 1e-9
-    # with integer objectives (multiples of ``granularity``) a bound less than one step above
-    # the incumbent proves it optimal
-    step = granularity * (1.0 - 1e-6) if granularity > 0 else 0.0
-
-    def is_closed() -> bool:
-        return bound - best[1] <= max(tol * scale(bound), step)
-
-    def add_cuts_at(y: np.ndarray, theta: np.ndarray | None) -> int:
+    def add_cuts_at(self, y: np.ndarray, theta: np.ndarray | None) -> int:
+        groups = self.groups
         s, value = groups.cuts(y)
         if theta is None:
             viol = np.arange(groups.size)
@@ -354,106 +372,98 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
             viol = np.flatnonzero(theta - value > 1e-9 * np.maximum(1.0, np.abs(value)))
         # in blocks of groups, so that a time limit is honoured while a large master is built
         for start in range(0, viol.size, CUT_BLOCK):
-            if start and left() == 0.0:
+            if start and self.left() == 0.0:
                 return start
             part = viol[start : start + CUT_BLOCK]
-            rows_, rhs = groups.cut_rows(part, s[part], m)
-            master.add_cuts(rows_, rhs)
+            rows_, rhs = groups.cut_rows(part, s[part], self.m)
+            self.master.add_cuts(rows_, rhs)
         return int(viol.size)
 
-    def master_has_time() -> bool:
+    def master_has_time(self) -> bool:
         """A large master (its first LP takes seconds, and HiGHS checks its clock seldom while
         presolving it) is built and solved only with ``MASTER_MIN_SECONDS`` left."""
-        t = left()
-        return t is None or t >= MASTER_MIN_SECONDS or groups.size <= LAGRANGIAN_MIN_GROUPS
+        t = self.left()
+        return t is None or t >= MASTER_MIN_SECONDS or self.groups.size <= LAGRANGIAN_MIN_GROUPS
 
-    y_inc = np.zeros(m)
-    y_inc[best[0]] = 1.0
-    if master_has_time():
-        add_cuts_at(y_inc, None)
+    def lp_phase(self) -> tuple[bool, Any, Any]:
+        """Phase 1: the LP master with in-out separation. Returns ``(converged, reduced
+        costs, last point)``."""
+        m, k, ma, side = self.m, self.k, self.ma, self.side
+        y_inc = np.zeros(m)
+        y_inc[self.best[0]] = 1.0
+        if self.master_has_time():
+            self.add_cuts_at(y_inc, None)
+        core = y_inc.copy()
+        rounds = 0
+        d = x = None
+        lp_done = False
+        while True:
+            t = self.left()
+            if (t is not None and t <= 0) or (rounds == 0 and not self.master_has_time()):
+                break
+            status, x, d, info = self.master.solve(t)
+            if status != "kOptimal":
+                break
+            rounds += 1
+            self.bound = min(self.bound, float(info.objective_function_value))
+            y = x[:m]
+            theta = x[m:]
+            # candidate offered set from the LP point
+            cand = np.flatnonzero(y > 1e-6)
+            cand = cand[np.argsort(-y[cand], kind="stable")][: min(k, ma)]
+            if cand.size and _ok(cand, side):
+                self.offer(greedy_complete(self.profit, cand, min(k, ma), self.allowed, side.exclusive))
+            self.record()
+            if self.is_closed():
+                lp_done = True
+                break
+            sep = 0.5 * y + 0.5 * core
+            core = 0.5 * core + 0.5 * y
+            added = self.add_cuts_at(sep, theta)
+            if added == 0:
+                added = self.add_cuts_at(y, theta)
+            if added == 0:
+                lp_done = True
+                break
+        self.extras["lp_rounds"] = rounds
+        self.extras["phase_end"]["lp"] = self.context.elapsed()
+        self.extras["lp_bound"] = self.bound if math.isfinite(self.bound) else None
+        self.extras["lp_converged"] = lp_done
+        return lp_done, d, x
 
-    # ---- phase 1: LP master, in-out separation
-    core = y_inc.copy()
-    rounds = 0
-    d = None
-    lp_done = False
-    while True:
-        t = left()
-        if (t is not None and t <= 0) or (rounds == 0 and not master_has_time()):
-            break
-        status, x, d, info = master.solve(t)
-        if status != "kOptimal":
-            break
-        rounds += 1
-        lp_val = float(info.objective_function_value)
-        bound = min(bound, lp_val)
-        y = x[:m]
-        theta = x[m:]
-        # candidate offered set from the LP point
-        cand = np.flatnonzero(y > 1e-6)
-        cand = cand[np.argsort(-y[cand], kind="stable")][: min(k, ma)]
-        if cand.size and _ok(cand, side):
-            cand = greedy_complete(profit, cand, min(k, ma), allowed, side.exclusive)
-            best, _ = _best_set(profit, cand, best)
-        history.append((context.elapsed(), best[1], bound))
-        if is_closed():
-            lp_done = True
-            break
-        sep = 0.5 * y + 0.5 * core
-        core = 0.5 * core + 0.5 * y
-        added = add_cuts_at(sep, theta)
-        if added == 0:
-            added = add_cuts_at(y, theta)
-        if added == 0:
-            lp_done = True
-            break
-    extras["lp_rounds"] = rounds
-    extras["phase_end"]["lp"] = context.elapsed()
-    extras["lp_bound"] = bound if math.isfinite(bound) else None
-    extras["lp_converged"] = lp_done
+    def reduced_cost_fixing(self, lp_done: bool, d: Any, x: Any) -> tuple[np.ndarray, np.ndarray, int]:
+        """Phase 2 starts by fixing the treatments whose reduced cost excludes them from any
+        better set; returns the treatments still free, those always offered, and the slots."""
+        if lp_done and d is not None and math.isfinite(self.bound) and x is not None:
+            y = x[: self.m]
+            # a solution offering j (resp. not offering j) is worth at most bound + d_j (bound - d_j)
+            limit = self.best[1] + self.step if self.step > 0 else self.best[1] - 1e-7 * self.scale(self.bound)
+            for j in self.allowed:
+                if y[j] < 1e-9 and self.bound + d[j] < limit and j not in self.side.forced:
+                    self.fixed0.add(int(j))
+                elif y[j] > 1 - 1e-9 and self.bound - d[j] < limit:
+                    self.fixed1.add(int(j))
+        self.fixed0, self.fixed1 = sorted(self.fixed0), sorted(self.fixed1)
+        free = np.array([j for j in self.allowed if j not in self.fixed0 and j not in self.fixed1
+                         and j not in self.side.forced], dtype=np.intp)
+        must = np.unique(np.concatenate([np.array(self.fixed1, dtype=np.intp), self.side.forced.astype(np.intp)]))
+        self.extras["fixed_to_0"] = len(self.fixed0)
+        self.extras["fixed_to_1"] = len(self.fixed1)
+        return free, must, min(self.k, self.ma) - must.size
 
-    # ---- phase 2: reduced-cost fixing, then enumeration or the master MIP loop
-    if lp_done and d is not None and math.isfinite(bound) and x is not None:
-        y = x[:m]
-        # a solution offering j (resp. not offering j) is worth at most bound + d_j (bound - d_j)
-        limit = best[1] + step if step > 0 else best[1] - 1e-7 * scale(bound)
-        for j in allowed:
-            if y[j] < 1e-9 and bound + d[j] < limit and j not in side.forced:
-                fixed0.add(int(j))
-            elif y[j] > 1 - 1e-9 and bound - d[j] < limit:
-                fixed1.add(int(j))
-    fixed0, fixed1 = sorted(fixed0), sorted(fixed1)
-    free = np.array([j for j in allowed if j not in fixed0 and j not in fixed1 and j not in side.forced], dtype=np.intp)
-    must = np.unique(np.concatenate([np.array(fixed1, dtype=np.intp), side.forced.astype(np.intp)]))
-    extras["fixed_to_0"] = len(fixed0)
-    extras["fixed_to_1"] = len(fixed1)
-    slots = min(k, ma) - must.size
-    n_sets = math.comb(free.size, max(slots, 0)) if slots <= free.size else 1
-    closed = is_closed()
-    method = "lp"
-    if not closed and lp_done and not full and n_sets * problem.n * max(1, slots) <= ENUMERATION_MAX_WORK:
-        method = "enumeration"
-        done = _enumerate(profit, must, free, slots, context)
-        if done is not None:
-            val, offered = done
-            best, _ = _best_set(profit, offered, best)
-            bound = min(bound, max(best[1], val))
-            closed = True
-    master_ready = False
-
-    def master_loop(seconds: float | None) -> None:
+    def master_loop(self, seconds: float | None) -> None:
         """Solve the master MIP, add its solution's cuts, resolve: for ``seconds`` at most."""
-        nonlocal best, bound, master_ready
-        if not master_ready:
-            for j in fixed0:
+        m, master = self.m, self.master
+        if not self.master_ready:
+            for j in self.fixed0:
                 master.fix(j, 0.0)
-            for j in fixed1:
+            for j in self.fixed1:
                 master.fix(j, 1.0)
             master.set_integer(True)
-            master_ready = True
+            self.master_ready = True
         stop = None if seconds is None else time.perf_counter() + seconds
         while True:
-            t = left()
+            t = self.left()
             # HiGHS checks its time limit seldom while presolving a large master: leave a margin
             if t is not None and t <= MASTER_MIN_SECONDS:
                 break
@@ -463,63 +473,96 @@ def benders(problem, side, allowed, context, params, warm, extras, granularity: 
                 if now >= stop:
                     break
                 t = stop - now if t is None else min(t, stop - now)
-            start = np.concatenate([np.isin(np.arange(m), best[0]).astype(float), _theta(groups, best[0], m)])
+            start = np.concatenate([np.isin(np.arange(m), self.best[0]).astype(float),
+                                    _theta(self.groups, self.best[0], m)])
             status, x, _, info = master.solve(t, start=start)
             db = float(info.mip_dual_bound)
             if math.isfinite(db) and abs(db) < 1e300:
-                bound = min(bound, db)
+                self.bound = min(self.bound, db)
             if x is None:
                 break
             y = np.round(x[:m])
             offered = np.flatnonzero(y > 0.5)
-            if offered.size < min(k, ma) and not full:
-                offered = greedy_complete(profit, offered, min(k, ma), allowed, side.exclusive)
-            best, _ = _best_set(profit, offered, best)
-            history.append((context.elapsed(), best[1], bound))
-            if is_closed() or status != "kOptimal":
+            if offered.size < min(self.k, self.ma) and not self.full:
+                offered = greedy_complete(self.profit, offered, min(self.k, self.ma), self.allowed, self.side.exclusive)
+            self.offer(offered)
+            self.record()
+            if self.is_closed() or status != "kOptimal":
                 break
-            if add_cuts_at(y, x[m:]) == 0:
-                bound = min(bound, max(best[1], float(info.objective_function_value)))
+            if self.add_cuts_at(y, x[m:]) == 0:
+                self.bound = min(self.bound, max(self.best[1], float(info.objective_function_value)))
                 break
 
-    phases = []
-    closed = closed or is_closed()
-    # the tree grows quickly with the number of open slots; beyond a few the master MIP,
-    # whose LP bound branching is stronger, takes over directly
-    tree_ok = not full and 0 < slots <= TREE_MAX_SLOTS
-    if not closed and tree_ok and (left() is None or left() > 0):
-        # branch and bound over treatments with Lagrangian bounds
-        phases.append("tree")
-        tree = run_tree(slots, must, free, TREE_MAX_SECONDS, TREE_TIME_SHARE, "tree")
-        closed = tree.finished or is_closed()
-    if not closed and (left() is None or left() > 0):
-        phases.append("master-mip")
-        master_loop(None)
-        closed = is_closed()
-    if phases:
-        method = "+".join(phases)
-    if closed and step > 0:
-        bound = min(bound, best[1])
-    extras["exact_phase"] = method
-    extras["phase_end"]["exact"] = context.elapsed()
-    extras["cuts"] = master.n_cuts
-    extras["history"] = history
-    extras["used_warm_start"] = warm is not None and best[1] <= warm[1]
-    bound_out = bound if math.isfinite(bound) else None
-    if bound_out is not None and bound_out < best[1]:
-        bound_out = best[1] if best[1] - bound_out <= 1e-7 * scale(bound_out) else None
-    t_left = left()
-    timed_out = t_left is not None and (t_left <= MASTER_MIN_SECONDS or context.out_of_time())
-    if closed and bound_out is not None:
-        status, termination = "optimal", "converged"
-    elif timed_out:
-        status, termination = "time_limit", "time_limit"
-    else:
-        status, termination = "feasible", "converged"
-    gap = None if bound_out is None else (bound_out - best[1]) / scale(bound_out)
-    msg = f"Benders: {extras['lp_rounds']} LP rounds, {master.n_cuts} cuts, exact phase {method}"
-    return Solution(offered=best[0], status=status, bound=bound_out, termination=termination,
-                    message=msg, extras=extras)
+    def exact_phase(self, free: np.ndarray, must: np.ndarray, slots: int, lp_done: bool) -> tuple[bool, str]:
+        """Enumeration when few sets are left, else the tree (few slots) and the master MIP;
+        whether the bound closed the gap, and the phases run."""
+        n_sets = math.comb(free.size, max(slots, 0)) if slots <= free.size else 1
+        closed = self.is_closed()
+        method = "lp"
+        if not closed and lp_done and not self.full and n_sets * self.problem.n * max(1, slots) <= ENUMERATION_MAX_WORK:
+            method = "enumeration"
+            done = _enumerate(self.profit, must, free, slots, self.context)
+            if done is not None:
+                val, offered = done
+                self.offer(offered)
+                self.bound = min(self.bound, max(self.best[1], val))
+                closed = True
+        phases = []
+        closed = closed or self.is_closed()
+        # the tree grows quickly with the number of open slots; beyond a few the master MIP,
+        # whose LP bound branching is stronger, takes over directly
+        tree_ok = not self.full and 0 < slots <= TREE_MAX_SLOTS
+        if not closed and tree_ok and (self.left() is None or self.left() > 0):
+            # branch and bound over treatments with Lagrangian bounds
+            phases.append("tree")
+            tree = self.run_tree(slots, must, free, TREE_MAX_SECONDS, TREE_TIME_SHARE, "tree")
+            closed = tree.finished or self.is_closed()
+        if not closed and (self.left() is None or self.left() > 0):
+            phases.append("master-mip")
+            self.master_loop(None)
+            closed = self.is_closed()
+        return closed, "+".join(phases) if phases else method
+
+    def finish(self, closed: bool, method: str) -> Solution:
+        extras, best = self.extras, self.best
+        if closed and self.step > 0:
+            self.bound = min(self.bound, best[1])
+        extras["exact_phase"] = method
+        extras["phase_end"]["exact"] = self.context.elapsed()
+        extras["cuts"] = self.master.n_cuts
+        extras["history"] = self.history
+        extras["used_warm_start"] = self.warm is not None and best[1] <= self.warm[1]
+        bound_out = self.bound if math.isfinite(self.bound) else None
+        if bound_out is not None and bound_out < best[1]:
+            bound_out = best[1] if best[1] - bound_out <= 1e-7 * self.scale(bound_out) else None
+        t_left = self.left()
+        timed_out = t_left is not None and (t_left <= MASTER_MIN_SECONDS or self.context.out_of_time())
+        if closed and bound_out is not None:
+            status, termination = "optimal", "converged"
+        elif timed_out:
+            status, termination = "time_limit", "time_limit"
+        else:
+            status, termination = "feasible", "converged"
+        msg = f"Benders: {extras['lp_rounds']} LP rounds, {self.master.n_cuts} cuts, exact phase {method}"
+        return Solution(offered=best[0], status=status, bound=bound_out, termination=termination,
+                        message=msg, extras=extras)
+
+    def solve(self) -> Solution:
+        self.lagrangian_phase()
+        done = self.first_tree()
+        if done is not None:
+            return done
+        p = self.params
+        self.master = BendersMaster(self.groups, self.m, self.k, self.side, p["threads"], self.context.seed,
+                                    p["backend_options"], p["verbose"])
+        for j in self.fixed0:
+            self.master.fix(j, 0.0)
+        for j in self.fixed1:
+            self.master.fix(j, 1.0)
+        lp_done, d, x = self.lp_phase()
+        free, must, slots = self.reduced_cost_fixing(lp_done, d, x)
+        closed, method = self.exact_phase(free, must, slots, lp_done)
+        return self.finish(closed, method)
 
 
 def _lagrangian(profit, allowed, k, best, budget):
@@ -531,10 +574,6 @@ def _lagrangian(profit, allowed, k, best, budget):
     them at most ``L - rho_j + rho_(k+1)``; when that is below the incumbent, ``y_j`` is
     fixed to 0 (resp. 1). Returns ``(bound or None, fixed to 0, fixed to 1)``.
     """
-    try:
-        from .._bounds import lagrangian_bound
-    except ImportError:  # pragma: no cover - shipped with coarseopt
-        return None, [], []
     sub = profit if allowed.size == profit.shape[1] else profit[:, allowed]
     kk = min(k, allowed.size)
     local = np.searchsorted(allowed, best[0])

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from coarseopt.exceptions import OptionError, SolverError
+from coarseopt.solver import Solution
 
 from ._formulation import Formulation
 
@@ -36,6 +37,40 @@ class BackendResult:
     raw_status: str = ""
     message: str = ""
     stats: dict = field(default_factory=dict)
+
+    #: Relative gap below which a proven bound makes the incumbent ``optimal``.
+    OPTIMAL_GAP = 1e-6
+    #: A bound this far below the incumbent (relative) is the backend's tolerance, not an error.
+    BOUND_SLACK = 1e-7
+
+    def no_solution(self, extras: dict) -> Solution:
+        """The Solution of a run that ended without a feasible point."""
+        status = "time_limit" if self.termination == "time_limit" else "error"
+        return Solution(status=status, termination=self.termination, extras=extras,
+                        message=f"{self.raw_status}: no solution found. {self.message}".strip())
+
+    def status_of(self, objective: float) -> tuple[str, float | None, str]:
+        """``(status, bound, message)`` for an incumbent worth ``objective`` (the model's
+        units): a bound below the incumbent by more than the backend's tolerance is dropped
+        (and said), ``optimal`` needs a proven gap of at most ``OPTIMAL_GAP``."""
+        message = self.raw_status
+        bound = self.bound
+        if bound is not None and bound < objective:
+            if objective - bound <= self.BOUND_SLACK * max(1.0, abs(bound)):
+                bound = objective  # the backend's bound, to within its tolerances
+            else:
+                message += f"; the backend's bound {bound:.10g} is below the objective and was dropped"
+                bound = None
+        gap = None if bound is None else (bound - objective) / max(1.0, abs(bound))
+        if self.proven and gap is not None and gap <= self.OPTIMAL_GAP:
+            status = "optimal"
+        elif self.termination == "time_limit":
+            status = "time_limit"
+        else:
+            status = "feasible"
+            if self.termination == "error":
+                message += f" ({self.message})"
+        return status, bound, message
 
 
 #: HiGHS model status -> coarseopt termination (why it stopped).

@@ -61,11 +61,20 @@ from typing import Any
 
 import numpy as np
 
-from coarseopt.exceptions import OptionError, UnsupportedProblemError
-from coarseopt.solver import Solution
+from coarseopt.exceptions import UnsupportedProblemError
+from coarseopt.solver import Solution, SolveContext, materialize
 
-from .. import _chunked as C
+from .._chunked import chunked_lagrangian_bound
+from ..heuristics.swap import search
+from ..kernels.blocks import gains_over_columns, row_blocks
+from ..kernels.limits import CACHE_ELEMENTS, improves, snap_ties
+from ..kernels.source import compute_all, dask_row_blocks, delayed, fsum_parts, map_reduce
+from ..local_search import LocalSearchSolver, swap_local_search
 from . import _formulation as F
+from ._highs import solve_highs
+from ._policy import AUTO_WARM_MIN_N, auto_formulation
+from ._side import diagnose_treatment_rules, resolve_side
+from ._warm import Candidates, given_columns
 
 __all__ = ["solve_lazy", "chunked_prefix_sets", "LAZY_GROUP_ENTRIES", "LAZY_NODE_LIMIT"]
 
@@ -96,7 +105,7 @@ def _block_groups(block: np.ndarray, allowed: np.ndarray, R: int, cap: int) -> d
     ``cap`` (group, level) entries.
     """
     parts = []
-    for _, blk in C._sub_blocks(block, _GROUP_ELEMENTS):
+    for _, blk in row_blocks(block, _GROUP_ELEMENTS):
         part = _rows_groups(blk, allowed, R, cap)
         if part is None:
             return None
@@ -177,12 +186,12 @@ def _chunked_groups(profit: Any, allowed: np.ndarray, R: int, cap: int) -> tuple
     number of blocks."""
     import dask
 
-    blocks = C._row_blocks(profit)
+    blocks = dask_row_blocks(profit)
     merge = dask.delayed(_merge_groups, pure=True)
-    level = [C._delayed(_block_groups)(blk, allowed, R, cap) for blk in blocks]
+    level = [delayed(_block_groups)(blk, allowed, R, cap) for blk in blocks]
     while len(level) > _FAN_IN:
         level = [merge(level[i : i + _FAN_IN], cap) for i in range(0, len(level), _FAN_IN)]
-    parts = C._compute(level)
+    parts = compute_all(level)
     return _merge_groups(parts, cap), len(blocks)
 
 
@@ -250,7 +259,7 @@ def chunked_prefix_sets(profit: Any, k: int, *, allowed: np.ndarray | None = Non
 def _block_offered_value(block: np.ndarray, offered: np.ndarray) -> tuple[float, float]:
     """``sum_i max_{j in offered} P_ij`` over the block, in row-shifted units and as given."""
     shifted, raw = 0.0, 0.0
-    for _, blk in C._sub_blocks(block):
+    for _, blk in row_blocks(block, CACHE_ELEMENTS):
         mx = blk.max(axis=1)
         best = blk[:, offered].max(axis=1)
         raw += float(best.sum())
@@ -261,21 +270,23 @@ def _block_offered_value(block: np.ndarray, offered: np.ndarray) -> tuple[float,
 def _offered_value(blocks: list, offered: np.ndarray) -> tuple[float, float]:
     """One pass: the objective of ``offered`` as ``(sum_i (best_i - max_i), sum_i best_i)``."""
     offered = np.asarray(offered, dtype=np.intp)
-    parts = C._compute([C._delayed(_block_offered_value)(blk, offered) for blk in blocks])
-    return C._fsum_parts([p[0] for p in parts]), C._fsum_parts([p[1] for p in parts])
+    parts = compute_all([delayed(_block_offered_value)(blk, offered) for blk in blocks])
+    return fsum_parts([p[0] for p in parts]), fsum_parts([p[1] for p in parts])
+
+
+def _block_gains_over(block: np.ndarray, base_cols: np.ndarray) -> np.ndarray:
+    return gains_over_columns(row_blocks(block, CACHE_ELEMENTS), base_cols, block.shape[1])
 
 
 def _greedy_complete(blocks: list, offered: np.ndarray, k: int, allowed: np.ndarray,
                      exclusive: np.ndarray) -> np.ndarray:
     """``greedy_complete`` of the in-memory solver, one pass per added treatment."""
-    from ._warm import Candidates
-
     s = [int(j) for j in offered]
     open_ = Candidates(allowed, s, exclusive)
     while len(s) < k and open_.any():
         cand = open_.left()
-        gains = C._gains_over(blocks, np.asarray(s, dtype=np.intp))[cand]
-        gains = C._snap_ties(gains, np.ones(gains.shape, dtype=bool), 0.0)
+        gains = fsum_parts(map_reduce(_block_gains_over, blocks, np.asarray(s, dtype=np.intp)))[cand]
+        gains = snap_ties(gains, np.ones(gains.shape, dtype=bool))
         j = int(cand[np.argmax(gains)])
         s.append(j)
         open_.take(j)
@@ -306,9 +317,7 @@ def _in_memory(solver, problem, context, why: str, extras: dict | None = None) -
             "a budget or a model_hook, mip builds its aggregated model chunk by chunk), or use a solver that works "
             "chunk by chunk (local-search, ot)."
         )
-    from coarseopt.solver import _materialize
-
-    sol = solver._solve(_materialize(problem, solver.name), context)
+    sol = solver._solve(materialize(problem, solver.name), context)
     merged = dict(extras or {})
     merged.update(sol.extras)
     merged["lazy"] = f"loaded into memory: {why}"
@@ -333,9 +342,6 @@ def _memory_reason(problem, params: dict, side: F.SideConstraints) -> str | None
 def solve_lazy(solver, problem, context) -> Solution:
     """``mip`` on a lazy problem (``solver`` is the configured ``MIPSolver``); see the module
     docstring for what runs when."""
-    from ._side import diagnose_treatment_rules, resolve_side
-    from ._solver import AUTO_WARM_MIN_N, auto_formulation
-
     p = solver.params
     side = resolve_side(problem, p)
     reason = diagnose_treatment_rules(problem, side)
@@ -372,7 +378,7 @@ def solve_lazy(solver, problem, context) -> Solution:
     form, prefix = F.radius(problem.profit, k, side, aggregate=True, prefix=prefix)
     extras["build_seconds"] = time.perf_counter() - t0
     extras["model"] = dict(form.stats)
-    blocks = C._row_blocks(problem.profit)
+    blocks = dask_row_blocks(problem.profit)
 
     warm = None
     if p["warm_start"] != "auto" or (form.nnz > 0.05 * n * m and n > AUTO_WARM_MIN_N):
@@ -381,8 +387,6 @@ def solve_lazy(solver, problem, context) -> Solution:
         extras["used_warm_start"] = True
         return Solution(offered=warm[0], status="time_limit", termination="time_limit", extras=extras,
                         message="Stopped by the time limit during the chunked preprocessing.")
-
-    from ._highs import solve_highs
 
     left = context.time_left()
     limit = None if not math.isfinite(left) else max(left, 0.01)
@@ -416,28 +420,9 @@ def _decode(result, form, problem, side, allowed, warm, blocks, scale, shift, co
     if warm is not None and warm[1] / scale > objective + 1e-9 * max(1.0, abs(warm[1] / scale)):
         offered, objective, raw, used_warm = warm[0], warm[1] / scale, warm[2], True
     extras["used_warm_start"] = used_warm
-    termination = result.termination
     if offered is None:
-        status = "time_limit" if termination == "time_limit" else "error"
-        return Solution(status=status, termination=termination, extras=extras,
-                        message=f"{result.raw_status}: no solution found. {result.message}".strip())
-    message = result.raw_status
-    bound = result.bound
-    if bound is not None and bound < objective:
-        if objective - bound <= 1e-7 * max(1.0, abs(bound)):
-            bound = objective
-        else:
-            message += f"; the backend's bound {bound:.10g} is below the objective and was dropped"
-            bound = None
-    gap = None if bound is None else (bound - objective) / max(1.0, abs(bound))
-    if result.proven and gap is not None and gap <= 1e-6:
-        status = "optimal"
-    elif termination == "time_limit":
-        status = "time_limit"
-    else:
-        status = "feasible"
-        if termination == "error":
-            message += f" ({result.message})"
+        return result.no_solution(extras)
+    status, bound, message = result.status_of(objective)
     # back to the profit's units (as _denormalize does in memory)
     if bound is not None:
         bound = bound * scale + shift
@@ -448,7 +433,7 @@ def _decode(result, form, problem, side, allowed, warm, blocks, scale, shift, co
             message += "; optimal to the backend's tolerance in normalized units, not to 1e-6 in the profit's units"
     if status != "optimal":
         offered = _polish(problem, side, offered, raw, context, extras)
-    return Solution(offered=offered, status=status, bound=bound, termination=termination, message=message,
+    return Solution(offered=offered, status=status, bound=bound, termination=result.termination, message=message,
                     extras=extras)
 
 
@@ -459,8 +444,8 @@ def _polish(problem, side, offered, value, context, extras) -> np.ndarray:
         return offered
     now = time.perf_counter()
     deadline = None if context.deadline is None else max(context.deadline, now + 1.0)
-    polished, new = C.chunked_swap_local_search(problem.profit, problem.k_effective, offered, deadline=deadline)
-    improved = new > value + 1e-12 * max(1.0, abs(value))
+    polished, new = swap_local_search(problem.profit, problem.k_effective, offered, deadline=deadline)
+    improved = improves(new, value)
     extras["swap_polish_improved"] = bool(improved)
     return np.asarray(polished, dtype=np.intp) if improved else offered
 
@@ -473,12 +458,7 @@ def _warm_start(problem, ws, side, allowed, context, blocks, extras) -> tuple | 
     t0 = time.perf_counter()
     k = problem.k_effective
     if isinstance(ws, tuple):
-        offered = np.unique(np.array(ws, dtype=np.intp))
-        if offered.min() < 0 or offered.max() >= problem.m or offered.size > problem.k:
-            raise OptionError(
-                f"The 'warm_start' option of solver 'mip' lists columns {list(ws)}; they must be at most "
-                f"k = {problem.k} distinct indices in [0, {problem.m})."
-            )
+        offered = given_columns(ws, problem.m, problem.k)
         offered = _greedy_complete(blocks, offered, k, allowed, side.exclusive)
     elif ws == "greedy":
         offered = _greedy_complete(blocks, np.zeros(0, dtype=np.intp), k, allowed, side.exclusive)
@@ -498,15 +478,10 @@ def _warm_start(problem, ws, side, allowed, context, blocks, extras) -> tuple | 
 def _local_search(problem, allowed: np.ndarray, seed: int | None, limit: float | None) -> tuple[np.ndarray, Solution]:
     """The lazy path of ``local-search`` (same draws as the solver with this seed) on the
     allowed columns; returns their indices among all columns and the solver's Solution."""
-    from coarseopt.solver import SolveContext
-
-    from .._chunked import solve_local_search
-    from ..local_search import LocalSearchSolver
-
     sub = problem.profit if allowed.size == problem.m else problem.profit[:, allowed]
     kk = min(problem.k, allowed.size)
     view = SimpleNamespace(n=problem.n, m=int(allowed.size), k=kk, k_effective=kk, profit=sub)
-    sol = solve_local_search(view, SolveContext(limit, seed, False), LocalSearchSolver().params)
+    sol = search(view, SolveContext(limit, seed, False), LocalSearchSolver().params, None)
     return np.sort(allowed[np.asarray(sol.offered, dtype=np.intp)]), sol
 
 
@@ -515,11 +490,9 @@ def _fallback(solver, problem, context, side, allowed, why: str, extras: dict) -
     chunked Lagrangian bound (valid for the rules on the offered set too: they only restrict)."""
     if _fits(problem):
         return _in_memory(solver, problem, context, why, extras)
-    from .._chunked import chunked_lagrangian_bound
-
     extras["lazy_fallback"] = why
     extras["formulation"] = "none (chunked heuristic and Lagrangian bound)"
-    blocks = C._row_blocks(problem.profit)
+    blocks = dask_row_blocks(problem.profit)
     k = min(problem.k, allowed.size)
     left = context.time_left()
     if side.forced.size or side.exclusive.size:  # the swap search ignores these rules

@@ -11,44 +11,24 @@ import numpy as np
 from coarseopt.exceptions import OptionError, SolverUnavailableError
 from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, check_optional
 
+from .._transport import bounded_assignment
+from ..kernels.limits import improves
+from ..local_search import swap_local_search
 from . import _formulation as F
+from . import _lazy
+from ._benders import benders
 from ._highs import BackendResult, check_options, solve_highs
 from ._side import (
     check_backend, check_callable, check_cost, check_mapping, check_pairs, check_treatment_list,
     check_warm_start, diagnose_treatment_rules, resolve_side,
 )
-from ._warm import greedy_complete, objective_of, warm_start
+from ._policy import AUTO_WARM_MIN_N, auto_formulation, auto_node_limit
+from ._pyomo import available_backends, build_pyomo, pyomo_solver_name, solve_pyomo
+from ._warm import given_columns, greedy_complete, objective_of, warm_start
 
 __all__ = ["MIPSolver", "FORMULATIONS"]
 
 FORMULATIONS = ("auto", "classic", "radius", "aggregated", "benders")
-
-#: ``formulation="auto"`` solves the aggregated model directly up to this many distinct
-#: prefix sets (its ``z`` variables), and uses Benders decomposition beyond.
-AUTO_NODE_LIMIT = 5000
-#: ... and when aggregation pays: at most this share of the radius model's ``z`` variables
-#: (``n`` times the number of levels). Data that do not aggregate (distances of p-median
-#: instances, noisy curves) go to Benders decomposition and its branch and bound.
-AUTO_MAX_COMPRESSION = 0.2
-
-#: ``warm_start="auto"`` runs the heuristics only above this many individuals: below, the
-#: exact methods find their own incumbents faster than the heuristics run (on the Benders
-#: path, the Lagrangian heuristic at the root of the branch and bound).
-AUTO_WARM_MIN_N = 2000
-
-
-def auto_node_limit(individuals: int, levels: int) -> int:
-    """The most distinct prefix sets ``formulation="auto"`` solves as the aggregated model."""
-    return int(min(AUTO_NODE_LIMIT, AUTO_MAX_COMPRESSION * individuals * levels))
-
-
-def auto_formulation(prefix: F.PrefixSets) -> str:
-    """``formulation="auto"`` without side constraints on the assignment: ``"aggregated"``
-    when the aggregated model is small and much smaller than the radius model, else
-    ``"benders"``."""
-    limit = auto_node_limit(prefix.stats["individuals"], prefix.stats["levels"])
-    return "aggregated" if prefix.num_nodes <= limit else "benders"
-
 
 class MIPSolver(Solver):
     """Exact mixed-integer programming: a proven optimum, or the best solution and a bound.
@@ -132,8 +112,6 @@ class MIPSolver(Solver):
     # ------------------------------------------------------------------ main sequence
     def _solve(self, problem, context):
         if problem.is_lazy:  # dask profit: chunked preprocessing, see _lazy
-            from . import _lazy
-
             return _lazy.solve_lazy(self, problem, context)
         # Solve in normalized units (each row shifted by its maximum, then divided by the
         # largest spread) so that HiGHS's absolute tolerances suit profits of any magnitude;
@@ -164,15 +142,13 @@ class MIPSolver(Solver):
         if (self.params["model_hook"] is not None or side.needs_assignment or side.forced.size
                 or side.forbidden.size or side.exclusive.size):
             return sol
-        from ..local_search import swap_local_search
-
         offered = np.unique(np.asarray(sol.offered, dtype=np.intp))
         before = objective_of(problem.profit, offered)
         now = time.perf_counter()
         deadline = None if context.deadline is None else max(context.deadline, now + 1.0)
         polished, value = swap_local_search(problem.profit, problem.k_effective, offered,
                                             rng=context.rng, deadline=deadline)
-        improved = value > before + 1e-12 * max(1.0, abs(before))
+        improved = improves(value, before)
         sol.extras["swap_polish_improved"] = bool(improved)
         if improved:
             sol.offered, sol.assignment = np.asarray(polished, dtype=np.intp), None
@@ -212,8 +188,6 @@ class MIPSolver(Solver):
             if kind != "benders":
                 sorted_rows.clear()
         if kind == "benders":
-            from ._benders import benders
-
             warm = None
             if p["warm_start"] != "auto" or problem.n > AUTO_WARM_MIN_N:
                 warm = self._warm_start(problem, side, allowed, context, extras, also_ot=True)
@@ -241,8 +215,6 @@ class MIPSolver(Solver):
     # ------------------------------------------------------------------ pieces
     @staticmethod
     def _check_backend(backend: str) -> None:
-        from ._pyomo import available_backends, pyomo_solver_name
-
         if pyomo_solver_name(backend) is None:
             raise SolverUnavailableError(
                 f"The 'backend' option of solver 'mip' names {backend!r}, which is not installed. "
@@ -281,12 +253,7 @@ class MIPSolver(Solver):
             return None
         t0 = time.perf_counter()
         if isinstance(ws, tuple):
-            offered = np.unique(np.array(ws, dtype=np.intp))
-            if offered.min() < 0 or offered.max() >= problem.m or offered.size > problem.k:
-                raise OptionError(
-                    f"The 'warm_start' option of solver 'mip' lists columns {list(ws)}; they must be at most "
-                    f"k = {problem.k} distinct indices in [0, {problem.m})."
-                )
+            offered = given_columns(ws, problem.m, problem.k)
             offered = greedy_complete(problem.profit, offered, problem.k_effective, allowed, side.exclusive)
             value = objective_of(problem.profit, offered)
         else:
@@ -313,8 +280,6 @@ class MIPSolver(Solver):
         limit = None if not math.isfinite(left) else max(left, 0.01)
         t0 = time.perf_counter()
         if use_pyomo:
-            from ._pyomo import build_pyomo, solve_pyomo
-
             model = build_pyomo(form)
             if p["model_hook"] is not None:
                 out = p["model_hook"](model)
@@ -338,7 +303,6 @@ class MIPSolver(Solver):
 
     def _decode(self, result: BackendResult, form, problem, side, allowed, warm, extras, context) -> Solution:
         profit = problem.profit
-        bound = result.bound
         if result.termination == "infeasible" and not result.has_solution:
             why = self._diagnose(problem, side, context)
             return Solution(status="infeasible", termination="infeasible", message=f"Infeasible: {why}",
@@ -356,8 +320,6 @@ class MIPSolver(Solver):
                 assignment = allowed[x.argmax(axis=1)]
                 objective = problem.objective(assignment)
             elif side.min_count is not None:
-                from .._transport import bounded_assignment
-
                 out = bounded_assignment(profit, offered, side.min_count[offered], side.max_count[offered])
                 if out is None:  # cannot happen for a feasible y; keep the model's own x
                     xa, xb = form.columns["x"]
@@ -371,35 +333,11 @@ class MIPSolver(Solver):
         if warm is not None and warm[1] > objective + 1e-9 * max(1.0, abs(warm[1])):
             offered, assignment, objective, used_warm = warm[0], None, warm[1], True
         extras["used_warm_start"] = used_warm
-        termination = result.termination
         if offered is None:
-            status = "time_limit" if termination == "time_limit" else "error"
-            return Solution(status=status, termination=termination, bound=None,
-                            message=f"{result.raw_status}: no solution found. {result.message}".strip(),
-                            extras=extras)
-        message = result.raw_status
-        if bound is not None:
-            scale = max(1.0, abs(bound))
-            if bound < objective:
-                if objective - bound <= 1e-7 * scale:
-                    bound = objective  # the backend's bound, to within its tolerances
-                else:
-                    message += f"; the backend's bound {bound:.10g} is below the objective and was dropped"
-                    bound = None
-        gap = None if bound is None else (bound - objective) / max(1.0, abs(bound))
-        if result.proven and gap is not None and gap <= 1e-6:
-            status = "optimal"
-        elif termination == "time_limit":
-            status = "time_limit"
-        elif termination == "error":
-            status = "feasible"
-            message += f" ({result.message})"
-        else:
-            status = "feasible"
-        if status == "optimal" and gap > 1e-6:
-            status = "feasible"
+            return result.no_solution(extras)
+        status, bound, message = result.status_of(objective)
         return Solution(offered=offered, assignment=assignment, status=status, bound=bound,
-                        termination=termination, message=message, extras=extras)
+                        termination=result.termination, message=message, extras=extras)
 
     def _diagnose(self, problem, side, context) -> str:
         """Which constraint family makes the model infeasible: drop one at a time and re-solve."""

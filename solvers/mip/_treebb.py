@@ -47,12 +47,14 @@ Operational Research 65(3), 383-399.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..kernels.combinations import best_of_combinations
+from ..local_search import swap_local_search
 
 __all__ = ["TreeResult", "best_completion", "tree_search"]
 
@@ -161,23 +163,16 @@ def best_completion(P, M, F, t, out_of_time=None):
         values = sub.sum(axis=0)
         c = int(values.argmax())
         return float(values[c]), np.array([c], dtype=np.intp)
-    combos = itertools.combinations(range(F.size), t)
-    batch = max(1, 16_000_000 // max(1, n))
-    best_val, best_pos = -np.inf, None
-    while True:
-        chunk = np.array(list(itertools.islice(combos, batch)), dtype=np.intp).reshape(-1, t)
-        if chunk.shape[0] == 0:
-            break
+
+    def values(chunk: np.ndarray) -> np.ndarray:
         V = sub[:, chunk[:, 0]]  # the best of each completion, one slot at a time
         for q in range(1, t):
             np.maximum(V, sub[:, chunk[:, q]], out=V)
-        values = V.sum(axis=0)
-        c = int(values.argmax())
-        if values[c] > best_val:
-            best_val, best_pos = float(values[c]), chunk[c]
-        if out_of_time is not None and out_of_time():
-            return None
-    return best_val, best_pos
+        return V.sum(axis=0)
+
+    best_val, best_pos, _, stopped = best_of_combinations(F.size, t, max(1, 16_000_000 // max(1, n)), values,
+                                                          out_of_time=out_of_time)
+    return None if stopped else (best_val, best_pos)
 
 
 def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.ndarray,
@@ -211,143 +206,157 @@ def tree_search(profit: np.ndarray, slots: int, *, must: np.ndarray, free: np.nd
     root_iterations : int, optional
         Subgradient steps at the root (default ``ROOT_ITERATIONS``).
     """
-    P = profit
-    n = P.shape[0]
     must = np.asarray(must, dtype=np.intp)
     free = np.asarray(free, dtype=np.intp)
-    M0 = P[:, must].max(axis=1).astype(np.float64) if must.size else np.full(n, -np.inf)
-    best = {"value": float(incumbent), "set": None}
-    if not math.isfinite(best["value"]) and 0 < slots <= free.size:
+    search = _Tree(profit, incumbent, granularity, tol, deadline, max_nodes)
+    n = profit.shape[0]
+    M0 = profit[:, must].max(axis=1).astype(np.float64) if must.size else np.full(n, -np.inf)
+    if not math.isfinite(search.value) and 0 < slots <= free.size:
         # no incumbent yet: the columns of largest total profit start the search (the steps
         # of the multipliers aim at an incumbent's value)
-        base = np.maximum(P[:, free], M0[:, None]) if must.size else P[:, free]
+        base = np.maximum(profit[:, free], M0[:, None]) if must.size else profit[:, free]
         cols = free[np.sort(np.argsort(-base.sum(axis=0), kind="stable")[:slots])]
-        best["value"] = float(np.maximum(M0, P[:, cols].max(axis=1)).sum())
-        best["set"] = [int(j) for j in cols]
-    nodes = 0
-    pending: list[float] = []
+        search.value = float(np.maximum(M0, profit[:, cols].max(axis=1)).sum())
+        search.set = [int(j) for j in cols]
+    finished = True
+    if slots <= 0 or free.size < slots:
+        if slots <= 0:
+            value = float(M0.sum())
+            if value > search.value:
+                search.value, search.set = value, []
+        root_bound = search.value
+    else:
+        if u0 is None:
+            u0 = np.maximum(M0, np.asarray(profit[:, free]).max(axis=1))
+        u0 = np.asarray(u0, dtype=np.float64)
+        try:
+            search.node([], M0, free, slots, u0, ROOT_ITERATIONS if root_iterations is None else root_iterations)
+        except _OutOfTime:
+            finished = False
+        if finished:
+            root_bound = search.value
+        else:  # the largest bound of the subtrees left open (none recorded: no bound)
+            root_bound = max([search.value] + search.pending) if search.pending else np.inf
+    offered = None
+    if search.set is not None:
+        offered = np.sort(np.concatenate([must, np.array(search.set, dtype=np.intp)]))
+    return TreeResult(offered=offered, value=search.value, bound=float(root_bound), finished=finished,
+                      nodes=search.nodes)
 
-    def threshold() -> float:
-        v = best["value"]
+
+class _Tree:
+    """The state of one :func:`tree_search`: the incumbent (``value``, ``set``: the treatments
+    added to ``must``), the nodes visited and the bounds of the subtrees left open."""
+
+    def __init__(self, profit: np.ndarray, incumbent: float, granularity: float, tol: float,
+                 deadline: float | None, max_nodes: int | None) -> None:
+        self.P, self.n = profit, profit.shape[0]
+        self.value, self.set = float(incumbent), None
+        self.granularity, self.tol, self.deadline, self.max_nodes = granularity, tol, deadline, max_nodes
+        self.nodes = 0
+        self.pending: list[float] = []
+
+    def threshold(self) -> float:
+        v = self.value
         if not np.isfinite(v):
             return -np.inf
-        eps = tol * max(1.0, abs(v))
-        return v + max(eps, granularity - eps) if granularity > 0 else v + eps
+        eps = self.tol * max(1.0, abs(v))
+        return v + max(eps, self.granularity - eps) if self.granularity > 0 else v + eps
 
-    def few_completions(f, t) -> bool:
-        return math.comb(f, t) * t * n <= ENUMERATE_WORK
+    def few_completions(self, f: int, t: int) -> bool:
+        return math.comb(f, t) * t * self.n <= ENUMERATE_WORK
 
-    def value_all(S, M, F, t):
-        # every completion of S by t candidates of F, valued exactly
-        value, pos = best_completion(P, M, F, t)
-        if value > best["value"] + tol * max(1.0, abs(best["value"])):
-            best["value"], best["set"] = value, S + [int(j) for j in F[pos]]
-
-    def improve(S, M, F, t, top) -> bool:
-        # Lagrangian heuristic (Beasley 1993): the t candidates of largest rho at good
-        # multipliers (positions ``top`` in F), improved by a swap descent; whether it beat
-        # the incumbent
-        from ..local_search import swap_local_search
-
-        sub = P[:, F] if not np.isfinite(M).all() else np.maximum(P[:, F], M[:, None])
-        local, _ = swap_local_search(sub, t, top, deadline=deadline)
-        cols = F[np.asarray(local, dtype=np.intp)]
-        value = float(np.maximum(M, P[:, cols].max(axis=1)).sum())
-        if value > best["value"] + tol * max(1.0, abs(best["value"])):
-            best["value"], best["set"] = value, S + [int(j) for j in cols]
+    def offer(self, S: list, value: float, cols) -> bool:
+        """``S`` + ``cols`` worth ``value`` becomes the incumbent if it is better."""
+        if value > self.value + self.tol * max(1.0, abs(self.value)):
+            self.value, self.set = value, S + [int(j) for j in cols]
             return True
         return False
 
-    def fix(M, F, t, u, rho):
-        # F sorted by rho (descending); a candidate j outside the t best is worth at most
-        # LM + rho[:t-1].sum() + rho_j: those that cannot beat the incumbent leave the whole
-        # subtree (a suffix of F). Returns the kept F, their rho and LM.
+    def value_all(self, S, M, F, t) -> None:
+        """Every completion of ``S`` by ``t`` candidates of ``F``, valued exactly."""
+        value, pos = best_completion(self.P, M, F, t)
+        self.offer(S, value, F[pos])
+
+    def improve(self, S, M, F, t, top) -> bool:
+        """Lagrangian heuristic (Beasley 1993): the ``t`` candidates of largest ``rho`` at good
+        multipliers (positions ``top`` in ``F``), improved by a swap descent; whether it beat
+        the incumbent."""
+        P = self.P
+        sub = P[:, F] if not np.isfinite(M).all() else np.maximum(P[:, F], M[:, None])
+        local, _ = swap_local_search(sub, t, top, deadline=self.deadline)
+        cols = F[np.asarray(local, dtype=np.intp)]
+        return self.offer(S, float(np.maximum(M, P[:, cols].max(axis=1)).sum()), cols)
+
+    def fix(self, M, F, t, u, rho):
+        """``F`` sorted by ``rho`` (descending); a candidate ``j`` outside the ``t`` best is
+        worth at most ``LM + rho[:t-1].sum() + rho_j``: those that cannot beat the incumbent
+        leave the whole subtree (a suffix of ``F``). Returns the kept ``F``, their ``rho`` and
+        ``LM``."""
         order = np.argsort(-rho, kind="stable")
         F, rho = F[order], rho[order]
         above = np.isfinite(M) & (M > u)
         LM = float(u.sum() + np.where(above, M - u, 0.0).sum())
         cut = LM + float(rho[: t - 1].sum()) + rho
-        keep = t + int(np.count_nonzero(cut[t:] > threshold()))
+        keep = t + int(np.count_nonzero(cut[t:] > self.threshold()))
         return F[:keep], rho[:keep], LM
 
-    def node(S, M, F, t, u, iterations):
-        nonlocal nodes
-        if (max_nodes is not None and nodes >= max_nodes) or (
-                deadline is not None and time.perf_counter() > deadline):
+    def root(self, S, M, F, t, u, iterations):
+        """The root's steps in stretches; after each, Lagrangian fixing and the Lagrangian
+        heuristic at the best multipliers (when their ``t`` best candidates changed); the next
+        stretch aims at the possibly better incumbent."""
+        L, rho, timed_out, lam, done, tried = np.inf, None, False, ROOT_LAM, 0, None
+        while done < iterations:
+            steps = min(ROOT_STRETCH, iterations - done)
+            L1, u1, rho1, timed_out, lam = _lagrangian(self.P, M, F, t, u, self.threshold(), steps, lam=lam,
+                                                       patience=ROOT_PATIENCE, deadline=self.deadline,
+                                                       aim=self.value)
+            done += steps
+            if L1 < L:
+                L, u, rho = L1, u1, rho1
+            if L <= self.threshold() or rho is None or timed_out or lam < 1e-4:
+                break
+            # candidates that cannot be in a better set leave (cheaper steps below)
+            F, rho, _ = self.fix(M, F, t, u, rho)
+            if self.few_completions(F.size, t):
+                break
+            top = np.sort(F[:t])
+            if tried is None or not np.array_equal(top, tried):
+                tried = top
+                self.improve(S, M, F, t, np.arange(t))
+        return L, u, rho, timed_out, F
+
+    def node(self, S, M, F, t, u, iterations) -> None:
+        if (self.max_nodes is not None and self.nodes >= self.max_nodes) or (
+                self.deadline is not None and time.perf_counter() > self.deadline):
             raise _OutOfTime
-        nodes += 1
-        if t == 1 or few_completions(F.size, t):  # one slot left: its best child, exactly
-            value_all(S, M, F, t)
+        self.nodes += 1
+        if t == 1 or self.few_completions(F.size, t):  # one slot left: its best child, exactly
+            self.value_all(S, M, F, t)
             return
-        if not S:  # the root
-            # the root's steps in stretches; after each, Lagrangian fixing and the Lagrangian
-            # heuristic at the best multipliers (when their t best candidates changed); the
-            # next stretch aims at the possibly better incumbent
-            L, rho, timed_out, lam, done, tried = np.inf, None, False, ROOT_LAM, 0, None
-            while done < iterations:
-                steps = min(ROOT_STRETCH, iterations - done)
-                L1, u1, rho1, timed_out, lam = _lagrangian(P, M, F, t, u, threshold(), steps, lam=lam,
-                                                           patience=ROOT_PATIENCE, deadline=deadline,
-                                                           aim=best["value"])
-                done += steps
-                if L1 < L:
-                    L, u, rho = L1, u1, rho1
-                if L <= threshold() or rho is None or timed_out or lam < 1e-4:
-                    break
-                # candidates that cannot be in a better set leave (cheaper steps below)
-                F, rho, _ = fix(M, F, t, u, rho)
-                if few_completions(F.size, t):
-                    break
-                top = np.sort(F[:t])
-                if tried is None or not np.array_equal(top, tried):
-                    tried = top
-                    improve(S, M, F, t, np.arange(t))
+        if not S:
+            L, u, rho, timed_out, F = self.root(S, M, F, t, u, iterations)
         else:
-            L, u, rho, timed_out, _ = _lagrangian(P, M, F, t, u, threshold(), iterations, lam=NODE_LAM,
-                                                  patience=5, deadline=deadline, aim=best["value"])
-        if L <= threshold() or rho is None:
+            L, u, rho, timed_out, _ = _lagrangian(self.P, M, F, t, u, self.threshold(), iterations, lam=NODE_LAM,
+                                                  patience=5, deadline=self.deadline, aim=self.value)
+        if L <= self.threshold() or rho is None:
             return
         if timed_out:
-            pending.append(L)  # this subtree's bound
+            self.pending.append(L)  # this subtree's bound
             raise _OutOfTime
-        F, rho, LM = fix(M, F, t, u, rho)
-        if few_completions(F.size, t):
+        F, rho, LM = self.fix(M, F, t, u, rho)
+        if self.few_completions(F.size, t):
             # few completions left (often one: fixing kept exactly t candidates): value them all
-            value_all(S, M, F, t)
+            self.value_all(S, M, F, t)
             return
         window = np.convolve(rho, np.ones(t), mode="valid")  # window[c] = rho[c:c+t].sum()
         for c in range(F.size - t + 1):
             child_bound = LM + float(window[c])
-            if child_bound <= threshold():
+            if child_bound <= self.threshold():
                 break
             try:
-                node(S + [int(F[c])], np.maximum(M, P[:, F[c]]), F[c + 1:], t - 1, u,
-                     NODE_ITERATIONS + NODE_PER_SLOT * (t - 1))
+                self.node(S + [int(F[c])], np.maximum(M, self.P[:, F[c]]), F[c + 1:], t - 1, u,
+                          NODE_ITERATIONS + NODE_PER_SLOT * (t - 1))
             except _OutOfTime:
-                pending.append(child_bound)
+                self.pending.append(child_bound)
                 raise
-
-    finished = True
-    if slots <= 0 or free.size < slots:
-        if slots <= 0:
-            value = float(M0.sum())
-            if value > best["value"]:
-                best["value"], best["set"] = value, []
-        root_bound = best["value"]
-    else:
-        if u0 is None:
-            u0 = np.maximum(M0, np.asarray(P[:, free]).max(axis=1))
-        u0 = np.asarray(u0, dtype=np.float64)
-        try:
-            node([], M0, free, slots, u0, ROOT_ITERATIONS if root_iterations is None else root_iterations)
-        except _OutOfTime:
-            finished = False
-        if finished:
-            root_bound = best["value"]
-        else:  # the largest bound of the subtrees left open (none recorded: no bound)
-            root_bound = max([best["value"]] + pending) if pending else np.inf
-    offered = None
-    if best["set"] is not None:
-        offered = np.sort(np.concatenate([must, np.array(best["set"], dtype=np.intp)]))
-    return TreeResult(offered=offered, value=best["value"], bound=float(root_bound), finished=finished,
-                      nodes=nodes)

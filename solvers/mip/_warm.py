@@ -11,9 +11,14 @@ import time
 
 import numpy as np
 
+from coarseopt.exceptions import CoarseoptError, OptionError
+from coarseopt.problem import CoarseProblem
+from coarseopt.registry import get_solver
+
+from ..local_search import LocalSearchSolver
 from ._treebb import SMALL_ARRAY
 
-__all__ = ["objective_of", "greedy_complete", "warm_start"]
+__all__ = ["objective_of", "greedy_complete", "warm_start", "given_columns"]
 
 
 def objective_of(profit: np.ndarray, offered: np.ndarray) -> float:
@@ -99,13 +104,6 @@ def warm_start(profit: np.ndarray, k: int, allowed: np.ndarray, *, method: str, 
     sub = profit if allowed.size == profit.shape[1] else profit[:, allowed]
     kk = min(k, allowed.size)
     if method == "local-search":
-        try:
-            from ..local_search import LocalSearchSolver
-        except ImportError:  # pragma: no cover - the plugin ships with coarseopt
-            method = "greedy"
-    if method == "local-search":
-        from coarseopt.problem import CoarseProblem
-
         limit = None if deadline is None else max(deadline - time.perf_counter(), 0.01)
         res = LocalSearchSolver().solve(CoarseProblem(sub, kk), time_limit=limit, seed=seed, progress=False)
         offered = allowed[np.asarray(res.offered, dtype=np.intp)]
@@ -125,10 +123,6 @@ def warm_start(profit: np.ndarray, k: int, allowed: np.ndarray, *, method: str, 
 
 def _ot_start(sub: np.ndarray, k: int, seed: int | None, deadline: float | None) -> np.ndarray | None:
     """The offered set of the ``ot`` solver (without its bound), or None when unavailable."""
-    from coarseopt.exceptions import CoarseoptError
-    from coarseopt.problem import CoarseProblem
-    from coarseopt.registry import get_solver
-
     try:
         cls = get_solver("ot")
         solver = cls(bound=False)
@@ -143,3 +137,14 @@ def _ot_start(sub: np.ndarray, k: int, seed: int | None, deadline: float | None)
 
 def now() -> float:
     return time.perf_counter()
+
+
+def given_columns(ws: tuple, m: int, k: int) -> np.ndarray:
+    """The columns of a ``warm_start`` given as indices, sorted and checked against the problem."""
+    offered = np.unique(np.array(ws, dtype=np.intp))
+    if offered.min() < 0 or offered.max() >= m or offered.size > k:
+        raise OptionError(
+            f"The 'warm_start' option of solver 'mip' lists columns {list(ws)}; they must be at most "
+            f"k = {k} distinct indices in [0, {m})."
+        )
+    return offered

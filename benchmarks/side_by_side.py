@@ -1,0 +1,174 @@
+"""Time two checkouts of coarseopt side by side on the solver cases the recorded benchmarks
+report: a refactoring keeps every solver time within 10% and every objective unchanged.
+
+Run from the repository root, with a second checkout of the older commit::
+
+    git worktree add ../coarseopt-base <older commit>
+    python -m benchmarks.side_by_side --base ../coarseopt-base --out benchmarks/results/side_by_side
+
+Each case runs in a fresh process, alternately on the older checkout and on this one
+(``--repeat`` times each), so that both see the same machine load; the table reports the
+median wall time of each, the ratio of the medians and of the fastest runs (this / base;
+the fastest run is the least disturbed by other jobs on a shared machine) and whether the
+objectives agree. Plugin imports happen before the clock starts.
+BLAS thread pools are limited to one thread, as in the other benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: name -> code run in a fresh process; it sets ``result = (objective, offered)`` and the
+#: runner times only the solve (``co.solve`` calls between the two clock readings).
+CASES = {
+    "local-search smooth 10^6 x 50, k=5": """
+profit = smooth_profit(10**6, 50, seed=0)
+problem = co.CoarseProblem(profit, k=5)
+t0 = time.perf_counter(); r = co.solve(problem, "local-search", seed=0); elapsed = time.perf_counter() - t0
+result = (r.objective, r.offered.tolist())
+""",
+    "local-search pmed1-10 (sum)": """
+elapsed, result = 0.0, []
+for name, problem, _ in orlib():
+    t0 = time.perf_counter(); r = co.solve(problem, "local-search", seed=0); elapsed += time.perf_counter() - t0
+    result.append(r.objective)
+""",
+    "ot smooth 10^6 x 50, k=5, target_gap=5e-4": """
+profit = smooth_profit(10**6, 50, seed=0)
+problem = co.CoarseProblem(profit, k=5)
+t0 = time.perf_counter(); r = co.solve(problem, "ot", seed=0, target_gap=5e-4); elapsed = time.perf_counter() - t0
+result = (r.objective, r.offered.tolist())
+""",
+    "ot pmed1-10 (sum)": """
+elapsed, result = 0.0, []
+for name, problem, _ in orlib():
+    t0 = time.perf_counter(); r = co.solve(problem, "ot", seed=0); elapsed += time.perf_counter() - t0
+    result.append(r.objective)
+""",
+    "mip pmed1-10 (sum)": """
+elapsed, result = 0.0, []
+for name, problem, _ in orlib():
+    t0 = time.perf_counter(); r = co.solve(problem, "mip", seed=0); elapsed += time.perf_counter() - t0
+    result.append(r.objective)
+""",
+    "mip smooth 10^6 x 50, k=5": """
+profit = smooth_profit(10**6, 50, seed=0)
+problem = co.CoarseProblem(profit, k=5)
+t0 = time.perf_counter(); r = co.solve(problem, "mip", seed=0); elapsed = time.perf_counter() - t0
+result = (r.objective, r.offered.tolist(), r.status)
+""",
+    "chunked local-search 10^6 x 20 (float32, 10 chunks), k=5": """
+import dask, dask.array as da
+profit = da.from_array(smooth_profit(10**6, 20, seed=1, noise=0.1, dtype=np.float32), chunks=(100_000, 20))
+problem = co.CoarseProblem(profit, k=5)
+with dask.config.set(scheduler="threads"):
+    t0 = time.perf_counter(); r = co.solve(problem, "local-search", seed=0); elapsed = time.perf_counter() - t0
+result = (r.objective, r.offered.tolist())
+""",
+    "chunked ot 10^5 x 20 (float32, 10 chunks), k=5": """
+import dask, dask.array as da
+profit = da.from_array(smooth_profit(10**5, 20, seed=1, noise=0.1, dtype=np.float32), chunks=(10_000, 20))
+problem = co.CoarseProblem(profit, k=5)
+with dask.config.set(scheduler="threads"):
+    t0 = time.perf_counter(); r = co.solve(problem, "ot", seed=0); elapsed = time.perf_counter() - t0
+result = (r.objective, r.offered.tolist())
+""",
+}
+
+PRELUDE = """
+import json, time
+import numpy as np
+from threadpoolctl import threadpool_limits
+threadpool_limits(1)
+import coarseopt as co
+from coarseopt_benchmarks.instances import orlib, smooth_profit
+for _name in ("local-search", "ot", "mip"):  # plugin imports are not part of a solve's time
+    co.get_solver(_name)
+"""
+EPILOGUE = """
+print("RESULT " + json.dumps({"seconds": elapsed, "result": result}, default=float))
+"""
+
+
+def _import_root(checkout: Path, into: Path) -> Path:
+    """A folder whose ``coarseopt``, ``coarseopt_solvers`` and ``coarseopt_benchmarks`` are
+    those of ``checkout`` (links), to put first on ``PYTHONPATH``."""
+    into.mkdir(parents=True, exist_ok=True)
+    for name, folder in (("coarseopt", "coarseopt"), ("coarseopt_solvers", "solvers"),
+                         ("coarseopt_benchmarks", "benchmarks")):
+        link = into / name
+        if not link.exists():
+            link.symlink_to(checkout.resolve() / folder, target_is_directory=True)
+    return into
+
+
+def _run(code: str, root: Path, workdir: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", PRELUDE + code + EPILOGUE], env=env, cwd=workdir,
+                         capture_output=True, text=True, check=False)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"case failed under {root}:\n{out.stderr[-2000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+    return a == b
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", required=True, type=Path, help="checkout of the older commit")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "side_by_side")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each case on each checkout")
+    parser.add_argument("--case", action="append", choices=sorted(CASES), help="only these cases")
+    args = parser.parse_args(argv)
+    rows = []
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    jsonl = args.out.with_suffix(".jsonl")
+    jsonl.write_text("")
+    with tempfile.TemporaryDirectory() as tmp:
+        roots = {"base": _import_root(args.base, Path(tmp) / "base"), "this": _import_root(ROOT, Path(tmp) / "this")}
+        for name in args.case or list(CASES):
+            times: dict[str, list[float]] = {"base": [], "this": []}
+            results: dict[str, object] = {}
+            for _ in range(args.repeat):
+                for side in ("base", "this"):
+                    got = _run(CASES[name], roots[side], Path(tmp))
+                    times[side].append(got["seconds"])
+                    results[side] = got["result"]
+            base, this = statistics.median(times["base"]), statistics.median(times["this"])
+            fastest = min(times["this"]) / min(times["base"])
+            row = {"case": name, "base_seconds": base, "this_seconds": this, "ratio": this / base,
+                   "ratio_of_fastest": fastest,
+                   "same_objectives": _same(results["base"], results["this"]), "times": times,
+                   "base_result": results["base"], "this_result": results["this"]}
+            rows.append(row)
+            with open(jsonl, "a") as fh:  # row by row: an interrupted run keeps what it measured
+                fh.write(json.dumps(row, default=float) + "\n")
+            print(f"{name}: base {base:.2f} s, this {this:.2f} s, ratio {this / base:.3f} "
+                  f"(fastest runs: {fastest:.3f}), "
+                  f"same objectives {row['same_objectives']}", flush=True)
+    lines = ["| case | base (s, median) | this (s, median) | ratio of medians | ratio of fastest runs | "
+             "same objectives |", "|---|---:|---:|---:|---:|---|"]
+    lines += [f"| {r['case']} | {r['base_seconds']:.2f} | {r['this_seconds']:.2f} | {r['ratio']:.3f} | "
+              f"{r['ratio_of_fastest']:.3f} | {'yes' if r['same_objectives'] else 'no'} |" for r in rows]
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,34 @@
+"""The ``auto`` rules of ``mip``: which formulation, and when to run the warm-start heuristics.
+
+One place for both paths (in memory and chunked), so that they choose alike.
+"""
+
+from __future__ import annotations
+
+from . import _formulation as F
+
+#: ``formulation="auto"`` solves the aggregated model directly up to this many distinct
+#: prefix sets (its ``z`` variables), and uses Benders decomposition beyond.
+AUTO_NODE_LIMIT = 5000
+#: ... and when aggregation pays: at most this share of the radius model's ``z`` variables
+#: (``n`` times the number of levels). Data that do not aggregate (distances of p-median
+#: instances, noisy curves) go to Benders decomposition and its branch and bound.
+AUTO_MAX_COMPRESSION = 0.2
+
+#: ``warm_start="auto"`` runs the heuristics only above this many individuals: below, the
+#: exact methods find their own incumbents faster than the heuristics run (on the Benders
+#: path, the Lagrangian heuristic at the root of the branch and bound).
+AUTO_WARM_MIN_N = 2000
+
+
+def auto_node_limit(individuals: int, levels: int) -> int:
+    """The most distinct prefix sets ``formulation="auto"`` solves as the aggregated model."""
+    return int(min(AUTO_NODE_LIMIT, AUTO_MAX_COMPRESSION * individuals * levels))
+
+
+def auto_formulation(prefix: F.PrefixSets) -> str:
+    """``formulation="auto"`` without side constraints on the assignment: ``"aggregated"``
+    when the aggregated model is small and much smaller than the radius model, else
+    ``"benders"``."""
+    limit = auto_node_limit(prefix.stats["individuals"], prefix.stats["levels"])
+    return "aggregated" if prefix.num_nodes <= limit else "benders"
