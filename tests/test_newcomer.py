@@ -407,6 +407,15 @@ def test_evaluate_takes_a_policy_from_an_assignment_with_ids(id_run, tmp_path, c
     assert json.loads(out_text)["n"] == len(df)
 
 
+def test_apply_reads_compressed_csv(id_run, tmp_path, capsys, monkeypatch):
+    df, out = id_run
+    df.drop(columns=["sales", "discount"]).head(300).to_csv(tmp_path / "new.csv.gz", index=False)
+    code, _, err = run_in_process(capsys, monkeypatch, tmp_path, "-q", "apply", str(out), "new.csv.gz", "--k", "2",
+                                  "--out", "assigned.csv")
+    assert code == 0, err
+    assert len(pd.read_csv(tmp_path / "assigned.csv")) == 300
+
+
 def test_solve_keeps_the_ids_of_a_profit_file(id_run, tmp_path, capsys, monkeypatch):
     _, out = id_run
     code, _, err = run_in_process(capsys, monkeypatch, tmp_path, "-q", "solve", str(out / "profit.parquet"),
