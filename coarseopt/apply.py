@@ -29,13 +29,17 @@ __all__ = ["apply_policy", "DEFAULT_CHUNKSIZE"]
 DEFAULT_CHUNKSIZE = 100_000
 
 
-def _kind(path: Path, what: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise SchemaError(f"{what} {str(path)!r}: expected a .csv or .parquet file; got {suffix or 'no extension'}.")
+def _kind(path: Path, what: str, *, compressed: bool = False) -> str:
+    """``"csv"`` or ``"parquet"`` by the extension; ``compressed``: a compressed CSV is read too."""
+    from .tabular import format_of
+
+    kind = format_of(path) if compressed else {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(
+        path.suffix.lower())
+    if kind is None:
+        also = " (also compressed: .csv.gz, .csv.bz2, .csv.zip, .csv.xz)" if compressed else ""
+        raise SchemaError(f"{what} {str(path)!r}: expected a .csv or .parquet file{also}; got "
+                          f"{''.join(path.suffixes) or 'no extension'}.")
+    return kind
 
 
 def _chunks(path: Path, kind: str, columns: list, categorical: list, chunksize: int) -> tuple[Iterator, int | None]:
@@ -43,10 +47,7 @@ def _chunks(path: Path, kind: str, columns: list, categorical: list, chunksize: 
     import pandas as pd
 
     if kind == "csv":
-        import csv
-
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), [])
+        header = [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns]  # compressed too
         missing = [c for c in columns if c not in header]
         if missing:
             raise SchemaError(
@@ -122,7 +123,7 @@ def apply_policy(
         raise SchemaError(f"The 'chunksize' parameter must be an int >= 1. Got {chunksize!r} instead.")
     if not data.is_file():
         raise SchemaError(f"DATA {str(data)!r}: no such file.")
-    in_kind, out_kind = _kind(data, "DATA"), _kind(out, "--out")
+    in_kind, out_kind = _kind(data, "DATA", compressed=True), _kind(out, "--out")
     if out.exists() and out.resolve() == data.resolve():
         raise OutputError(f"--out {out}: is the input file; choose another path.")
     if out.exists() and not force:

@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(the value is read as TOML, else as text); repeatable")
     p.add_argument("--print-default-config", action="store_true",
                    help="print the commented default config and exit")
-    p.add_argument("--check", action="store_true", help="validate the config (and data file) and exit")
+    p.add_argument("--sep", metavar="CHAR", help="CSV field separator of the data file (same as --set data.sep=CHAR)")
+    p.add_argument("--check", action="store_true",
+                   help="validate the config and the data (columns, types, arm counts, economics, k) and exit")
     p.set_defaults(func=cmd_run)
 
     # solve
@@ -103,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--option", dest="options", action="append", default=[], metavar="NAME=VALUE",
                    help="a solver option (value read as TOML, else text); repeatable")
     p.add_argument("--index", metavar="COLUMN", help="a column of customer ids (kept in the output, not a treatment)")
+    p.add_argument("--treatments", metavar="COLS",
+                   help="comma-separated treatment columns (default: every column but --index); a column that "
+                   "looks like an id is refused unless named here or by --index")
+    p.add_argument("--sep", metavar="CHAR", default=",", help="CSV field separator (default ',')")
     p.add_argument("--out", metavar="FILE", help="write the assignment (.csv or .parquet): one column per k")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -126,8 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assigned", metavar="COLUMN", help="rbp: the policy ('a'/'b') each customer was assigned")
     p.add_argument("--method", default="disagreement",
                    choices=["disagreement", "naive", "regression", "ipw", "snipw", "dr"],
-                   help="the estimator (default: disagreement); regression and dr use the other numeric "
-                   "columns of DATA as covariates")
+                   help="the estimator (default: disagreement); regression and dr adjust for --covariates")
+    p.add_argument("--covariates", metavar="COLS",
+                   help="comma-separated columns of DATA known before the treatment (needed by --method "
+                   "regression and dr; never outcomes)")
+    p.add_argument("--margin", metavar="M",
+                   help="profit per unit of the outcome: a number, or ACTION=M,ACTION=M,...; with "
+                   "--margin or --cost the outcome column is turned into profit = margin * outcome - cost")
+    p.add_argument("--cost", metavar="C", help="cost per customer of the action received: a number, or ACTION=C,... "
+                   "(labelled actions not listed cost 0; numeric levels must all be covered)")
+    p.add_argument("--sep", metavar="CHAR", default=",", help="CSV field separator (default ',')")
     p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_evaluate)
@@ -202,22 +216,34 @@ def _say(args: argparse.Namespace, text: str = "") -> None:
         print(text, flush=True)
 
 
-def _read_table(path: str, what: str):
+def _read_table(path: str, what: str, sep: str = ","):
+    from .tabular import format_of, read_table
+
     p = Path(path)
     if not p.exists():
         raise UsageError(f"{what} {path!r}: no such file.")
     if not p.is_file():
         raise UsageError(f"{what} {path!r}: not a file.")
-    suffix = p.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".pq"):
-        raise UsageError(f"{what} {path!r}: expected a .csv or .parquet file; got {suffix or 'no extension'}.")
-    from .tabular import read_table
-
+    fmt = format_of(p)
+    if fmt is None:
+        raise UsageError(
+            f"{what} {path!r}: expected a .csv (also .csv.gz, .csv.bz2, .csv.zip, .csv.xz) or .parquet file; "
+            f"got {''.join(p.suffixes) or 'no extension'}."
+        )
     try:
-        return read_table(p, "csv" if suffix == ".csv" else "parquet")
+        return read_table(p, fmt, sep=sep)
     except Exception as exc:  # the user's file: report the parser's reason in one line
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"{what} {path!r}: cannot be read: {first}") from None
+
+
+def _no_column(flag: str, column: str, df, path: str) -> UsageError:
+    from .tabular import separator_hint
+
+    return UsageError(
+        f"{flag} {column!r}: no such column in {path!r}; columns: {_columns(df)}."
+        + separator_hint(df.columns, "pass --sep")
+    )
 
 
 def _parse_options(items: list[str], flag: str) -> dict:
@@ -262,18 +288,32 @@ def _one_line(exc: BaseException) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     """``coarseopt run``: the whole study."""
     from .config import default_config_text, load_config, parse_override
-    from .pipeline import check_output_dir, run_study, write_outputs
+    from .pipeline import OutputError, check_output_dir, check_study, run_study, write_outputs
 
     if args.print_default_config:
         sys.stdout.write(default_config_text())
         return EXIT_OK
     overrides = [parse_override(s) for s in args.overrides]
+    if args.sep is not None:
+        overrides.append(("data.sep", args.sep))
     cfg = load_config(args.config, overrides=overrides)
     out = Path(args.out) if args.out else Path(cfg.output["dir"])
-    check_output_dir(out, args.force)
     if args.check:
+        info = check_study(cfg)
+        arms = ", ".join(f"{a} ({n:,})" for a, n in info["arms"].items())
         _say(args, f"config {cfg.source}: OK")
+        _say(args, f"  data {info['source']}: {info['rows_used']:,} customers; arms (customers): {arms}; "
+                   f"{info['treatments']} candidate treatments; {len(info['features'])} features "
+                   f"({info['encoded_features']} columns once encoded)")
+        try:
+            check_output_dir(out, args.force)
+        except OutputError:  # an --out the user named is checked; the default one only noted
+            if args.out or (out.exists() and not out.is_dir()):
+                raise
+            _say(args, f"  note: the default output directory {out} exists and is not empty: 'coarseopt run' "
+                       "needs --force to replace it, or another --out")
         return EXIT_OK
+    check_output_dir(out, args.force)
     start = time.perf_counter()
     log.info("running study %s into %s", cfg.source, out)
     study = run_study(cfg, progress=_progress(args))
@@ -282,48 +322,104 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _beats_baseline(row: Any) -> bool:
+    """Whether a policy's lift interval lies above zero: the simultaneous one over all k
+    (the recommended k was picked among them) where the study has it, else the interval."""
+    for key in ("lift_sim_ci_low", "lift_ci_low"):
+        low = row.get(key)
+        if low is not None and math.isfinite(float(low)):
+            return float(low) > 0
+    return False
+
+
 def _print_study(args: argparse.Namespace, study: Any, out: Path, seconds: float) -> None:
+    from .pipeline import offered_with_customers, profit_unit
+
     if _flag(args, "quiet"):
         return
     cfg = study.config
     info = study.data_info
     conf = f"{100 * (1 - cfg.evaluation['alpha']):.0f}%"
+    base = cfg.evaluation["baseline"]
+    base_name = "control" if base == "control" else f"everyone: {base}"
     split = (f"cross-fitted, {cfg.split['folds']} folds" if study.split_method == "crossfit"
              else f"{len(study.train_index):,} training / {len(study.test_index):,} held out")
     print(f"study: {info.get('source')}, {info.get('rows_used', 0):,} customers ({split}), "
-          f"solver {cfg.solve['solver']}")
+          f"solver {cfg.solve['solver']}" + (f", learner {study.learner}" if study.learner else ""))
+    print(f"values: {profit_unit(cfg)}; lift: over '{base_name}'")
     ev = study.evaluation.set_index("policy")
+    rec = study.recommended_k
+    rec_beats = rec is not None and f"k={rec}" in ev.index and _beats_baseline(ev.loc[f"k={rec}"])
     for k, res in study.results.items():
-        offered = ", ".join(f"{lab} {100 * s:.0f}%" for lab, s in zip(res.offered_labels, res.shares))
+        offered = ", ".join(f"{lab} {100 * s:.0f}%" for lab, s in offered_with_customers(res))
         row = ev.loc[f"k={k}"]
-        mark = "  <- recommended" if k == study.recommended_k else ""
+        mark = "  <- recommended" if rec_beats and k == rec else ""
         if math.isfinite(row["lift"]):
-            lift = (f"lift {row['lift']:.4f} per customer, {conf} CI [{row['lift_ci_low']:.4f}, "
-                    f"{row['lift_ci_high']:.4f}], simultaneous [{row['lift_sim_ci_low']:.4f}, "
-                    f"{row['lift_sim_ci_high']:.4f}]")
+            lift = (f"lift {row['lift']:+.4f} per customer, {conf} CI [{row['lift_ci_low']:+.4f}, "
+                    f"{row['lift_ci_high']:+.4f}], simultaneous [{row['lift_sim_ci_low']:+.4f}, "
+                    f"{row['lift_sim_ci_high']:+.4f}]")
         elif math.isfinite(row.get("lift_lower", float("nan"))):
-            lift = (f"lift between {row['lift_lower']:.4f} and {row['lift_upper']:.4f} per customer under "
-                    f"[evaluation] shape = \"{cfg.evaluation['shape']}\", {conf} CI [{row['lift_ci_low']:.4f}, "
-                    f"{row['lift_ci_high']:.4f}]")
+            lift = (f"lift between {row['lift_lower']:+.4f} and {row['lift_upper']:+.4f} per customer under "
+                    f"[evaluation] shape = \"{cfg.evaluation['shape']}\", {conf} CI [{row['lift_ci_low']:+.4f}, "
+                    f"{row['lift_ci_high']:+.4f}]")
         else:
             lift = f"lift: n/a ({row.get('note') or 'not evaluable'})"
         if "true_lift" in row and math.isfinite(row["true_lift"]):
-            lift += f"; true lift {row['true_lift']:.4f}"
-        rec = f"{100 * res.recovery:.1f}%" if math.isfinite(res.recovery) else "n/a"
-        print(f"  k={k}: offer {offered} | recovery {rec} ({res.status}) | {lift}{mark}")
+            lift += f"; true lift {row['true_lift']:+.4f}"
+        recov = f"{100 * res.recovery:.1f}%" if math.isfinite(res.recovery) else "n/a"
+        print(f"  k={k}: offer {offered} | recovery {recov} ({res.status}) | {lift}{mark}")
+    if rec is not None and not rec_beats:
+        print(f"no k beats the baseline: no k's {conf} interval of the lift over '{base_name}' (simultaneous over "
+              f"all k where the study has one) lies above zero (the study's pick: k={rec}); keep the baseline or "
+              "collect more data")
     print(f"wrote {out}{'/' if not str(out).endswith('/') else ''} (report.html, summary.json, segments.json, "
           f"assignment.{cfg.output['assignment_format']}, evaluation.csv) in {seconds:.1f} s")
 
 
-def _profit_matrix(df, index: str | None, path: str):
+_ID_NAMES = ("id", "index", "key", "uuid", "row", "unnamed: 0")
+
+
+def _looks_like_id(name: Any, col) -> bool:
+    """An integer column, unique per row, named like an id (``customer_id``, ``ID``, ``index``)
+    or numbering the rows (0..n-1 or 1..n)."""
+    import numpy as np
+    import pandas as pd
+
+    if not pd.api.types.is_integer_dtype(col) or pd.api.types.is_bool_dtype(col) or not col.is_unique:
+        return False
+    low = str(name).strip().lower()
+    named = low in _ID_NAMES or low.endswith(("_id", " id", "-id", ".id", "_key", "_no", "_number")) or str(
+        name).endswith(("Id", "ID"))
+    values = np.sort(col.to_numpy())
+    numbering = len(values) > 1 and values[-1] - values[0] == len(values) - 1 and values[0] in (0, 1)
+    return named or numbering
+
+
+def _profit_matrix(df, index: str | None, treatments: str | None, path: str):
     import pandas as pd
 
     ids = None
     if index is not None:
         if index not in df.columns:
-            raise UsageError(f"--index {index!r}: no such column in {path!r}; columns: {_columns(df)}.")
+            raise _no_column("--index", index, df, path)
         ids = df[index]
         df = df.drop(columns=[index])
+    if treatments is not None:
+        names = [c.strip() for c in treatments.split(",") if c.strip()]
+        if not names:
+            raise UsageError("--treatments: name at least one column (comma-separated).")
+        for c in names:
+            if c not in df.columns:
+                raise _no_column("--treatments", c, df, path)
+        df = df[names]
+    else:
+        idlike = [str(c) for c in df.columns if _looks_like_id(c, df[c])]
+        if idlike:
+            raise UsageError(
+                f"profit file {path!r}: column {idlike[0]!r} looks like a customer id (integers, one per row), not "
+                f"a treatment's profit; name it with --index {idlike[0]}, or list the treatment columns with "
+                "--treatments if it really is one."
+            )
     bad = [str(c) for c, t in df.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
     if bad:
         raise UsageError(
@@ -350,6 +446,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     import coarseopt as co
 
     from .exceptions import OptionError, UnknownSolverError
+    from .pipeline import certify_optimum, offered_with_customers
 
     ks = _parse_k(args.k)
     options = _parse_options(args.options, "--option")
@@ -372,38 +469,67 @@ def cmd_solve(args: argparse.Namespace) -> int:
             raise UsageError(f"--out {args.out!r}: name a .csv or .parquet file.")
         if out.exists() and not args.force:
             raise UsageError(f"--out {args.out!r}: the file exists; pass --force to overwrite it.")
-    df = _read_table(args.profit, "profit file")
-    profit = _profit_matrix(df, args.index, args.profit)
+    df = _read_table(args.profit, "profit file", sep=args.sep)
+    profit = _profit_matrix(df, args.index, args.treatments, args.profit)
+    m = profit.shape[1]
+    if ks[-1] > m:
+        fit = ",".join(str(k) for k in sorted({k for k in ks if k <= m} | {m}))
+        raise UsageError(
+            f"-k {ks[-1]}: the profit file has {m} treatment column(s), so k can be at most {m} (k = {m} offers "
+            f"every treatment); use -k {fit}."
+        )
     base = co.CoarseProblem(profit, k=ks[0])
     results = {}
     for k in ks:
         log.info("solving k=%d with %s", k, args.solver)
-        res = co.solve(base.with_k(k), args.solver, time_limit=args.time_limit, seed=args.seed,
-                       progress=_progress(args), **options)
-        results[k] = res
+        problem = base.with_k(k)
+        results[k] = certify_optimum(problem, co.solve(problem, args.solver, time_limit=args.time_limit,
+                                                             seed=args.seed, progress=_progress(args), **options))
+
     if args.json:
-        payload = [
-            {
+        payload = []
+        for k, r in results.items():
+            offered = offered_with_customers(r)
+            payload.append({
                 "k": k, "solver": r.solver, "status": r.status, "objective": _finite(r.objective),
-                "bound": _finite(r.bound), "gap": _finite(r.gap), "recovery": _finite(r.recovery),
-                "offered": [str(x) for x in r.offered_labels], "shares": [float(s) for s in r.shares],
+                "objective_per_customer": _finite(r.objective / base.n), "bound": _finite(r.bound),
+                "gap": _finite(r.gap), "recovery": _finite(r.recovery),
+                "offered": [str(lab) for lab, _ in offered], "shares": [s for _, s in offered],
                 "wall_time": r.wall_time,
-            }
-            for k, r in results.items()
-        ]
+            })
         print(json.dumps(payload, indent=2))
     elif not _flag(args, "quiet"):
-        print(f"profit: {base.n:,} customers x {base.m} treatments ({args.profit})")
+        print(f"profit: {base.n:,} customers x {base.m} treatments ({args.profit}); the objective is the total "
+              "over all customers, in the profit file's units")
         for k, r in results.items():
-            print(f"k={k}: " + r.summary().replace("\n", "\n     "))
+            print(f"k={k}: " + _solve_text(r, base.n).replace("\n", "\n     "))
     if args.out:
         table = pd.DataFrame(index=profit.index)
         for k, r in results.items():
             table[f"treatment_k{k}"] = np.asarray(r.assignment_series(labels=True).to_numpy(), dtype=object).astype(str)
-        table = table.reset_index() if args.index else table.reset_index(drop=True)
+        keep = args.index is not None or profit.index.name is not None
+        table = table.reset_index() if keep else table.reset_index(drop=True)
         _atomic_table(table, Path(args.out))
         log.info("wrote %s", args.out)
     return EXIT_OK
+
+
+def _solve_text(r: Any, n: int) -> str:
+    """A result's lines for a person: status, total and per-customer objective, offered treatments."""
+    from .pipeline import offered_with_customers
+
+    bound = "none" if r.bound is None else f"{r.bound:.6g}"
+    gap = "n/a" if r.gap is None else f"{100 * r.gap:.4f}%"
+    recov = "n/a" if not math.isfinite(r.recovery) else f"{100 * r.recovery:.3f}%"
+    lines = [
+        f"solver {r.solver}: status {r.status} ({r.termination}) in {r.wall_time:.3f} s",
+        f"objective {r.objective:.6g} in total ({r.objective / n:.6g} per customer)   bound {bound}   gap {gap}   "
+        f"recovery {recov}",
+        "offered: " + ", ".join(f"{lab} ({100 * s:.1f}%)" for lab, s in offered_with_customers(r)),
+    ]
+    if r.message:
+        lines.append(r.message)
+    return "\n".join(lines)
 
 
 def _finite(v: Any) -> Any:
@@ -431,10 +557,10 @@ def _atomic_table(df, path: Path) -> None:
         raise
 
 
-def _policy(value: str, column: str | None, data, data_path: str, flag: str):
+def _policy(value: str, column: str | None, data, data_path: str, flag: str, sep: str = ","):
     p = Path(value)
     if p.is_file():
-        df = _read_table(value, flag)
+        df = _read_table(value, flag, sep=sep)
         if len(df) != len(data):
             raise UsageError(
                 f"{flag} {value!r}: has {len(df)} rows; the data has {len(data)} (one per customer, same order)."
@@ -445,7 +571,8 @@ def _policy(value: str, column: str | None, data, data_path: str, flag: str):
                     f"--column-{flag[-1]} {column!r}: no such column in {value!r}; columns: {_columns(df)}."
                 )
             return df[column].to_numpy(dtype=object)
-        candidates = [c for c in df.columns if c not in ("row", "split", "id", "index")]
+        candidates = [c for c in df.columns
+                      if c not in ("row", "split", "id", "index") and not _looks_like_id(c, df[c])]
         if len(candidates) == 1:
             return df[candidates[0]].to_numpy(dtype=object)
         if "treatment" in df.columns:
@@ -474,6 +601,118 @@ def _same_type(policy, action):
     return policy
 
 
+def _names(text: str, flag: str) -> list[str]:
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if not names:
+        raise UsageError(f"{flag} {text!r}: name at least one column (comma-separated).")
+    return names
+
+
+def _per_action(text: str, flag: str, actions: list) -> Any:
+    """``--margin`` / ``--cost``: a number, or ``ARM=VALUE,ARM=VALUE`` keyed by actions."""
+    from .pipeline import _match_label
+
+    try:
+        value = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(value) or value < 0:
+            raise UsageError(f"{flag} {text}: must be a finite number >= 0.")
+        return value
+    out = {}
+    for part in text.split(","):
+        name, eq, val = part.partition("=")
+        try:
+            number = float(val)
+        except ValueError:
+            number = float("nan")
+        if not eq or not math.isfinite(number) or number < 0:
+            raise UsageError(f"{flag} {text!r}: expected a number >= 0, or ACTION=VALUE,ACTION=VALUE,...")
+        action = _match_label(name.strip(), actions)
+        if action is None:
+            raise UsageError(
+                f"{flag}: {name.strip()!r} is not an action of the data; actions: {', '.join(map(str, actions))}."
+            )
+        out[action] = number
+    return out
+
+
+def _profit_of(args: argparse.Namespace, y, action) -> Any:
+    """The outcome as profit: ``margin * outcome - cost`` of the action received."""
+    import numpy as np
+
+    import coarseopt as co
+
+    from .pipeline import _sort_key
+
+    actions = sorted(set(action.tolist()), key=_sort_key)
+    numeric = all(isinstance(a, (int, float, np.integer, np.floating)) for a in actions)
+    margin = 1.0 if args.margin is None else _per_action(args.margin, "--margin", actions)
+    cost = 0.0 if args.cost is None else _per_action(args.cost, "--cost", actions)
+    try:
+        a, c = co.Economics(margin=margin, cost=cost).unit_value(actions, numeric=numeric)
+    except ValueError as exc:
+        raise UsageError(f"--margin / --cost: {_one_line(exc)}") from None
+    pos = {lab: j for j, lab in enumerate(actions)}
+    j = np.array([pos[x] for x in action.tolist()])
+    return a[j] * y - c[j]
+
+
+def _covariates(args: argparse.Namespace, data, taken: set) -> list[str]:
+    import pandas as pd
+
+    if args.covariates is None:
+        if args.method in ("regression", "dr"):
+            raise UsageError(
+                f"--method {args.method}: name the covariates with --covariates COL,COL,... (columns known before "
+                "the treatment, e.g. the features of the study; never an outcome or an id)."
+            )
+        return []
+    if args.method not in ("regression", "dr"):
+        raise UsageError(f"--covariates: only --method regression and dr use covariates; got --method {args.method}.")
+    names = _names(args.covariates, "--covariates")
+    for c in names:
+        if c not in data.columns:
+            raise _no_column("--covariates", c, data, args.data)
+        if c in taken:
+            raise UsageError(
+                f"--covariates {c!r}: is the outcome, action, propensity, assigned or a policy column; a covariate "
+                "must be known before the treatment."
+            )
+        if not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]):
+            raise UsageError(f"--covariates {c!r}: the column must be numeric (encode text columns first).")
+    if args.design == "rba" and args.propensity is None:
+        _refuse_imbalanced(data, names, args.action)
+    return names
+
+
+#: A covariate whose mean differs between the randomized actions at this p-value is refused.
+IMBALANCE_P = 1e-6
+
+
+def _refuse_imbalanced(data, names: list[str], action: str) -> None:
+    """In an experiment randomized without regard to the customer, a column known before the
+    treatment has the same distribution under every action; a column whose mean differs
+    beyond chance (one-way F test, p < :data:`IMBALANCE_P`) was measured after it."""
+    from scipy.stats import f_oneway
+
+    groups = data.groupby(action, sort=False)
+    if groups.ngroups < 2 or groups.size().min() < 2:
+        return
+    for c in names:
+        samples = [g[c].to_numpy(dtype=float) for _, g in groups]
+        if all(s.std() == 0 for s in samples):
+            continue
+        p = float(f_oneway(*samples).pvalue)
+        if p < IMBALANCE_P:
+            raise UsageError(
+                f"--covariates {c!r}: its mean differs between the actions received (F test p = {p:.2g}); in a "
+                "randomized experiment a column known before the treatment does not, so it looks measured after "
+                "the treatment (an outcome). Leave it out."
+            )
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``coarseopt evaluate``: compare two policies."""
     import numpy as np
@@ -483,14 +722,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if not (0 < args.alpha < 1):
         raise UsageError(f"--alpha {args.alpha}: must be in (0, 1).")
-    data = _read_table(args.data, "data file")
+    data = _read_table(args.data, "data file", sep=args.sep)
     for flag, col in (("--outcome", args.outcome), ("--action", args.action),
                       ("--propensity", args.propensity), ("--assigned", args.assigned)):
         if col is not None and col not in data.columns:
-            raise UsageError(f"{flag} {col!r}: no such column in {args.data!r}; columns: {_columns(data)}.")
+            raise _no_column(flag, col, data, args.data)
     if args.design == "rbp" and args.assigned is None:
         raise UsageError("--design rbp: needs --assigned COLUMN (the policy each customer was assigned).")
-    used = [args.outcome, args.action] + [c for c in (args.propensity, args.assigned) if c]
+    taken = {args.outcome, args.action, args.propensity, args.assigned, args.policy_a, args.policy_b} - {None}
+    covariates = _covariates(args, data, taken)
+    used = [args.outcome, args.action] + [c for c in (args.propensity, args.assigned) if c] + covariates
     nan = data[used].isna().sum()
     nan = nan[nan > 0]
     if len(nan):
@@ -500,33 +741,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not pd.api.types.is_numeric_dtype(data[args.outcome]):
         raise UsageError(f"--outcome {args.outcome!r}: the column must be numeric.")
     action = data[args.action].to_numpy(dtype=object)
-    a = _same_type(_policy(args.policy_a, args.column_a, data, args.data, "--policy-a"), action)
-    b = _same_type(_policy(args.policy_b, args.column_b, data, args.data, "--policy-b"), action)
+    a = _same_type(_policy(args.policy_a, args.column_a, data, args.data, "--policy-a", args.sep), action)
+    b = _same_type(_policy(args.policy_b, args.column_b, data, args.data, "--policy-b", args.sep), action)
     kwargs: dict[str, Any] = dict(design=args.design, method=args.method, alpha=args.alpha)
     if args.propensity:
         kwargs["propensity"] = data[args.propensity].to_numpy(dtype=float)
     if args.assigned:
         kwargs["assigned"] = data[args.assigned].to_numpy(dtype=object)
-    if args.method in ("regression", "dr"):
-        skip = {args.outcome, args.action, args.propensity, args.assigned, args.policy_a, args.policy_b}
-        covariates = [c for c in data.columns if c not in skip and pd.api.types.is_numeric_dtype(data[c])]
-        if covariates:
-            kwargs["X"] = data[covariates].to_numpy(dtype=float)
+    if covariates:
+        kwargs["X"] = data[covariates].to_numpy(dtype=float)
     y = data[args.outcome].to_numpy(dtype=float)
+    economics = args.margin is not None or args.cost is not None
+    if economics:
+        y = _profit_of(args, y, np.asarray(action))
     res = ev.compare_policies(y, np.asarray(action), a, b, **kwargs)
     fields = {}
     for key in ("estimate", "se", "ci_low", "ci_high", "p_value", "n", "n_disagree"):
         v = getattr(res, key, None)
         fields[key] = None if v is None else (int(v) if key in ("n", "n_disagree") else _finite(v))
-    fields.update(design=args.design, method=args.method, alpha=args.alpha)
+    unit = (f"profit per customer (margin x {args.outcome} - cost)" if economics
+            else f"{args.outcome} per customer")
+    fields.update(design=args.design, method=args.method, alpha=args.alpha, covariates=covariates, unit=unit)
     if args.json:
         print(json.dumps(fields, indent=2))
     elif not _flag(args, "quiet"):
         conf = f"{100 * (1 - args.alpha):.0f}%"
-        print(f"V(A) - V(B) = {fields['estimate']:.6g} per customer  (se {fields['se']:.4g}, {conf} CI "
+        print(f"V(A) - V(B) = {fields['estimate']:.6g} {unit}  (se {fields['se']:.4g}, {conf} CI "
               f"[{fields['ci_low']:.6g}, {fields['ci_high']:.6g}], p = {fields['p_value']:.4g})")
         print(f"design {args.design}, method {args.method}: {fields['n']:,} customers, "
-              f"{fields['n_disagree']:,} where the policies disagree")
+              f"{fields['n_disagree']:,} where the policies disagree"
+              + (f"; covariates: {', '.join(covariates)}" if covariates else ""))
     return EXIT_OK
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .exceptions import CoarseoptError
+from .tabular import format_of
 
 __all__ = [
     "ConfigError",
@@ -43,6 +44,7 @@ __all__ = [
     "DEFAULT_CONFIG_TOML",
     "SCHEMA",
     "dump_toml",
+    "evaluation_covariates",
 ]
 
 
@@ -65,27 +67,35 @@ dataset = "hillstrom"         # "hillstrom" (MineThatData e-mail experiment, 64,
 # ... or your own file (then remove `dataset`):
 # path = "experiment.csv"     # a .csv or .parquet file, one row per customer
 format = "auto"               # "auto" (from the file extension), "csv" or "parquet"
+sep = ","                     # CSV field separator (e.g. ";" or "\\t")
 dropna = false                # true: drop rows with a missing value in a used column;
                               # false: such rows are an error naming the column and count
+drop_arms = []                # arms whose customers are left out of the study (labels or
+                              # levels), e.g. an arm with too few customers
 sample = 0                    # > 0: use a random subsample of this many rows (0: all rows)
 n = 20000                     # dataset = "promotions" only: number of customers
 seed = 0                      # seeds the subsample and the synthetic data
 
 [columns]
+# With your own file (`path`), name its columns: outcome, treatment and features have no
+# default then, control defaults to "" and [economics] to margin 1.0 and cost 0.
 outcome = "spend"             # observed outcome per customer (here: dollars spent)
 treatment = "segment"         # the arm each customer received
-control = "No E-Mail"         # the arm profits are measured against ("" : the default of
-                              # the estimator, the lowest numeric level)
+control = "No E-Mail"         # the arm profits are measured against: a label, or a number
+                              # for numeric arms ("" : the lowest numeric level)
 features = ["recency", "history", "mens", "womens", "newbie", "zip_code", "channel"]
                               # used to personalize; text columns are one-hot encoded
-propensity = ""               # column of assignment probabilities ("" : randomized uniformly)
+propensity = ""               # column of assignment probabilities ("" : each arm's share)
+id = ""                       # column of customer ids, copied into assignment.csv ("" : none)
+categorical = []              # features to one-hot encode even if they look numeric
 
 [economics]
 # Profit of a customer = margin * outcome - cost of the treatment received.
 margin = 0.3                  # a number, or a table per treatment: { "Mens E-Mail" = 0.3, ... }
 cost = { "Mens E-Mail" = 0.1, "Womens E-Mail" = 0.1 }
                               # a number for every treatment, or a table per treatment
-                              # (treatments not listed cost 0)
+                              # (labelled treatments not listed cost 0; a table keyed by
+                              # numeric levels must cover every level)
 proportional_cost = 0.0       # cost per unit of outcome (a number, a table, or "level": the
                               # numeric treatment level itself, e.g. a discount depth)
 
@@ -127,6 +137,8 @@ method = "disagreement"       # lift estimator: "disagreement", "naive", "regres
                               # "snipw" or "dr"
 value_method = "snipw"        # value estimator: "snipw" (Hajek), "ipw" or "dr"
 all_estimators = true         # also compare the recommended policy with every estimator
+covariates = []               # features the "regression" and "dr" estimators adjust for
+                              # ([] : every feature of [columns] features)
 alpha = 0.05                  # 1 - confidence level of the intervals
 baseline = "control"          # every policy is compared with this one: "control" (everyone
                               # gets the control arm) or the label of a treatment
@@ -212,6 +224,36 @@ def _str_list(v: Any) -> list[str]:
     return list(v)
 
 
+def _name_list(v: Any) -> list[str]:
+    if isinstance(v, list) and not v:
+        return []
+    return _str_list(v)
+
+
+def _label(v: Any) -> Any:
+    """An arm: a label (string) or a numeric level."""
+    if isinstance(v, str):
+        return v
+    if _is_number(v) and math.isfinite(v):
+        return v
+    raise _Bad("must be an arm: a string label, or a number for numeric arms")
+
+
+def _label_list(v: Any) -> list:
+    if not isinstance(v, list):
+        raise _Bad("must be a list of arms (labels or numbers)")
+    try:
+        return [_label(x) for x in v]
+    except _Bad:
+        raise _Bad("must be a list of arms (labels or numbers)") from None
+
+
+def _sep(v: Any) -> str:
+    if not isinstance(v, str) or len(v) != 1 or v in ('"', "\n", "\r"):
+        raise _Bad('must be one character, e.g. "," or ";" or "\\t"')
+    return v
+
+
 def _k_list(v: Any) -> list[int]:
     allowed = "must be an integer >= 1 or a non-empty list of integers >= 1"
     items = v if isinstance(v, list) else [v]
@@ -283,7 +325,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "dataset": Key("hillstrom", _choice("hillstrom", "promotions"), "a bundled data set"),
         "path": Key("", _str, "a CSV or Parquet file, one row per customer"),
         "format": Key("auto", _choice("auto", "csv", "parquet"), "file format"),
+        "sep": Key(",", _sep, "CSV field separator"),
         "dropna": Key(False, _bool, "drop rows with missing values in used columns"),
+        "drop_arms": Key([], _label_list, "arms left out of the study"),
         "sample": Key(0, _int(0), "random subsample of this many rows (0: all)"),
         "n": Key(20000, _int(1), "customers of the synthetic 'promotions' data set"),
         "seed": Key(0, _int(), "seed of the subsample and the synthetic data"),
@@ -291,12 +335,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "columns": {
         "outcome": Key("spend", _str, "observed outcome column"),
         "treatment": Key("segment", _str, "received-arm column"),
-        "control": Key("No E-Mail", _str, "the control arm ('' : estimator default)"),
+        "control": Key("No E-Mail", _label, "the control arm ('' : the lowest numeric level)"),
         "features": Key(
             ["recency", "history", "mens", "womens", "newbie", "zip_code", "channel"], _str_list,
             "columns used to personalize",
         ),
-        "propensity": Key("", _str, "column of assignment probabilities ('' : uniform)"),
+        "propensity": Key("", _str, "column of assignment probabilities ('' : each arm's share)"),
+        "id": Key("", _str, "column of customer ids ('' : none)"),
+        "categorical": Key([], _name_list, "features one-hot encoded even if numeric-looking"),
     },
     "economics": {
         "margin": Key(0.3, _number_or_table(0.0), "profit per unit of outcome"),
@@ -334,6 +380,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "value_method": Key("snipw", _choice("snipw", "ipw", "dr"), "value estimator"),
         "all_estimators": Key(True, _bool, "every estimator for the recommended policy"),
+        "covariates": Key([], _name_list, "features the regression and dr estimators adjust for ([]: all)"),
         "alpha": Key(0.05, _float(0.0, 0.5, open_low=True, open_high=True), "1 - confidence level"),
         "baseline": Key("control", _str, "policy compared against"),
         "shape": Key("none", _choice("none", "monotone", "monotone-decreasing"),
@@ -482,7 +529,7 @@ def parse_config(
             )
         data["dataset"] = ""
         if data["format"] == "auto":
-            data["format"] = _format_of(data["path"])
+            data["format"] = format_of(data["path"])
             if data["format"] is None:
                 raise ConfigError(
                     f"{where}[data] path = {_fmt(data['path'])}: cannot tell the format from the "
@@ -508,20 +555,40 @@ def parse_config(
             raise ConfigError(f"{where}[data] path = {_fmt(data['path'])}: no such file ({p}).")
         if not p.is_file():
             raise ConfigError(f"{where}[data] path = {_fmt(data['path'])}: not a file ({p}).")
+    if cfg.data_path is not None:
+        _own_data_defaults(sections, raw, where)
     if check_solver:
         _check_solver(cfg, where)
     return cfg
 
 
-def _format_of(path: str) -> str | None:
-    """"csv" for .csv (also compressed: .csv.gz, .csv.bz2, .csv.xz, .csv.zip), "parquet" for
-    .parquet / .pq, else None."""
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".bz2", ".xz", ".zip", ".zst"):
-        suffixes = suffixes[:-1]
-    if not suffixes:
-        return None
-    return {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffixes[-1])
+#: Keys whose embedded defaults describe the bundled Hillstrom study: with the user's own
+#: ``[data] path`` they take these values instead (None: the key must be given).
+_OWN_DATA_DEFAULTS = {
+    "columns": {"outcome": None, "treatment": None, "features": None, "control": ""},
+    "economics": {"margin": 1.0, "cost": 0.0},
+}
+
+
+def _own_data_defaults(sections: dict, raw: Mapping[str, Any], where: str) -> None:
+    """A study on the user's own file: no default of the bundled study leaks into it."""
+    for section, values in _OWN_DATA_DEFAULTS.items():
+        for key, value in values.items():
+            if key in raw.get(section, {}):
+                continue
+            if value is None:
+                raise ConfigError(
+                    f"{where}{_key_name(section, key)}: required with [data] path = "
+                    f"{_fmt(sections['data']['path'])}; name the {_OWN_DATA_WHAT[key]} of your file."
+                )
+            sections[section][key] = copy.deepcopy(value)
+
+
+_OWN_DATA_WHAT = {
+    "outcome": "outcome column (what each customer did: spend, conversion, profit)",
+    "treatment": "column of the arm each customer received",
+    "features": "feature columns (a list, known before the treatment)",
+}
 
 
 def _promotions_columns(sections: dict, raw: Mapping[str, Any]) -> None:
@@ -656,6 +723,16 @@ def parse_override(text: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         parsed = value.strip()
     return key, parsed
+
+
+def evaluation_covariates(cfg: StudyConfig, encoded: Any) -> list:
+    """The encoded feature columns (of ``encoded``, the names) that the ``regression`` and
+    ``dr`` estimators adjust for: those of ``[evaluation] covariates`` (a text feature's
+    one-hot columns ``name=value`` included), or every feature when it is empty."""
+    names = cfg.evaluation["covariates"]
+    if not names:
+        return list(encoded)
+    return [c for c in encoded if c in names or any(str(c).startswith(f"{f}=") for f in names)]
 
 
 # ---------------------------------------------------------------------------- writing TOML

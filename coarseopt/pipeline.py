@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, StudyConfig, dump_toml
+from .config import ConfigError, StudyConfig, dump_toml, dump_value, evaluation_covariates
 from .exceptions import CoarseoptError
 from .progress import progress_bar
 
@@ -41,6 +41,7 @@ __all__ = [
     "run_study",
     "load_data",
     "check_output_dir",
+    "check_study",
     "write_outputs",
 ]
 
@@ -101,6 +102,11 @@ class Study:
         Per customer (all rows): split and the recommended treatment for each k.
     timings : dict
         Seconds per step.
+    ids : ndarray or None
+        The customer ids of ``[columns] id``, one per row of the study's data (aligned with
+        ``assignment``), or None.
+    learner : str
+        The learner step 1 fitted (``"default"`` resolved), its base model and folds.
     """
 
     config: StudyConfig
@@ -134,6 +140,8 @@ class Study:
     versions: dict = field(default_factory=dict)
     deployed: Any = None  # the ProfitEstimate refitted on all customers: the model to deploy
     rules: dict = field(default_factory=dict)  # k -> segment rules (written by policy.save_policy)
+    ids: Any = None
+    learner: str = ""
 
 
 # ---------------------------------------------------------------------------- data
@@ -143,7 +151,7 @@ def _read_file(cfg: StudyConfig):
     from .tabular import read_table
 
     try:
-        return read_table(path, fmt)
+        return read_table(path, fmt, sep=cfg.data["sep"])
     except Exception as exc:  # parser errors of all kinds: the user's file, not our bug
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(
@@ -163,13 +171,19 @@ def _bundled(cfg: StudyConfig):
 def load_data(cfg: StudyConfig):
     """The experiment as a DataFrame holding only the columns the study uses, checked.
 
+    Every check that needs the data happens here, before any model is fitted (``coarseopt
+    run --check`` runs it too): columns present, missing values, a numeric outcome,
+    probabilities, the control and the baseline among the arms, unique ids, enough customers
+    in every arm.
+
     Returns
     -------
     df : pandas.DataFrame
-        Columns: outcome, treatment, optional propensity, then the features (as in the file;
-        text features are one-hot encoded later by :class:`coarseopt.Experiment`).
+        Columns: outcome, treatment, optional propensity, the features (as in the file;
+        text features are one-hot encoded later by :class:`coarseopt.Experiment`), then the
+        id column when ``[columns] id`` names one.
     arms : list
-        The arms of the experiment, sorted.
+        The arms of the experiment, sorted (without those of ``[data] drop_arms``).
     control : object
         The control arm.
     info : dict
@@ -183,9 +197,12 @@ def load_data(cfg: StudyConfig):
     ------
     ConfigError
         A missing column, missing values (without ``dropna``), a non-numeric outcome, an
-        unknown control arm, too few rows: the message names the key and the column.
+        unknown control arm, an arm with too few customers: the message names the key and
+        the column.
     """
     import pandas as pd
+
+    from .tabular import separator_hint
 
     if cfg.data_path is not None:
         raw, truth = _read_file(cfg), None
@@ -201,27 +218,40 @@ def load_data(cfg: StudyConfig):
         cols["features"] = list(truth.features)
     available = [str(c) for c in raw.columns]
     listing = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")
+    hint = separator_hint(available, "set [data] sep =") if cfg.data_path is not None else ""
 
     def require(key: str, column: str) -> None:
         if column not in raw.columns:
-            raise ConfigError(f"[columns] {key} = \"{column}\": no such column in {source}; columns: {listing}.")
+            raise ConfigError(
+                f"[columns] {key} = \"{column}\": no such column in {source}; columns: {listing}.{hint}"
+            )
 
     require("outcome", cols["outcome"])
     require("treatment", cols["treatment"])
     if cols["propensity"]:
         require("propensity", cols["propensity"])
+    if cols["id"]:
+        require("id", cols["id"])
     if not cols["features"]:
         raise ConfigError("[columns] features = []: list at least one column to personalize on.")
     for f in cols["features"]:
         if f not in raw.columns:
-            raise ConfigError(f"[columns] features: no column \"{f}\" in {source}; columns: {listing}.")
-        if f in (cols["outcome"], cols["treatment"], cols["propensity"]):
+            raise ConfigError(f"[columns] features: no column \"{f}\" in {source}; columns: {listing}.{hint}")
+        if f in (cols["outcome"], cols["treatment"], cols["propensity"], cols["id"]):
             raise ConfigError(
-                f"[columns] features: \"{f}\" is also the outcome, treatment or propensity column; "
+                f"[columns] features: \"{f}\" is also the outcome, treatment, propensity or id column; "
                 "a feature must be known before the treatment."
             )
+    for key, names in (("[columns] categorical", cols["categorical"]),
+                       ("[evaluation] covariates", cfg.evaluation["covariates"])):
+        for f in names:
+            if f not in cols["features"]:
+                raise ConfigError(
+                    f"{key}: \"{f}\" is not one of the features; list it in [columns] features too (a "
+                    "feature is known before the treatment)."
+                )
     used = [cols["outcome"], cols["treatment"]] + ([cols["propensity"]] if cols["propensity"] else [])
-    used += cols["features"]
+    used += cols["features"] + ([cols["id"]] if cols["id"] else [])
     df = raw[used].copy()
     df.index = np.arange(len(df))  # positions in the file / data set, kept through dropna and sample
 
@@ -238,6 +268,8 @@ def load_data(cfg: StudyConfig):
         before = len(df)
         df = df.dropna()
         log.info("dropped %d rows with missing values", before - len(df))
+    if cfg.data["drop_arms"]:
+        df = _drop_arms(df, cfg)
     info["rows_dropped"] = int(info["rows_read"] - len(df))
     if cfg.data["sample"] and cfg.data["sample"] < len(df):
         df = df.sample(n=cfg.data["sample"], random_state=cfg.data["seed"]).sort_index()
@@ -247,7 +279,8 @@ def load_data(cfg: StudyConfig):
     y = df[cols["outcome"]]
     if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         raise ConfigError(
-            f"[columns] outcome = \"{cols['outcome']}\": the column must be numeric; got {y.dtype}."
+            f"[columns] outcome = \"{cols['outcome']}\": the column must be numeric; got {y.dtype}"
+            f"{_text_examples(y)}."
         )
     if cols["propensity"]:
         p = df[cols["propensity"]]
@@ -255,38 +288,141 @@ def load_data(cfg: StudyConfig):
             raise ConfigError(
                 f"[columns] propensity = \"{cols['propensity']}\": must hold probabilities in (0, 1]."
             )
+    if cols["id"]:
+        _check_ids(df[cols["id"]], cols["id"])
     arms = sorted(df[cols["treatment"]].unique().tolist(), key=_sort_key)
     if len(arms) < 2:
         raise ConfigError(
             f"[columns] treatment = \"{cols['treatment']}\": the experiment needs at least two arms; found {arms}."
         )
-    if cols["control"]:
-        control = _match_label(cols["control"], arms)
-        if control is None:
-            raise ConfigError(
-                f"[columns] control = \"{cols['control']}\": not an arm of column \"{cols['treatment']}\"; "
-                f"arms: {', '.join(map(str, arms))}."
-            )
-    elif all(isinstance(a, (int, float, np.integer, np.floating)) for a in arms):
-        control = arms[0]
-    else:
+    control = _control(cfg, arms)
+    if cfg.evaluation["baseline"] != "control" and _match_label(cfg.evaluation["baseline"], arms) is None:
         raise ConfigError(
-            f"[columns] control = \"\": the arms of \"{cols['treatment']}\" are labels, so name the control "
-            f"arm; arms: {', '.join(map(str, arms))}."
+            f"[evaluation] baseline = \"{cfg.evaluation['baseline']}\": must be \"control\" or an arm; "
+            f"arms: {', '.join(map(str, arms))}."
         )
     counts = df[cols["treatment"]].value_counts()
-    small = [a for a in arms if counts.get(a, 0) < 10]
-    if small or len(df) < 20 * len(arms):
-        raise ConfigError(
-            f"[data] too few customers: {len(df)} usable rows for {len(arms)} arms (each arm needs at least "
-            f"10 in the data and the study at least {20 * len(arms)})."
-        )
+    _check_arm_sizes(cfg, arms, counts)
     info.update(
         rows_used=int(len(df)),
         arms={str(a): int(counts.get(a, 0)) for a in arms},
         features=list(cols["features"]),
     )
     return df, arms, control, info, truth, source_rows
+
+
+def _ids(cfg: StudyConfig, df) -> Any:
+    """The ``[columns] id`` column of the study's data, or None."""
+    return df[cfg.columns["id"]].to_numpy() if cfg.columns["id"] else None
+
+
+def _text_examples(col) -> str:
+    """``; e.g. 'abc', 'n/a'``: the first entries of a text column that are not numbers."""
+    import pandas as pd
+
+    values = col.astype(str)
+    bad = values[pd.to_numeric(values, errors="coerce").isna()].unique()[:3]
+    return ("; entries that are not numbers: " + ", ".join(repr(str(v)) for v in bad)) if len(bad) else ""
+
+
+def _check_ids(ids, column: str) -> None:
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        first = dup.iloc[0]
+        raise ConfigError(
+            f"[columns] id = \"{column}\": the id {_jsonable(first)!r} appears {int((ids == first).sum())} times "
+            f"({int(ids.duplicated().sum())} repeated id(s) in all); every customer needs its own id."
+        )
+
+
+def _control(cfg: StudyConfig, arms: list) -> Any:
+    """The control arm named by ``[columns] control`` (a label or a number), or the lowest level."""
+    cols = cfg.columns
+    given = cols["control"]
+    if given != "":
+        control = _match_label(given, arms)
+        if control is None:
+            raise ConfigError(
+                f"[columns] control = {_toml(given)}: not an arm of column \"{cols['treatment']}\"; "
+                f"arms: {', '.join(map(str, arms))}."
+            )
+        return control
+    if all(isinstance(a, (int, float, np.integer, np.floating)) for a in arms):
+        return arms[0]
+    raise ConfigError(
+        f"[columns] control = \"\": the arms of \"{cols['treatment']}\" are labels, so name the control "
+        f"arm; arms: {', '.join(map(str, arms))}."
+    )
+
+
+def _toml(value: Any) -> str:
+    """A label or level as written in a config (``"Mens E-Mail"``, ``0.4``)."""
+    return dump_value(_jsonable(value))
+
+
+def _drop_arms(df, cfg: StudyConfig):
+    """``df`` without the customers of the arms listed in ``[data] drop_arms``."""
+    column = cfg.columns["treatment"]
+    present = sorted(df[column].unique().tolist(), key=_sort_key)
+    drop = []
+    for name in cfg.data["drop_arms"]:
+        arm = _match_label(name, present)
+        if arm is None:
+            raise ConfigError(
+                f"[data] drop_arms: {_toml(name)} is not an arm of column \"{column}\"; "
+                f"arms: {', '.join(map(str, present))}."
+            )
+        drop.append(arm)
+    log.info("dropping the customers of arm(s) %s", drop)
+    return df[~df[column].isin(drop)]
+
+
+def min_arm_customers(cfg: StudyConfig) -> int:
+    """Customers every arm needs for the study's models and evaluation to work.
+
+    Each model fit needs 2 customers of every arm (the DR-learner, which cross-fits again
+    inside, twice its own folds). Cross-fitted study (``[split] folds`` = F): the smallest
+    fit sees all folds but two, about ``(F - 2) / F`` of an arm (less one customer per
+    excluded fold for rounding), and every fold holds at least 2 of every arm. Holdout study:
+    step 1 cross-fits over ``[estimation] cv`` folds of the training share
+    (``1 - [split] test_size``), each fold with at least 2 of every arm, and both
+    halves hold every arm.
+    """
+    per_fit = 2
+    if cfg.estimation["learner"] == "dr":  # its own folds inside each fit
+        from .estimation.learners import DRLearner
+
+        per_fit = 2 * DRLearner().cv + 1
+    if cfg.split["method"] == "crossfit":
+        F = cfg.split["folds"]
+        return max(2 * F, math.ceil((per_fit + 2) * F / (F - 2)))
+    cv = cfg.estimation["cv"]
+    share = 1.0 - cfg.split["test_size"]
+    need = [2 * cv, math.ceil((2 * cv + 1) / share), math.ceil(2 / cfg.split["test_size"])]
+    if cfg.estimation["learner"] == "dr":
+        need.append(math.ceil(per_fit / (share * (cv - 1) / cv)))
+    return max(need)
+
+
+def _check_arm_sizes(cfg: StudyConfig, arms: list, counts) -> None:
+    """One check, one threshold (:func:`min_arm_customers`) for every arm."""
+    need = min_arm_customers(cfg)
+    small = [(a, int(counts.get(a, 0))) for a in arms if counts.get(a, 0) < need]
+    if not small:
+        return
+    arm, count = min(small, key=lambda x: x[1])
+    others = f" (and {len(small) - 1} more arm(s) below it)" if len(small) > 1 else ""
+    if cfg.split["method"] == "crossfit":
+        why, lower = f"{cfg.split['folds']}-fold cross-fitted study, [split] folds", "[split] folds"
+    else:
+        why = (f"{cfg.estimation['cv']}-fold cross-fitting, [estimation] cv, on the training share "
+               f"{1 - cfg.split['test_size']:g}, [split] test_size")
+        lower = "[estimation] cv"
+    raise ConfigError(
+        f"[columns] treatment = \"{cfg.columns['treatment']}\": arm {_toml(arm)} has {count} customer(s){others}; "
+        f"the study needs at least {need} per arm ({why}). Drop the arm with [data] drop_arms = [{_toml(arm)}], "
+        f"merge it into another arm in the data, or lower {lower}."
+    )
 
 
 def _sort_key(x: Any):
@@ -342,10 +478,106 @@ def _economics(cfg: StudyConfig, arms: list, truth: Any):
             value = getattr(truth.economics, key) if truth is not None else (1.0 if key == "margin" else 0.0)
             cfg.economics[key] = value if isinstance(value, (int, float, str)) else None
         terms[key] = _per_arm(value, arms, key)
+    numeric = all(isinstance(a, (int, float, np.integer, np.floating)) for a in arms)
     try:
-        return co.Economics(**terms)
+        economics = co.Economics(**terms)
+        economics.unit_value(arms, numeric=numeric)  # every arm priced (a level left out is an error)
     except ValueError as exc:
         raise ConfigError(f"[economics]: {exc}") from None
+    return economics
+
+
+def _treatment_count(cfg: StudyConfig, exp: Any) -> int:
+    """Candidate treatments of the study: the arms, and the ``[estimation] grid`` levels."""
+    from .estimation.estimate import _columns
+
+    return len(_columns(exp, cfg.estimation["grid"] or None)[0])
+
+
+def _check_k(cfg: StudyConfig, exp: Any) -> None:
+    """``[solve] k`` may not exceed the number of candidate treatments."""
+    m = _treatment_count(cfg, exp)
+    too_many = [k for k in cfg.solve["k"] if k > m]
+    if too_many:
+        fit = sorted({k for k in cfg.solve["k"] if k <= m} | {m})
+        raise ConfigError(
+            f"[solve] k = {dump_value(cfg.solve['k'])}: the study has {m} candidate treatments (the arms of "
+            f"\"{cfg.columns['treatment']}\"{' and the grid levels' if cfg.estimation['grid'] else ''}), so k "
+            f"can be at most {m} (k = {m} offers every treatment); set [solve] k = {dump_value(fit)}."
+        )
+
+
+def certify_optimum(problem: Any, res: Any) -> Any:
+    """``res`` with the proof a solver may have left out, so that status and recovery agree.
+
+    Without share bounds two optima are proven by a direct count: with ``k = 1`` the best
+    single treatment (every column summed), and with any ``k`` an objective equal to full
+    personalization's profit (no assignment earns more). A result that reaches one of them
+    reads ``optimal`` with that bound, whatever the solver; a ``k = 1`` result that falls
+    short keeps its status, with the bound tightened to the proven optimum and its gap.
+    """
+    import dataclasses
+
+    if problem.has_share_bounds or problem.is_lazy or not res.has_solution or res.status == "optimal":
+        return res
+    tol = 1e-9
+    full = float(res.full_profit)
+    if math.isfinite(full) and res.objective >= full - tol * max(1.0, abs(full)):
+        note = "proven optimal: it earns full personalization's profit."
+        return dataclasses.replace(res, status="optimal", bound=full, gap=0.0, message=f"{res.message} {note}".strip())
+    if problem.k != 1:
+        return res
+    best = float(np.asarray(problem.profit, dtype=np.float64).sum(axis=0).max())
+    bound = best if res.bound is None else min(float(res.bound), best)
+    gap = max(0.0, (bound - res.objective) / max(1.0, abs(bound)))
+    if gap > tol:
+        return dataclasses.replace(res, bound=bound, gap=gap)
+    note = "k = 1: proven optimal by comparing every single treatment."
+    return dataclasses.replace(res, status="optimal", bound=bound, gap=gap, message=f"{res.message} {note}".strip())
+
+
+def _learner_used(cfg: StudyConfig, est: Any) -> str:
+    """The learner that step 1 fitted, as a person reads it (``"default"`` resolved)."""
+    base = getattr(est.learner, "learner", est.learner)
+    cls = type(base).__name__
+    if getattr(base, "level_model", None) == "logit":
+        name = "smooth"
+    else:
+        name = next((key for key, c in _learner_classes().items() if c.__name__ == cls), cls)
+    model = getattr(base, "estimator", None)
+    if model is None:
+        from .estimation.learners import default_estimator
+
+        model = default_estimator()
+    folds = cfg.split["folds"] if cfg.split["method"] == "crossfit" else cfg.estimation["cv"]
+    return f"{name} ({cls} on {type(model).__name__}, {folds}-fold cross-fitted)"
+
+
+def _learner_classes() -> dict:
+    from .estimation.learners import LEARNERS
+
+    return {k: v for k, v in LEARNERS.items() if k != "smooth"}
+
+
+def check_study(cfg: StudyConfig) -> dict:
+    """Every check of :func:`run_study` that precedes model fitting, and nothing else.
+
+    Reads the data (columns, types, missing values, arms and their counts, the control and
+    the baseline, ids), prices every arm, encodes the features as step 1 will and checks
+    ``[solve] k`` against the candidate treatments: a config that passes does not fail in
+    ``coarseopt run`` for a reason found in the config or the data. Used by ``coarseopt run
+    --check``.
+
+    Returns
+    -------
+    dict
+        The data facts (rows read and used, arm counts), plus the number of treatments.
+    """
+    df, arms, control, info, truth, _ = load_data(cfg)
+    _economics(cfg, arms, truth)
+    exp = _experiment(cfg, df, control)
+    _check_k(cfg, exp)
+    return {**info, "treatments": _treatment_count(cfg, exp), "encoded_features": len(exp.feature_names)}
 
 
 # ---------------------------------------------------------------------------- steps
@@ -368,12 +600,13 @@ def _experiment(cfg: StudyConfig, df, control):
 
     cols = cfg.columns
     return co.Experiment(
-        df.reset_index(drop=True),
+        df,  # indexed by position in the study's data: profit rows keep it
         outcome=cols["outcome"],
         treatment=cols["treatment"],
         features=cols["features"],
         control=control,
         propensity=cols["propensity"] or None,
+        categorical_features=cols["categorical"],
     )
 
 
@@ -501,7 +734,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         cols = cfg.columns
         stages.start("loading data")
         df, arms, control, info, truth, source_rows = load_data(cfg)
-        study.source_rows = source_rows
+        study.source_rows, study.ids = source_rows, _ids(cfg, df)
         study.data_info, study.control = info, control
         study.split_method = cfg.split["method"]
         economics = _economics(cfg, arms, truth)
@@ -519,7 +752,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
             est, units = _crossfit(study, cfg, df, control, economics, stages, progress)
         else:
             est, units = _holdout(study, cfg, df, control, economics, stages, progress)
-        study.profit = est.profit
+        study.profit, study.learner = est.profit, _learner_used(cfg, est)
         study.treatments = list(est.profit.columns)
         study.features = list(est.features.columns)
         study.deployed = refit_on_all(cfg, df, control, economics)
@@ -653,6 +886,7 @@ def _predictor(est):
 
 
 def _learner_args(cfg: StudyConfig, exp):
+    _check_k(cfg, exp)
     learner = cfg.estimation["learner"]
     grid = cfg.estimation["grid"] or None
     if grid is not None and not exp.is_numeric:
@@ -707,10 +941,10 @@ def _solve_all(est: Any, cfg: StudyConfig, stages: "_Stages", progress: bool | N
             problem = est.to_problem(k, **shares)
         except ValueError as exc:  # shares that cannot add up for this k
             raise ConfigError(f"[solve] min_share / max_share with k={k}: {_one_line(exc)}") from None
-        res = co.solve(
+        res = certify_optimum(problem, co.solve(
             problem, cfg.solve["solver"], time_limit=time_limit, seed=cfg.solve["seed"],
             progress=progress, **cfg.solve["options"],
-        )
+        ))
         if not res.has_solution:
             raise CoarseoptError(
                 f"solver {cfg.solve['solver']!r} found no solution for k={k} (status {res.status}). {res.message}"
@@ -880,20 +1114,34 @@ def check_output_dir(out_dir: str | Path, force: bool = False) -> Path:
     return out
 
 
+def offered_with_customers(res: Any) -> list[tuple[Any, float]]:
+    """``(label, share)`` of the offered treatments that some customer gets (a solver may
+    return an offered treatment that no customer is assigned to: it is not offered)."""
+    return [(lab, float(sh)) for lab, sh in zip(res.offered_labels, res.shares) if sh > 0]
+
+
+def profit_unit(cfg: StudyConfig) -> str:
+    """What one unit of the study's profit is, in words."""
+    return f"profit per customer, in the units of \"{cfg.columns['outcome']}\" (margin x outcome - cost)"
+
+
 def _summary_dict(study: Study) -> dict:
     results = {}
     for k, res in study.results.items():
+        offered = offered_with_customers(res)
+        n = int(np.asarray(res.assignment).size)
         results[str(k)] = {
             "k": k,
             "solver": res.solver,
             "status": res.status,
             "objective": res.objective,
+            "objective_per_customer": res.objective / n if n else None,
             "bound": res.bound,
             "gap": res.gap,
             "recovery": res.recovery,
             "full_profit": res.full_profit,
-            "offered": [_jsonable(x) for x in res.offered_labels],
-            "shares": [float(s) for s in res.shares],
+            "offered": [_jsonable(lab) for lab, _ in offered],
+            "shares": [sh for _, sh in offered],
             "wall_time": res.wall_time,
             "message": res.message,
             "rules": study.rules.get(k),
@@ -901,6 +1149,14 @@ def _summary_dict(study: Study) -> dict:
     return {
         "source": study.config.source,
         "data": study.data_info,
+        "learner": study.learner,
+        "units": {
+            "value": profit_unit(study.config),
+            "lift": "difference in " + profit_unit(study.config) + " to the baseline policy",
+            "objective": "total estimated incremental profit over the training customers (sum, not per customer)",
+        },
+        "id_column": study.config.columns["id"] or None,
+        "evaluation_covariates": [str(c) for c in evaluation_covariates(study.config, study.features)],
         "treatments": [_jsonable(t) for t in study.treatments],
         "control": _jsonable(study.control),
         "split": study.split_method,
@@ -956,23 +1212,25 @@ def _write_files(study: Study, tmp: Path) -> list[str]:
     segs = {
         str(k): {
             "k": k,
-            "offered": [_jsonable(x) for x in study.results[k].offered_labels],
-            "segments": study.segments[k],
+            "offered": [_jsonable(lab) for lab, _ in offered_with_customers(study.results[k])],
+            "segments": [seg for seg in study.segments[k] if seg.get("count", 1) > 0],
         }
         for k in study.results
     }
     dump("segments.json", segs)
+    assignment = _with_ids(study, study.assignment)
     if cfg.output["assignment_format"] == "csv":
-        study.assignment.to_csv(tmp / "assignment.csv", index=False)
+        assignment.to_csv(tmp / "assignment.csv", index=False)
         files.append("assignment.csv")
     else:
-        study.assignment.to_parquet(tmp / "assignment.parquet", index=False)
+        assignment.to_parquet(tmp / "assignment.parquet", index=False)
         files.append("assignment.parquet")
-    study.evaluation.to_csv(tmp / "evaluation.csv", index=False)
+    evaluation_table(study).to_csv(tmp / "evaluation.csv", index=False)
     files.append("evaluation.csv")
     profit = study.profit.copy()
     profit.columns = [str(c) for c in profit.columns]
-    profit.to_parquet(tmp / "profit.parquet", index=False)
+    profit.index = _row_labels(study, profit.index)
+    profit.to_parquet(tmp / "profit.parquet", index=True)
     files.append("profit.parquet")
     (tmp / "config.toml").write_text(
         "# The configuration this study ran with (every key filled in).\n" + dump_toml(cfg.as_dict()),
@@ -985,6 +1243,45 @@ def _write_files(study: Study, tmp: Path) -> list[str]:
         write_report(study, tmp / "report.html")
         files.append("report.html")
     return files
+
+
+def _with_ids(study: Study, assignment):
+    """The assignment with the customer ids as its first column (one row per customer)."""
+    if study.ids is None or assignment is None:
+        return assignment
+    if len(assignment) != len(study.ids):
+        raise RuntimeError(f"internal: {len(assignment)} assignment rows for {len(study.ids)} ids")
+    name = study.config.columns["id"]
+    return assignment.drop(columns=[name], errors="ignore").assign(**{name: study.ids})[
+        [name] + [c for c in assignment.columns if c != name]]
+
+
+def _row_labels(study: Study, index):
+    """Labels of profit rows (positions in the study's data): the customer ids, else ``row``."""
+    import pandas as pd
+
+    rows = np.asarray(index, dtype=np.int64)
+    if study.ids is None:
+        return pd.Index(rows, name="row")
+    return pd.Index(study.ids[rows], name=study.config.columns["id"])
+
+
+def evaluation_table(study: Study):
+    """``study.evaluation`` as written to ``evaluation.csv``: ``k`` an integer (empty for
+    policies that are not a choice of k), ``lift_over`` naming the policy every lift is
+    measured against, and ``unit`` saying what the values are."""
+    import pandas as pd
+
+    table = study.evaluation.copy()
+    if "k" in table:
+        table["k"] = pd.array([None if pd.isna(v) else int(v) for v in table["k"]], dtype="Int64")
+    base = study.config.evaluation["baseline"]
+    base_name = "control" if base == "control" else f"everyone: {base}"
+    if "lift" in table:
+        at = list(table.columns).index("lift")
+        table.insert(at, "lift_over", [("" if p == base_name else base_name) for p in table["policy"]])
+    table["unit"] = profit_unit(study.config)
+    return table
 
 
 def write_outputs(study: Study, out_dir: str | Path, *, force: bool = False) -> Path:

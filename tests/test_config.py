@@ -107,11 +107,15 @@ def test_missing_data_file_names_key_and_resolved_path(tmp_path):
     assert str(tmp_path / "missing.csv") in str(info.value)
 
 
+#: The columns a config on the user's own file must name (they have no default then).
+OWN_COLUMNS = '[columns]\noutcome = "y"\ntreatment = "t"\nfeatures = ["x"]\n'
+
+
 def test_relative_data_path_resolves_against_the_config(tmp_path):
     sub = tmp_path / "conf"
     sub.mkdir()
     (sub / "exp.csv").write_text("y,t,x\n1,a,2\n", encoding="utf-8")
-    cfg = load_config(_write(sub, "[data]\npath = \"exp.csv\"\n"), check_solver=False)
+    cfg = load_config(_write(sub, "[data]\npath = \"exp.csv\"\n" + OWN_COLUMNS), check_solver=False)
     assert cfg.data_path == sub.resolve() / "exp.csv"
     assert cfg.data["format"] == "csv"
     assert cfg.data["dataset"] == ""
@@ -121,7 +125,8 @@ def test_unknown_extension_needs_a_format(tmp_path):
     (tmp_path / "exp.txt").write_text("y\n1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"\[data\] path = \"exp.txt\": cannot tell the format"):
         load_config(_write(tmp_path, "[data]\npath = \"exp.txt\"\n"), check_solver=False)
-    cfg = load_config(_write(tmp_path, "[data]\npath = \"exp.txt\"\nformat = \"csv\"\n"), check_solver=False)
+    cfg = load_config(_write(tmp_path, "[data]\npath = \"exp.txt\"\nformat = \"csv\"\n" + OWN_COLUMNS),
+                      check_solver=False)
     assert cfg.data["format"] == "csv"
 
 
@@ -181,8 +186,11 @@ def test_overrides(tmp_path):
 
 def test_data_path_override_replaces_the_bundled_dataset(tmp_path):
     (tmp_path / "exp.parquet").write_bytes(b"")
-    cfg = load_config(None, overrides=[("data.path", str(tmp_path / "exp.parquet"))], check_solver=False)
+    own = [("columns.outcome", "y"), ("columns.treatment", "t"), ("columns.features", ["x"])]
+    cfg = load_config(None, overrides=[("data.path", str(tmp_path / "exp.parquet"))] + own, check_solver=False)
     assert cfg.data["dataset"] == "" and cfg.data["format"] == "parquet"
+    # nothing of the bundled study leaks into a study on the user's file
+    assert cfg.columns["control"] == "" and cfg.economics["cost"] == 0.0 and cfg.economics["margin"] == 1.0
 
 
 def test_dump_toml_round_trips(tmp_path):

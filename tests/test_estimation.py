@@ -129,7 +129,7 @@ def test_economics_numeric_levels_interpolate_and_level_cost():
         ({"margin": "high"}, ["a"], False, "'margin' parameter"),
         ({"cost": {"zzz": 1.0}}, ["a", "ctrl"], False, "arm\\(s\\) \\['zzz'\\]"),
         ({"proportional_cost": "level"}, ["a", "ctrl"], False, "numeric treatment levels"),
-        ({"margin": {0.0: 1.0}}, [0.0, 0.2], True, "needed at"),
+        ({"margin": {0.0: 1.0}}, [0.0, 0.2], True, r"not for level\(s\) \[0.2\]"),
         ({"proportional_cost": "depth"}, [0.0], True, "'proportional_cost' parameter"),
     ],
 )

@@ -26,9 +26,10 @@ class Economics:
     and the *incremental* profit reported by :func:`estimate_profit` is
     ``pi(t, y_hat(t)) - pi(control, y_hat(control))``: what offering ``t`` instead of the
     control earns. Each term is a number (the same for every treatment), a mapping from arm
-    (label or level) to a number (arms left out get 0 for costs), or a function of the
-    numeric level. With numeric levels a mapping is interpolated linearly between its keys,
-    so costs are defined on a grid finer than the arms.
+    (label or level) to a number (labelled arms left out get 0 for costs), or a function of
+    the numeric level. With numeric levels a mapping is interpolated linearly between its
+    keys, so costs are defined on a grid finer than the arms, and it must reach every level:
+    a level outside its keys is an error naming the level, never a free treatment.
 
     Parameters
     ----------
@@ -115,17 +116,15 @@ class Economics:
             order = np.argsort(keys)
             keys, vals = keys[order], vals[order]
             t = np.asarray(treatments, dtype=np.float64)
-            if name != "margin":  # costs of arms left out are 0
-                return np.array([vals[np.isclose(keys, x)][0] if np.isclose(keys, x).any()
-                                 else (np.interp(x, keys, vals) if keys[0] <= x <= keys[-1] else default)
-                                 for x in t])
             outside = t[(t < keys[0] - 1e-12) | (t > keys[-1] + 1e-12)]
-            if outside.size:
+            if outside.size:  # a cost left out would be 0: the deepest discount free
                 raise EconomicsError(
-                    f"'margin' is given for levels {keys.tolist()} but is needed at {outside.tolist()[:10]}; "
-                    "cover every level (or pass a number or a function of the level)."
+                    f"'{name}' is given for levels {keys.tolist()} but not for level(s) {outside.tolist()[:10]}; "
+                    f"cover every level{' (0 for a level that costs nothing)' if name != 'margin' else ''}, "
+                    "or pass a number or a function of the level."
                 )
-            return np.interp(t, keys, vals)
+            exact = [np.flatnonzero(np.isclose(keys, x)) for x in t]
+            return np.array([vals[e[0]] if e.size else np.interp(x, keys, vals) for e, x in zip(exact, t)])
         unknown = [k for k in value if k not in list(treatments)]
         if unknown and strict:
             raise EconomicsError(

@@ -50,6 +50,11 @@ class Experiment:
     categorical : {"onehot", "error"}, default="onehot"
         What to do with non-numeric features: one-hot encode them, or raise an error that
         names them.
+    categorical_features : sequence of str, optional
+        Features to one-hot encode whatever their type (codes such as a numeric region or
+        a zip code). A text feature whose entries are mostly numbers is refused unless it is
+        listed here: a few stray entries (``"n/a"``, ``"12,5"``) would otherwise turn a number
+        into one 0/1 column per distinct value.
 
     Attributes
     ----------
@@ -93,6 +98,7 @@ class Experiment:
         propensity: str | None = None,
         arms: Sequence[Any] | None = None,
         categorical: str = "onehot",
+        categorical_features: Sequence[str] = (),
     ) -> None:
         if not isinstance(data, pd.DataFrame):
             raise ExperimentError(
@@ -112,6 +118,7 @@ class Experiment:
         self.features = self._check_features(features)
         self.propensity = None if propensity is None else self._check_column("propensity", propensity)
         self.categorical = categorical
+        self.categorical_features = self._check_categorical_features(categorical_features)
         self.n = len(data)
 
         self.y = self._check_outcome()
@@ -134,12 +141,7 @@ class Experiment:
         return column
 
     def _check_features(self, features: Any) -> list:
-        if isinstance(features, str) or features is None:
-            raise ExperimentError(
-                f"'features' must be a list of column names; got {describe(features)}. "
-                "For one feature write features=['name']."
-            )
-        features = list(features)
+        features = _names("features", features)
         if not features:
             raise ExperimentError("'features' is empty; personalization needs at least one feature column.")
         missing = [f for f in features if f not in self.data.columns]
@@ -156,6 +158,16 @@ class Experiment:
                 f"'features' must not contain the outcome or treatment column; found {sorted(map(str, used))}."
             )
         return features
+
+    def _check_categorical_features(self, names: Any) -> list:
+        names = _names("categorical_features", names)
+        unknown = [f for f in names if f not in self.features]
+        if unknown:
+            raise ExperimentError(
+                f"'categorical_features' names column(s) {unknown[:10]} that are not in 'features' "
+                f"({self.features[:30]}); list them in 'features' too."
+            )
+        return names
 
     def _check_outcome(self) -> np.ndarray:
         col = self.data[self.outcome]
@@ -271,6 +283,9 @@ class Experiment:
             numeric = pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
             if _fit:
                 numeric = numeric and not isinstance(col.dtype, pd.CategoricalDtype)
+                numeric = numeric and f not in self.categorical_features
+                if not numeric and f not in self.categorical_features:
+                    _refuse_numeric_text(f, col)
                 if not numeric and self.categorical == "error":
                     raise ExperimentError(
                         f"Feature {f!r} is not numeric (dtype {col.dtype}). Encode it first "
@@ -344,3 +359,36 @@ class Experiment:
             f"Experiment(n={self.n}, outcome={self.outcome!r}, treatment={self.treatment!r}, "
             f"{kind}={list(self.arms)}, control={self.control!r}, features={len(self.feature_names)})"
         )
+
+
+def _names(argument: str, value: Any) -> list:
+    """A list of column names (a lone string or None is refused, not split into letters)."""
+    if isinstance(value, str) or value is None:
+        raise ExperimentError(
+            f"'{argument}' must be a list of column names; got {describe(value)}. "
+            f"For one column write {argument}=['name']."
+        )
+    return list(value)
+
+
+def _refuse_numeric_text(name: Any, col: pd.Series) -> None:
+    """A text feature whose entries are mostly numbers is a number with stray entries."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return
+    values = col.dropna()
+    if not len(values):
+        return
+    parsed = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+    share = float(parsed.notna().mean())
+    if share < 0.5:
+        return
+    bad = pd.unique(values[parsed.isna()].astype(str))
+    shown = ", ".join(repr(v) for v in bad[:5])
+    what = (f"{len(values) - int(parsed.notna().sum())} entries are not numbers (first: {shown})" if len(bad)
+            else "every entry is a number stored as text")
+    raise ExperimentError(
+        f"Feature {name!r} looks numeric ({100 * share:.1f}% of its entries are numbers) but is text: {what}. "
+        f"One-hot encoding it would make one column per distinct value. Fix those entries (e.g. "
+        f"pandas.to_numeric(df[{name!r}], errors='coerce') and impute), or, if it is a code, declare it "
+        f"categorical (categorical_features=[{name!r}]; in a study config [columns] categorical = [\"{name}\"])."
+    )

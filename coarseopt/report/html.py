@@ -155,7 +155,7 @@ def _recommendation(study: Any) -> str:
     segs = "".join(
         f"<li><b>{_e(seg['treatment'])}</b> to everyone.</li>" if seg["share"] >= 1.0 else
         f"<li><b>{_e(seg['treatment'])}</b> to {_pct(seg['share'])} of customers: {_who(seg)}.</li>"
-        for seg in study.segments[k]
+        for seg in study.segments[k] if seg["count"] > 0
     )
     lo, hi = row.get("lift_sim_ci_low"), row.get("lift_sim_ci_high")
     n_k = int(study.evaluation["policy"].str.startswith("k=").sum())
@@ -267,7 +267,9 @@ def build_html(study: Any) -> str:
         + (f"(cross-fitted, {cfg.split['folds']} folds) · " if getattr(study, "split_method", "") == "crossfit"
            else f"({len(study.train_index):,} for training, {len(study.test_index):,} held out) · ")
         + f"treatments: {', '.join(_e(t) for t in study.treatments)} (control: {_e(study.control)}) · "
-        f"solver: <code>{_e(cfg.solve['solver'])}</code> · config: {_e(cfg.source)}</p>",
+        f"solver: <code>{_e(cfg.solve['solver'])}</code> · "
+        + (f"learner: {_e(study.learner)} · " if getattr(study, "learner", "") else "")
+        + f"config: {_e(cfg.source)}</p>",
         _recommendation(study),
         _heterogeneity_section(study),
     ]
@@ -355,7 +357,7 @@ def build_html(study: Any) -> str:
     rows = []
     for k, res in study.results.items():
         rows.append([
-            f"k={k}", ", ".join(f"{_e(l)} ({_pct(s)})" for l, s in zip(res.offered_labels, res.shares)),
+            f"k={k}", ", ".join(f"{_e(l)} ({_pct(s)})" for l, s in zip(res.offered_labels, res.shares) if s > 0),
             _e(res.status), _num(res.objective, 6), _num(res.bound, 6),
             _pct(res.gap, 3) if res.gap is not None else "–", _pct(res.recovery), f"{res.wall_time:.2f} s",
         ])
@@ -365,7 +367,7 @@ def build_html(study: Any) -> str:
         "most profitable offered one, by the cross-fitted profit estimates. <i>Recovery</i>: the share of "
         "full personalization's estimated profit captured; <i>bound</i> / <i>gap</i>: a proven upper bound "
         "and the distance to it, where the solver proves one (status <i>optimal</i> means proven).</p>",
-        _table(["k", "offered (share)", "status", "objective", "bound", "gap", "recovery", "time"], rows),
+        _table(["k", "offered (share)", "status", "objective (total)", "bound", "gap", "recovery", "time"], rows),
         _img(plots.recovery_figure(study), "recovery versus k"),
         _img(plots.segment_sizes_figure(study), "segment sizes per k"),
     ]
@@ -376,7 +378,7 @@ def build_html(study: Any) -> str:
                  "the features that set the segment apart most. Mean profit: estimated incremental profit "
                  "per customer of the segment under each treatment.</p>")
     for k in study.results:
-        segs = study.segments[k]
+        segs = [s for s in study.segments[k] if s["count"] > 0]
         parts.append(f"<h3>k = {k}</h3>")
         if study.recommended_k == k or len(study.results) <= 3:
             if segs and segs[0]["profile"]:

@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..config import evaluation_covariates
+
 __all__ = ["Unit", "unit_policies", "evaluate_units", "BETWEEN_ARMS"]
 
 #: Cross-fitted study: the variance counts the fold policies' differences (Imai & Li); False:
@@ -159,7 +161,7 @@ def evaluate_units(
         action = np.asarray(exp.arms, dtype=object)[exp.arm_index]
         prop = exp.propensity_received if exp.propensity is not None else None
         folds.append(EvaluationFold(y=realized(exp), action=action, policies=pols, propensity=prop,
-                                    X=exp.X.to_numpy()))
+                                    X=exp.X[evaluation_covariates(cfg, exp.X.columns)].to_numpy()))
         for name, pol in pols.items():
             if not set(pol.tolist()) <= arm_labels:
                 skip[name] = BETWEEN_ARMS
@@ -174,7 +176,8 @@ def evaluate_units(
         raw = stack([EvaluationFold(
             y=u.experiment.y, action=np.asarray(u.experiment.arms, dtype=np.float64)[u.experiment.arm_index],
             policies=pols, propensity=u.experiment.propensity_received if u.experiment.propensity is not None else None,
-            X=u.experiment.X.to_numpy()) for u, pols in zip(units, policies)])
+            X=u.experiment.X[evaluation_covariates(cfg, u.experiment.X.columns)].to_numpy())
+            for u, pols in zip(units, policies)])
         arm_levels = np.sort(np.asarray([float(a) for a in arm_labels]))
         check_shape(raw, arm_levels, shape)
         for name in [n for n, why in skip.items() if why == BETWEEN_ARMS]:
