@@ -29,18 +29,18 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_INTERNAL", "EXIT_USAGE"]
+from .commands.common import (
+    EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError, arg_of, atomic_table, finite, json_default, looks_like_id,
+    no_column, one_line, parse_k, parse_options, progress_of, read_table_arg, say,
+)
+from .commands.evaluate import cmd_evaluate
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_INTERNAL", "EXIT_USAGE", "UsageError"]
+
 
 log = logging.getLogger("coarseopt")
 
 
-class UsageError(Exception):
-    """Bad command-line input found after parsing (exit 2, one line)."""
-
-
-# ---------------------------------------------------------------------------- parser
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and exit code 2)."""
 
@@ -195,93 +195,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     res = apply_policy(args.run_dir, args.data, args.out, k=args.k, id_column=args.id, profit=args.profit,
                        using="rules" if args.rules else "model", unseen=args.unseen, force=args.force,
-                       chunksize=args.chunksize or DEFAULT_CHUNKSIZE, progress=_progress(args))
+                       chunksize=args.chunksize or DEFAULT_CHUNKSIZE, progress=progress_of(args))
     shares = ", ".join(f"{lab} {100 * c / max(1, res['rows']):.1f}%" for lab, c in sorted(res["counts"].items()))
-    _say(args, f"assigned {res['rows']:,} customers (k={res['k']}: {shares}) in "
+    say(args, f"assigned {res['rows']:,} customers (k={res['k']}: {shares}) in "
                f"{time.perf_counter() - start:.1f} s -> {res['out']}")
     return EXIT_OK
-
-
-# ---------------------------------------------------------------------------- helpers
-def _flag(args: argparse.Namespace, name: str, default: Any = False) -> Any:
-    return getattr(args, name, default)
-
-
-def _progress(args: argparse.Namespace) -> bool | None:
-    return False if _flag(args, "quiet") else None
-
-
-def _say(args: argparse.Namespace, text: str = "") -> None:
-    if not _flag(args, "quiet"):
-        print(text, flush=True)
-
-
-def _read_table(path: str, what: str, sep: str = ","):
-    from .tabular import format_of, read_table
-
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"{what} {path!r}: no such file.")
-    if not p.is_file():
-        raise UsageError(f"{what} {path!r}: not a file.")
-    fmt = format_of(p)
-    if fmt is None:
-        raise UsageError(
-            f"{what} {path!r}: expected a .csv (also .csv.gz, .csv.bz2, .csv.zip, .csv.xz) or .parquet file; "
-            f"got {''.join(p.suffixes) or 'no extension'}."
-        )
-    try:
-        return read_table(p, fmt, sep=sep)
-    except Exception as exc:  # the user's file: report the parser's reason in one line
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"{what} {path!r}: cannot be read: {first}") from None
-
-
-def _no_column(flag: str, column: str, df, path: str) -> UsageError:
-    from .tabular import separator_hint
-
-    return UsageError(
-        f"{flag} {column!r}: no such column in {path!r}; columns: {_columns(df)}."
-        + separator_hint(df.columns, "pass --sep")
-    )
-
-
-def _parse_options(items: list[str], flag: str) -> dict:
-    from .config import ConfigError, parse_override
-
-    out = {}
-    for item in items:
-        try:
-            key, value = parse_override(item)
-        except ConfigError:
-            raise UsageError(f"{flag} {item!r}: expected NAME=VALUE.") from None
-        out[key] = value
-    return out
-
-
-def _parse_k(values: list[str]) -> list[int]:
-    ks: list[int] = []
-    for v in values:
-        for part in v.split(","):
-            part = part.strip()
-            try:
-                k = int(part)
-            except ValueError:
-                raise UsageError(f"-k {part!r}: must be an integer >= 1.") from None
-            if k < 1:
-                raise UsageError(f"-k {k}: must be an integer >= 1 (the number of treatments to offer).")
-            ks.append(k)
-    return sorted(set(ks))
-
-
-def _columns(df) -> str:
-    names = [str(c) for c in df.columns]
-    return ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
 
 
 # ---------------------------------------------------------------------------- commands
@@ -301,8 +219,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.check:
         info = check_study(cfg)
         arms = ", ".join(f"{a} ({n:,})" for a, n in info["arms"].items())
-        _say(args, f"config {cfg.source}: OK")
-        _say(args, f"  data {info['source']}: {info['rows_used']:,} customers; arms (customers): {arms}; "
+        say(args, f"config {cfg.source}: OK")
+        say(args, f"  data {info['source']}: {info['rows_used']:,} customers; arms (customers): {arms}; "
                    f"{info['treatments']} candidate treatments; {len(info['features'])} features "
                    f"({info['encoded_features']} columns once encoded)")
         try:
@@ -310,13 +228,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         except OutputError:  # an --out the user named is checked; the default one only noted
             if args.out or (out.exists() and not out.is_dir()):
                 raise
-            _say(args, f"  note: the default output directory {out} exists and is not empty: 'coarseopt run' "
+            say(args, f"  note: the default output directory {out} exists and is not empty: 'coarseopt run' "
                        "needs --force to replace it, or another --out")
         return EXIT_OK
     check_output_dir(out, args.force)
     start = time.perf_counter()
     log.info("running study %s into %s", cfg.source, out)
-    study = run_study(cfg, progress=_progress(args))
+    study = run_study(cfg, progress=progress_of(args))
     write_outputs(study, out, force=args.force)
     _print_study(args, study, out, time.perf_counter() - start)
     return EXIT_OK
@@ -335,7 +253,7 @@ def _beats_baseline(row: Any) -> bool:
 def _print_study(args: argparse.Namespace, study: Any, out: Path, seconds: float) -> None:
     from .pipeline import offered_with_customers, profit_unit
 
-    if _flag(args, "quiet"):
+    if arg_of(args, "quiet"):
         return
     cfg = study.config
     info = study.data_info
@@ -376,32 +294,13 @@ def _print_study(args: argparse.Namespace, study: Any, out: Path, seconds: float
           f"assignment.{cfg.output['assignment_format']}, evaluation.csv) in {seconds:.1f} s")
 
 
-_ID_NAMES = ("id", "index", "key", "uuid", "row", "unnamed: 0")
-
-
-def _looks_like_id(name: Any, col) -> bool:
-    """An integer column, unique per row, named like an id (``customer_id``, ``ID``, ``index``)
-    or numbering the rows (0..n-1 or 1..n)."""
-    import numpy as np
-    import pandas as pd
-
-    if not pd.api.types.is_integer_dtype(col) or pd.api.types.is_bool_dtype(col) or not col.is_unique:
-        return False
-    low = str(name).strip().lower()
-    named = low in _ID_NAMES or low.endswith(("_id", " id", "-id", ".id", "_key", "_no", "_number")) or str(
-        name).endswith(("Id", "ID"))
-    values = np.sort(col.to_numpy())
-    numbering = len(values) > 1 and values[-1] - values[0] == len(values) - 1 and values[0] in (0, 1)
-    return named or numbering
-
-
 def _profit_matrix(df, index: str | None, treatments: str | None, path: str):
     import pandas as pd
 
     ids = None
     if index is not None:
         if index not in df.columns:
-            raise _no_column("--index", index, df, path)
+            raise no_column("--index", index, df, path)
         ids = df[index]
         df = df.drop(columns=[index])
     if treatments is not None:
@@ -410,10 +309,10 @@ def _profit_matrix(df, index: str | None, treatments: str | None, path: str):
             raise UsageError("--treatments: name at least one column (comma-separated).")
         for c in names:
             if c not in df.columns:
-                raise _no_column("--treatments", c, df, path)
+                raise no_column("--treatments", c, df, path)
         df = df[names]
     else:
-        idlike = [str(c) for c in df.columns if _looks_like_id(c, df[c])]
+        idlike = [str(c) for c in df.columns if looks_like_id(c, df[c])]
         if idlike:
             raise UsageError(
                 f"profit file {path!r}: column {idlike[0]!r} looks like a customer id (integers, one per row), not "
@@ -448,8 +347,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from .exceptions import OptionError, UnknownSolverError
     from .pipeline import certify_optimum, offered_with_customers
 
-    ks = _parse_k(args.k)
-    options = _parse_options(args.options, "--option")
+    ks = parse_k(args.k)
+    options = parse_options(args.options, "--option")
     if args.time_limit is not None and not (args.time_limit > 0 and math.isfinite(args.time_limit)):
         raise UsageError(f"--time-limit {args.time_limit}: must be a positive number of seconds.")
     try:
@@ -462,14 +361,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
     try:
         cls.check_options(options)
     except OptionError as exc:
-        raise UsageError(f"--option: {_one_line(exc)}") from None
+        raise UsageError(f"--option: {one_line(exc)}") from None
     if args.out:
         out = Path(args.out)
         if out.suffix.lower() not in (".csv", ".parquet"):
             raise UsageError(f"--out {args.out!r}: name a .csv or .parquet file.")
         if out.exists() and not args.force:
             raise UsageError(f"--out {args.out!r}: the file exists; pass --force to overwrite it.")
-    df = _read_table(args.profit, "profit file", sep=args.sep)
+    df = read_table_arg(args.profit, "profit file", sep=args.sep)
     profit = _profit_matrix(df, args.index, args.treatments, args.profit)
     m = profit.shape[1]
     if ks[-1] > m:
@@ -484,21 +383,21 @@ def cmd_solve(args: argparse.Namespace) -> int:
         log.info("solving k=%d with %s", k, args.solver)
         problem = base.with_k(k)
         results[k] = certify_optimum(problem, co.solve(problem, args.solver, time_limit=args.time_limit,
-                                                             seed=args.seed, progress=_progress(args), **options))
+                                                             seed=args.seed, progress=progress_of(args), **options))
 
     if args.json:
         payload = []
         for k, r in results.items():
             offered = offered_with_customers(r)
             payload.append({
-                "k": k, "solver": r.solver, "status": r.status, "objective": _finite(r.objective),
-                "objective_per_customer": _finite(r.objective / base.n), "bound": _finite(r.bound),
-                "gap": _finite(r.gap), "recovery": _finite(r.recovery),
+                "k": k, "solver": r.solver, "status": r.status, "objective": finite(r.objective),
+                "objective_per_customer": finite(r.objective / base.n), "bound": finite(r.bound),
+                "gap": finite(r.gap), "recovery": finite(r.recovery),
                 "offered": [str(lab) for lab, _ in offered], "shares": [s for _, s in offered],
                 "wall_time": r.wall_time,
             })
         print(json.dumps(payload, indent=2))
-    elif not _flag(args, "quiet"):
+    elif not arg_of(args, "quiet"):
         print(f"profit: {base.n:,} customers x {base.m} treatments ({args.profit}); the objective is the total "
               "over all customers, in the profit file's units")
         for k, r in results.items():
@@ -509,7 +408,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
             table[f"treatment_k{k}"] = np.asarray(r.assignment_series(labels=True).to_numpy(), dtype=object).astype(str)
         keep = args.index is not None or profit.index.name is not None
         table = table.reset_index() if keep else table.reset_index(drop=True)
-        _atomic_table(table, Path(args.out))
+        atomic_table(table, Path(args.out))
         log.info("wrote %s", args.out)
     return EXIT_OK
 
@@ -530,248 +429,6 @@ def _solve_text(r: Any, n: int) -> str:
     if r.message:
         lines.append(r.message)
     return "\n".join(lines)
-
-
-def _finite(v: Any) -> Any:
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def _atomic_table(df, path: Path) -> None:
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        if path.suffix.lower() == ".csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _policy(value: str, column: str | None, data, data_path: str, flag: str, sep: str = ","):
-    p = Path(value)
-    if p.is_file():
-        df = _read_table(value, flag, sep=sep)
-        if len(df) != len(data):
-            raise UsageError(
-                f"{flag} {value!r}: has {len(df)} rows; the data has {len(data)} (one per customer, same order)."
-            )
-        if column is not None:
-            if column not in df.columns:
-                raise UsageError(
-                    f"--column-{flag[-1]} {column!r}: no such column in {value!r}; columns: {_columns(df)}."
-                )
-            return df[column].to_numpy(dtype=object)
-        candidates = [c for c in df.columns
-                      if c not in ("row", "split", "id", "index") and not _looks_like_id(c, df[c])]
-        if len(candidates) == 1:
-            return df[candidates[0]].to_numpy(dtype=object)
-        if "treatment" in df.columns:
-            return df["treatment"].to_numpy(dtype=object)
-        raise UsageError(
-            f"{flag} {value!r}: several columns ({', '.join(map(str, candidates[:8]))}); pick one with "
-            f"--column-{flag[-1]}."
-        )
-    if value in data.columns:
-        return data[value].to_numpy(dtype=object)
-    raise UsageError(f"{flag} {value!r}: neither a file nor a column of {data_path!r}.")
-
-
-def _same_type(policy, action):
-    """Cast policy labels to the type of the received actions (a CSV may read '1' as 1)."""
-    import numpy as np
-
-    kinds = {type(a) for a in action[:1000]}
-    if all(isinstance(a, str) for a in action[:1000]):
-        return np.array([str(x) for x in policy], dtype=object)
-    if kinds and all(isinstance(a, (int, float, np.integer, np.floating)) for a in action[:1000]):
-        try:
-            return np.array([float(x) for x in policy], dtype=float).astype(np.asarray(action).dtype)
-        except (TypeError, ValueError):
-            return policy
-    return policy
-
-
-def _names(text: str, flag: str) -> list[str]:
-    names = [c.strip() for c in text.split(",") if c.strip()]
-    if not names:
-        raise UsageError(f"{flag} {text!r}: name at least one column (comma-separated).")
-    return names
-
-
-def _per_action(text: str, flag: str, actions: list) -> Any:
-    """``--margin`` / ``--cost``: a number, or ``ARM=VALUE,ARM=VALUE`` keyed by actions."""
-    from .pipeline import _match_label
-
-    try:
-        value = float(text)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(value) or value < 0:
-            raise UsageError(f"{flag} {text}: must be a finite number >= 0.")
-        return value
-    out = {}
-    for part in text.split(","):
-        name, eq, val = part.partition("=")
-        try:
-            number = float(val)
-        except ValueError:
-            number = float("nan")
-        if not eq or not math.isfinite(number) or number < 0:
-            raise UsageError(f"{flag} {text!r}: expected a number >= 0, or ACTION=VALUE,ACTION=VALUE,...")
-        action = _match_label(name.strip(), actions)
-        if action is None:
-            raise UsageError(
-                f"{flag}: {name.strip()!r} is not an action of the data; actions: {', '.join(map(str, actions))}."
-            )
-        out[action] = number
-    return out
-
-
-def _profit_of(args: argparse.Namespace, y, action) -> Any:
-    """The outcome as profit: ``margin * outcome - cost`` of the action received."""
-    import numpy as np
-
-    import coarseopt as co
-
-    from .pipeline import _sort_key
-
-    actions = sorted(set(action.tolist()), key=_sort_key)
-    numeric = all(isinstance(a, (int, float, np.integer, np.floating)) for a in actions)
-    margin = 1.0 if args.margin is None else _per_action(args.margin, "--margin", actions)
-    cost = 0.0 if args.cost is None else _per_action(args.cost, "--cost", actions)
-    try:
-        a, c = co.Economics(margin=margin, cost=cost).unit_value(actions, numeric=numeric)
-    except ValueError as exc:
-        raise UsageError(f"--margin / --cost: {_one_line(exc)}") from None
-    pos = {lab: j for j, lab in enumerate(actions)}
-    j = np.array([pos[x] for x in action.tolist()])
-    return a[j] * y - c[j]
-
-
-def _covariates(args: argparse.Namespace, data, taken: set) -> list[str]:
-    import pandas as pd
-
-    if args.covariates is None:
-        if args.method in ("regression", "dr"):
-            raise UsageError(
-                f"--method {args.method}: name the covariates with --covariates COL,COL,... (columns known before "
-                "the treatment, e.g. the features of the study; never an outcome or an id)."
-            )
-        return []
-    if args.method not in ("regression", "dr"):
-        raise UsageError(f"--covariates: only --method regression and dr use covariates; got --method {args.method}.")
-    names = _names(args.covariates, "--covariates")
-    for c in names:
-        if c not in data.columns:
-            raise _no_column("--covariates", c, data, args.data)
-        if c in taken:
-            raise UsageError(
-                f"--covariates {c!r}: is the outcome, action, propensity, assigned or a policy column; a covariate "
-                "must be known before the treatment."
-            )
-        if not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]):
-            raise UsageError(f"--covariates {c!r}: the column must be numeric (encode text columns first).")
-    if args.design == "rba" and args.propensity is None:
-        _refuse_imbalanced(data, names, args.action)
-    return names
-
-
-#: A covariate whose mean differs between the randomized actions at this p-value is refused.
-IMBALANCE_P = 1e-6
-
-
-def _refuse_imbalanced(data, names: list[str], action: str) -> None:
-    """In an experiment randomized without regard to the customer, a column known before the
-    treatment has the same distribution under every action; a column whose mean differs
-    beyond chance (one-way F test, p < :data:`IMBALANCE_P`) was measured after it."""
-    from scipy.stats import f_oneway
-
-    groups = data.groupby(action, sort=False)
-    if groups.ngroups < 2 or groups.size().min() < 2:
-        return
-    for c in names:
-        samples = [g[c].to_numpy(dtype=float) for _, g in groups]
-        if all(s.std() == 0 for s in samples):
-            continue
-        p = float(f_oneway(*samples).pvalue)
-        if p < IMBALANCE_P:
-            raise UsageError(
-                f"--covariates {c!r}: its mean differs between the actions received (F test p = {p:.2g}); in a "
-                "randomized experiment a column known before the treatment does not, so it looks measured after "
-                "the treatment (an outcome). Leave it out."
-            )
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    """``coarseopt evaluate``: compare two policies."""
-    import numpy as np
-    import pandas as pd
-
-    from . import evaluation as ev
-
-    if not (0 < args.alpha < 1):
-        raise UsageError(f"--alpha {args.alpha}: must be in (0, 1).")
-    data = _read_table(args.data, "data file", sep=args.sep)
-    for flag, col in (("--outcome", args.outcome), ("--action", args.action),
-                      ("--propensity", args.propensity), ("--assigned", args.assigned)):
-        if col is not None and col not in data.columns:
-            raise _no_column(flag, col, data, args.data)
-    if args.design == "rbp" and args.assigned is None:
-        raise UsageError("--design rbp: needs --assigned COLUMN (the policy each customer was assigned).")
-    taken = {args.outcome, args.action, args.propensity, args.assigned, args.policy_a, args.policy_b} - {None}
-    covariates = _covariates(args, data, taken)
-    used = [args.outcome, args.action] + [c for c in (args.propensity, args.assigned) if c] + covariates
-    nan = data[used].isna().sum()
-    nan = nan[nan > 0]
-    if len(nan):
-        raise UsageError(
-            f"data file {args.data!r}: column {str(nan.index[0])!r} has {int(nan.iloc[0])} missing value(s)."
-        )
-    if not pd.api.types.is_numeric_dtype(data[args.outcome]):
-        raise UsageError(f"--outcome {args.outcome!r}: the column must be numeric.")
-    action = data[args.action].to_numpy(dtype=object)
-    a = _same_type(_policy(args.policy_a, args.column_a, data, args.data, "--policy-a", args.sep), action)
-    b = _same_type(_policy(args.policy_b, args.column_b, data, args.data, "--policy-b", args.sep), action)
-    kwargs: dict[str, Any] = dict(design=args.design, method=args.method, alpha=args.alpha)
-    if args.propensity:
-        kwargs["propensity"] = data[args.propensity].to_numpy(dtype=float)
-    if args.assigned:
-        kwargs["assigned"] = data[args.assigned].to_numpy(dtype=object)
-    if covariates:
-        kwargs["X"] = data[covariates].to_numpy(dtype=float)
-    y = data[args.outcome].to_numpy(dtype=float)
-    economics = args.margin is not None or args.cost is not None
-    if economics:
-        y = _profit_of(args, y, np.asarray(action))
-    res = ev.compare_policies(y, np.asarray(action), a, b, **kwargs)
-    fields = {}
-    for key in ("estimate", "se", "ci_low", "ci_high", "p_value", "n", "n_disagree"):
-        v = getattr(res, key, None)
-        fields[key] = None if v is None else (int(v) if key in ("n", "n_disagree") else _finite(v))
-    unit = (f"profit per customer (margin x {args.outcome} - cost)" if economics
-            else f"{args.outcome} per customer")
-    fields.update(design=args.design, method=args.method, alpha=args.alpha, covariates=covariates, unit=unit)
-    if args.json:
-        print(json.dumps(fields, indent=2))
-    elif not _flag(args, "quiet"):
-        conf = f"{100 * (1 - args.alpha):.0f}%"
-        print(f"V(A) - V(B) = {fields['estimate']:.6g} {unit}  (se {fields['se']:.4g}, {conf} CI "
-              f"[{fields['ci_low']:.6g}, {fields['ci_high']:.6g}], p = {fields['p_value']:.4g})")
-        print(f"design {args.design}, method {args.method}: {fields['n']:,} customers, "
-              f"{fields['n_disagree']:,} where the policies disagree"
-              + (f"; covariates: {', '.join(covariates)}" if covariates else ""))
-    return EXIT_OK
 
 
 def _benchmark_module():
@@ -818,8 +475,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     for s in suites:
         if suites_known and s not in suites_known:
             raise UsageError(f"--suite {s!r}: unknown suite; available: {', '.join(suites_known)}.")
-    out = bench.run(suites, Path(args.out), quick=args.quick, progress=_progress(args))
-    _say(args, f"wrote {out}")
+    out = bench.run(suites, Path(args.out), quick=args.quick, progress=progress_of(args))
+    say(args, f"wrote {out}")
     return EXIT_OK
 
 
@@ -833,14 +490,14 @@ def cmd_solvers(args: argparse.Namespace) -> int:
         try:
             cls = co.get_solver(name)
         except Exception as exc:  # unavailable plugins are listed with the reason
-            entry.update(available=False, reason=_one_line(exc))
+            entry.update(available=False, reason=one_line(exc))
             rows.append(entry)
             continue
         doc = (cls.__doc__ or "").strip().splitlines()
         entry.update(
             available=True, exact=bool(cls.exact), supports_shares=bool(cls.supports_shares),
             summary=doc[0].replace("``", "") if doc else "",
-            options={k: {"default": _json_default(o.default), "doc": o.doc} for k, o in cls.options.items()},
+            options={k: {"default": json_default(o.default), "doc": o.doc} for k, o in cls.options.items()},
         )
         rows.append(entry)
     if args.json:
@@ -857,15 +514,6 @@ def cmd_solvers(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _json_default(v: Any) -> Any:
-    if v is None or isinstance(v, (bool, int, str)):
-        return v
-    if isinstance(v, float):
-        return v if math.isfinite(v) else str(v)
-    return str(v)
-
-
-# ---------------------------------------------------------------------------- main
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
@@ -892,9 +540,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``coarseopt`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    verbose = int(_flag(args, "verbose", 0) or 0)
+    verbose = int(arg_of(args, "verbose", 0) or 0)
     _setup_logging(verbose)
-    if _flag(args, "quiet") and not verbose:
+    if arg_of(args, "quiet") and not verbose:
         warnings.simplefilter("ignore")
     if not getattr(args, "command", None):
         parser.print_help()
@@ -910,11 +558,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _is_user_error(exc):
             if verbose:
                 traceback.print_exc()
-            print(f"coarseopt {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+            print(f"coarseopt {args.command}: error: {one_line(exc)}", file=sys.stderr)
             return EXIT_USAGE
         traceback.print_exc()
         print(
-            f"coarseopt {args.command}: internal error: {_one_line(exc)} (this is a bug; please report it "
+            f"coarseopt {args.command}: internal error: {one_line(exc)} (this is a bug; please report it "
             "with the traceback above)",
             file=sys.stderr,
         )

@@ -183,16 +183,17 @@ def test_evaluate_refuses_a_covariate_measured_after_the_treatment(tmp_path, cap
 def test_balance_check_rarely_refuses_a_real_covariate():
     """Randomized actions, 200 independent covariates: the check refuses none (its level is
     1e-6 per column)."""
-    from coarseopt.cli import UsageError, _refuse_imbalanced
+    from coarseopt.cli import UsageError
+    from coarseopt.commands.evaluate import refuse_imbalanced
 
     rng = np.random.default_rng(8)
     n = 3000
     data = pd.DataFrame(rng.normal(size=(n, 200)), columns=[f"c{i}" for i in range(200)])
     data["arm"] = rng.choice(["a", "b", "c"], size=n, p=[0.6, 0.3, 0.1])
-    _refuse_imbalanced(data, [f"c{i}" for i in range(200)], "arm")
+    refuse_imbalanced(data, [f"c{i}" for i in range(200)], "arm")
     data["after"] = data["c0"] + 0.5 * (data["arm"] == "c")
     with pytest.raises(UsageError, match="'after'"):
-        _refuse_imbalanced(data, ["after"], "arm")
+        refuse_imbalanced(data, ["after"], "arm")
 
 
 # ---------------------------------------------------------------------------- 3. --check checks
