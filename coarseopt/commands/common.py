@@ -10,8 +10,26 @@ from typing import Any
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 
-__all__ = ["EXIT_OK", "EXIT_INTERNAL", "EXIT_USAGE", "ID_NAMES", "looks_like_id", "UsageError", "arg_of", "progress_of", "say", "read_table_arg", "no_column", "parse_options", "parse_k",
-           "column_list", "one_line", "finite", "atomic_table", "json_default"]
+__all__ = [
+    "EXIT_OK",
+    "EXIT_INTERNAL",
+    "EXIT_USAGE",
+    "ID_NAMES",
+    "looks_like_id",
+    "UsageError",
+    "arg_of",
+    "progress_of",
+    "say",
+    "read_table_arg",
+    "no_column",
+    "parse_options",
+    "parse_k",
+    "column_list",
+    "one_line",
+    "finite",
+    "atomic_table",
+    "json_default",
+]
 
 
 class UsageError(Exception):

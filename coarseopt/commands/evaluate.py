@@ -68,7 +68,7 @@ def names_of(text: str, flag: str) -> list[str]:
 
 def per_action(text: str, flag: str, actions: list) -> Any:
     """``--margin`` / ``--cost``: a number, or ``ARM=VALUE,ARM=VALUE`` keyed by actions."""
-    from ..pipeline import _match_label
+    from ..study.data import match_label
 
     try:
         value = float(text)
@@ -87,7 +87,7 @@ def per_action(text: str, flag: str, actions: list) -> Any:
             number = float("nan")
         if not eq or not math.isfinite(number) or number < 0:
             raise UsageError(f"{flag} {text!r}: expected a number >= 0, or ACTION=VALUE,ACTION=VALUE,...")
-        action = _match_label(name.strip(), actions)
+        action = match_label(name.strip(), actions)
         if action is None:
             raise UsageError(
                 f"{flag}: {name.strip()!r} is not an action of the data; actions: {', '.join(map(str, actions))}."
@@ -102,9 +102,9 @@ def profit_of(args: argparse.Namespace, y, action) -> Any:
 
     import coarseopt as co
 
-    from ..pipeline import _sort_key
+    from ..study.data import sort_key
 
-    actions = sorted(set(action.tolist()), key=_sort_key)
+    actions = sorted(set(action.tolist()), key=sort_key)
     numeric = all(isinstance(a, (int, float, np.integer, np.floating)) for a in actions)
     margin = 1.0 if args.margin is None else per_action(args.margin, "--margin", actions)
     cost = 0.0 if args.cost is None else per_action(args.cost, "--cost", actions)
