@@ -75,12 +75,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grid", type=int, default=9)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="study")
+    parser.add_argument("--methods", nargs="*", default=["crossfit", "holdout"])
     args = parser.parse_args(argv)
     rows = []
     for n in args.n:
         seeds = args.seeds or (3 if n <= 20_000 else 1)
         for seed in range(seeds):
-            for method in ("crossfit", "holdout"):
+            for method in args.methods:
                 rows += one(n, seed, method, args.k, args.grid)
                 print(json.dumps(rows[-1]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -103,7 +104,11 @@ def main(argv: list[str] | None = None) -> None:
     for (n, seed, k, method), r in key.items():
         if method != "crossfit":
             continue
-        h = key[(n, seed, k, "holdout")]
+        h = key.get((n, seed, k, "holdout"))
+        if h is None:
+            lines.append(f"| {n:,} | {seed} | {k} | {r['deployed_true_profit']:.4f} | | "
+                         f"{r['lift_ci_width'] or float('nan'):.4f} | | | {r['seconds']:.0f} s | {r['peak_mb']:.0f} |")
+            continue
         wc, wh = r["lift_ci_width"], h["lift_ci_width"]
         ratio = f"{wc / wh:.2f}" if wc and wh else "n/a"
         lines.append(
