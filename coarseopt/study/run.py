@@ -415,10 +415,18 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
 def _predictor(est):
     """``est`` without its per-customer matrices: what ``predict`` needs (models, economics,
     columns, encoding)."""
+    import copy
     from dataclasses import replace
 
+    encoder = est.encoder
+    if encoder is not None:  # the encoding (features, categories) without the customers' data
+        encoder = copy.copy(encoder)
+        encoder.data, encoder.X = encoder.data.iloc[:0], encoder.X.iloc[:0]
+        encoder.y, encoder.arm_index = encoder.y[:0], encoder.arm_index[:0]
+        encoder.propensity_received, encoder.n = encoder.propensity_received[:0], 0
     return replace(est, profit=est.profit.iloc[:0], outcome=est.outcome.iloc[:0], features=est.features.iloc[:0],
-                   arm_outcome=est.arm_outcome[:0], experiment=None, arm_effects=est.arm_effects.iloc[:0])
+                   arm_outcome=est.arm_outcome[:0], experiment=None, arm_effects=est.arm_effects.iloc[:0],
+                   encoder=encoder)
 
 
 def _assigner(cfg: StudyConfig):
