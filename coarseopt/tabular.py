@@ -14,8 +14,11 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
-__all__ = ["read_table", "format_of", "separator_hint", "DuplicateColumnsError", "COMPRESSIONS"]
+import numpy as np
+
+__all__ = ["read_table", "format_of", "separator_hint", "DuplicateColumnsError", "COMPRESSIONS", "jsonable"]
 
 from .exceptions import ProblemError
 
@@ -83,3 +86,14 @@ def read_table(path: str | os.PathLike[str], fmt: str | None = None, *, sep: str
             )
         return pd.read_csv(path, sep=sep, encoding="utf-8-sig")
     return pd.read_parquet(path)
+
+
+def jsonable(x: Any) -> Any:
+    """A value JSON can hold: numpy scalars as Python numbers, other objects (labels) as text."""
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, (str, int, float, bool)) or x is None:
+        return x
+    return str(x)

@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from ..tabular import jsonable
 from ._data import EvaluationError, ExperimentData, check_alpha
 from .estimators import Context, check_outcome_model, share_term
 
@@ -646,10 +647,10 @@ def study_heterogeneity(
     sc = _scores(experiment, predicted_profit, economics, outcome_model, cv, seed)
     groups = _check_groups(groups, sc.n)
     tab = _table(sc, groups, alpha)
-    verdicts = {_plain(label): heterogeneity_verdict(label, tab.loc[label], alpha) for label in tab.index}
+    verdicts = {jsonable(label): heterogeneity_verdict(label, tab.loc[label], alpha) for label in tab.index}
 
     def records(df) -> list:
-        return [{k: _plain(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+        return [{k: jsonable(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
 
     table = tab.reset_index()
     return {
@@ -661,13 +662,3 @@ def study_heterogeneity(
         "gates": records(_gates_table(sc, groups, alpha)),
         "toc": records(_toc_table(sc, qs, alpha)),
     }
-
-
-def _plain(x: Any) -> Any:
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return float(x)
-    if isinstance(x, (str, int, float, bool)) or x is None:
-        return x
-    return str(x)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..tabular import jsonable
 from ..config import ConfigError, StudyConfig, dump_value
 
 log = logging.getLogger("coarseopt")
@@ -454,16 +455,6 @@ def n_jobs_of(cfg: StudyConfig) -> int:
 
 def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
-
-
-def jsonable(x: Any) -> Any:
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return float(x)
-    if isinstance(x, (str, int, float, bool)) or x is None:
-        return x
-    return str(x)
 
 
 def baseline_of(cfg: StudyConfig, arms) -> Any:

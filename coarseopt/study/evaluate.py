@@ -25,10 +25,6 @@ from ..config import evaluation_covariates
 
 __all__ = ["Unit", "unit_policies", "evaluate_units", "BETWEEN_ARMS"]
 
-#: Cross-fitted study: the variance counts the fold policies' differences (Imai & Li); False:
-#: the stacked estimator's (folds as strata).
-FOLD_POLICY_VARIANCE = True
-
 #: The note of a policy that offers levels no customer was randomized to.
 BETWEEN_ARMS = "offers levels between the arms: no data can value it"
 
@@ -168,7 +164,9 @@ def evaluate_units(
     folds = [stack(folds)]  # the cross-fitting estimator: every customer with its own fold's policies
     values, lifts, notes = evaluate_folds(folds, baseline=baseline_name, value_method=ev_cfg["value_method"],
                                           method=ev_cfg["method"], alpha=alpha, skip=skip)
-    if FOLD_POLICY_VARIANCE and len(units) > 1 and all(u.everyone is not None for u in units):
+    # cross-fitted: the variance counts the fold policies' differences (Imai & Li)
+    fold_variance = len(units) > 1 and all(u.everyone is not None for u in units)
+    if fold_variance:
         _fold_policy_variances(units, folds[0], values, lifts, baseline_name)
     shape = ev_cfg.get("shape", "none")
     bounds: dict[str, dict] = {}
@@ -193,7 +191,6 @@ def evaluate_units(
     estimators = None
     if ev_cfg["all_estimators"] and recommended is not None:
         estimators = every_estimator(folds, f"k={recommended}", baseline_name, alpha)
-    fold_variance = FOLD_POLICY_VARIANCE and len(units) > 1 and all(u.everyone is not None for u in units)
     ks = [int(_k_of(n)) for n in names if n.startswith("k=") and n in lifts]
     comparisons = _comparisons(ks, folds, units if fold_variance else None, ev_cfg["method"], alpha)
     return table, comparisons, recommended, estimators

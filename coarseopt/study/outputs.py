@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import StudyConfig, dump_toml, evaluation_covariates
 from ..exceptions import CoarseoptError
-from .data import jsonable
+from ..tabular import jsonable
 from .run import Study
 
 log = logging.getLogger("coarseopt")

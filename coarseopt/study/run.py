@@ -14,8 +14,9 @@ import numpy as np
 from ..config import ConfigError, StudyConfig
 from ..exceptions import CoarseoptError
 from ..progress import progress_bar
+from ..tabular import jsonable
 from .data import (
-    baseline_of, check_k, economics_of, experiment_of, ids_of, jsonable, learner_args, learner_used, load_data,
+    baseline_of, check_k, economics_of, experiment_of, ids_of, learner_args, learner_used, load_data,
     match_label, n_jobs_of, one_line, share_bounds, split_rows, treatment_count, versions,
 )
 
