@@ -44,6 +44,19 @@ def test_shared_fits_equal_separate_estimates():
         np.testing.assert_allclose(est.profit.to_numpy(), sep.profit.to_numpy(), rtol=1e-10, atol=1e-10)
 
 
+def test_refit_in_the_same_batch_equals_a_fit_on_every_customer():
+    exp, truth = _experiment()
+    folds = stratified_folds(exp.arm_index, 3, seed=1)
+    _, _, refitted = nested_cross_fit(exp, truth.economics, "t", folds=folds, base_estimator=_linear(), grid=5,
+                                      refit=True)
+    alone = co.estimate_profit(exp, truth.economics, "t", base_estimator=_linear(), grid=5, cv=None)
+    assert not refitted.out_of_fold
+    np.testing.assert_allclose(refitted.profit.to_numpy(), alone.profit.to_numpy(), rtol=1e-10, atol=1e-10)
+    new = exp.subset(np.arange(50))
+    np.testing.assert_allclose(refitted.predict(new).profit.to_numpy(), alone.predict(new).profit.to_numpy(),
+                               rtol=1e-10, atol=1e-10)
+
+
 def test_nothing_without_fold_f_depends_on_its_outcomes():
     exp, truth = _experiment()
     folds = stratified_folds(exp.arm_index, 3, seed=2)
@@ -62,3 +75,24 @@ def test_folds_must_be_complete():
     exp, truth = _experiment(n=600)
     with pytest.raises(co.estimation.LearnerError, match="F >= 3"):
         nested_cross_fit(exp, folds=np.arange(exp.n) % 2)
+
+
+def test_fold_predictor_keeps_no_customer_data():
+    """The study keeps each fold's estimate only to predict new customers: nothing of it may
+    hold on to the fold's (n, m) matrices (an empty view would keep them all alive)."""
+    from coarseopt.study.run import _predictor
+
+    exp, truth = _experiment()
+    est = co.estimate_profit(exp, truth.economics, "t", base_estimator=_linear(), grid=5)
+    slim = _predictor(est)
+    big = [est.profit, est.outcome, est.features, est.arm_outcome, exp.X, exp.data, exp.y,
+           est.learner.oof_outcome_]
+    small = [slim.profit, slim.outcome, slim.features, slim.arm_outcome, slim.encoder.X, slim.encoder.data,
+             slim.encoder.y, slim.learner.oof_outcome_]
+    for a, b in zip(big, small):
+        assert len(b) == 0
+        for x in (b.to_numpy() if hasattr(b, "to_numpy") else b,):
+            assert not np.shares_memory(x, a.to_numpy() if hasattr(a, "to_numpy") else a)
+            assert x.base is None or np.asarray(x.base).size == 0
+    new = exp.subset(np.arange(40))
+    np.testing.assert_allclose(slim.predict(new).profit.to_numpy(), est.predict(new).profit.to_numpy())

@@ -677,7 +677,8 @@ class CrossFitLearner(BaseEstimator):
         ``folds`` (optional, one fold label per row) replaces the seeded stratified split;
         ``fitted`` (optional, with ``folds``) gives the learners already fitted on the other
         folds, one per fold in sorted fold order, so that nested cross-fitting can share fits
-        (see :func:`coarseopt.estimation.nested_cross_fit`).
+        (see :func:`coarseopt.estimation.nested_cross_fit`); with ``cv=None``, the one learner
+        already fitted on every row.
         """
         from joblib import Parallel, delayed
 
@@ -707,7 +708,9 @@ class CrossFitLearner(BaseEstimator):
         prop = None if propensity is None else np.asarray(propensity, dtype=np.float64)
         sub = (lambda rows: None) if prop is None else (lambda rows: prop[rows])
         if self.cv is None:
-            fitted = fit_fold(learner, X, treatment, y, prop)
+            if fitted is not None and len(fitted) != 1:
+                raise LearnerError(f"'fitted' holds {len(fitted)} learners; cv=None takes one, fitted on every row.")
+            fitted = fit_fold(learner, X, treatment, y, prop) if fitted is None else fitted[0]
             self.estimators_ = [fitted]
             self.folds_ = np.full(n, -1)
             with _single_threaded():

@@ -59,7 +59,8 @@ def nested_cross_fit(
     grid: Any = None,
     random_state: int | None = 0,
     n_jobs: int | None = None,
-) -> tuple[ProfitEstimate, list[ProfitEstimate]]:
+    refit: bool = False,
+) -> tuple:
     """The estimate on all customers and, for every fold, the estimate without it.
 
     Parameters
@@ -72,6 +73,10 @@ def nested_cross_fit(
         is itself cross-fitted); see :func:`stratified_folds`.
     n_jobs : int or None
         Model fits run in parallel (joblib; each fit single-threaded).
+    refit : bool, default False
+        Also fit one model on every customer, in the same parallel batch, and return its
+        estimate (``cv=None``: the model to deploy for new customers; its predictions of these
+        customers are in sample).
 
     Returns
     -------
@@ -80,7 +85,8 @@ def nested_cross_fit(
         estimate on the customers outside fold ``f`` (rows in their order in the experiment),
         cross-fitted over the remaining folds; its ``predict`` never uses fold ``f``. The
         sequence assembles each estimate from the shared fits when indexed (keep it while you
-        need it).
+        need it). With ``refit=True`` a third item: the estimate of the model fitted on every
+        customer.
     """
     from joblib import Parallel, delayed
 
@@ -95,8 +101,9 @@ def nested_cross_fit(
     arm_values = np.asarray(experiment.arms, dtype=np.float64 if experiment.is_numeric else object)
     treatment = arm_values[experiment.arm_index]
     X, y, prop = experiment.X, experiment.y, experiment.propensity_received
-    # Excluded fold sets: {f} for the all-customer estimate, {f, g} for the nested ones.
-    excluded = [(f,) for f in range(F)] + [(f, g) for f in range(F) for g in range(f + 1, F)]
+    # Excluded fold sets: {f} for the all-customer estimate, {f, g} for the nested ones, none
+    # for the refit (first: the longest fit).
+    excluded = [()] * refit + [(f,) for f in range(F)] + [(f, g) for f in range(F) for g in range(f + 1, F)]
     fits = Parallel(n_jobs=n_jobs)(
         delayed(fit_fold)(base, X.iloc[rows], treatment[rows], y[rows], prop[rows])
         for rows in (np.flatnonzero(~np.isin(folds, ex)) for ex in excluded)
@@ -111,7 +118,9 @@ def nested_cross_fit(
         inner = [model[(min(f, g), max(f, g))] for g in range(F) if g != f]
         return estimate_profit(experiment.subset(rows), folds=folds[rows], _fitted=inner, **common)
 
-    return whole, _Lazy(without, F)
+    if not refit:
+        return whole, _Lazy(without, F)
+    return whole, _Lazy(without, F), estimate_profit(experiment, cv=None, _fitted=[model[()]], **common)
 
 
 class _Lazy(Sequence):

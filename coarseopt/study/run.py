@@ -299,7 +299,6 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         study.profit, study.learner = est.profit, learner_used(cfg, est)
         study.treatments = list(est.profit.columns)
         study.features = list(est.features.columns)
-        study.deployed = refit_on_all(cfg, df, control, economics)
 
         # ---- step 3 on customers whose policies never saw them
         t = time.perf_counter()
@@ -321,12 +320,11 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
     return study
 
 
-def refit_on_all(cfg: StudyConfig, df: Any, control: Any, economics: Any) -> Any:
-    """Step 1 refitted on all the study's customers (one fit, no cross-fitting): the model to
-    deploy for new customers, saved with the policy (``policy/``)."""
+def refit_on_all(cfg: StudyConfig, exp: Any, economics: Any) -> Any:
+    """Step 1 refitted on all the study's customers ``exp`` (their Experiment; one fit, no
+    cross-fitting): the model to deploy for new customers, saved with the policy (``policy/``)."""
     import coarseopt as co
 
-    exp = experiment_of(cfg, df, control)
     learner, base, grid = learner_args(cfg, exp)
     return co.estimate_profit(exp, economics, learner, base_estimator=base, cv=None, grid=grid,
                               random_state=cfg.estimation["seed"])
@@ -352,6 +350,7 @@ def _holdout(study: Study, cfg: StudyConfig, df, control, economics, stages: "_S
     t = time.perf_counter()
     study.results = _solve_all(est, cfg, stages, progress)
     study.timings["solve"] = time.perf_counter() - t
+    study.deployed = refit_on_all(cfg, experiment_of(cfg, df, control), economics)
     return est, [Unit(rows=test_idx, experiment=test_exp, profit=held.profit, results=study.results, label="test",
                       estimate=est)]
 
@@ -371,11 +370,12 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
     study.folds = folds
     study.train_index = study.test_index = np.arange(len(df))
     t = time.perf_counter()
-    n_models = F + F * (F - 1) // 2
+    n_models = 1 + F + F * (F - 1) // 2
     stages.start(f"estimating profit ({cfg.estimation['learner']} learner, {F} folds, {n_models} model fits)")
     learner, base, grid = learner_args(cfg, exp)
-    est, without = nested_cross_fit(exp, economics, learner, folds=folds, base_estimator=base, grid=grid,
-                                    random_state=cfg.estimation["seed"], n_jobs=n_jobs_of(cfg))
+    est, without, study.deployed = nested_cross_fit(
+        exp, economics, learner, folds=folds, base_estimator=base, grid=grid, random_state=cfg.estimation["seed"],
+        n_jobs=n_jobs_of(cfg), refit=True)
     study.arm_effects = _arm_table(est, None)
     study.timings["estimate"] = time.perf_counter() - t
     stages.done()
@@ -430,20 +430,28 @@ def release_memory() -> None:
 
 
 def _predictor(est):
-    """``est`` without its per-customer matrices: what ``predict`` needs (models, economics,
-    columns, encoding)."""
+    """``est`` without its per-customer data: what ``predict`` needs (models, economics,
+    columns, encoding). Every emptied array is a copy: an empty *view* would keep the whole
+    matrix it was sliced from alive."""
     import copy
     from dataclasses import replace
+
+    def empty(x):
+        return x[:0].copy() if isinstance(x, np.ndarray) else x.iloc[:0].copy()
 
     encoder = est.encoder
     if encoder is not None:  # the encoding (features, categories) without the customers' data
         encoder = copy.copy(encoder)
-        encoder.data, encoder.X = encoder.data.iloc[:0], encoder.X.iloc[:0]
-        encoder.y, encoder.arm_index = encoder.y[:0], encoder.arm_index[:0]
-        encoder.propensity_received, encoder.n = encoder.propensity_received[:0], 0
-    return replace(est, profit=est.profit.iloc[:0], outcome=est.outcome.iloc[:0], features=est.features.iloc[:0],
-                   arm_outcome=est.arm_outcome[:0], experiment=None, arm_effects=est.arm_effects.iloc[:0],
-                   encoder=encoder)
+        for name in ("data", "X", "y", "arm_index", "propensity_received"):
+            setattr(encoder, name, empty(getattr(encoder, name)))
+        encoder.n = 0
+    learner = copy.copy(est.learner)  # the fold models, without the training customers' predictions
+    for name in ("oof_outcome_", "folds_"):
+        if hasattr(learner, name):
+            setattr(learner, name, empty(getattr(learner, name)))
+    return replace(est, profit=empty(est.profit), outcome=empty(est.outcome), features=empty(est.features),
+                   arm_outcome=empty(est.arm_outcome), experiment=None, arm_effects=empty(est.arm_effects),
+                   encoder=encoder, learner=learner)
 
 
 def _assigner(cfg: StudyConfig):
