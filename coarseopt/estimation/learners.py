@@ -241,8 +241,8 @@ class SLearner(_CATELearner):
     Parameters
     ----------
     estimator : estimator, default=None
-        Outcome model (regressor, or classifier for a discrete outcome).
-        ``None``: :func:`default_estimator`.
+        The one outcome model, of the features and the arm (regressor, or classifier for a
+        discrete outcome). ``None``: :func:`default_estimator`.
     control : label or number, default=None
         The control arm; ``None``: the first arm in sorted order.
     treatment_encoding : {"auto", "level", "onehot"}, default="auto"
@@ -440,8 +440,8 @@ class TLearner(_CATELearner):
     Parameters
     ----------
     estimator : estimator, default=None
-        Outcome model (regressor, or classifier for a discrete outcome).
-        ``None``: :func:`default_estimator`.
+        Outcome model, cloned and fitted once per arm (regressor, or classifier for a
+        discrete outcome). ``None``: :func:`default_estimator`.
     control : label or number, default=None
         The control arm; ``None``: the first arm in sorted order.
 
