@@ -82,6 +82,7 @@ def _pair_context(y, action, policy_a, policy_b, *, design, propensity, assigned
     ctx = make_context(exp, outcome_model=outcome_model, cv=cv, seed=seed, poststratify=poststratify)
     return ctx, codes["policy_a"], codes["policy_b"]
 
+
 def compare_policies(
     y: Any,
     action: Any,
