@@ -17,6 +17,7 @@ import importlib
 from typing import Any
 
 from .exceptions import (
+    ERRORS as _ERRORS,
     CoarseoptError,
     InfeasibleProblemError,
     OptionError,
@@ -68,16 +69,7 @@ __all__ = [
     "get_solver",
     "register_solver",
     "read_pmed",
-    "CoarseoptError",
-    "ProblemError",
-    "InfeasibleProblemError",
-    "OptionError",
-    "UnknownSolverError",
-    "SolverUnavailableError",
-    "UnsupportedProblemError",
-    "SolverError",
-    "PolicyFileError",
-    "SchemaError",
+    *_ERRORS,
     *_LAZY,
 ]
 

@@ -8,7 +8,8 @@ Messages name the argument, the value and the remedy.
 
 from __future__ import annotations
 
-__all__ = [
+#: The names of the error classes, which ``coarseopt`` also exports at the top level.
+ERRORS = (
     "CoarseoptError",
     "ProblemError",
     "InfeasibleProblemError",
@@ -19,10 +20,9 @@ __all__ = [
     "SolverError",
     "PolicyFileError",
     "SchemaError",
-    "InSampleEvaluationWarning",
-    "PropensityWarning",
-    "ShapeWarning",
-]
+)
+
+__all__ = [*ERRORS, "InSampleEvaluationWarning", "PropensityWarning", "ShapeWarning"]
 
 
 class CoarseoptError(Exception):

@@ -205,6 +205,28 @@ class _CATELearner(BaseEstimator):
         return self.effect(X)
 
 
+class _EffectLearner(_CATELearner):
+    """A meta-learner that models the effects against the control directly (X-, DR-learner):
+    expected outcomes are the control's outcome model plus the effects."""
+
+    def _effect(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - overridden
+        """``(n, n_arms)`` effects of validated features (the control's column is 0)."""
+        raise NotImplementedError
+
+    def _control_outcome(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - overridden
+        """``(n,)`` expected outcome under the control of validated features."""
+        raise NotImplementedError
+
+    def effect(self, X: Any) -> np.ndarray:
+        """``(n, n_arms)`` effects ``tau_j(x)`` against the control (its column is 0)."""
+        return self._effect(self._check_predict(X))
+
+    def predict_outcome(self, X: Any) -> np.ndarray:
+        """``(n, n_arms)`` expected outcomes ``mu_c(x) + tau_j(x)``."""
+        X = self._check_predict(X)
+        return self._control_outcome(X)[:, None] + self._effect(X)
+
+
 # ---------------------------------------------------------------------- S-learner
 class SLearner(_CATELearner):
     """S-learner: one model of the outcome with the arm as an extra input.
@@ -219,8 +241,8 @@ class SLearner(_CATELearner):
     Parameters
     ----------
     estimator : estimator, default=None
-        Outcome model (regressor, or classifier for a discrete outcome).
-        ``None``: :func:`default_estimator`.
+        The one outcome model, of the features and the arm (regressor, or classifier for a
+        discrete outcome). ``None``: :func:`default_estimator`.
     control : label or number, default=None
         The control arm; ``None``: the first arm in sorted order.
     treatment_encoding : {"auto", "level", "onehot"}, default="auto"
@@ -418,8 +440,8 @@ class TLearner(_CATELearner):
     Parameters
     ----------
     estimator : estimator, default=None
-        Outcome model (regressor, or classifier for a discrete outcome).
-        ``None``: :func:`default_estimator`.
+        Outcome model, cloned and fitted once per arm (regressor, or classifier for a
+        discrete outcome). ``None``: :func:`default_estimator`.
     control : label or number, default=None
         The control arm; ``None``: the first arm in sorted order.
 
@@ -450,7 +472,7 @@ class TLearner(_CATELearner):
 
 
 # ---------------------------------------------------------------------- X-learner
-class XLearner(_CATELearner):
+class XLearner(_EffectLearner):
     """X-learner: T-learner outcome models, then models of imputed individual effects.
 
     For each arm ``j`` against control ``c``:
@@ -514,11 +536,6 @@ class XLearner(_CATELearner):
             self.weights_[j] = e_j / (e_j + e_c)
         return self
 
-    def effect(self, X):
-        """``(n, n_arms)`` effects ``tau_j(x)`` against the control (its column is 0)."""
-        X = self._check_predict(X)
-        return self._effect(X)
-
     def _effect(self, X: np.ndarray) -> np.ndarray:
         tau = np.zeros((X.shape[0], self.arms_.size))
         for j, (m0, m1) in self.effect_models_.items():
@@ -526,14 +543,12 @@ class XLearner(_CATELearner):
             tau[:, j] = g * _predict_model(m0, X) + (1.0 - g) * _predict_model(m1, X)
         return tau
 
-    def predict_outcome(self, X):
-        """``(n, n_arms)`` expected outcomes ``mu_c(x) + tau_j(x)``."""
-        X = self._check_predict(X)
-        return _predict_model(self.models_[self.control_index_], X)[:, None] + self._effect(X)
+    def _control_outcome(self, X: np.ndarray) -> np.ndarray:
+        return _predict_model(self.models_[self.control_index_], X)
 
 
 # ---------------------------------------------------------------------- DR-learner
-class DRLearner(_CATELearner):
+class DRLearner(_EffectLearner):
     """DR-learner: regress doubly robust pseudo-outcomes on the features.
 
     With cross-fitted outcome models ``mu_j`` (fitted on other folds of the training data)
@@ -594,21 +609,14 @@ class DRLearner(_CATELearner):
         self.effect_models_ = {j: _fit_model(final, X, phi[:, j] - phi[:, c]) for j in range(k) if j != c}
         return self
 
-    def effect(self, X):
-        """``(n, n_arms)`` effects ``tau_j(x)`` against the control (its column is 0)."""
-        X = self._check_predict(X)
-        return self._effect(X)
-
     def _effect(self, X: np.ndarray) -> np.ndarray:
         tau = np.zeros((X.shape[0], self.arms_.size))
         for j, m in self.effect_models_.items():
             tau[:, j] = _predict_model(m, X)
         return tau
 
-    def predict_outcome(self, X):
-        """``(n, n_arms)`` expected outcomes ``mu_c(x) + tau_j(x)``."""
-        X = self._check_predict(X)
-        return _predict_model(self.control_model_, X)[:, None] + self._effect(X)
+    def _control_outcome(self, X: np.ndarray) -> np.ndarray:
+        return _predict_model(self.control_model_, X)
 
 
 def _cross_fit_outcomes(template, X, t, y, k, cv, random_state) -> np.ndarray:

@@ -68,29 +68,24 @@ def as_1d(name: str, value: Any, n: int | None = None, *, numeric: bool = False)
             arr = arr.astype(np.float64)
         except (TypeError, ValueError):
             raise EvaluationError(f"'{name}' must hold numbers; got dtype {arr.dtype}.") from None
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise EvaluationError(
-                f"'{name}' holds {int(bad.sum())} NaN or infinite values (first at position {first}); "
-                "drop those customers or impute the values first."
-            )
-        return arr
-    if arr.dtype.kind in "fc":
-        bad = np.isnan(arr)
-    elif arr.dtype.kind == "O":
-        import pandas as pd
-
-        bad = pd.isna(arr)
+        bad, what, remedy = ~np.isfinite(arr), "NaN or infinite", "drop those customers or impute the values first"
     else:
-        bad = np.zeros(arr.shape, dtype=bool)
+        bad, what, remedy = _missing(arr), "missing", "every customer needs a value"
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise EvaluationError(
-            f"'{name}' holds {int(bad.sum())} missing values (first at position {first}); "
-            "every customer needs a value."
-        )
+        raise EvaluationError(f"'{name}' holds {int(bad.sum())} {what} values (first at position {first}); {remedy}.")
     return arr
+
+
+def _missing(arr: np.ndarray) -> np.ndarray:
+    """Where a 1-D array of labels or numbers is missing (NaN, None, pandas' NA)."""
+    if arr.dtype.kind in "fc":
+        return np.isnan(arr)
+    if arr.dtype.kind == "O":
+        import pandas as pd
+
+        return pd.isna(arr)
+    return np.zeros(arr.shape, dtype=bool)
 
 
 def as_features(X: Any, n: int) -> np.ndarray | None:

@@ -46,6 +46,13 @@ def normal_interval(estimate: float, se: float, alpha: float) -> tuple[float, fl
     return estimate - z * se, estimate + z * se, p
 
 
+def interval_fields(estimate: float, se: float, alpha: float) -> dict[str, float]:
+    """``estimate``, ``se``, ``ci_low``, ``ci_high`` and ``p_value`` of a normal approximation,
+    named as the result types and tables of the evaluation name them."""
+    lo, hi, p = normal_interval(estimate, se, alpha)
+    return {"estimate": float(estimate), "se": float(se), "ci_low": float(lo), "ci_high": float(hi), "p_value": p}
+
+
 def make_context(exp, *, outcome_model, cv, seed, poststratify) -> Context:
     check_cv(cv, seed)
     return Context(
@@ -54,23 +61,8 @@ def make_context(exp, *, outcome_model, cv, seed, poststratify) -> Context:
 
 
 def comparison_from(est: Estimate, *, n: int, n_disagree: int, method: str, design: str, alpha: float) -> PolicyComparison:
-    se = float(np.sqrt(max(est.var, 0.0)))
-    lo, hi, p = normal_interval(est.estimate, se, alpha)
-    return PolicyComparison(
-        estimate=float(est.estimate),
-        se=se,
-        ci_low=float(lo),
-        ci_high=float(hi),
-        p_value=p,
-        n=n,
-        n_disagree=n_disagree,
-        method=method,
-        design=design,
-        alpha=alpha,
-        extras=est.extras,
-        influence=est.psi,
-    )
-
+    return PolicyComparison(**interval_fields(est.estimate, est.se, alpha), n=n, n_disagree=n_disagree, method=method,
+                            design=design, alpha=alpha, extras=est.extras, influence=est.psi)
 
 
 def _pair_context(y, action, policy_a, policy_b, *, design, propensity, assigned, X, outcome_model, cv,
@@ -89,6 +81,7 @@ def _pair_context(y, action, policy_a, policy_b, *, design, propensity, assigned
     )
     ctx = make_context(exp, outcome_model=outcome_model, cv=cv, seed=seed, poststratify=poststratify)
     return ctx, codes["policy_a"], codes["policy_b"]
+
 
 def compare_policies(
     y: Any,

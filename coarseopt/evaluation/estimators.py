@@ -47,6 +47,11 @@ class Estimate:
     def var(self) -> float:
         return variance_of(self.psi) if self.variance is None else float(self.variance)
 
+    @property
+    def se(self) -> float:
+        """The standard error, ``sqrt(var)`` (0 where rounding makes the variance negative)."""
+        return float(np.sqrt(max(self.var, 0.0)))
+
 
 def variance_of(psi: np.ndarray) -> float:
     """``sum(psi^2) / (n (n - 1))``: the variance of a mean whose influence values are ``psi``."""

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._data import EvaluationError, build, check_alpha
-from .compare import METHODS, check_method, make_context, normal_interval
+from .compare import METHODS, check_method, interval_fields, make_context
 from .estimators import PAIR_ESTIMATORS, VALUE_ESTIMATORS, hajek_mean
 from .results import MultipleComparison
 
@@ -186,18 +186,10 @@ def compare_many(
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     rows = []
     for row, (i, j) in enumerate(pairs):
-        lo, hi, p = normal_interval(float(est[row]), float(se[row]), alpha)
         rows.append(
-            {
-                "policy_a": names[i],
-                "policy_b": names[j],
-                "estimate": float(est[row]),
-                "se": float(se[row]),
-                "ci_low": lo,
-                "ci_high": hi,
-                "p_value": p,
-                "n_disagree": int((codes[names[i]] != codes[names[j]]).sum()),
-            }
+            {"policy_a": names[i], "policy_b": names[j]}
+            | interval_fields(float(est[row]), float(se[row]), alpha)
+            | {"n_disagree": int((codes[names[i]] != codes[names[j]]).sum())}
         )
     table = pd.DataFrame(rows)
     p = table["p_value"].to_numpy()
@@ -221,7 +213,7 @@ def compare_many(
         {
             "policy": names,
             "value": [v.estimate for v in values],
-            "se": [float(np.sqrt(max(v.var, 0.0))) for v in values],
+            "se": [v.se for v in values],
             "method": value_method,
         }
     )

@@ -25,6 +25,22 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _scalars(obj: Any, names: str) -> dict:
+    """The named fields of a result (space-separated names), in that order, as a plain dict."""
+    return {name: getattr(obj, name) for name in names.split()}
+
+
+def _interval_text(r: Any) -> str:
+    """``"<estimate> per customer (se <se>; 95% CI [<low>, <high>]"`` of a result."""
+    return (f"{_fmt(r.estimate)} per customer (se {_fmt(r.se)}; {100 * (1 - r.alpha):g}% CI "
+            f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]")
+
+
+def _interval_repr(r: Any) -> str:
+    """``"estimate=..., se=..., ci=[..., ...]"``: the interval part of a result's repr."""
+    return f"estimate={r.estimate:.6g}, se={r.se:.6g}, ci=[{r.ci_low:.6g}, {r.ci_high:.6g}]"
+
+
 @dataclass(frozen=True, eq=False)
 class PolicyComparison:
     """The estimated difference ``V(policy_a) - V(policy_b)`` in mean outcome per customer.
@@ -82,28 +98,15 @@ class PolicyComparison:
 
     def to_dict(self) -> dict:
         """The scalar fields (and extras) as a plain dict."""
-        out = {
-            "method": self.method,
-            "design": self.design,
-            "estimate": self.estimate,
-            "se": self.se,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "p_value": self.p_value,
-            "n": self.n,
-            "n_disagree": self.n_disagree,
-            "alpha": self.alpha,
-        }
+        out = _scalars(self, "method design estimate se ci_low ci_high p_value n n_disagree alpha")
         out.update({k: v for k, v in self.extras.items() if k not in out})
         return out
 
     def summary(self) -> str:
         """A few lines a person can read."""
-        level = f"{100 * (1 - self.alpha):g}%"
         return "\n".join(
             [
-                f"V(a) - V(b) = {_fmt(self.estimate)} per customer (se {_fmt(self.se)}; {level} CI "
-                f"[{_fmt(self.ci_low)}, {_fmt(self.ci_high)}]; p = {self.p_value:.4g})",
+                f"V(a) - V(b) = {_interval_text(self)}; p = {self.p_value:.4g})",
                 f"method {self.method}, design {self.design}: {self.n} customers, {self.n_disagree} "
                 f"({100 * self.disagreement_share:.1f}%) where the policies disagree",
             ]
@@ -111,9 +114,8 @@ class PolicyComparison:
 
     def __repr__(self) -> str:
         return (
-            f"PolicyComparison(method={self.method!r}, design={self.design!r}, estimate={self.estimate:.6g}, "
-            f"se={self.se:.6g}, ci=[{self.ci_low:.6g}, {self.ci_high:.6g}], p_value={self.p_value:.4g}, "
-            f"n={self.n}, n_disagree={self.n_disagree})"
+            f"PolicyComparison(method={self.method!r}, design={self.design!r}, {_interval_repr(self)}, "
+            f"p_value={self.p_value:.4g}, n={self.n}, n_disagree={self.n_disagree})"
         )
 
 
@@ -153,31 +155,18 @@ class PolicyValue:
         _freeze(self, "influence")
 
     def to_dict(self) -> dict:
-        return {
-            "method": self.method,
-            "design": self.design,
-            "estimate": self.estimate,
-            "se": self.se,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "n": self.n,
-            "n_followed": self.n_followed,
-            "alpha": self.alpha,
-        }
+        """The scalar fields as a plain dict."""
+        return _scalars(self, "method design estimate se ci_low ci_high n n_followed alpha")
 
     def summary(self) -> str:
-        level = f"{100 * (1 - self.alpha):g}%"
+        """One line a person can read."""
         return (
-            f"V = {_fmt(self.estimate)} per customer (se {_fmt(self.se)}; {level} CI [{_fmt(self.ci_low)}, "
-            f"{_fmt(self.ci_high)}]); method {self.method}, {self.n} customers, {self.n_followed} received the "
-            "recommended action"
+            f"V = {_interval_text(self)}); method {self.method}, {self.n} customers, {self.n_followed} received "
+            "the recommended action"
         )
 
     def __repr__(self) -> str:
-        return (
-            f"PolicyValue(method={self.method!r}, estimate={self.estimate:.6g}, se={self.se:.6g}, "
-            f"ci=[{self.ci_low:.6g}, {self.ci_high:.6g}], n={self.n}, n_followed={self.n_followed})"
-        )
+        return f"PolicyValue(method={self.method!r}, {_interval_repr(self)}, n={self.n}, n_followed={self.n_followed})"
 
 
 @dataclass(frozen=True, eq=False)

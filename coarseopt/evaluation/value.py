@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._data import EvaluationError, build, check_alpha
-from .compare import check_method, make_context, normal_interval
+from .compare import check_method, interval_fields, make_context
 from .estimators import VALUE_ESTIMATORS
 from .results import PolicyValue
 
@@ -81,20 +81,10 @@ def policy_value(
     ctx = make_context(exp, outcome_model=outcome_model, cv=cv, seed=seed, poststratify=None)
     p = codes["policy"]
     est = VALUE_ESTIMATORS[method](ctx, p)
-    se = float(np.sqrt(max(est.var, 0.0)))
-    lo, hi, _ = normal_interval(est.estimate, se, alpha)
-    return PolicyValue(
-        estimate=float(est.estimate),
-        se=se,
-        ci_low=float(lo),
-        ci_high=float(hi),
-        n=exp.n,
-        n_followed=int((exp.action == p).sum()),
-        method=method,
-        design="rba",
-        alpha=alpha,
-        influence=est.psi,
-    )
+    fields = interval_fields(est.estimate, est.se, alpha)
+    del fields["p_value"]  # a value has no null hypothesis to test
+    return PolicyValue(**fields, n=exp.n, n_followed=int((exp.action == p).sum()), method=method, design="rba",
+                       alpha=alpha, influence=est.psi)
 
 
 def coarse_policy(result: Any, profit: Any):

@@ -95,6 +95,16 @@ def _z(alpha: float) -> float:
     return NormalDist().inv_cdf(1 - alpha / 2)
 
 
+def _confidence(alpha: float) -> str:
+    """The confidence level of ``1 - alpha`` intervals as a percentage: ``"95%"``."""
+    return f"{100 * (1 - alpha):.0f}%"
+
+
+def _crossfit(study: Any) -> bool:
+    """Whether the study is cross-fitted (else it holds customers out)."""
+    return getattr(study, "split_method", "holdout") == "crossfit"
+
+
 def _ci(lo: Any, hi: Any) -> str:
     return f"[{_money(lo)}, {_money(hi)}]"
 
@@ -129,7 +139,7 @@ def _interpolation_section(study: Any, conf: str) -> list[str]:
 
 def method_sentences(study: Any) -> str:
     """Two sentences on how the study evaluates its policies (report and docs say the same)."""
-    if getattr(study, "split_method", "holdout") == "crossfit":
+    if _crossfit(study):
         F = study.config.split["folds"]
         return (f"Every customer was used twice: the policy to deploy was learned on all customers, and each of "
                 f"{F} folds was evaluated with the policy learned on the other {F - 1} folds, so no evaluated "
@@ -149,7 +159,7 @@ def _recommendation(study: Any) -> str:
     ev = study.evaluation.set_index("policy")
     row = ev.loc[f"k={k}"]
     res = study.results[k]
-    conf = f"{100 * (1 - study.config.evaluation['alpha']):.0f}%"
+    conf = _confidence(study.config.evaluation["alpha"])
     base = study.config.evaluation["baseline"]
     base_name = "control" if base == "control" else f"everyone: {base}"
     segs = "".join(
@@ -182,8 +192,7 @@ def _recommendation(study: Any) -> str:
     if res.status != "optimal":
         gap = (f" The solver ({_e(res.solver)}) returned status <i>{_e(res.status)}</i>"
                + (f", gap {_pct(res.gap, 3)}" if res.gap is not None else ", no optimality proof") + ".")
-    where = ("fold by fold" if getattr(study, "split_method", "holdout") == "crossfit"
-             else "on held-out customers")
+    where = "fold by fold" if _crossfit(study) else "on held-out customers"
     bounded = not math.isfinite(float(row["value"])) and math.isfinite(float(row.get("lift_lower", math.nan)))
     if bounded:
         shape = study.config.evaluation.get("shape")
@@ -217,12 +226,12 @@ def _heterogeneity_section(study: Any) -> str:
     het = getattr(study, "heterogeneity", None)
     if not het:
         return ""
-    conf = f"{100 * (1 - het['alpha']):.0f}%"
+    conf = _confidence(het["alpha"])
     z = _z(het["alpha"])
     best = het["table"][-1]["arm"]
     detected = het["verdict"].startswith("Heterogeneity detected")
     who = ("customers, each predicted by models fitted without their fold (out-of-fold)"
-           if getattr(study, "split_method", "holdout") == "crossfit" else "held-out customers")
+           if _crossfit(study) else "held-out customers")
     others = "".join(f"<li>{_e(v)}</li>" for arm, v in het["verdicts"].items() if arm != best)
     rows = [[_e(r["arm"]), _num(r["mean_predicted"], 3), _num(r["ate"], 3),
              _ci(r["ate"] - z * r["ate_se"], r["ate"] + z * r["ate_se"]), _num(r["blp_ate"], 3),
@@ -253,10 +262,29 @@ def _heterogeneity_section(study: Any) -> str:
 
 def build_html(study: Any) -> str:
     """The report as one HTML string (plots embedded)."""
-    cfg = study.config
-    conf = f"{100 * (1 - cfg.evaluation['alpha']):.0f}%"
-    info = study.data_info
+    conf = _confidence(study.config.evaluation["alpha"])
     parts = [
+        *_head(study),
+        _recommendation(study),
+        _heterogeneity_section(study),
+        *_evaluation_section(study, conf),
+        *_comparisons_section(study, conf),
+        *_bounds_note(study, conf),
+        *_interpolation_section(study, conf),
+        *_estimators_section(study, conf),
+        *_arm_effects_section(study, conf),
+        *_solutions_section(study),
+        *_profiles_section(study),
+        *_rules_section(study),
+        *_run_facts(study),
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def _head(study: Any) -> list[str]:
+    """The document head, the title and one line on the data, the split and the solver."""
+    cfg, info = study.config, study.data_info
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -264,18 +292,18 @@ def build_html(study: Any) -> str:
         f"<style>{_CSS}</style></head><body>",
         "<h1>Coarse personalization report</h1>",
         f'<p class="muted">Data: {_e(info.get("source"))} · {info.get("rows_used", 0):,} customers '
-        + (f"(cross-fitted, {cfg.split['folds']} folds) · " if getattr(study, "split_method", "") == "crossfit"
+        + (f"(cross-fitted, {cfg.split['folds']} folds) · " if _crossfit(study)
            else f"({len(study.train_index):,} for training, {len(study.test_index):,} held out) · ")
         + f"treatments: {', '.join(_e(t) for t in study.treatments)} (control: {_e(study.control)}) · "
         f"solver: <code>{_e(cfg.solve['solver'])}</code> · "
         + (f"learner: {_e(study.learner)} · " if getattr(study, "learner", "") else "")
         + f"config: {_e(cfg.source)}</p>",
-        _recommendation(study),
-        _heterogeneity_section(study),
     ]
 
-    # ---- evaluation
-    ev = study.evaluation
+
+def _evaluation_section(study: Any, conf: str) -> list[str]:
+    """The value and lift of every policy with their intervals (``study.evaluation``)."""
+    cfg, ev = study.config, study.evaluation
     hl = {i for i, p in enumerate(ev["policy"]) if p == f"k={study.recommended_k}"}
     rows = []
     for _, r in ev.iterrows():
@@ -287,9 +315,8 @@ def build_html(study: Any) -> str:
             _ci(r.get("lift_sim_ci_low"), r.get("lift_sim_ci_high")), _num(r.get("p_value"), 3),
             _pct(r.get("share_disagree")), _money(r.get("predicted_lift")),
         ] + ([_money(r.get("true_lift"))] if "true_lift" in ev else []))
-    parts += [
-        "<h2>How sure are we? " + ("Cross-fitted" if getattr(study, "split_method", "") == "crossfit"
-                                     else "Held-out") + " evaluation</h2>",
+    return [
+        "<h2>How sure are we? " + ("Cross-fitted" if _crossfit(study) else "Held-out") + " evaluation</h2>",
         f"<p>{_e(method_sentences(study))} Value: estimated profit per customer "
         f"if everyone were treated by the policy; lift: difference to the baseline "
         f"(<code>{_e(cfg.evaluation['baseline'])}</code>), estimator <code>{_e(cfg.evaluation['method'])}</code>; "
@@ -304,56 +331,75 @@ def build_html(study: Any) -> str:
         _table(["policy", "offered", "value", f"{conf} CI", "lift", f"{conf} CI", "simultaneous CI", "p", "disagree",
                 "predicted lift"] + (["true lift"] if "true_lift" in ev else []), rows, left=2, highlight=hl),
     ]
-    if study.comparisons is not None and len(study.comparisons):
-        rows = [[_e(c["policy_a"]) + " vs " + _e(c["policy_b"]), _money(c["estimate"]),
-                 _ci(c["ci_low"], c["ci_high"]), _num(c.get("p_value"), 3), _num(c.get("p_holm"), 3)]
-                for _, c in study.comparisons.iterrows()]
-        parts += ["<h3>Does offering one more treatment pay?</h3>",
-                  "<p>Each k against the previous one. These comparisons are a family: read the Holm-adjusted "
-                  "p-value, which controls the chance of any false \"it pays\" among them.</p>",
-                  _table(["comparison", "difference", f"{conf} CI", "p", "p (Holm)"], rows)]
 
-    if "value_lower" in ev and ev["value_lower"].notna().any():
-        parts.append(f"<p><b>Bounds.</b> Policies offering levels between the arms are bounded under the "
-                     f"stated shape (<code>[evaluation] shape = \"{_e(cfg.evaluation.get('shape'))}\"</code>): "
-                     "each customer's outcome at such a level lies between its outcomes at the two neighbouring "
-                     f"arms. The {conf} interval (Imbens &amp; Manski 2004) covers the true value if that shape "
-                     "holds; the predicted lift beside it is the models' value, which no data checks directly.</p>")
-    parts += _interpolation_section(study, conf)
 
+def _comparisons_section(study: Any, conf: str) -> list[str]:
+    """Each k against the previous one, with Holm-adjusted p-values (``study.comparisons``)."""
+    if study.comparisons is None or not len(study.comparisons):
+        return []
+    rows = [[_e(c["policy_a"]) + " vs " + _e(c["policy_b"]), _money(c["estimate"]),
+             _ci(c["ci_low"], c["ci_high"]), _num(c.get("p_value"), 3), _num(c.get("p_holm"), 3)]
+            for _, c in study.comparisons.iterrows()]
+    return ["<h3>Does offering one more treatment pay?</h3>",
+            "<p>Each k against the previous one. These comparisons are a family: read the Holm-adjusted "
+            "p-value, which controls the chance of any false \"it pays\" among them.</p>",
+            _table(["comparison", "difference", f"{conf} CI", "p", "p (Holm)"], rows)]
+
+
+def _bounds_note(study: Any, conf: str) -> list[str]:
+    """What the bounds of policies offering levels between the arms rest on, where there are any."""
+    ev = study.evaluation
+    if "value_lower" not in ev or not ev["value_lower"].notna().any():
+        return []
+    return [f"<p><b>Bounds.</b> Policies offering levels between the arms are bounded under the "
+            f"stated shape (<code>[evaluation] shape = \"{_e(study.config.evaluation.get('shape'))}\"</code>): "
+            "each customer's outcome at such a level lies between its outcomes at the two neighbouring "
+            f"arms. The {conf} interval (Imbens &amp; Manski 2004) covers the true value if that shape "
+            "holds; the predicted lift beside it is the models' value, which no data checks directly.</p>"]
+
+
+def _estimators_section(study: Any, conf: str) -> list[str]:
+    """The recommended policy against the baseline by every estimator (``study.estimators``)."""
     est = getattr(study, "estimators", None)
-    if est is not None and len(est):
-        rows = [[_e(r.get("method", "")), _money(r.get("estimate")), _ci(r.get("ci_low"), r.get("ci_high")),
-                 _num(r.get("se"), 3), _num(r.get("p_value"), 3), _e(r.get("description", ""))]
-                for _, r in est.iterrows()]
-        parts += [f"<h3>k={study.recommended_k} against the baseline, with every estimator</h3>",
-                  "<p>The same comparison by each estimator of the evaluation step; they should agree "
-                  "within their intervals (see docs/evaluation.md).</p>",
-                  _table(["estimator", "lift", f"{conf} CI", "se", "p", "how"], rows, left=1, left_last=True)]
+    if est is None or not len(est):
+        return []
+    rows = [[_e(r.get("method", "")), _money(r.get("estimate")), _ci(r.get("ci_low"), r.get("ci_high")),
+             _num(r.get("se"), 3), _num(r.get("p_value"), 3), _e(r.get("description", ""))]
+            for _, r in est.iterrows()]
+    return [f"<h3>k={study.recommended_k} against the baseline, with every estimator</h3>",
+            "<p>The same comparison by each estimator of the evaluation step; they should agree "
+            "within their intervals (see docs/evaluation.md).</p>",
+            _table(["estimator", "lift", f"{conf} CI", "se", "p", "how"], rows, left=1, left_last=True)]
 
+
+def _arm_effects_section(study: Any, conf: str) -> list[str]:
+    """Each arm given to everyone: the models' prediction against the measured effect."""
     arms = getattr(study, "arm_effects", None)
-    if arms is not None and len(arms):
-        z = _z(cfg.evaluation["alpha"])
-        held = "measured_test" in arms
-        rows = []
-        for _, r in arms.iterrows():
-            row = [_e(r["arm"]), f"{int(r['customers_train']):,}", _money(r["predicted"]),
-                   _money(r["measured_train"]),
-                   _ci(r["measured_train"] - z * r["measured_train_se"], r["measured_train"] + z * r["measured_train_se"])]
-            if held:
-                row += [_money(r["measured_test"]),
-                        _ci(r["measured_test"] - z * r["measured_test_se"], r["measured_test"] + z * r["measured_test_se"])]
-            rows.append(row)
-        header = ["arm", "customers (training)", "predicted", "measured (training)", f"{conf} CI"]
+    if arms is None or not len(arms):
+        return []
+    z = _z(study.config.evaluation["alpha"])
+    held = "measured_test" in arms
+    rows = []
+    for _, r in arms.iterrows():
+        row = [_e(r["arm"]), f"{int(r['customers_train']):,}", _money(r["predicted"]),
+               _money(r["measured_train"]),
+               _ci(r["measured_train"] - z * r["measured_train_se"], r["measured_train"] + z * r["measured_train_se"])]
         if held:
-            header += ["measured (held out)", f"{conf} CI"]
-        parts += ["<h3>Each arm for everyone: predicted and measured</h3>",
-                  "<p>Incremental profit per customer of giving every customer one arm instead of the control: "
-                  "the models' mean prediction, and the doubly robust estimate from the experiment's outcomes. "
-                  "Far apart means the models are biased.</p>",
-                  _table(header, rows)]
+            row += [_money(r["measured_test"]),
+                    _ci(r["measured_test"] - z * r["measured_test_se"], r["measured_test"] + z * r["measured_test_se"])]
+        rows.append(row)
+    header = ["arm", "customers (training)", "predicted", "measured (training)", f"{conf} CI"]
+    if held:
+        header += ["measured (held out)", f"{conf} CI"]
+    return ["<h3>Each arm for everyone: predicted and measured</h3>",
+            "<p>Incremental profit per customer of giving every customer one arm instead of the control: "
+            "the models' mean prediction, and the doubly robust estimate from the experiment's outcomes. "
+            "Far apart means the models are biased.</p>",
+            _table(header, rows)]
 
-    # ---- the solutions
+
+def _solutions_section(study: Any) -> list[str]:
+    """The solver's answer for every k: offered treatments, status, bound, recovery."""
     rows = []
     for k, res in study.results.items():
         rows.append([
@@ -361,7 +407,7 @@ def build_html(study: Any) -> str:
             _e(res.status), _num(res.objective, 6), _num(res.bound, 6),
             _pct(res.gap, 3) if res.gap is not None else "–", _pct(res.recovery), f"{res.wall_time:.2f} s",
         ])
-    parts += [
+    return [
         "<h2>Which treatments to offer</h2>",
         "<p>For each k the solver chooses at most k treatments and assigns every training customer the "
         "most profitable offered one, by the cross-fitted profit estimates. <i>Recovery</i>: the share of "
@@ -372,11 +418,13 @@ def build_html(study: Any) -> str:
         _img(plots.segment_sizes_figure(study), "segment sizes per k"),
     ]
 
-    # ---- segment profiles
-    parts.append("<h2>Who gets what: segment profiles</h2>")
-    parts.append("<p>Mean of each feature among the customers of a segment (training half); the text lists "
-                 "the features that set the segment apart most. Mean profit: estimated incremental profit "
-                 "per customer of the segment under each treatment.</p>")
+
+def _profiles_section(study: Any) -> list[str]:
+    """Who each segment of every k is: feature means and mean profit per treatment."""
+    parts = ["<h2>Who gets what: segment profiles</h2>",
+             "<p>Mean of each feature among the customers of a segment (training half); the text lists "
+             "the features that set the segment apart most. Mean profit: estimated incremental profit "
+             "per customer of the segment under each treatment.</p>"]
     for k in study.results:
         segs = [s for s in study.segments[k] if s["count"] > 0]
         parts.append(f"<h3>k = {k}</h3>")
@@ -388,23 +436,24 @@ def build_html(study: Any) -> str:
                 + [_money(s["mean_profit"].get(t)) for t in tr] for s in segs]
         parts.append(_table(["segment", "customers", "share", "distinctive features"]
                             + [f"profit: {t}" for t in tr], rows, left=1))
+    return parts
 
-    parts += _rules_section(study)
 
-    # ---- run facts
-    timings = ", ".join(f"{k} {v:.1f} s" for k, v in study.timings.items())
-    versions = ", ".join(f"{k} {v}" for k, v in study.versions.items())
+def _run_facts(study: Any) -> list[str]:
+    """Rows read and dropped, timings, versions and the configuration; closes the document."""
     from ..config import dump_toml
 
-    parts += [
+    info = study.data_info
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in study.timings.items())
+    versions = ", ".join(f"{k} {v}" for k, v in study.versions.items())
+    return [
         "<h2>About this run</h2>",
         f"<p class=\"muted\">Rows read {info.get('rows_read', 0):,}, dropped {info.get('rows_dropped', 0):,}; "
         f"arms: {', '.join(f'{_e(a)} ({n:,})' for a, n in info.get('arms', {}).items())}.<br>"
         f"Timings: {_e(timings)}.<br>Versions: {_e(versions)}.</p>",
-        "<details><summary>Configuration</summary><pre>" + _e(dump_toml(cfg.as_dict())) + "</pre></details>",
+        "<details><summary>Configuration</summary><pre>" + _e(dump_toml(study.config.as_dict())) + "</pre></details>",
         "</body></html>",
     ]
-    return "\n".join(p for p in parts if p)
 
 
 def _rules_section(study: Any) -> list[str]:
