@@ -33,7 +33,7 @@ remain, so Lloyd rounds and swap descent alternate until neither improves: the r
 set is a local optimum under both moves (when the restarts ran on a row sample, the answer
 is a swap-local optimum on all rows, the joint check being left out to keep large ``n``
 fast). A **certified upper bound** (the Lagrangian / LP bound,
-:func:`coarseopt_solvers._bounds.lagrangian_bound`) fills ``bound`` and ``gap``; the status
+:func:`coarseopt_solvers.bounds.lagrangian_bound`) fills ``bound`` and ``gap``; the status
 is ``feasible`` (or ``time_limit``) unless that bound proves the solution optimal.
 
 With ``profit_fn`` and numeric ``treatments``, atoms can leave the grid: each atom's level
@@ -53,8 +53,8 @@ import numpy as np
 from coarseopt.exceptions import OptionError
 from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, materialize
 
-from ._bounds import lagrangian_bound
-from ._chunked import chunked_lagrangian_bound
+from .bounds import lagrangian_bound
+from .bounds import chunked_lagrangian_bound
 from ._ot_bounded import solve_bounded
 from ._ot_offgrid import refine_offgrid
 from .heuristics.lloyd import lloyd, seed_atoms
