@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from . import _lazy
 from ._benders import benders
 from ._highs import BackendResult, check_options, solve_highs
 from ._side import (
-    check_backend, check_callable, check_cost, check_mapping, check_pairs, check_treatment_list,
+    check_backend, check_callable, check_mapping, check_pairs, check_treatment_list,
     check_warm_start, diagnose_treatment_rules, resolve_side,
 )
 from ._policy import AUTO_WARM_MIN_N, auto_formulation, auto_node_limit
@@ -46,7 +47,10 @@ class MIPSolver(Solver):
     formulation : {"auto", "classic", "radius", "aggregated", "benders"}, default "auto"
         ``auto``: ``classic`` when share bounds or a budget constrain the assignment, else
         ``aggregated`` when individuals share prefix sets (smooth curves), else ``benders``
-        (Benders decomposition with a branch and bound over treatments).
+        (Benders decomposition with a branch and bound over treatments). Under share bounds
+        or a budget, ``aggregated`` is the classic model on groups of identical individuals
+        (same profit row and cost row; ``x`` counts how many of a group get each
+        treatment), which ``auto`` also picks when it halves the rows.
     mip_gap : float, default 1e-7
         Relative gap at which the backend may stop; ``status`` is ``optimal`` only when the
         returned bound meets the objective within coarseopt's tolerance (1e-6 relative).
@@ -60,8 +64,6 @@ class MIPSolver(Solver):
         those cases the exact method finds its own incumbent faster than a heuristic runs.
     backend_options : dict, optional
         Passed through to the backend unchanged (e.g. ``{"presolve": "off"}`` for HiGHS).
-    budget, cost : float and array of shape (m,) or (n, m), optional
-        ``sum_i cost[i, a(i)] <= budget`` (a per-treatment cost is paid per individual).
     forced, forbidden : list of treatment indices or labels, optional
         Treatments that must / must not be offered.
     exclusive : list of pairs, optional
@@ -91,6 +93,7 @@ class MIPSolver(Solver):
     name = "mip"
     exact = True
     supports_shares = True
+    supports_budget = True
     supports_lazy = True
     requires = ("highspy", "pyomo")
     options = {
@@ -100,14 +103,22 @@ class MIPSolver(Solver):
         "threads": Option(None, check_optional(check_int(1)), "threads for the backend"),
         "warm_start": Option("auto", check_warm_start, "heuristic start: 'auto', True, False, 'local-search', 'greedy' or columns"),
         "backend_options": Option(None, check_optional(check_mapping), "options passed to the backend unchanged"),
-        "budget": Option(None, check_optional(check_float()), "upper bound on the total cost of the assignment"),
-        "cost": Option(None, check_optional(check_cost), "cost per treatment (m,) or per individual and treatment (n, m)"),
         "forced": Option(None, check_optional(check_treatment_list), "treatments that must be offered"),
         "forbidden": Option(None, check_optional(check_treatment_list), "treatments that must not be offered"),
         "exclusive": Option(None, check_optional(check_pairs), "pairs of treatments that may not both be offered"),
         "model_hook": Option(None, check_optional(check_callable), "callable receiving the Pyomo model before the solve"),
         "verbose": Option(False, check_bool, "show the backend's log"),
     }
+
+    @classmethod
+    def check_options(cls, options):
+        moved = sorted({"budget", "cost"} & set(options))
+        if moved:
+            raise OptionError(
+                f"The {' and '.join(repr(o) for o in moved)} option(s) of solver 'mip' moved to the problem: "
+                "build it with CoarseProblem(profit, k, cost=..., budget=...), which every solver honours."
+            )
+        return super().check_options(options)
 
     # ------------------------------------------------------------------ main sequence
     def _solve(self, problem, context):
@@ -195,7 +206,22 @@ class MIPSolver(Solver):
                            granularity=getattr(self, "_granularity", 0.0),
                            rows=sorted_rows.pop() if sorted_rows else None)
 
-        if kind == "classic":
+        groups = None
+        if side.needs_assignment:
+            if p["model_hook"] is None and (kind == "aggregated" or p["formulation"] == "auto"):
+                # identical individuals (profit row and, with a budget, cost row) are
+                # interchangeable: one row of counts per group, when that at least halves the rows
+                groups = F.identical_rows(profit, side.cost)
+                if kind != "aggregated" and groups[0].size > n // 2:
+                    groups = None
+            kind = "classic"
+        if groups is not None:
+            first, _, counts = groups
+            form = F.classic(profit[first], k, replace(side, cost=None if side.cost is None else side.cost[first]),
+                             weights=counts)
+            extras["formulation"] = "aggregated"
+            extras["identical_groups"] = int(first.size)
+        elif kind == "classic":
             form = F.classic(profit, k, side)
             if p["model_hook"] is not None:
                 form.integer[form.m:] = True  # user constraints may break the integral assignment
@@ -210,7 +236,7 @@ class MIPSolver(Solver):
             warm = self._warm_start(problem, side, allowed, context, extras)
 
         result = self._run(form, prefix, problem, context, warm, use_pyomo, extras)
-        return self._decode(result, form, problem, side, allowed, warm, extras, context)
+        return self._decode(result, form, problem, side, allowed, warm, extras, context, groups)
 
     # ------------------------------------------------------------------ pieces
     @staticmethod
@@ -224,14 +250,15 @@ class MIPSolver(Solver):
     def _choose(self, problem, side) -> str:
         kind = self.params["formulation"]
         if side.needs_assignment:
-            if kind not in ("auto", "classic"):
+            if kind not in ("auto", "classic", "aggregated"):
                 what = "share bounds" if side.min_count is not None else "a budget"
                 raise OptionError(
                     f"The 'formulation' option of solver 'mip' is {kind!r}, but {what} constrain the "
-                    "assignment itself, which only the 'classic' formulation models. Use "
-                    "formulation='classic' or 'auto'."
+                    "assignment itself, which only the 'classic' formulation (on every individual, or "
+                    "'aggregated': on groups of identical ones) models. Use formulation='classic', "
+                    "'aggregated' or 'auto'."
                 )
-            return "classic"
+            return "aggregated" if kind == "aggregated" else "classic"
         if kind == "auto" and (self.params["model_hook"] is not None or self.params["backend"] != "highs"):
             return "aggregated"
         if kind != "auto":
@@ -301,7 +328,8 @@ class MIPSolver(Solver):
         extras.update(result.stats)
         return result
 
-    def _decode(self, result: BackendResult, form, problem, side, allowed, warm, extras, context) -> Solution:
+    def _decode(self, result: BackendResult, form, problem, side, allowed, warm, extras, context,
+                groups=None) -> Solution:
         profit = problem.profit
         if result.termination == "infeasible" and not result.has_solution:
             why = self._diagnose(problem, side, context)
@@ -315,15 +343,12 @@ class MIPSolver(Solver):
             if form.kind != "classic" and offered.size < problem.k_effective and not self.params["model_hook"]:
                 offered = greedy_complete(profit, offered, problem.k_effective, allowed, side.exclusive)
             if side.budget is not None or self.params["model_hook"] is not None and form.kind == "classic":
-                xa, xb = form.columns["x"]
-                x = result.col_value[xa:xb].reshape(problem.n, -1)
-                assignment = allowed[x.argmax(axis=1)]
+                assignment = _model_assignment(result, form, allowed, groups)
                 objective = problem.objective(assignment)
             elif side.min_count is not None:
                 out = bounded_assignment(profit, offered, side.min_count[offered], side.max_count[offered])
                 if out is None:  # cannot happen for a feasible y; keep the model's own x
-                    xa, xb = form.columns["x"]
-                    assignment = allowed[result.col_value[xa:xb].reshape(problem.n, -1).argmax(axis=1)]
+                    assignment = _model_assignment(result, form, allowed, groups)
                     objective = problem.objective(assignment)
                 else:
                     objective, assignment = out
@@ -370,6 +395,21 @@ class MIPSolver(Solver):
             return f"{families[0][0]}: {families[0][1]} cannot be met. Relax them."
         return ("the constraints cannot all be met; no single family ("
                 + ", ".join(f for f, _ in families) + ") is responsible on its own.")
+
+
+def _model_assignment(result: BackendResult, form, allowed: np.ndarray, groups) -> np.ndarray:
+    """The assignment held by the ``x`` columns of a classic model: each individual's column,
+    or with ``groups`` (the aggregated classic model) the counts of each group spread over
+    its members."""
+    xa, xb = form.columns["x"]
+    x = result.col_value[xa:xb].reshape(form.n, -1)
+    if groups is None:
+        return allowed[x.argmax(axis=1)]
+    _, inverse, sizes = groups
+    counts = np.maximum(np.rint(x), 0.0)
+    rows = np.arange(counts.shape[0])
+    counts[rows, counts.argmax(axis=1)] += sizes - counts.sum(axis=1)  # rounding: each group fully assigned
+    return F.expand_counts(counts, inverse, allowed)
 
 
 def _normalize(problem):
