@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from coarseopt.exceptions import OptionError, SolverUnavailableError
+from coarseopt.exceptions import CoarseoptError, OptionError, SolverUnavailableError
+from coarseopt.registry import get_solver
 from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, check_optional
 
 from .._transport import bounded_assignment
@@ -232,9 +233,11 @@ class MIPSolver(Solver):
         extras["model"] = dict(form.stats)
         # warm start (never returned when it breaks a side constraint)
         warm = None
-        if p["warm_start"] != "auto" or (form.nnz > 0.05 * problem.n * problem.m and problem.n > AUTO_WARM_MIN_N):
+        if (p["warm_start"] != "auto" or side.budget is not None
+                or (form.nnz > 0.05 * problem.n * problem.m and problem.n > AUTO_WARM_MIN_N)):
             warm = self._warm_start(problem, side, allowed, context, extras)
 
+        self._allowed, self._groups = allowed, groups
         result = self._run(form, prefix, problem, context, warm, use_pyomo, extras)
         return self._decode(result, form, problem, side, allowed, warm, extras, context, groups)
 
@@ -278,6 +281,8 @@ class MIPSolver(Solver):
         if self.params["model_hook"] is not None:
             extras["warm_start"] = "skipped: the model_hook may add constraints a heuristic cannot see"
             return None
+        if side.budget is not None:
+            return self._budget_warm_start(problem, side, context, extras)
         t0 = time.perf_counter()
         if isinstance(ws, tuple):
             offered = given_columns(ws, problem.m, problem.k)
@@ -301,6 +306,28 @@ class MIPSolver(Solver):
         extras["warm_start_objective"] = value
         return offered, value
 
+    @staticmethod
+    def _budget_warm_start(problem, side, context, extras):
+        """Under a budget: the budgeted heuristic's answer (``ot`` with share bounds, else
+        ``local-search``) as ``(offered, value, assignment)``, when it meets the rules on the
+        offered set; None otherwise."""
+        name = "ot" if problem.has_share_bounds else "local-search"
+        left = context.time_left()
+        limit = None if not math.isfinite(left) else max(0.15 * left, 0.01)
+        t0 = time.perf_counter()
+        try:
+            res = get_solver(name)(**({"bound": False} if name == "ot" else {})).solve(
+                problem, time_limit=limit, seed=context.seed, progress=False)
+        except CoarseoptError as exc:  # e.g. the heuristic found no set within the budget
+            extras["warm_start"] = f"skipped: {exc}"
+            return None
+        extras["warm_start_seconds"] = time.perf_counter() - t0
+        if not res.has_solution or not _rules_hold(res.offered, side):
+            extras["warm_start"] = "skipped: no budgeted heuristic solution meeting the rules"
+            return None
+        extras["warm_start_objective"] = res.objective
+        return res.offered, res.objective, res.assignment
+
     def _run(self, form, prefix, problem, context, warm, use_pyomo, extras) -> BackendResult:
         p = self.params
         left = context.time_left()
@@ -318,7 +345,9 @@ class MIPSolver(Solver):
                                  threads=p["threads"], backend_options=p["backend_options"], verbose=p["verbose"])
         else:
             start = None
-            if warm is not None:
+            if warm is not None and len(warm) > 2:  # an assignment under a budget
+                start = _assignment_start(form, warm[0], warm[2], self._allowed, self._groups)
+            elif warm is not None:
                 start = form.start_vector(problem.profit, warm[0], prefix=prefix)
             result = solve_highs(form, time_limit=limit, mip_gap=p["mip_gap"], threads=p["threads"],
                                  seed=context.seed, backend_options=p["backend_options"], start=start,
@@ -356,7 +385,8 @@ class MIPSolver(Solver):
                 objective = objective_of(profit, offered)
         used_warm = False
         if warm is not None and warm[1] > objective + 1e-9 * max(1.0, abs(warm[1])):
-            offered, assignment, objective, used_warm = warm[0], None, warm[1], True
+            offered, objective, used_warm = warm[0], warm[1], True
+            assignment = warm[2] if len(warm) > 2 else None
         extras["used_warm_start"] = used_warm
         if offered is None:
             return result.no_solution(extras)
@@ -479,10 +509,28 @@ def _denormalize(sol: Solution, problem, scale: float, shift: float) -> Solution
     return sol
 
 
+def _assignment_start(form, offered, assignment, allowed, groups) -> np.ndarray:
+    """The start vector of a classic model (or its aggregated form, counts per group) for an
+    assignment."""
+    v = np.zeros(form.num_col)
+    a, _ = form.columns["y"]
+    v[a + np.asarray(offered, dtype=np.intp)] = 1.0
+    xa, _ = form.columns["x"]
+    t = np.searchsorted(allowed, np.asarray(assignment, dtype=np.intp))
+    rows = np.arange(t.size) if groups is None else groups[1]
+    np.add.at(v, xa + rows * allowed.size + t, 1.0)
+    return v
+
+
 def _satisfies(offered: np.ndarray, side: F.SideConstraints) -> bool:
     """Whether offering ``offered`` (each individual its best) meets every side constraint."""
     if side.needs_assignment:
         return False
+    return _rules_hold(offered, side)
+
+
+def _rules_hold(offered: np.ndarray, side: F.SideConstraints) -> bool:
+    """Whether ``offered`` meets the rules on the offered set (forced, forbidden, exclusive)."""
     s = set(int(j) for j in offered)
     if not set(side.forced.tolist()) <= s or s & set(side.forbidden.tolist()):
         return False
