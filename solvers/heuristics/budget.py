@@ -105,14 +105,17 @@ def budgeted_search(problem: Any, context: SolveContext, search: Callable[[Any, 
     if run.at(0.0) <= 0 or run.timed_out:  # the budget does not bind on the unbudgeted answer
         return run.finish()
     lo, hi = 0.0, first_price(problem.profit, problem.cost)
+    set_lo = run.last
     while run.at(hi) > 0 and not run.timed_out and len(run.rounds) < MAX_ROUNDS:  # bracket the price
-        lo, hi = hi, 2.0 * hi
-    while not run.timed_out and len(run.rounds) < MAX_ROUNDS and hi - lo > PRICE_TOL * hi:
+        lo, hi, set_lo = hi, 2.0 * hi, run.last
+    set_hi = run.last
+    # bisection, until the bracket is narrow or the same set lies on both of its sides
+    while not run.timed_out and len(run.rounds) < MAX_ROUNDS and hi - lo > PRICE_TOL * hi and set_lo != set_hi:
         mid = 0.5 * (lo + hi)
         if run.at(mid) > 0:
-            lo = mid
+            lo, set_lo = mid, run.last
         else:
-            hi = mid
+            hi, set_hi = mid, run.last
     return run.finish()
 
 
@@ -126,6 +129,7 @@ class _Rounds:
         self.rounds: list[dict] = []
         self.bounds: list[tuple[float, float]] = []
         self.sets: dict[tuple, Any] = {}
+        self.last: tuple | None = None  # the set of the last run
         self.timed_out = False
 
     def _left(self) -> float:
@@ -154,7 +158,7 @@ class _Rounds:
             self.sets[key] = got = assign_within_budget(problem, offered, None if not math.isfinite(left) else max(left, 0.01))
             if got is not None and (self.best is None or got.value > self.best.value):
                 self.best = BudgetedSet(offered, offered[got.pos], got.value, got.spend, got.price)
-        got = self.sets[key]
+        got, self.last = self.sets[key], key
         pos = priced_positions(view.profit[:, offered], problem.cost[:, offered], 0.0)[0]
         excess = float(np.take_along_axis(problem.cost[:, offered], pos[:, None], axis=1).sum()) - problem.budget
         self.rounds.append({"price": price, "offered": list(key), "value": None if got is None else got.value,
