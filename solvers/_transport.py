@@ -73,47 +73,37 @@ def budgeted_assignment(
 ) -> tuple[np.ndarray, float, float, bool] | None:
     """Best assignment of every row to one of the columns of ``profit`` (an offered set's
     sub-matrix) with ``sum_i cost[i, a(i)] <= budget`` and, optionally, column counts in
-    ``[lo, hi]``: the multiple-choice knapsack (with transport rows), as a MIP solved by HiGHS
-    (through SciPy's ``milp``). Meant for small instances: exhaustive search, and ``ot``'s
-    assignment when share bounds and a budget meet.
+    ``[lo, hi]``: the multiple-choice knapsack (with transport rows). It is ``mip``'s classic
+    model with every column offered (:func:`~coarseopt_solvers.mip._formulation.classic`),
+    solved by HiGHS; meant for small instances: exhaustive search, and ``ot``'s assignment
+    when share bounds and a budget meet.
 
     Returns ``(pos, value, upper, proven)`` (the column position of each row, its profit, an
     upper bound on the best value and whether HiGHS proved it optimal), or None when no
     assignment meets the constraints (or none was found within ``time_limit``).
     """
-    from scipy import sparse  # heavy: loaded on first use
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from .mip import _formulation as F  # the package imports this module: loaded on first use
+    from .mip._highs import solve_highs
 
     n, s = profit.shape
+    # HiGHS works to absolute tolerances: rows shifted by their best value and divided by the
+    # spread (the optimum does not move), the budget row divided by its scale.
     rowmax = profit.max(axis=1)
     spread = float((rowmax[:, None] - profit).max()) or 1.0
-    c = -((profit - rowmax[:, None]) / spread).reshape(-1)  # variable (i, t) at i * s + t
-    var = np.arange(n * s)
-    rows = [sparse.csr_matrix((np.ones(n * s), (np.repeat(np.arange(n), s), var)), shape=(n, n * s))]
-    low, up = [np.ones(n)], [np.ones(n)]
-    scale = max(float(budget), float(cost.max(initial=0.0)), 1e-300)  # HiGHS tolerances are absolute
-    rows.append(sparse.csr_matrix((cost.reshape(-1) / scale, (np.zeros(n * s, dtype=np.intp), var)), shape=(1, n * s)))
-    low.append(np.array([-np.inf]))
-    up.append(np.array([budget / scale]))
-    if lo is not None:
-        rows.append(sparse.csr_matrix((np.ones(n * s), (np.tile(np.arange(s), n), var)), shape=(s, n * s)))
-        low.append(np.asarray(lo, dtype=float))
-        up.append(np.asarray(hi, dtype=float))
-    options = {"mip_rel_gap": 1e-9}
-    if time_limit is not None:
-        options["time_limit"] = float(max(time_limit, 0.01))
-    res = milp(c, integrality=np.ones(n * s), bounds=Bounds(0, 1),
-               constraints=LinearConstraint(sparse.vstack(rows).tocsr(), np.concatenate(low), np.concatenate(up)),
-               options=options)
-    if res.x is None:
-        if res.status in (1, 2):  # no solution within the limit, or infeasible
+    scale = max(float(budget), float(cost.max(initial=0.0)), 1e-300)
+    side = F.SideConstraints(forced=np.arange(s), cost=cost / scale, budget=budget / scale,
+                             min_count=None if lo is None else np.asarray(lo), max_count=None if hi is None else np.asarray(hi))
+    form = F.classic((profit - rowmax[:, None]) / spread, s, side)
+    res = solve_highs(form, time_limit=time_limit, mip_gap=1e-9, threads=1, seed=0)
+    if not res.has_solution:
+        if res.termination in ("infeasible", "time_limit"):
             return None
-        raise SolverError(f"budgeted assignment MIP failed (HiGHS status {res.status}): {res.message}")
-    pos = res.x.reshape(n, s).argmax(axis=1)
+        raise SolverError(f"budgeted assignment MIP failed ({res.raw_status}): {res.message}")
+    xa, xb = form.columns["x"]
+    pos = res.col_value[xa:xb].reshape(n, s).argmax(axis=1)
     value = float(np.take_along_axis(profit, pos[:, None], axis=1).sum())
-    dual = getattr(res, "mip_dual_bound", None)
-    upper = float(rowmax.sum() - spread * dual) if dual is not None and np.isfinite(dual) else np.inf
-    proven = res.status == 0
+    upper = float(rowmax.sum() + spread * res.bound) if res.bound is not None else np.inf
+    proven = res.proven
     spend = float(np.take_along_axis(cost, pos[:, None], axis=1).sum())
     if spend > budget + 1e-12 * max(1.0, budget):  # within HiGHS's tolerance, over in exact arithmetic
         if lo is not None:

@@ -256,3 +256,18 @@ def test_budget_bound_is_valid_at_every_multiplier():
                                       offered=exact.offered, max_iter=30, evaluations=3)
         assert res.bound >= exact.objective - 1e-9
         assert all(b >= exact.objective - 1e-9 for _, b in res.history)
+
+
+def test_benchmark_smoke_run(tmp_path):
+    """The budget benchmark's quick run writes its results; every answer meets its budget."""
+    import json
+
+    from benchmarks.budget import main
+
+    assert main(["--quick", "--out", str(tmp_path)]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "budget_quick.jsonl").read_text().splitlines()]
+    results = [r for r in rows if r["part"] != "meta"]
+    assert {r["part"] for r in results} == {"small", "scale"}
+    assert all(r["spend"] <= r["budget"] * (1 + 1e-9) for r in results)
+    assert all(r["gap_pct"] >= -1e-9 for r in results if r["gap_pct"] is not None)
+    assert "## At scale" in (tmp_path / "budget_quick.md").read_text()
