@@ -120,7 +120,7 @@ class Solution:
 
     Give ``offered`` (column indices), ``assignment`` (one column per individual), or both.
     Without ``assignment`` each individual gets its best offered treatment (only valid when
-    the problem has no share bounds). ``bound`` is a *proven* upper bound or None.
+    the problem has no share bounds and no budget). ``bound`` is a *proven* upper bound or None.
     """
 
     offered: Any = None
@@ -292,8 +292,10 @@ class Solver(ABC):
                 assignment=empty, shares=np.zeros(0), wall_time=context.elapsed(), **common,
             )
         if sol.assignment is None:
-            if problem.has_share_bounds:
-                raise SolverError(f"Solver {self.name!r} must return an assignment when shares are bounded.")
+            if problem.has_share_bounds or problem.has_budget:
+                raise SolverError(
+                    f"Solver {self.name!r} must return an assignment when shares are bounded or a budget is set."
+                )
             offered = np.unique(np.asarray(sol.offered, dtype=np.intp))
             assignment = problem.best_assignment(offered)
         else:
