@@ -22,7 +22,7 @@ Sections
     - ``ot`` (``bound=False``) at the smallest size, lazily and in memory.
 
     ``co.solve`` sends a lazy problem to the map-reduce passes of
-    ``coarseopt_solvers._chunked`` (the ``path`` field of a result says which path ran).
+    ``coarseopt_solvers.bounds.chunked`` (the ``path`` field of a result says which path ran).
 
     At sizes both paths can do, the offered sets must agree and the time ratio
     lazy / memory is reported (measured in the same run: the machine is shared).
@@ -119,8 +119,8 @@ def measure(spec: dict) -> dict:
     problem = co.CoarseProblem(profit, k=k)
     out["load_validate_s"] = time.perf_counter() - t0
     if spec.get("task") == "bound":
-        from coarseopt_solvers._bounds import lagrangian_bound
-        from coarseopt_solvers._chunked import chunked_lagrangian_bound
+        from coarseopt_solvers.bounds import lagrangian_bound
+        from coarseopt_solvers.bounds.chunked import chunked_lagrangian_bound
 
         t1 = time.perf_counter()
         if kind == "memory":

@@ -136,13 +136,13 @@ def bench_scale(quick: bool) -> list[dict]:
     best = max(r.objective for _, r in runs)
     bound_value, bound_seconds, bound_note = None, None, ""
     try:
-        from coarseopt_solvers._bounds import lagrangian_bound
+        from coarseopt_solvers.bounds import lagrangian_bound
 
         incumbent = max(runs, key=lambda t: t[1].objective)[1].offered
         lb, bound_seconds = _timed(lambda: lagrangian_bound(
             profit, k, incumbent=incumbent, deadline=time.perf_counter() + (20 if quick else 90)))
         bound_value = float(lb.bound)
-        bound_note = "Lagrangian (LP) bound of coarseopt_solvers._bounds"
+        bound_note = "Lagrangian (LP) bound of coarseopt_solvers.bounds"
     except ImportError:  # pragma: no cover - the bound module ships with the solvers
         bound_note = "no bound available"
     rows = []

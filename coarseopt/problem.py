@@ -4,7 +4,8 @@
 
     \\max_{S \\subseteq \\{1..m\\},\\ |S| \\le k} \\ f(S) = \\sum_i \\max_{j \\in S} P_{ij}
 
-with optional bounds on the share of individuals assigned to each *offered* treatment.
+with optional bounds on the share of individuals assigned to each *offered* treatment and an
+optional budget on what the assignment spends, :math:`\\sum_i c_{i a(i)} \\le B`.
 Given ``S`` (and no share bounds) the assignment is pointwise: each individual gets its most
 profitable offered treatment. ``f`` is monotone submodular; with ``D = -P`` this is the
 p-median problem on a rectangular cost matrix (Zhang & Misra, *Coarse Personalization*,
@@ -87,6 +88,16 @@ class CoarseProblem:
     min_share, max_share : float or array-like of shape (m,), optional
         Lower / upper bound on the share of individuals assigned to each *offered*
         treatment. A treatment that is not offered has share 0 and is not constrained.
+    cost : array-like of shape (m,) or (n, m), optional
+        Finite, non-negative cost of giving each treatment (``(m,)``: the same for every
+        individual) or each individual each treatment (``(n, m)``). With a dask ``profit``
+        the cost is ``(m,)``, a numpy ``(n, m)`` array or a dask ``(n, m)`` array with the
+        same rows. Without ``budget`` it only reports what an assignment spends
+        (``result.extras["spend"]``).
+    budget : float, optional
+        The most the whole assignment may spend: ``sum_i cost[i, assignment[i]] <= budget``
+        (needs ``cost``; finite, ``>= 0``). A budget below the cheapest possible spend
+        raises :class:`~coarseopt.exceptions.InfeasibleProblemError` naming that spend.
 
     Attributes
     ----------
@@ -99,6 +110,13 @@ class CoarseProblem:
     min_count, max_count : ndarray of shape (m,) or None
         The share bounds as whole numbers of individuals (``ceil(min_share * n)``,
         ``floor(max_share * n)``): what solvers enforce.
+    cost : ndarray of shape (n, m) or None
+        The cost, read-only; a ``(m,)`` cost is broadcast (a view, no copy). A dask array
+        when given one.
+    budget : float or None
+    min_spend : float or None
+        ``sum_i min_j cost[i, j]``: no assignment spends less (with ``k`` limiting the
+        offered treatments the cheapest spend can be higher).
 
     Examples
     --------
@@ -118,6 +136,8 @@ class CoarseProblem:
         arms: Sequence[Any] | None = None,
         min_share: Any = None,
         max_share: Any = None,
+        cost: Any = None,
+        budget: Any = None,
     ) -> None:
         self.index = None
         self.treatment_labels: tuple = ()
@@ -130,6 +150,9 @@ class CoarseProblem:
         self.min_share = self._check_share("min_share", min_share)
         self.max_share = self._check_share("max_share", max_share)
         self.min_count, self.max_count = self._check_share_feasibility()
+        self.cost, self.cost_per_treatment = self._check_cost(cost)
+        self.budget = self._check_budget(budget)
+        self.min_spend = self._check_budget_feasibility()
 
     # ------------------------------------------------------------------ validation
     def _check_profit(self, profit: Any) -> Any:
@@ -361,7 +384,111 @@ class CoarseProblem:
             a.setflags(write=False)
         return lo, hi
 
+    def _check_cost(self, cost: Any) -> tuple[Any, np.ndarray | None]:
+        if cost is None:
+            return None, None
+        if _is_dask_array(cost):
+            return self._check_dask_cost(cost), None
+        given = cost
+        if hasattr(cost, "to_numpy"):
+            cost = cost.to_numpy()
+        try:
+            c = np.asarray(cost)
+        except Exception as exc:
+            raise ProblemError(f"'cost' could not be read as an array: {exc}") from None
+        if not _numeric_dtype(c.dtype) or c.dtype == np.bool_:
+            raise ProblemError(f"'cost' must hold real numbers; got dtype {c.dtype}. Convert it with cost.astype(float).")
+        if c.shape not in ((self.m,), (self.n, self.m)):
+            raise ProblemError(
+                f"'cost' must have shape ({self.m},) (one cost per treatment) or ({self.n}, {self.m}) (one per "
+                f"individual and treatment, like 'profit'); got shape {c.shape}."
+            )
+        c = np.ascontiguousarray(c, dtype=np.float64)
+        bad = ~np.isfinite(c) | (c < 0)
+        if bad.any():
+            where = np.argwhere(bad)[0]
+            raise ProblemError(
+                f"'cost' must be finite and non-negative; found {int(bad.sum())} bad value(s), the first at "
+                f"{tuple(int(w) for w in where)} (value {c[tuple(where)]}). A treatment that earns money has "
+                "cost 0 (its earnings belong in 'profit'); impute missing costs."
+            )
+        c = _snapshot(c, given)
+        if c.ndim == 1:
+            return np.broadcast_to(c, (self.n, self.m)), c
+        return c, None
+
+    def _check_dask_cost(self, cost: Any) -> Any:
+        import dask.array as da
+
+        if not self.is_lazy:
+            raise ProblemError("'cost' is a dask array but 'profit' is not; pass cost.compute() or a numpy array.")
+        if tuple(cost.shape) != (self.n, self.m):
+            raise ProblemError(f"'cost' as a dask array must have shape ({self.n}, {self.m}), like 'profit'; got {cost.shape}.")
+        cost = cost.astype(np.float64).rechunk((self.profit.chunks[0], (self.m,)))
+        n_bad = int(da.compute(da.count_nonzero(~da.isfinite(cost) | (cost < 0)))[0])
+        if n_bad:
+            raise ProblemError(f"'cost' must be finite and non-negative; found {n_bad} bad value(s). Impute them.")
+        return cost
+
+    def _check_budget(self, budget: Any) -> float | None:
+        if budget is None:
+            return None
+        if self.cost is None:
+            raise ProblemError(
+                f"'budget' = {_describe(budget)} needs 'cost': pass cost=(m,) or (n, m) costs of the treatments."
+            )
+        if isinstance(budget, bool) or not isinstance(budget, numbers.Real) or not math.isfinite(budget) or budget < 0:
+            raise ProblemError(
+                f"The 'budget' parameter of CoarseProblem must be a finite number >= 0. Got {_describe(budget)} "
+                "instead. Use budget=None for no budget."
+            )
+        return float(budget)
+
+    def _check_budget_feasibility(self) -> float | None:
+        """The cheapest spend of any assignment; an error when the budget is below it."""
+        if self.cost is None:
+            return None
+        if self.cost_per_treatment is not None:
+            low = self.n * float(self.cost_per_treatment.min())
+            single = low
+        elif _is_dask_array(self.cost):
+            import dask.array as da
+
+            low, single = (float(v) for v in da.compute(self.cost.min(axis=1).sum(), self.cost.sum(axis=0).min()))
+        else:
+            low = float(self.cost.min(axis=1).sum(dtype=np.float64))
+            single = float(self.cost.sum(axis=0, dtype=np.float64).min())
+        if self.budget is None:
+            return low
+        slack = 1e-12 * max(1.0, low)
+        if self.budget < low - slack:
+            raise InfeasibleProblemError(
+                f"'budget' = {self.budget:g} is below the cheapest possible spend {low:g} (every individual given "
+                "its cheapest treatment). Raise the budget or lower the costs."
+            )
+        if self.k_effective == 1 and self.budget < single - slack:
+            raise InfeasibleProblemError(
+                f"'budget' = {self.budget:g} cannot be met with k = {self.k}: one treatment for everyone spends at "
+                f"least {single:g} (the cheapest spend with any number of treatments is {low:g}). Raise the budget "
+                "or k."
+            )
+        return low
+
     # ------------------------------------------------------------------ helpers
+    @property
+    def has_budget(self) -> bool:
+        """Whether a budget constrains the assignment."""
+        return self.budget is not None
+
+    def spend(self, assignment: np.ndarray) -> float:
+        """What an assignment spends, ``sum_i cost[i, assignment[i]]`` (0 without a cost)."""
+        if self.cost is None:
+            return 0.0
+        assignment = np.asarray(assignment, dtype=np.intp)
+        if self.cost_per_treatment is not None:
+            return float(self.cost_per_treatment[assignment].sum(dtype=np.float64))
+        return _picked_sum(self.cost, assignment)
+
     @property
     def has_share_bounds(self) -> bool:
         """Whether any share bound constrains the assignment."""
@@ -385,19 +512,7 @@ class CoarseProblem:
 
     def objective(self, assignment: np.ndarray) -> float:
         """Total profit of an assignment (one column index per individual)."""
-        assignment = np.asarray(assignment)
-        if self.is_lazy:
-            import dask.array as da
-
-            # (n, 1) so that its blocks align with the row blocks of profit (a 1-D array
-            # would be aligned with the columns)
-            a = da.from_array(assignment[:, None], chunks=(self.profit.chunks[0], (1,)))
-            vals = da.map_blocks(
-                lambda p, a: np.take_along_axis(p, a, axis=1)[:, 0], self.profit, a,
-                drop_axis=1, dtype=np.float64,
-            )
-            return float(vals.sum(dtype=np.float64).compute())
-        return float(np.take_along_axis(self.profit, assignment[:, None], axis=1).sum(dtype=np.float64))
+        return _picked_sum(self.profit, np.asarray(assignment))
 
     def best_assignment(self, offered: Sequence[int]) -> np.ndarray:
         """Each individual's most profitable offered treatment (ties: the lowest column)."""
@@ -423,6 +538,7 @@ class CoarseProblem:
         new.__dict__.update(self.__dict__)
         new.k = self._check_k(k)
         new.min_count, new.max_count = new._check_share_feasibility()
+        new.min_spend = new._check_budget_feasibility()
         return new
 
     def __repr__(self) -> str:
@@ -435,9 +551,28 @@ class CoarseProblem:
             extras.append(f"arms={self.arms.size}")
         if self.has_share_bounds:
             extras.append("share bounds")
+        if self.has_budget:
+            extras.append(f"budget={self.budget:g}")
+        elif self.cost is not None:
+            extras.append("cost")
         tail = (", " + ", ".join(extras)) if extras else ""
         lazy = ", lazy" if self.is_lazy else ""
         return f"CoarseProblem(n={self.n}, m={self.m}, k={self.k}{tail}{lazy})"
+
+
+def _picked_sum(values: Any, assignment: np.ndarray) -> float:
+    """``sum_i values[i, assignment[i]]`` of an in-memory or a dask (n, m) array."""
+    if _is_dask_array(values):
+        import dask.array as da
+
+        # (n, 1) so that its blocks align with the row blocks of values (a 1-D array
+        # would be aligned with the columns)
+        a = da.from_array(assignment[:, None], chunks=(values.chunks[0], (1,)))
+        vals = da.map_blocks(
+            lambda p, a: np.take_along_axis(p, a, axis=1)[:, 0], values, a, drop_axis=1, dtype=np.float64,
+        )
+        return float(vals.sum(dtype=np.float64).compute())
+    return float(np.take_along_axis(values, assignment[:, None], axis=1).sum(dtype=np.float64))
 
 
 def _numeric_dtype(dtype: Any) -> bool:

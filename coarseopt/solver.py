@@ -54,6 +54,8 @@ __all__ = [
 
 #: Relative tolerance under which a bound proves an objective optimal.
 OPTIMALITY_TOL = 1e-9
+#: Relative excess of a spend over the budget taken as rounding (sums in another order).
+BUDGET_TOL = 1e-9
 
 
 # ---------------------------------------------------------------------- options
@@ -118,7 +120,7 @@ class Solution:
 
     Give ``offered`` (column indices), ``assignment`` (one column per individual), or both.
     Without ``assignment`` each individual gets its best offered treatment (only valid when
-    the problem has no share bounds). ``bound`` is a *proven* upper bound or None.
+    the problem has no share bounds and no budget). ``bound`` is a *proven* upper bound or None.
     """
 
     offered: Any = None
@@ -172,6 +174,9 @@ class Solver(ABC):
     ``supports_shares``
         Whether ``min_share`` / ``max_share`` are honoured; otherwise a problem with share
         bounds is refused with :class:`UnsupportedProblemError`.
+    ``supports_budget``
+        Whether a ``budget`` (``sum_i cost[i, a(i)] <= budget``) is honoured; otherwise a
+        problem with a budget is refused with :class:`UnsupportedProblemError`.
     ``supports_lazy``
         Whether a dask ``profit`` is processed chunk by chunk; otherwise it is loaded into
         memory first.
@@ -184,6 +189,7 @@ class Solver(ABC):
     exact: ClassVar[bool] = False
     options: ClassVar[Mapping[str, Option]] = {}
     supports_shares: ClassVar[bool] = False
+    supports_budget: ClassVar[bool] = False
     supports_lazy: ClassVar[bool] = False
     requires: ClassVar[tuple[str, ...]] = ()
 
@@ -247,6 +253,11 @@ class Solver(ABC):
                 f"Solver {self.name!r} cannot honour min_share / max_share. Use a solver that can "
                 "(ot, mip) or drop the share bounds."
             )
+        if problem.has_budget and not self.supports_budget:
+            raise UnsupportedProblemError(
+                f"Solver {self.name!r} cannot honour a budget. Use a solver that can (ot, local-search, mip, "
+                "enumerate) or drop the budget."
+            )
         if problem.is_lazy and not self.supports_lazy:
             problem = materialize(problem, self.name)
         context = SolveContext(time_limit, seed, progress)
@@ -281,8 +292,10 @@ class Solver(ABC):
                 assignment=empty, shares=np.zeros(0), wall_time=context.elapsed(), **common,
             )
         if sol.assignment is None:
-            if problem.has_share_bounds:
-                raise SolverError(f"Solver {self.name!r} must return an assignment when shares are bounded.")
+            if problem.has_share_bounds or problem.has_budget:
+                raise SolverError(
+                    f"Solver {self.name!r} must return an assignment when shares are bounded or a budget is set."
+                )
             offered = np.unique(np.asarray(sol.offered, dtype=np.intp))
             assignment = problem.best_assignment(offered)
         else:
@@ -299,6 +312,8 @@ class Solver(ABC):
             lo, hi = problem.min_count[offered], problem.max_count[offered]
             if (counts < lo).any() or (counts > hi).any():
                 raise SolverError(f"Solver {self.name!r} returned an assignment that violates the share bounds.")
+        if problem.cost is not None:
+            common["extras"] = {**sol.extras, "spend": self._check_spend(problem, assignment)}
         objective = problem.objective(assignment)
         bound = None if sol.bound is None else float(sol.bound)
         status = sol.status
@@ -331,6 +346,17 @@ class Solver(ABC):
             **common,
         )
 
+    def _check_spend(self, problem: CoarseProblem, assignment: np.ndarray) -> float:
+        """What the assignment spends; a solver error when it exceeds the budget (beyond
+        the rounding of a sum)."""
+        spend = problem.spend(assignment)
+        if problem.has_budget and spend > problem.budget + BUDGET_TOL * max(1.0, problem.budget):
+            raise SolverError(
+                f"Solver {self.name!r} returned an assignment that spends {spend:.10g}, over the budget "
+                f"{problem.budget:.10g}."
+            )
+        return spend
+
     @staticmethod
     def _check_assignment(problem: CoarseProblem, assignment: np.ndarray) -> None:
         if assignment.shape != (problem.n,):
@@ -350,7 +376,7 @@ def materialize(problem: CoarseProblem, solver: str) -> CoarseProblem:
     UnsupportedProblemError
         When the matrix would take more than 60% of the available memory.
     """
-    nbytes = problem.n * problem.m * 8
+    nbytes = problem.n * problem.m * 8 * (2 if hasattr(problem.cost, "compute") else 1)
     import psutil
 
     if nbytes > 0.6 * psutil.virtual_memory().available:
@@ -364,4 +390,8 @@ def materialize(problem: CoarseProblem, solver: str) -> CoarseProblem:
     arr = np.ascontiguousarray(problem.profit.compute(), dtype=np.float64)
     arr.setflags(write=False)
     new.profit = arr
+    if problem.cost is not None and hasattr(problem.cost, "compute"):  # a dask cost
+        cost = np.ascontiguousarray(problem.cost.compute(), dtype=np.float64)
+        cost.setflags(write=False)
+        new.cost = cost
     return new

@@ -5,6 +5,17 @@ need checking; ``f(S) = sum_i max_{j in S} P_ij`` is evaluated for a batch of se
 (an ``(n, batch, k)`` gather and a max). With share bounds every set of size 1..k is
 checked with an exact transport LP (see ``_transport``). The exact oracle of the test bank;
 use ``local-search``, ``ot`` or ``mip`` when ``C(m, k)`` is large.
+
+With a budget each offered set's best assignment is a multiple-choice knapsack. A larger set
+never does worse (the smaller set's assignment stays feasible), so the sets of exactly
+``min(k, m)`` treatments are checked: each first by its Lagrangian price
+(:func:`~coarseopt_solvers.kernels.price.price_assignment`, an assignment within the budget
+and an upper bound on the set's value), and only a set whose upper bound beats the incumbent
+by more than its own heuristic value is solved exactly, as a MIP
+(:func:`~coarseopt_solvers._transport.budgeted_assignment`). The proven bound is the largest
+upper bound over the sets. Limits: ``C(m, k) <= max_lp`` sets and ``n * k <= max_knapsack``
+assignment variables per MIP; a budget with share bounds is refused (``mip`` and ``ot``
+handle both).
 """
 
 from __future__ import annotations
@@ -17,8 +28,10 @@ import numpy as np
 from coarseopt.exceptions import UnsupportedProblemError
 from coarseopt.solver import Option, Solution, Solver, check_int
 
-from ._transport import bounded_assignment
+from ._transport import bounded_assignment, budgeted_assignment
 from .kernels.combinations import best_of_combinations
+from .kernels.limits import improves
+from .kernels.price import price_assignment
 
 __all__ = ["EnumerateSolver"]
 
@@ -36,13 +49,17 @@ class EnumerateSolver(Solver):
     name = "enumerate"
     exact = True
     supports_shares = True
+    supports_budget = True
     options = {
         "max_work": Option(2 * 10**9, check_int(1), "largest C(m, k) * n * k the search may take"),
-        "max_lp": Option(20_000, check_int(1), "largest number of transport LPs with share bounds"),
+        "max_lp": Option(20_000, check_int(1), "largest number of transport LPs (share bounds) or sets (budget)"),
+        "max_knapsack": Option(20_000, check_int(1), "largest n * k of a set's knapsack MIP under a budget"),
     }
 
     def _solve(self, problem, context):
         n, m, k = problem.n, problem.m, problem.k_effective
+        if problem.has_budget:
+            return self._solve_budget(problem, context)
         if problem.has_share_bounds:
             return self._solve_bounded(problem, context)
         n_sets = math.comb(m, k)
@@ -99,3 +116,49 @@ class EnumerateSolver(Solver):
             return Solution(assignment=best[1], status="time_limit", termination="time_limit")
         return Solution(assignment=best[1], status="optimal", bound=best[0],
                         extras={"sets_checked": checked})
+
+    def _solve_budget(self, problem, context):
+        n, m, k = problem.n, problem.m, problem.k_effective
+        n_sets = math.comb(m, k)
+        if problem.has_share_bounds:
+            raise UnsupportedProblemError(
+                "enumerate does not combine share bounds with a budget. Use solver='mip' (exact) or 'ot'."
+            )
+        if n_sets > self.params["max_lp"] or n * k > self.params["max_knapsack"]:
+            raise UnsupportedProblemError(
+                f"enumerate with a budget solves up to C({m}, {k}) = {n_sets:,} knapsack problems of {n:,} x {k} "
+                f"assignment variables (limits: max_lp = {self.params['max_lp']:,} sets, max_knapsack = "
+                f"{self.params['max_knapsack']:,} variables). Use solver='mip' for a proven optimum or 'ot' / "
+                "'local-search' for a fast answer."
+            )
+        P, C, B = problem.profit, problem.cost, problem.budget
+        best, upper, checked, solved = None, -np.inf, 0, 0
+        for subset in itertools.combinations(range(m), k):
+            if context.out_of_time():
+                break
+            s = np.array(subset, dtype=np.intp)
+            checked += 1
+            priced = price_assignment(P[:, s], C[:, s], B)
+            if priced is None:  # even the cheapest columns of this set are over the budget
+                continue
+            value, pos, set_upper = priced.value, priced.pos, priced.upper
+            incumbent = -np.inf if best is None else best[0]
+            if improves(set_upper, max(incumbent, value), rel=1e-9):  # the heuristic may be short
+                out = budgeted_assignment(P[:, s], C[:, s], B, time_limit=context.time_left())
+                solved += 1
+                if out is not None and out[1] >= value:
+                    # proven: optimal to HiGHS's gap of 1e-9 (the convention of every exact claim here)
+                    pos, value, set_upper = out[0], out[1], out[1] if out[3] else min(out[2], set_upper)
+            upper = max(upper, set_upper)
+            if best is None or value > best[0]:
+                best = (value, s[pos])
+        extras = {"sets_checked": checked, "sets_total": n_sets, "knapsack_mips": solved}
+        if best is None:
+            if checked == n_sets:
+                return Solution(status="infeasible", termination="infeasible", extras=extras,
+                                message=f"No offered set of k = {k} treatments can meet the budget.")
+            return Solution(status="time_limit", termination="time_limit", extras=extras)
+        if checked < n_sets:
+            return Solution(assignment=best[1], status="time_limit", termination="time_limit", extras=extras)
+        bound = max(upper, best[0])
+        return Solution(assignment=best[1], status="feasible", bound=bound, extras=extras)

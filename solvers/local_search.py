@@ -65,8 +65,9 @@ import numbers
 import numpy as np
 
 from coarseopt.exceptions import OptionError, ProblemError
-from coarseopt.solver import Option, Solver, check_bool, check_choice, check_int, check_optional
+from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_int, check_optional, materialize
 
+from .heuristics.budget import budget_extras, no_budgeted_set, solve_with_budget
 from .heuristics.swap import SwapEngine, one_blas_thread, search
 from .kernels.checks import check_offered, check_offered_option
 from .kernels.source import as_source
@@ -191,6 +192,7 @@ class LocalSearchSolver(Solver):
     name = "local-search"
     exact = False
     supports_shares = False
+    supports_budget = True
     supports_lazy = True
     options = {
         "init": Option(None, check_optional(check_offered_option), "warm-start offered set (column indices)"),
@@ -202,7 +204,23 @@ class LocalSearchSolver(Solver):
     }
 
     def _solve(self, problem, context):
+        if problem.has_budget:
+            return self._solve_budget(materialize(problem, self.name) if problem.is_lazy else problem, context)
         p = self.params
         init = None if p["init"] is None else check_offered(np.asarray(p["init"], dtype=np.intp), problem.m, problem.k)
         with one_blas_thread():
             return search(problem, context, p, init)
+
+    def _solve_budget(self, problem, context):
+        """Sets searched under the budget's price, each assigned within the budget
+        (:mod:`~coarseopt_solvers.heuristics.budget`). The bound is the smallest
+        :math:`\\sum_i \\max_j (P_{ij} - \\lambda c_{ij}) + \\lambda B` over the prices tried (full
+        personalization under the price: valid for every price)."""
+        best, timed_out = solve_with_budget(self, problem, context, context.deadline)
+        if best is None:
+            return no_budgeted_set(timed_out, problem.k)
+        bounds = [b for _, b in best.lagrangian_bounds]
+        bound = max(min(bounds), best.value) if bounds and min(bounds) >= best.value - 1e-9 * max(1.0, abs(best.value)) else None
+        status = "time_limit" if timed_out else "feasible"
+        return Solution(offered=best.offered, assignment=best.assignment, status=status, bound=bound,
+                        termination=status if timed_out else "converged", extras=budget_extras(best))

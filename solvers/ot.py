@@ -33,7 +33,7 @@ remain, so Lloyd rounds and swap descent alternate until neither improves: the r
 set is a local optimum under both moves (when the restarts ran on a row sample, the answer
 is a swap-local optimum on all rows, the joint check being left out to keep large ``n``
 fast). A **certified upper bound** (the Lagrangian / LP bound,
-:func:`coarseopt_solvers._bounds.lagrangian_bound`) fills ``bound`` and ``gap``; the status
+:func:`coarseopt_solvers.bounds.lagrangian_bound`) fills ``bound`` and ``gap``; the status
 is ``feasible`` (or ``time_limit``) unless that bound proves the solution optimal.
 
 With ``profit_fn`` and numeric ``treatments``, atoms can leave the grid: each atom's level
@@ -53,10 +53,12 @@ import numpy as np
 from coarseopt.exceptions import OptionError
 from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, materialize
 
-from ._bounds import lagrangian_bound
-from ._chunked import chunked_lagrangian_bound
+from .bounds import lagrangian_bound
+from .bounds import chunked_lagrangian_bound
 from ._ot_bounded import solve_bounded
 from ._ot_offgrid import refine_offgrid
+from .bounds import budget_lagrangian_bound
+from .heuristics.budget import budget_extras, no_budgeted_set, solve_with_budget
 from .heuristics.lloyd import lloyd, seed_atoms
 from .kernels.limits import improves
 from .local_search import swap_local_search
@@ -197,6 +199,7 @@ class OTSolver(Solver):
     name = "ot"
     exact = False
     supports_shares = True
+    supports_budget = True
     supports_lazy = True
     options = {
         "restarts": Option(32, check_int(1), "seeded starts of the Lloyd alternation"),
@@ -230,6 +233,13 @@ class OTSolver(Solver):
                 "The 'profit_fn' option of solver 'ot' needs numeric treatment levels: build the "
                 "problem with CoarseProblem(..., treatments=levels)."
             )
+        if problem.has_budget:
+            if prm["profit_fn"] is not None:
+                raise OptionError(
+                    "The 'profit_fn' option of solver 'ot' (atoms off the grid) does not honour a budget. "
+                    "Drop profit_fn, or the problem's budget."
+                )
+            return self._solve_budget(materialize(problem, self.name) if problem.is_lazy else problem, context, k)
         if problem.is_lazy:
             if problem.has_share_bounds or prm["profit_fn"] is not None:
                 problem = materialize(problem, self.name)
@@ -284,6 +294,31 @@ class OTSolver(Solver):
                             message="No feasible offered set was found within the time limit."
                             if timed_out else "No offered set of at most k treatments meets the share bounds.")
         return self._finish_with_bound(problem, context, best, assignment, extras, timed_out, fixed_segments=True)
+
+    # ------------------------------------------------------------------ a budget
+    def _solve_budget(self, problem, context, k):
+        """Sets searched under the budget's price, each assigned within the budget
+        (:mod:`~coarseopt_solvers.heuristics.budget`); the bound with the budget multiplier."""
+        prm = self.params
+        deadline = self._heuristic_deadline(context, shares=problem.has_share_bounds)
+        best, timed_out = solve_with_budget(self, problem, context, deadline, bound=False)
+        if best is None:
+            return no_budgeted_set(timed_out, problem.k)
+        extras = budget_extras(best)
+        bound = None
+        wanted = prm["bound"] is True or (prm["bound"] == "auto" and not problem.has_share_bounds)
+        if wanted and not context.out_of_time():
+            res = budget_lagrangian_bound(
+                problem.profit, problem.cost, problem.k, problem.budget, price=best.price, incumbent=best.value,
+                offered=best.offered, deadline=context.deadline, target_gap=prm["target_gap"],
+                max_iter=prm["bound_iter"], progress=context.progress,
+            )
+            bound = max(res.bound, best.value) if res.bound >= best.value - 1e-9 * max(1.0, abs(best.value)) else res.bound
+            extras.update(bound_price=res.price, bound_iterations=res.iterations, bound_termination=res.termination)
+            timed_out = timed_out or res.termination == "time_limit"
+        status = "time_limit" if timed_out else "feasible"
+        return Solution(offered=best.offered, assignment=best.assignment, status=status, bound=bound,
+                        termination=status if timed_out else "converged", extras=extras)
 
     # ------------------------------------------------------------------ lazy (dask) profit
     def _solve_lazy(self, problem, context, k):

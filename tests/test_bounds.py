@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 from scipy.optimize import linprog
 
-from coarseopt_solvers._bounds import LagrangianBound, lagrangian_bound, lagrangian_value
+from coarseopt_solvers.bounds import LagrangianBound, lagrangian_bound, lagrangian_value
 
 
 def _optimum(profit: np.ndarray, k: int) -> float:
@@ -129,7 +129,7 @@ def test_past_deadline_still_returns_a_valid_bound():
 def test_preparation_past_its_deadline_raises(monkeypatch):
     """``prepare_deadline``: a preparation (row blocks shifted and sorted) that cannot finish in
     time raises before any bound exists; without it the same call returns a valid bound."""
-    import coarseopt_solvers._bounds as B
+    import coarseopt_solvers.bounds.memory as B
 
     monkeypatch.setattr(B, "_BLOCK_ELEMENTS", 60)  # blocks of 10 rows: several blocks
     P = np.random.default_rng(5).normal(size=(50, 6))

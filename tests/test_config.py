@@ -159,7 +159,7 @@ def test_solver_resolves_through_the_registry(tmp_path):
 
 def test_solver_options_are_validated(tmp_path):
     bad = _write(tmp_path, "[solve]\nsolver = \"enumerate\"\n[solve.options]\nmax_wrk = 5\n")
-    with pytest.raises(ConfigError, match=r"\[solve.options\]: .*max_wrk.*Valid options: max_lp, max_work"):
+    with pytest.raises(ConfigError, match=r"\[solve.options\]: .*max_wrk.*Valid options: max_knapsack, max_lp, max_work"):
         load_config(bad)
     wrong = _write(tmp_path, "[solve]\nsolver = \"enumerate\"\n[solve.options]\nmax_work = 0\n", "w.toml")
     with pytest.raises(ConfigError, match=r"'max_work' option of solver 'enumerate'"):

@@ -11,8 +11,8 @@ import distributed  # noqa: F401  (a required dependency: the LocalCluster tests
 
 import coarseopt as co  # noqa: E402
 from coarseopt.solver import SolveContext  # noqa: E402
-from coarseopt_solvers import _chunked  # noqa: E402
-from coarseopt_solvers._bounds import lagrangian_value  # noqa: E402
+from coarseopt_solvers.bounds import chunked as _chunked  # noqa: E402
+from coarseopt_solvers.bounds import lagrangian_value  # noqa: E402
 from coarseopt_solvers.heuristics.lloyd import segment_column_sums  # noqa: E402
 from coarseopt_solvers.heuristics.swap import search  # noqa: E402
 from coarseopt_solvers.kernels import read_profit_parquet  # noqa: E402

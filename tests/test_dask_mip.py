@@ -198,7 +198,7 @@ def test_lazy_mip_assignment_constraints_load_or_refuse(monkeypatch):
     with pytest.raises(co.UnsupportedProblemError, match="share bounds"):
         co.solve(problem, "mip")
     with pytest.raises(co.UnsupportedProblemError, match="a budget"):
-        co.solve(co.CoarseProblem(lazy(SMOOTH[:400], 100), k=3), "mip", budget=1000.0, cost=np.ones(16))
+        co.solve(co.CoarseProblem(lazy(SMOOTH[:400], 100), k=3, cost=np.ones(16), budget=1000.0), "mip")
 
 
 def test_lazy_mip_time_limit_returns_a_solution():

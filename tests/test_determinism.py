@@ -110,7 +110,7 @@ def test_different_seeds_still_give_valid_results(seed):
 def test_lazy_results_do_not_depend_on_chunking_or_workers(scheduler):
     import dask
 
-    from coarseopt_solvers import _chunked
+    from coarseopt_solvers.bounds import chunked as _chunked
     from coarseopt_solvers.local_search import swap_local_search
     from coarseopt_solvers.ot import lloyd
 

@@ -256,7 +256,7 @@ def test_budget_against_brute_force():
         a = np.array(a)
         if len(set(a.tolist())) <= k and cost[a].sum() <= budget:
             best = max(best, float(profit[np.arange(n), a].sum()))
-    res = co.solve(co.CoarseProblem(profit, k), solver="mip", cost=cost, budget=budget)
+    res = co.solve(co.CoarseProblem(profit, k, cost=cost, budget=budget), solver="mip")
     assert res.status == "optimal"
     assert res.objective == pytest.approx(best)
     assert cost[res.assignment].sum() <= budget + 1e-9
@@ -268,12 +268,13 @@ def test_budget_against_brute_force():
         (dict(forced=[0, 1, 2]), "forced"),
         (dict(forced=[1], forbidden=[1]), "forced/forbidden"),
         (dict(forced=[0, 1], exclusive=[(0, 1)]), "exclusive"),
-        (dict(cost=np.ones(4), budget=3.0), "budget"),
+        (dict(forbidden=[0], problem=dict(cost=[0.0, 1.0, 1.0, 1.0], budget=3.0)), "budget"),
         (dict(forbidden=[0, 1, 2, 3]), "forbidden"),
     ],
 )
 def test_infeasible_names_the_family(opts, family):
-    problem = co.CoarseProblem(_random(9, n=6, m=4), 2)
+    opts = dict(opts)
+    problem = co.CoarseProblem(_random(9, n=6, m=4), 2, **opts.pop("problem", {}))
     res = co.solve(problem, solver="mip", **opts)
     assert res.status == "infeasible"
     assert not res.has_solution
@@ -283,9 +284,9 @@ def test_infeasible_names_the_family(opts, family):
 def test_infeasible_combination_found_by_resolving():
     # each share bound is satisfiable alone, but with this budget no split is affordable
     profit = _random(10, n=10, m=3)
-    problem = co.CoarseProblem(profit, 2, min_share=0.4, max_share=0.6)  # two treatments needed
     cost = np.array([0.0, 0.0, 5.0])
-    res = co.solve(problem, solver="mip", forbidden=[1], cost=cost, budget=10.0)
+    problem = co.CoarseProblem(profit, 2, min_share=0.4, max_share=0.6, cost=cost, budget=10.0)  # two treatments needed
+    res = co.solve(problem, solver="mip", forbidden=[1])
     assert res.status == "infeasible"
     assert res.message.startswith("Infeasible: budget")
 
@@ -314,17 +315,19 @@ def test_bad_options_are_named(opts, pattern):
 @pytest.mark.parametrize(
     "opts, pattern",
     [
-        (dict(budget=1.0), "'cost' is missing"),
-        (dict(cost=np.ones(2), budget=1.0), r"shape \(3,\) or \(3, 3\)"),
+        (dict(budget=1.0), "moved to the problem"),
+        (dict(cost=np.ones(2), budget=1.0), "moved to the problem"),
         (dict(forced=[7]), "'forced' option .* treatment 7"),
         (dict(exclusive=[(1, 1)]), "with itself"),
-        (dict(formulation="radius", cost=np.ones(3), budget=5.0), "only the 'classic'"),
+        (dict(formulation="radius", problem=dict(cost=np.ones(3), budget=5.0)), "only the 'classic'"),
         (dict(backend_options={"no_such_option": 1}), "rejected the option 'no_such_option'"),
     ],
 )
 def test_problem_dependent_option_errors(opts, pattern):
+    opts = dict(opts)
+    problem = co.CoarseProblem(np.eye(3), 2, **opts.pop("problem", {}))
     with pytest.raises(OptionError, match=pattern):
-        co.solve(co.CoarseProblem(np.eye(3), 2), solver="mip", **opts)
+        co.solve(problem, solver="mip", **opts)
 
 
 def test_every_highs_status_is_mapped():

@@ -54,7 +54,7 @@ def test_unknown_solver_lists_registered_ones():
 def test_unknown_option_lists_valid_ones():
     with pytest.raises(OptionError, match=r"Unknown option\(s\) \['restart'\].*Valid options: .*restarts"):
         co.solve(co.CoarseProblem(PROFIT, k=1), "local-search", restart=3)
-    with pytest.raises(OptionError, match=r"Valid options: max_lp, max_work"):
+    with pytest.raises(OptionError, match=r"Valid options: max_knapsack, max_lp, max_work"):
         co.solve(co.CoarseProblem(PROFIT, k=1), "enumerate", verbose=True)
 
 

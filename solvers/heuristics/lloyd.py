@@ -15,9 +15,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..kernels.blocks import assign_best, gains_over, gains_over_columns, row_blocks, segment_sums
+from ..kernels.blocks import assign_best, gains_over_columns, row_blocks, segment_sums
 from ..kernels.limits import CACHE_ELEMENTS, PASS_ELEMENTS, tol
-from ..kernels.source import as_source, fsum_parts, map_reduce
+from ..kernels.greedy import Candidates, greedy_add
+from ..kernels.source import InMemorySource, as_source, fsum_parts, map_reduce
 
 
 def seed_atoms(
@@ -49,25 +50,19 @@ def seed_atoms(
         Atoms to keep; the rest are seeded.
     """
     m = profit.shape[1]
-    allowed = np.ones(m, dtype=bool) if allowed is None else allowed.copy()
+    allowed = np.ones(m, dtype=bool) if allowed is None else allowed
     atoms = [] if start is None else [int(j) for j in start][:k]
-    base = profit.min(axis=1).astype(np.float64)
-    for j in atoms:
-        base = np.maximum(base, profit[:, j])
-        allowed[j] = False
-    while len(atoms) < k and allowed.any():
-        gain = gains_over(row_blocks(profit, PASS_ELEMENTS), base, m)
-        gain[~allowed] = -np.inf
-        if greedy or not np.isfinite(gain).any():
-            j = int(np.argmax(gain))
-        else:
-            w = np.where(allowed, np.maximum(gain, 0.0), 0.0)
-            if w.sum() <= 0:
-                w = allowed.astype(float)
-            j = int(rng.choice(m, p=w / w.sum()))
-        atoms.append(j)
-        allowed[j] = False
-        base = np.maximum(base, profit[:, j])
+
+    def draw(cand: np.ndarray, gains: np.ndarray) -> int:
+        w = np.zeros(m)
+        w[cand] = np.maximum(gains, 0.0)
+        if w.sum() <= 0:
+            w[cand] = 1.0
+        return int(rng.choice(m, p=w / w.sum()))
+
+    # the baseline starts at each individual's worst profit (the offered atoms' best once any)
+    atoms = greedy_add(InMemorySource(profit), k, start=atoms, candidates=Candidates(allowed, atoms),
+                       base=profit.min(axis=1).astype(np.float64), choose=None if greedy else draw)
     return np.array(atoms, dtype=np.intp)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from coarseopt.solver import Solution
 from coarseopt.threads import single_threaded
 
+from ..kernels.greedy import greedy_add
 from ..kernels.limits import IN_MEMORY_ELEMENTS, improves, tol
 from ..kernels.source import ChunkedSource, InMemorySource, as_source
 
@@ -72,22 +73,15 @@ class SwapEngine:
         """Greedy addition up to ``k`` treatments from ``start``; with ``rng`` each step
         adds the best of ``ceil(log2(m / k))`` random candidates (Resende & Werneck's
         "sample" construction). Stops early (with at least one treatment) at the deadline."""
-        src = self.source
-        offered = [] if start is None else [int(j) for j in start]
-        base = src.start_baseline(offered) if offered else None
-        sample = max(1, math.ceil(math.log2(max(self.m / k, 1.0))))
-        while len(offered) < k:
-            if offered and self.expired():
-                break
-            mask = np.ones(self.m, dtype=bool)
-            mask[offered] = False
-            cand = np.flatnonzero(mask)
-            if rng is not None and sample < cand.size:
-                cand = np.sort(rng.choice(cand, size=sample, replace=False))
-            gains = src.ties(src.add_gains(base, cand))
-            self.passes += 1
-            offered.append(int(cand[int(gains.argmax())]))
-            base = src.baseline(base, offered)
+        start = () if start is None else [int(j) for j in start]
+        size = max(1, math.ceil(math.log2(max(self.m / k, 1.0))))
+
+        def sample(cand: np.ndarray) -> np.ndarray:
+            return np.sort(rng.choice(cand, size=size, replace=False)) if size < cand.size else cand
+
+        offered = greedy_add(self.source, k, start=start, sample=None if rng is None else sample,
+                             expired=self.expired)
+        self.passes += len(offered) - len(start)
         return np.asarray(offered, dtype=np.intp)
 
     def descend(

@@ -56,8 +56,8 @@ def build_model(problem: Any, formulation: str = "auto", **constraints: Any):
         and ``aggregated`` otherwise. Constraints on who gets what need ``classic`` (it has
         the assignment variables ``model.x[i, j]``).
     **constraints
-        The side-constraint options of the ``mip`` solver: ``budget``, ``cost``, ``forced``,
-        ``forbidden``, ``exclusive``.
+        The side-constraint options of the ``mip`` solver: ``forced``, ``forbidden``,
+        ``exclusive`` (a budget comes with the problem: ``CoarseProblem(cost=..., budget=...)``).
 
     Returns
     -------
@@ -79,10 +79,11 @@ def build_model(problem: Any, formulation: str = "auto", **constraints: Any):
     >>> decode(model)
     [0, 2]
     """
-    unknown = sorted(set(constraints) - {"budget", "cost", "forced", "forbidden", "exclusive"})
+    unknown = sorted(set(constraints) - {"forced", "forbidden", "exclusive"})
     if unknown:
         raise OptionError(
-            f"Unknown argument(s) {unknown} for build_model. Valid ones: budget, cost, forced, forbidden, exclusive."
+            f"Unknown argument(s) {unknown} for build_model. Valid ones: forced, forbidden, exclusive (a budget "
+            "comes with the problem: CoarseProblem(cost=..., budget=...))."
         )
     params = MIPSolver.check_options(dict(constraints, formulation=formulation))
     if params["formulation"] == "benders":
@@ -92,7 +93,7 @@ def build_model(problem: Any, formulation: str = "auto", **constraints: Any):
     kind = solver._choose(problem, side)
     kind = "aggregated" if kind == "auto" else kind
     profit = np.asarray(problem.profit, dtype=np.float64)
-    if kind == "classic":
+    if kind == "classic" or side.needs_assignment:
         form = F.classic(profit, problem.k, side)
     else:
         form, _ = F.radius(profit, problem.k, side, aggregate=kind == "aggregated", any_size=True)

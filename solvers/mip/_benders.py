@@ -19,7 +19,7 @@ profit of its members at position ``l``, and ``s`` any position. Each cut is val
 
 0. **Incumbent, Lagrangian bound, tree.** Greedy plus a swap descent (or the warm start)
    gives the incumbent. On large data (more than ``LAGRANGIAN_MIN_GROUPS`` groups) the
-   Lagrangian bound of the whole problem (the bundle method of ``coarseopt_solvers._bounds``)
+   Lagrangian bound of the whole problem (the bundle method of ``coarseopt_solvers.bounds``)
    comes next, with Lagrangian fixing of treatments in or out. Then, with at most
    ``TREE_MAX_SLOTS`` treatments left to choose, the branch and bound over treatments with
    Lagrangian bounds (:mod:`._treebb`) runs on the unfixed ones for a share of the time: on
@@ -53,7 +53,7 @@ from scipy import sparse
 
 from coarseopt.solver import Solution
 
-from .._bounds import lagrangian_bound
+from ..bounds import lagrangian_bound
 from ..local_search import swap_local_search
 from ._formulation import SortedRows, prefix_levels, sort_rows
 from ._highs import _set_option
@@ -566,7 +566,7 @@ class _Benders:
 
 
 def _lagrangian(profit, allowed, k, best, budget):
-    """The Lagrangian bound (``coarseopt_solvers._bounds``) and the treatments it fixes.
+    """The Lagrangian bound (``coarseopt_solvers.bounds``) and the treatments it fixes.
 
     With multipliers ``u`` and ``rho_j = sum_i max(0, P_ij - u_i)``, ``L(u) = sum_i u_i +``
     (sum of the ``k`` largest ``rho``) bounds every offered set. Offering a treatment ``j``

@@ -62,7 +62,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-__all__ = ["Formulation", "SideConstraints", "PrefixSets", "prefix_sets", "classic", "radius"]
+__all__ = ["Formulation", "SideConstraints", "PrefixSets", "prefix_sets", "classic", "radius", "identical_rows",
+           "expand_counts"]
 
 
 # ---------------------------------------------------------------------- side constraints
@@ -218,14 +219,20 @@ def _y_bounds(m: int, side: SideConstraints) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------- classic
-def classic(profit: np.ndarray, k: int, side: SideConstraints) -> Formulation:
+def classic(profit: np.ndarray, k: int, side: SideConstraints, weights: np.ndarray | None = None) -> Formulation:
     """The classic (strong) facility-location formulation; see the module docstring.
 
     ``x_ij`` exists only for allowed (not forbidden) treatments. With share bounds the rows
     ``lo_j y_j <= sum_i x_ij <= hi_j y_j`` are added; with a budget, ``sum cost_ij x_ij <= B``
     and ``x`` becomes binary (a budget breaks the integrality of the assignment polytope).
+
+    With ``weights`` each row stands for ``weights[g]`` identical individuals (same profit
+    row and, with a budget, the same cost row; see :func:`identical_rows`): ``x_gj`` is then
+    the *number* of them given ``j`` (an integer in ``[0, w_g]``), ``sum_j x_gj = w_g`` and
+    ``x_gj <= w_g y_j``. The model is exact: identical individuals are interchangeable.
     """
     n, m = profit.shape
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     allowed = np.setdiff1d(np.arange(m), side.forbidden)
     s = allowed.size
     nx = n * s
@@ -236,25 +243,26 @@ def classic(profit: np.ndarray, k: int, side: SideConstraints) -> Formulation:
     cost = np.concatenate([np.zeros(m), profit[ii, jj]])
     ylo, yup = _y_bounds(m, side)
     col_lower = np.concatenate([ylo, np.zeros(nx)])
-    col_upper = np.concatenate([yup, np.ones(nx)])
+    col_upper = np.concatenate([yup, w[ii]])
     integer = np.zeros(num_col, dtype=bool)
     integer[:m] = True
-    if side.budget is not None:
+    if side.budget is not None or weights is not None:
         integer[m:] = True
     assign = sparse.csr_matrix((np.ones(nx), (ii, xcol)), shape=(n, num_col))
     r = np.arange(nx)
     link = sparse.csr_matrix(
-        (np.concatenate([np.ones(nx), -np.ones(nx)]), (np.concatenate([r, r]), np.concatenate([xcol, jj]))),
+        (np.concatenate([np.ones(nx), -w[ii]]), (np.concatenate([r, r]), np.concatenate([xcol, jj]))),
         shape=(nx, num_col),
     )
-    blocks = [("assign", assign, 1.0, 1.0), ("link", link, -np.inf, 0.0)]
+    blocks = [("assign", assign, w, w), ("link", link, -np.inf, 0.0)]
     blocks += _treatment_rows(m, k, side, num_col)
     if side.min_count is not None:
         # sum_i x_ij - lo_j y_j >= 0 and sum_i x_ij - hi_j y_j <= 0, one row per allowed j
         t = np.searchsorted(allowed, jj)
+        total = float(w.sum())
         for name, counts, lo, up in (("min_share", side.min_count, 0.0, np.inf),
                                      ("max_share", side.max_count, -np.inf, 0.0)):
-            c = np.minimum(counts[allowed], n).astype(float)
+            c = np.minimum(counts[allowed], total).astype(float)
             mat = sparse.csr_matrix(
                 (np.concatenate([np.ones(nx), -c]),
                  (np.concatenate([t, np.arange(s)]), np.concatenate([xcol, allowed]))),
@@ -273,6 +281,27 @@ def classic(profit: np.ndarray, k: int, side: SideConstraints) -> Formulation:
         x_index=np.column_stack([ii, jj]),
         stats={"variables": num_col, "rows": int(row_lower.size), "nonzeros": int(matrix.nnz)},
     )
+
+
+def identical_rows(profit: np.ndarray, cost: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Groups of individuals with the same profit row (and the same cost row when ``cost`` is
+    given): ``(first, inverse, counts)``, ``first[g]`` a member of group ``g``,
+    ``inverse[i]`` the group of individual ``i``, ``counts[g]`` its size."""
+    data = profit if cost is None else np.hstack([profit, np.asarray(cost)])
+    data = np.ascontiguousarray(data, dtype=np.float64)
+    _, first, inverse, counts = np.unique(data, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    return first, inverse.reshape(-1), counts
+
+
+def expand_counts(counts: np.ndarray, inverse: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """An assignment of individuals from per-group counts ``counts[g, t]`` (how many members of
+    group ``g`` get ``columns[t]``; each row sums to the group's size), members in row order."""
+    counts = np.rint(counts).astype(np.int64)
+    members = np.argsort(inverse, kind="stable")  # individuals grouped, groups in order
+    treatment = np.repeat(np.tile(columns, counts.shape[0]), counts.reshape(-1))
+    out = np.empty(inverse.size, dtype=np.intp)
+    out[members] = treatment
+    return out
 
 
 # ---------------------------------------------------------------------- radius

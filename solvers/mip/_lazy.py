@@ -64,17 +64,18 @@ import numpy as np
 from coarseopt.exceptions import UnsupportedProblemError
 from coarseopt.solver import Solution, SolveContext, materialize
 
-from .._chunked import chunked_lagrangian_bound
+from ..bounds import chunked_lagrangian_bound
 from ..heuristics.swap import search
-from ..kernels.blocks import gains_over_columns, row_blocks
-from ..kernels.limits import CACHE_ELEMENTS, improves, snap_ties
-from ..kernels.source import compute_all, dask_row_blocks, delayed, fsum_parts, map_reduce
+from ..kernels.blocks import row_blocks
+from ..kernels.limits import CACHE_ELEMENTS, improves
+from ..kernels.greedy import Candidates, greedy_add
+from ..kernels.source import ChunkedSource, compute_all, dask_row_blocks, delayed, fsum_parts
 from ..local_search import LocalSearchSolver, swap_local_search
 from . import _formulation as F
 from ._highs import solve_highs
 from ._policy import AUTO_WARM_MIN_N, auto_formulation
 from ._side import diagnose_treatment_rules, resolve_side
-from ._warm import Candidates, given_columns
+from ._warm import given_columns
 
 __all__ = ["solve_lazy", "chunked_prefix_sets", "LAZY_GROUP_ENTRIES", "LAZY_NODE_LIMIT"]
 
@@ -274,22 +275,12 @@ def _offered_value(blocks: list, offered: np.ndarray) -> tuple[float, float]:
     return fsum_parts([p[0] for p in parts]), fsum_parts([p[1] for p in parts])
 
 
-def _block_gains_over(block: np.ndarray, base_cols: np.ndarray) -> np.ndarray:
-    return gains_over_columns(row_blocks(block, CACHE_ELEMENTS), base_cols, block.shape[1])
-
-
-def _greedy_complete(blocks: list, offered: np.ndarray, k: int, allowed: np.ndarray,
+def _greedy_complete(problem, offered: np.ndarray, k: int, allowed: np.ndarray,
                      exclusive: np.ndarray) -> np.ndarray:
-    """``greedy_complete`` of the in-memory solver, one pass per added treatment."""
-    s = [int(j) for j in offered]
-    open_ = Candidates(allowed, s, exclusive)
-    while len(s) < k and open_.any():
-        cand = open_.left()
-        gains = fsum_parts(map_reduce(_block_gains_over, blocks, np.asarray(s, dtype=np.intp)))[cand]
-        gains = snap_ties(gains, np.ones(gains.shape, dtype=bool))
-        j = int(cand[np.argmax(gains)])
-        s.append(j)
-        open_.take(j)
+    """``greedy_complete`` of the in-memory solver on the chunked matrix (the same kernel,
+    one map-reduce pass per added treatment)."""
+    source = ChunkedSource(problem.profit)
+    s = greedy_add(source, k, start=offered, candidates=Candidates(allowed, offered, exclusive))
     return np.array(sorted(s), dtype=np.intp)
 
 
@@ -413,7 +404,7 @@ def _decode(result, form, problem, side, allowed, warm, blocks, scale, shift, co
     if result.has_solution:
         offered = np.flatnonzero(form.y_values(result.col_value) > 0.5)
         if offered.size < problem.k_effective:
-            offered = _greedy_complete(blocks, offered, problem.k_effective, allowed, side.exclusive)
+            offered = _greedy_complete(problem, offered, problem.k_effective, allowed, side.exclusive)
         shifted, raw = _offered_value(blocks, offered)
         objective = shifted / scale
     used_warm = False
@@ -459,9 +450,9 @@ def _warm_start(problem, ws, side, allowed, context, blocks, extras) -> tuple | 
     k = problem.k_effective
     if isinstance(ws, tuple):
         offered = given_columns(ws, problem.m, problem.k)
-        offered = _greedy_complete(blocks, offered, k, allowed, side.exclusive)
+        offered = _greedy_complete(problem, offered, k, allowed, side.exclusive)
     elif ws == "greedy":
-        offered = _greedy_complete(blocks, np.zeros(0, dtype=np.intp), k, allowed, side.exclusive)
+        offered = _greedy_complete(problem, np.zeros(0, dtype=np.intp), k, allowed, side.exclusive)
     else:
         left = context.time_left()
         limit = None if not math.isfinite(left) else max(0.15 * left, 0.01)
@@ -496,7 +487,7 @@ def _fallback(solver, problem, context, side, allowed, why: str, extras: dict) -
     k = min(problem.k, allowed.size)
     left = context.time_left()
     if side.forced.size or side.exclusive.size:  # the swap search ignores these rules
-        offered = _greedy_complete(blocks, side.forced, problem.k_effective, allowed, side.exclusive)
+        offered = _greedy_complete(problem, side.forced, problem.k_effective, allowed, side.exclusive)
         value = _offered_value(blocks, offered)[1]
     else:
         limit = None if not math.isfinite(left) else max(0.6 * left, 0.01)

@@ -1,7 +1,7 @@
 """Option checks for the side constraints of ``mip`` and their resolution against a problem.
 
 Options are checked in two steps, as in scikit-learn: the type and range when the solver is
-created (:func:`check_treatment_list`, :func:`check_pairs`, :func:`check_cost`), and the
+created (:func:`check_treatment_list`, :func:`check_pairs`), and the
 values that depend on the problem (labels, shapes) when it is solved
 (:func:`resolve_side`). Both raise :class:`~coarseopt.exceptions.OptionError` with the
 option's name, the value and the remedy.
@@ -18,7 +18,7 @@ from coarseopt.exceptions import OptionError
 
 from ._formulation import SideConstraints
 
-__all__ = ["check_treatment_list", "check_pairs", "check_cost", "check_callable", "check_mapping",
+__all__ = ["check_treatment_list", "check_pairs", "check_callable", "check_mapping",
            "check_warm_start", "check_backend", "resolve_side", "diagnose_treatment_rules"]
 
 
@@ -37,18 +37,6 @@ def check_pairs(value: Any) -> tuple:
             raise ValueError(f"must be a list of pairs (a, b) of treatment indices or labels; {pair!r} is not a pair")
         out.append(tuple(v.item() if isinstance(v, np.generic) else v for v in pair))
     return tuple(out)
-
-
-def check_cost(value: Any) -> np.ndarray:
-    try:
-        arr = np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError("must be an array of numbers of shape (m,) or (n, m)") from None
-    if arr.ndim not in (1, 2):
-        raise ValueError(f"must have shape (m,) or (n, m); got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError("must hold finite numbers")
-    return arr
 
 
 def check_callable(value: Any) -> Any:
@@ -109,22 +97,9 @@ def resolve_side(problem: Any, params: dict) -> SideConstraints:
             )
         pairs.append(sorted((ja, jb)))
     exclusive = np.unique(np.array(pairs, dtype=np.intp).reshape(-1, 2), axis=0)
-    budget, cost = params["budget"], params["cost"]
-    if (budget is None) != (cost is None):
-        missing = "cost" if cost is None else "budget"
-        raise OptionError(
-            f"The 'budget' and 'cost' options of solver 'mip' go together; {missing!r} is missing. Give "
-            "cost=(m,) per-individual cost of each treatment or (n, m) per individual and treatment, and "
-            "budget= the most the assignment may cost in total."
-        )
-    if cost is not None:
-        if cost.shape == (problem.m,):
-            cost = np.broadcast_to(cost, (problem.n, problem.m))
-        elif cost.shape != (problem.n, problem.m):
-            raise OptionError(
-                f"The 'cost' option of solver 'mip' must have shape ({problem.m},) or ({problem.n}, {problem.m}); "
-                f"got shape {cost.shape}. Give one cost per treatment or one per individual and treatment."
-            )
+    # the budget is the problem's (CoarseProblem(cost=..., budget=...)); cost is an (n, m) view
+    budget = problem.budget
+    cost = problem.cost if budget is not None else None
     return SideConstraints(
         forced=np.array(forced, dtype=np.intp), forbidden=np.array(forbidden, dtype=np.intp),
         exclusive=exclusive, cost=cost, budget=budget,

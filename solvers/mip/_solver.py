@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from coarseopt.exceptions import OptionError, SolverUnavailableError
+from coarseopt.exceptions import CoarseoptError, OptionError, SolverUnavailableError
+from coarseopt.registry import get_solver
 from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, check_optional
 
 from .._transport import bounded_assignment
@@ -19,7 +21,7 @@ from . import _lazy
 from ._benders import benders
 from ._highs import BackendResult, check_options, solve_highs
 from ._side import (
-    check_backend, check_callable, check_cost, check_mapping, check_pairs, check_treatment_list,
+    check_backend, check_callable, check_mapping, check_pairs, check_treatment_list,
     check_warm_start, diagnose_treatment_rules, resolve_side,
 )
 from ._policy import AUTO_WARM_MIN_N, auto_formulation, auto_node_limit
@@ -46,7 +48,10 @@ class MIPSolver(Solver):
     formulation : {"auto", "classic", "radius", "aggregated", "benders"}, default "auto"
         ``auto``: ``classic`` when share bounds or a budget constrain the assignment, else
         ``aggregated`` when individuals share prefix sets (smooth curves), else ``benders``
-        (Benders decomposition with a branch and bound over treatments).
+        (Benders decomposition with a branch and bound over treatments). Under share bounds
+        or a budget, ``aggregated`` is the classic model on groups of identical individuals
+        (same profit row and cost row; ``x`` counts how many of a group get each
+        treatment), which ``auto`` also picks when it halves the rows.
     mip_gap : float, default 1e-7
         Relative gap at which the backend may stop; ``status`` is ``optimal`` only when the
         returned bound meets the objective within coarseopt's tolerance (1e-6 relative).
@@ -60,8 +65,6 @@ class MIPSolver(Solver):
         those cases the exact method finds its own incumbent faster than a heuristic runs.
     backend_options : dict, optional
         Passed through to the backend unchanged (e.g. ``{"presolve": "off"}`` for HiGHS).
-    budget, cost : float and array of shape (m,) or (n, m), optional
-        ``sum_i cost[i, a(i)] <= budget`` (a per-treatment cost is paid per individual).
     forced, forbidden : list of treatment indices or labels, optional
         Treatments that must / must not be offered.
     exclusive : list of pairs, optional
@@ -91,6 +94,7 @@ class MIPSolver(Solver):
     name = "mip"
     exact = True
     supports_shares = True
+    supports_budget = True
     supports_lazy = True
     requires = ("highspy", "pyomo")
     options = {
@@ -100,14 +104,22 @@ class MIPSolver(Solver):
         "threads": Option(None, check_optional(check_int(1)), "threads for the backend"),
         "warm_start": Option("auto", check_warm_start, "heuristic start: 'auto', True, False, 'local-search', 'greedy' or columns"),
         "backend_options": Option(None, check_optional(check_mapping), "options passed to the backend unchanged"),
-        "budget": Option(None, check_optional(check_float()), "upper bound on the total cost of the assignment"),
-        "cost": Option(None, check_optional(check_cost), "cost per treatment (m,) or per individual and treatment (n, m)"),
         "forced": Option(None, check_optional(check_treatment_list), "treatments that must be offered"),
         "forbidden": Option(None, check_optional(check_treatment_list), "treatments that must not be offered"),
         "exclusive": Option(None, check_optional(check_pairs), "pairs of treatments that may not both be offered"),
         "model_hook": Option(None, check_optional(check_callable), "callable receiving the Pyomo model before the solve"),
         "verbose": Option(False, check_bool, "show the backend's log"),
     }
+
+    @classmethod
+    def check_options(cls, options):
+        moved = sorted({"budget", "cost"} & set(options))
+        if moved:
+            raise OptionError(
+                f"The {' and '.join(repr(o) for o in moved)} option(s) of solver 'mip' moved to the problem: "
+                "build it with CoarseProblem(profit, k, cost=..., budget=...), which every solver honours."
+            )
+        return super().check_options(options)
 
     # ------------------------------------------------------------------ main sequence
     def _solve(self, problem, context):
@@ -195,7 +207,22 @@ class MIPSolver(Solver):
                            granularity=getattr(self, "_granularity", 0.0),
                            rows=sorted_rows.pop() if sorted_rows else None)
 
-        if kind == "classic":
+        groups = None
+        if side.needs_assignment:
+            if p["model_hook"] is None and (kind == "aggregated" or p["formulation"] == "auto"):
+                # identical individuals (profit row and, with a budget, cost row) are
+                # interchangeable: one row of counts per group, when that at least halves the rows
+                groups = F.identical_rows(profit, side.cost)
+                if kind != "aggregated" and groups[0].size > n // 2:
+                    groups = None
+            kind = "classic"
+        if groups is not None:
+            first, _, counts = groups
+            form = F.classic(profit[first], k, replace(side, cost=None if side.cost is None else side.cost[first]),
+                             weights=counts)
+            extras["formulation"] = "aggregated"
+            extras["identical_groups"] = int(first.size)
+        elif kind == "classic":
             form = F.classic(profit, k, side)
             if p["model_hook"] is not None:
                 form.integer[form.m:] = True  # user constraints may break the integral assignment
@@ -206,11 +233,13 @@ class MIPSolver(Solver):
         extras["model"] = dict(form.stats)
         # warm start (never returned when it breaks a side constraint)
         warm = None
-        if p["warm_start"] != "auto" or (form.nnz > 0.05 * problem.n * problem.m and problem.n > AUTO_WARM_MIN_N):
+        if (p["warm_start"] != "auto" or side.budget is not None
+                or (form.nnz > 0.05 * problem.n * problem.m and problem.n > AUTO_WARM_MIN_N)):
             warm = self._warm_start(problem, side, allowed, context, extras)
 
+        self._allowed, self._groups = allowed, groups
         result = self._run(form, prefix, problem, context, warm, use_pyomo, extras)
-        return self._decode(result, form, problem, side, allowed, warm, extras, context)
+        return self._decode(result, form, problem, side, allowed, warm, extras, context, groups)
 
     # ------------------------------------------------------------------ pieces
     @staticmethod
@@ -224,14 +253,15 @@ class MIPSolver(Solver):
     def _choose(self, problem, side) -> str:
         kind = self.params["formulation"]
         if side.needs_assignment:
-            if kind not in ("auto", "classic"):
+            if kind not in ("auto", "classic", "aggregated"):
                 what = "share bounds" if side.min_count is not None else "a budget"
                 raise OptionError(
                     f"The 'formulation' option of solver 'mip' is {kind!r}, but {what} constrain the "
-                    "assignment itself, which only the 'classic' formulation models. Use "
-                    "formulation='classic' or 'auto'."
+                    "assignment itself, which only the 'classic' formulation (on every individual, or "
+                    "'aggregated': on groups of identical ones) models. Use formulation='classic', "
+                    "'aggregated' or 'auto'."
                 )
-            return "classic"
+            return "aggregated" if kind == "aggregated" else "classic"
         if kind == "auto" and (self.params["model_hook"] is not None or self.params["backend"] != "highs"):
             return "aggregated"
         if kind != "auto":
@@ -251,6 +281,8 @@ class MIPSolver(Solver):
         if self.params["model_hook"] is not None:
             extras["warm_start"] = "skipped: the model_hook may add constraints a heuristic cannot see"
             return None
+        if side.budget is not None:
+            return self._budget_warm_start(problem, side, context, extras)
         t0 = time.perf_counter()
         if isinstance(ws, tuple):
             offered = given_columns(ws, problem.m, problem.k)
@@ -274,6 +306,28 @@ class MIPSolver(Solver):
         extras["warm_start_objective"] = value
         return offered, value
 
+    @staticmethod
+    def _budget_warm_start(problem, side, context, extras):
+        """Under a budget: the budgeted heuristic's answer (``ot`` with share bounds, else
+        ``local-search``) as ``(offered, value, assignment)``, when it meets the rules on the
+        offered set; None otherwise."""
+        name = "ot" if problem.has_share_bounds else "local-search"
+        left = context.time_left()
+        limit = None if not math.isfinite(left) else max(0.15 * left, 0.01)
+        t0 = time.perf_counter()
+        try:
+            res = get_solver(name)(**({"bound": False} if name == "ot" else {})).solve(
+                problem, time_limit=limit, seed=context.seed, progress=False)
+        except CoarseoptError as exc:  # e.g. the heuristic found no set within the budget
+            extras["warm_start"] = f"skipped: {exc}"
+            return None
+        extras["warm_start_seconds"] = time.perf_counter() - t0
+        if not res.has_solution or not _rules_hold(res.offered, side):
+            extras["warm_start"] = "skipped: no budgeted heuristic solution meeting the rules"
+            return None
+        extras["warm_start_objective"] = res.objective
+        return res.offered, res.objective, res.assignment
+
     def _run(self, form, prefix, problem, context, warm, use_pyomo, extras) -> BackendResult:
         p = self.params
         left = context.time_left()
@@ -291,7 +345,9 @@ class MIPSolver(Solver):
                                  threads=p["threads"], backend_options=p["backend_options"], verbose=p["verbose"])
         else:
             start = None
-            if warm is not None:
+            if warm is not None and len(warm) > 2:  # an assignment under a budget
+                start = _assignment_start(form, warm[0], warm[2], self._allowed, self._groups)
+            elif warm is not None:
                 start = form.start_vector(problem.profit, warm[0], prefix=prefix)
             result = solve_highs(form, time_limit=limit, mip_gap=p["mip_gap"], threads=p["threads"],
                                  seed=context.seed, backend_options=p["backend_options"], start=start,
@@ -301,7 +357,8 @@ class MIPSolver(Solver):
         extras.update(result.stats)
         return result
 
-    def _decode(self, result: BackendResult, form, problem, side, allowed, warm, extras, context) -> Solution:
+    def _decode(self, result: BackendResult, form, problem, side, allowed, warm, extras, context,
+                groups=None) -> Solution:
         profit = problem.profit
         if result.termination == "infeasible" and not result.has_solution:
             why = self._diagnose(problem, side, context)
@@ -315,15 +372,12 @@ class MIPSolver(Solver):
             if form.kind != "classic" and offered.size < problem.k_effective and not self.params["model_hook"]:
                 offered = greedy_complete(profit, offered, problem.k_effective, allowed, side.exclusive)
             if side.budget is not None or self.params["model_hook"] is not None and form.kind == "classic":
-                xa, xb = form.columns["x"]
-                x = result.col_value[xa:xb].reshape(problem.n, -1)
-                assignment = allowed[x.argmax(axis=1)]
+                assignment = _model_assignment(result, form, allowed, groups)
                 objective = problem.objective(assignment)
             elif side.min_count is not None:
                 out = bounded_assignment(profit, offered, side.min_count[offered], side.max_count[offered])
                 if out is None:  # cannot happen for a feasible y; keep the model's own x
-                    xa, xb = form.columns["x"]
-                    assignment = allowed[result.col_value[xa:xb].reshape(problem.n, -1).argmax(axis=1)]
+                    assignment = _model_assignment(result, form, allowed, groups)
                     objective = problem.objective(assignment)
                 else:
                     objective, assignment = out
@@ -331,7 +385,8 @@ class MIPSolver(Solver):
                 objective = objective_of(profit, offered)
         used_warm = False
         if warm is not None and warm[1] > objective + 1e-9 * max(1.0, abs(warm[1])):
-            offered, assignment, objective, used_warm = warm[0], None, warm[1], True
+            offered, objective, used_warm = warm[0], warm[1], True
+            assignment = warm[2] if len(warm) > 2 else None
         extras["used_warm_start"] = used_warm
         if offered is None:
             return result.no_solution(extras)
@@ -370,6 +425,21 @@ class MIPSolver(Solver):
             return f"{families[0][0]}: {families[0][1]} cannot be met. Relax them."
         return ("the constraints cannot all be met; no single family ("
                 + ", ".join(f for f, _ in families) + ") is responsible on its own.")
+
+
+def _model_assignment(result: BackendResult, form, allowed: np.ndarray, groups) -> np.ndarray:
+    """The assignment held by the ``x`` columns of a classic model: each individual's column,
+    or with ``groups`` (the aggregated classic model) the counts of each group spread over
+    its members."""
+    xa, xb = form.columns["x"]
+    x = result.col_value[xa:xb].reshape(form.n, -1)
+    if groups is None:
+        return allowed[x.argmax(axis=1)]
+    _, inverse, sizes = groups
+    counts = np.maximum(np.rint(x), 0.0)
+    rows = np.arange(counts.shape[0])
+    counts[rows, counts.argmax(axis=1)] += sizes - counts.sum(axis=1)  # rounding: each group fully assigned
+    return F.expand_counts(counts, inverse, allowed)
 
 
 def _normalize(problem):
@@ -439,10 +509,28 @@ def _denormalize(sol: Solution, problem, scale: float, shift: float) -> Solution
     return sol
 
 
+def _assignment_start(form, offered, assignment, allowed, groups) -> np.ndarray:
+    """The start vector of a classic model (or its aggregated form, counts per group) for an
+    assignment."""
+    v = np.zeros(form.num_col)
+    a, _ = form.columns["y"]
+    v[a + np.asarray(offered, dtype=np.intp)] = 1.0
+    xa, _ = form.columns["x"]
+    t = np.searchsorted(allowed, np.asarray(assignment, dtype=np.intp))
+    rows = np.arange(t.size) if groups is None else groups[1]
+    np.add.at(v, xa + rows * allowed.size + t, 1.0)
+    return v
+
+
 def _satisfies(offered: np.ndarray, side: F.SideConstraints) -> bool:
     """Whether offering ``offered`` (each individual its best) meets every side constraint."""
     if side.needs_assignment:
         return False
+    return _rules_hold(offered, side)
+
+
+def _rules_hold(offered: np.ndarray, side: F.SideConstraints) -> bool:
+    """Whether ``offered`` meets the rules on the offered set (forced, forbidden, exclusive)."""
     s = set(int(j) for j in offered)
     if not set(side.forced.tolist()) <= s or s & set(side.forbidden.tolist()):
         return False

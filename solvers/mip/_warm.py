@@ -15,8 +15,9 @@ from coarseopt.exceptions import CoarseoptError, OptionError
 from coarseopt.problem import CoarseProblem
 from coarseopt.registry import get_solver
 
+from ..kernels.greedy import Candidates, greedy_add
+from ..kernels.source import InMemorySource
 from ..local_search import LocalSearchSolver
-from ._treebb import SMALL_ARRAY
 
 __all__ = ["objective_of", "greedy_complete", "warm_start", "given_columns"]
 
@@ -34,62 +35,14 @@ def objective_of(profit: np.ndarray, offered: np.ndarray) -> float:
 def greedy_complete(profit: np.ndarray, offered: np.ndarray, k: int, allowed: np.ndarray,
                     exclusive: np.ndarray | None = None) -> np.ndarray:
     """Add treatments to ``offered`` one at a time, each the one that raises ``f`` most,
-    until ``k`` are offered or no allowed treatment can be added (exclusive pairs respected).
+    until ``k`` are offered or no allowed treatment can be added (exclusive pairs respected;
+    :func:`~coarseopt_solvers.kernels.greedy.greedy_add` on the in-memory matrix).
 
     ``f`` is monotone, so a completed set is never worse than the one given.
     """
-    profit = np.asarray(profit, dtype=np.float64)
-    s = [int(j) for j in offered]
-    best = profit[:, s].max(axis=1) if s else None
-    open_ = Candidates(allowed, s, exclusive)
-    ones = np.ones(profit.shape[0])
-    gap = zero = None
-    while len(s) < k and open_.any():
-        cand = open_.left()
-        if best is None:
-            gains = ones @ profit
-        else:  # f(S + j) - f(S) = sum_i max(P_ij - best_i, 0); a maximum against an array
-            # of zeros and a product with ones are the fastest numpy forms
-            if gap is None:  # zeros only pay on small arrays (numpy's fast path)
-                gap, zero = np.empty_like(profit), (np.zeros_like(profit) if profit.size <= SMALL_ARRAY else 0.0)
-            np.subtract(profit, best[:, None], out=gap)
-            np.maximum(gap, zero, out=gap)
-            gains = ones @ gap
-        j = int(cand[np.argmax(gains[cand])])  # the first best, in column order
-        s.append(j)
-        open_.take(j)
-        best = profit[:, j].copy() if best is None else np.maximum(best, profit[:, j])
+    source = InMemorySource(np.asarray(profit, dtype=np.float64))
+    s = greedy_add(source, k, start=offered, candidates=Candidates(allowed, offered, exclusive))
     return np.array(sorted(s), dtype=np.intp)
-
-
-class Candidates:
-    """The treatments that may still join an offered set: allowed, not offered yet, and not
-    mutually exclusive with an offered one (shared by the greedy completions in memory and
-    on a lazy matrix)."""
-
-    def __init__(self, allowed: np.ndarray, offered, exclusive: np.ndarray | None) -> None:
-        allowed = np.asarray(allowed, dtype=np.intp)
-        self.pairs = np.zeros((0, 2), np.intp) if exclusive is None else np.asarray(exclusive, dtype=np.intp).reshape(-1, 2)
-        offered = [int(j) for j in offered]
-        size = max(int(np.max(allowed, initial=-1)), max(offered, default=-1), int(np.max(self.pairs, initial=-1))) + 1
-        self.open = np.zeros(size, dtype=bool)
-        self.open[allowed] = True
-        for j in offered:
-            self.take(j)
-
-    def any(self) -> bool:
-        return bool(self.open.any())
-
-    def left(self) -> np.ndarray:
-        """The open treatments, ascending."""
-        return np.flatnonzero(self.open)
-
-    def take(self, j: int) -> None:
-        """``j`` joins the set: it and its exclusive partners close."""
-        self.open[j] = False
-        if self.pairs.shape[0]:
-            self.open[self.pairs[self.pairs[:, 0] == j, 1]] = False
-            self.open[self.pairs[self.pairs[:, 1] == j, 0]] = False
 
 
 def warm_start(profit: np.ndarray, k: int, allowed: np.ndarray, *, method: str, seed: int | None,

@@ -1,15 +1,15 @@
 """The level bundle method behind the Lagrangian (LP) bound, for every profit source.
 
-The bound (see :mod:`coarseopt_solvers._bounds` for the math) maximizes the concave dual
+The bound (see :mod:`coarseopt_solvers.bounds.memory` for the math) maximizes the concave dual
 function ``G`` over the column prices ``y in Y = {y in [0, 1]^m : sum y <= k}`` with a level
 bundle method (Lemaréchal, Nemirovskii & Nesterov, *New variants of bundle methods*, Math.
 Programming 69, 1995); every cut comes from multipliers ``u``, and the certified bound is
 ``L(u)`` of the best multipliers evaluated, recomputed from the data. One driver
 (:func:`maximize_dual`) runs the method; an *oracle* does the passes over the data:
 
-- the in-memory oracle (``_bounds``) keeps a row-shifted, group-sorted copy and gives one cut
+- the in-memory oracle (``memory``) keeps a row-shifted, group-sorted copy and gives one cut
   per group of individuals (a disaggregated model);
-- the chunked oracle (``_chunked``) recomputes ``u(y)`` where each row block lives and gives
+- the chunked oracle (``chunked``) recomputes ``u(y)`` where each row block lives and gives
   one aggregated cut per evaluation (its multipliers are a function of the ``m`` prices, so
   no per-individual vector is shipped).
 

@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from ._bundle import LagrangianBound, LevelBundle, incumbent_args, maximize_dual
+from .bundle import LagrangianBound, LevelBundle, incumbent_args, maximize_dual
 
 __all__ = ["LagrangianBound", "lagrangian_bound", "lagrangian_value"]
 

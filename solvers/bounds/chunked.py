@@ -4,7 +4,7 @@
 block returns its share of ``rho(u)`` and of ``sum_i u_i``. The multipliers of a block are a
 function of the ``m`` column prices ``y`` of the bundle method, ``u_i(y)``, so they are
 recomputed where the block lives instead of being shipped (see
-:mod:`coarseopt_solvers._bounds` for the in-memory bound and the math).
+:mod:`coarseopt_solvers.bounds.memory` for the in-memory bound and the math).
 
 Per-block results are reduced with exact sums (:mod:`coarseopt_solvers.kernels.source`), so
 neither the number of workers nor the order in which blocks finish changes a result.
@@ -17,10 +17,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._bundle import DualRun, LagrangianBound, LevelBundle, incumbent_args, maximize_dual
-from .kernels.blocks import offered_value, row_blocks
-from .kernels.limits import BOUND_ELEMENTS, CACHE_ELEMENTS
-from .kernels.source import dask_row_blocks, fsum_parts, map_reduce
+from .bundle import DualRun, LagrangianBound, LevelBundle, incumbent_args, maximize_dual
+from ..kernels.blocks import offered_value, row_blocks
+from ..kernels.limits import BOUND_ELEMENTS, CACHE_ELEMENTS
+from ..kernels.source import dask_row_blocks, fsum_parts, map_reduce
 
 __all__ = ["chunked_lagrangian_bound", "chunked_lagrangian_value"]
 
@@ -49,7 +49,7 @@ def _block_rowstats(block: np.ndarray, m: int) -> tuple[float, np.ndarray, float
 def _thresholds(q: np.ndarray, ys: list[np.ndarray], weights: list[float]) -> np.ndarray:
     """``sum_s weights[s] * u(y_s)`` for the rows of the shifted block ``q``; ``u_i(y)`` is
     the value of the column at which ``y`` summed over i's columns in decreasing order of
-    profit first reaches 1 (see ``_bounds``). Only the columns with ``y_j > 0`` can be that
+    profit first reaches 1 (see ``memory``). Only the columns with ``y_j > 0`` can be that
     column: a sparse ``y`` (an offered set's indicator) sorts only those; dense ones share one
     sort of the block."""
     rows = np.arange(q.shape[0])
@@ -144,10 +144,10 @@ def chunked_lagrangian_bound(
     max_iter: int | None = None,
     tol: float = 1e-9,
 ):
-    """The Lagrangian (LP) bound of :func:`coarseopt_solvers._bounds.lagrangian_bound`,
+    """The Lagrangian (LP) bound of :func:`coarseopt_solvers.bounds.lagrangian_bound`,
     computed block by block over a dask array.
 
-    The same driver and level bundle (:func:`coarseopt_solvers._bundle.maximize_dual`, the
+    The same driver and level bundle (:func:`coarseopt_solvers.bounds.bundle.maximize_dual`, the
     same stopping rules) on the ``m`` column prices ``y``, with one aggregated cut per
     evaluation; each iteration is one map-reduce pass returning ``G(y)``, ``rho(u(y))`` and
     ``sum_i u_i(y)``; every ``_AGGREGATE_EVERY`` iterations (and at the last) one more pass
@@ -176,7 +176,7 @@ def chunked_lagrangian_bound(
 
     Returns
     -------
-    coarseopt_solvers._bounds.LagrangianBound
+    coarseopt_solvers.bounds.LagrangianBound
         ``multipliers`` is a lazy dask array with the row chunks of ``profit``.
     """
     import dask.array as da
