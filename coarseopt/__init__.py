@@ -53,6 +53,7 @@ _LAZY = {
     "PolicyTree": ("coarseopt.rules", "PolicyTree"),
     "fit_policy_tree": ("coarseopt.rules", "fit_policy_tree"),
     "assign_offered": ("coarseopt.assign", "assign_offered"),
+    "assign_within_budget": ("coarseopt.assign", "assign_within_budget"),
     "transport_potentials": ("coarseopt.assign", "transport_potentials"),
 }
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from .exceptions import InfeasibleProblemError, ProblemError, SolverError
 
-__all__ = ["assign_offered", "transport_potentials", "share_counts", "solve_transport"]
+__all__ = ["assign_offered", "assign_within_budget", "transport_potentials", "share_counts", "solve_transport"]
 
 
 def _offered_columns(offered: Any, m: int) -> np.ndarray:
@@ -241,3 +241,61 @@ def assign_offered(
     if method == "transport" or phi is None or lo.sum() <= n <= hi.sum():
         return cols[solve_transport(sub, lo, hi)[0]]
     return cols[(sub - phi).argmax(axis=1)]  # bounds not reachable in whole customers of this batch
+
+
+def assign_within_budget(profit: Any, cost: Any, offered: Any, budget: float, *, price: float | None = None) -> np.ndarray:
+    """The column each customer gets among ``offered`` with ``sum_i cost[i, a(i)] <= budget``.
+
+    A batch (held-out customers, tomorrow's file) is assigned as the solvers assign their own
+    customers (:func:`coarseopt.pricing.price_assignment`): each customer takes
+    ``argmax_{j in offered} P_ij - lambda c_ij`` at the smallest price ``lambda`` whose
+    assignment fits, then what the budget leaves goes to the upgrades with the best profit per
+    extra cost. One customer at a time (``price`` given, e.g. the price the policy was learned
+    with): ``argmax_j P_ij - price c_ij``, which meets the budget per customer only on average.
+
+    Parameters
+    ----------
+    profit, cost : array-like of shape (n, m)
+        Estimated profit and cost of each customer (rows) under every column.
+    offered : SolveResult or sequence of int
+        Offered column indices.
+    budget : float
+        The most the batch may spend (ignored when ``price`` is given).
+    price : float, optional
+        Assign at this price instead of solving the batch.
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+        Column indices (each one of ``offered``).
+
+    Raises
+    ------
+    InfeasibleProblemError
+        Even the cheapest offered column of every customer costs more than ``budget``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.array([[3.0, 1.0], [2.0, 1.5], [1.0, 0.0]])
+    >>> C = np.array([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0]])
+    >>> assign_within_budget(P, C, [0, 1], budget=2.0).tolist()
+    [0, 1, 1]
+    """
+    from .pricing import price_assignment, priced_positions
+
+    P = np.asarray(profit, dtype=np.float64)
+    C = np.asarray(cost, dtype=np.float64)
+    if C.shape != P.shape:
+        raise ProblemError(f"'cost' must have the shape of 'profit' {P.shape}; got {C.shape}.")
+    cols = _offered_columns(offered, P.shape[1])
+    if price is not None:
+        return cols[priced_positions(P[:, cols], C[:, cols], float(price))[0]]
+    priced = price_assignment(P[:, cols], C[:, cols], float(budget))
+    if priced is None:
+        cheapest = float(C[:, cols].min(axis=1).sum())
+        raise InfeasibleProblemError(
+            f"'budget' = {budget:g} is below the cheapest spend of these {P.shape[0]} customers among the offered "
+            f"columns ({cheapest:g}); raise the budget."
+        )
+    return cols[priced.pos]

@@ -128,6 +128,11 @@ time_limit = 0                # seconds per k (0: no limit)
 seed = 0                      # seeds the solver's random choices
 min_share = 0.0               # every offered treatment goes to at least this share of customers
 max_share = 1.0               # ... and to at most this share (solvers with share bounds: ot, mip)
+budget = []                   # the most the campaign may spend on the study's customers: a
+                              # number, or a list (the study draws profit against budget); []: none
+budget_cost = "expected"      # what a customer costs under a treatment: "expected" (the fixed
+                              # cost plus the proportional cost x predicted outcome) or a column
+                              # (that customer's cost under any treatment but the control)
 
 [solve.options]               # options of the chosen solver (`coarseopt solvers` lists them)
 
@@ -262,6 +267,15 @@ def _k_list(v: Any) -> list[int]:
     return sorted(set(items))
 
 
+def _budget(v: Any) -> float | list[float]:
+    """A number (the policies keep it) or a list (profit against budget; [] for none)."""
+    allowed = "must be a number >= 0, a list of numbers >= 0, or [] for no budget"
+    items = v if isinstance(v, list) else [v]
+    if any(not _is_number(x) or not math.isfinite(x) or x < 0 for x in items):
+        raise _Bad(allowed)
+    return sorted(set(float(x) for x in items)) if isinstance(v, list) else float(v)
+
+
 def _number_or_table(low: float) -> Callable[[Any], Any]:
     allowed = f"must be a number >= {low:g}, or a table of numbers >= {low:g} per treatment"
 
@@ -371,6 +385,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "seed": Key(0, _int(), "solver seed"),
         "min_share": Key(0.0, _float(0.0, 1.0), "least share of an offered treatment"),
         "max_share": Key(1.0, _float(0.0, 1.0, open_low=True), "largest share of an offered treatment"),
+        "budget": Key([], _budget, "what the campaign may spend on the study's customers: a number, or a list "
+                      "for profit against budget ([]: none)"),
+        "budget_cost": Key("expected", _str, 'per-customer cost under a treatment: "expected" or a column'),
         "options": Key({}, _table, "solver options"),
     },
     "evaluation": {

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .assign import assign_offered, transport_potentials
+from .assign import assign_offered, assign_within_budget, transport_potentials
 from .exceptions import PolicyFileError, SchemaError
 from .rules import PolicyTree, fit_policy_tree
 
@@ -163,6 +163,10 @@ class _Model:
 
     def profit(self, X: Any) -> np.ndarray:
         """Predicted incremental profit (n, m) of the encoded customers ``X``."""
+        return self.outcome_and_profit(X)[1]
+
+    def outcome_and_profit(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted outcome and incremental profit, each (n, m), of the encoded customers ``X``."""
         from .estimation.estimate import _interpolate  # the study's interpolation between arm levels
 
         arm_outcome = self.learner.predict_outcome(X)
@@ -170,6 +174,9 @@ class _Model:
             outcome = _interpolate(arm_outcome, np.asarray(self.arms, dtype=np.float64), self.treatments)
         else:
             outcome = arm_outcome
+        return outcome, self._incremental(outcome)
+
+    def _incremental(self, outcome: np.ndarray) -> np.ndarray:
         absolute = outcome * self.unit_a[None, :] - self.unit_c[None, :]
         ctrl = int(self.arm_columns[self.arms.index(self.control)])
         return absolute - absolute[:, [ctrl]]
@@ -205,6 +212,14 @@ class Policy:
         ``estimate.profit`` when there are bounds, see :func:`coarseopt.assign.transport_potentials`).
     rules_depth : int or None, default 2
         Depth of the segment rules fitted on ``estimate``'s customers (None: no rules).
+    budget : float, optional
+        The most the policy may spend *per customer*: a batch of ``n`` customers is assigned
+        within ``budget * n`` (:func:`coarseopt.assign_within_budget`), what a customer costs
+        being ``budget_cost``.
+    budget_cost : str, default "expected"
+        ``"expected"``: the economics' fixed cost plus its proportional cost times the
+        predicted outcome; else the name of a column of the customers' data holding each
+        one's cost under any treatment but the control.
 
     Attributes
     ----------
@@ -228,7 +243,8 @@ class Policy:
     """
 
     def __init__(self, estimate: Any, result: Any, *, min_share: Any = None, max_share: Any = None,
-                 potentials: Any = None, rules_depth: int | None = 2) -> None:
+                 potentials: Any = None, rules_depth: int | None = 2, budget: float | None = None,
+                 budget_cost: str = "expected") -> None:
         model = _Model.from_estimate(estimate)
         offered = np.asarray(result.offered, dtype=np.intp)
         labels = tuple(getattr(result, "treatment_labels", ()) or ())
@@ -250,10 +266,11 @@ class Policy:
             rules = fit_policy_tree(estimate.features, sub, depth=rules_depth, reference=reference,
                                     categories=_onehot_names(model))
         self._init(model, k=offered.size, offered=offered, min_share=min_share,
-                   max_share=max_share, potentials=potentials, rules=rules, info={})
+                   max_share=max_share, potentials=potentials, rules=rules, info={},
+                   budget=budget_entry(estimate, budget, budget_cost))
 
     def _init(self, model: _Model, *, k: int, offered: Any, min_share: Any, max_share: Any, potentials: Any,
-              rules: PolicyTree | None, info: dict) -> None:
+              rules: PolicyTree | None, info: dict, budget: dict | None = None) -> None:
         self._model = model
         self.k = int(k)
         self._offered = np.asarray(offered, dtype=np.intp)
@@ -263,6 +280,7 @@ class Policy:
         self.potentials = None if potentials is None else np.asarray(potentials, dtype=np.float64)
         self.rules = rules
         self.info = dict(info)
+        self.budget = None if budget is None else dict(budget)
 
     @classmethod
     def _restore(cls, model: _Model, **kwargs: Any) -> "Policy":
@@ -338,17 +356,39 @@ class Policy:
             raise SchemaError(f"The 'using' parameter of Policy.assign must be 'model' or 'rules'. Got {using!r} instead.")
         if using == "rules" and self.rules is None:
             raise SchemaError("this policy has no segment rules; build it with rules_depth=1, 2 or 3.")
-        X, P = self._profit(df, unseen)
+        X = self._model.encode(self._model.check(df, unseen=_unseen(unseen)))
+        m = len(self._model.columns)
+        outcome, P = self._model.outcome_and_profit(X) if len(X) else (np.zeros((0, m)), np.zeros((0, m)))
         profit = pd.DataFrame(P[:, self._offered], index=df.index, columns=self.offered)
         if using == "rules":
             return pd.Series(self.rules.predict(X), index=df.index, name="treatment", dtype=object), profit
-        cols = assign_offered(P, self._offered, min_share=self.min_share, max_share=self.max_share,
-                              potentials=self.potentials, method=method)
+        if self.budget is not None:
+            spend = self._spend(df, outcome)
+            cols = assign_within_budget(P, spend, self._offered, self.budget["per_customer"] * len(P))
+        else:
+            cols = assign_offered(P, self._offered, min_share=self.min_share, max_share=self.max_share,
+                                  potentials=self.potentials, method=method)
         labels = np.asarray(self._model.columns, dtype=object)
         return pd.Series(labels[cols], index=df.index, name="treatment", dtype=object), profit
 
+    def _spend(self, df: Any, outcome: np.ndarray) -> np.ndarray:
+        """What each customer of ``df`` costs under each column (see ``budget_cost``)."""
+        from .estimation.economics import spend_of_outcome
+
+        b = self.budget
+        if b["cost"] == "expected":
+            return spend_of_outcome(outcome, np.asarray(b["proportional"]), np.asarray(b["fixed"]))
+        column = b["cost"]
+        if column not in df.columns:
+            raise SchemaError(f"the policy keeps a budget whose cost is the column {column!r}; the data lacks it.")
+        cost = _cost_column(df[column], column)
+        treated = np.arange(len(self._model.columns)) != int(
+            self._model.arm_columns[self._model.arms.index(self._model.control)])
+        return cost[:, None] * treated[None, :]
+
     def __repr__(self) -> str:
         bounds = "" if self.min_share is None and self.max_share is None else ", share bounds kept"
+        bounds += "" if self.budget is None else f", budget {self.budget['per_customer']:g} per customer"
         return f"Policy(k={self.k}, offered={self.offered!r}, features={len(self.features)}{bounds})"
 
     # -------------------------------------------------------------- persistence
@@ -364,8 +404,36 @@ class Policy:
             "max_share": None if self.max_share is None else [float(x) for x in self.max_share],
             "potentials": None if self.potentials is None else [float(x) for x in self.potentials],
             "rules": None if self.rules is None else self.rules.to_dict(),
+            "budget": self.budget,
             **self.info,
         }
+
+
+def budget_entry(estimate: Any, budget: float | None, budget_cost: str = "expected") -> dict | None:
+    """A policy's budget as saved with it: per customer, what a customer costs (and for
+    ``"expected"``, the economics' spend terms of every column)."""
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not np.isfinite(budget) or budget < 0:
+        raise SchemaError(f"'budget' must be a finite number >= 0 per customer; got {budget!r}.")
+    out = {"per_customer": float(budget), "cost": budget_cost}
+    if budget_cost == "expected":
+        prop, fixed = estimate.economics.spend_terms(list(estimate.profit.columns),
+                                                      numeric=estimate.treatments is not None)
+        out.update(proportional=[float(x) for x in prop], fixed=[float(x) for x in fixed])
+    return out
+
+
+def _cost_column(col: Any, name: str) -> np.ndarray:
+    """A numeric column as float64, finite and >= 0, or an error naming it."""
+    import pandas as pd
+
+    values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise SchemaError(f"column {name!r} must hold costs >= 0; {int(bad.sum())} row(s) do not "
+                          f"(first value {col.iloc[int(np.flatnonzero(bad)[0])]!r}).")
+    return values
 
 
 def _unseen(value: str) -> str:
@@ -568,10 +636,10 @@ def load_policy(run_dir: str | Path, k: int | None = None, *, trusted: Any = ())
     try:
         rules = PolicyTree.from_dict(entry["rules"]) if entry.get("rules") else None
         info = {key: entry[key] for key in entry if key not in
-                ("offered", "offered_labels", "min_share", "max_share", "potentials", "rules")}
+                ("offered", "offered_labels", "min_share", "max_share", "potentials", "rules", "budget")}
         return Policy._restore(model, k=int(k), offered=entry["offered"], min_share=entry.get("min_share"),
                                max_share=entry.get("max_share"), potentials=entry.get("potentials"), rules=rules,
-                               info=info)
+                               info=info, budget=entry.get("budget"))
     except (KeyError, TypeError, ValueError) as exc:
         raise PolicyFileError(f"{run_dir}: the policy for k = {k} is damaged ({exc}).") from None
 
@@ -649,6 +717,8 @@ def save_policy(study: Any, est_full: Any, out_dir: str | Path) -> list:
             "max_share": None if "max_share" not in shares else [float(shares["max_share"])] * len(model.columns),
             "potentials": None if potentials is None else [float(x) for x in potentials],
             "rules": rules[k],
+            "budget": budget_entry(est_full, study.budget.per_customer, cfg.solve["budget_cost"])
+            if study.budget is not None else None,
             "solver": res.solver,
             "shares": [float(s) for s in res.shares],
         }

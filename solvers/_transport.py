@@ -17,7 +17,7 @@ import numpy as np
 
 from coarseopt.exceptions import SolverError
 
-from .kernels.price import repair
+from coarseopt.pricing import repair
 
 __all__ = ["bounded_assignment", "budgeted_assignment"]
 

@@ -9,7 +9,7 @@ use ``local-search``, ``ot`` or ``mip`` when ``C(m, k)`` is large.
 With a budget each offered set's best assignment is a multiple-choice knapsack. A larger set
 never does worse (the smaller set's assignment stays feasible), so the sets of exactly
 ``min(k, m)`` treatments are checked: each first by its Lagrangian price
-(:func:`~coarseopt_solvers.kernels.price.price_assignment`, an assignment within the budget
+(:func:`~coarseopt.pricing.price_assignment`, an assignment within the budget
 and an upper bound on the set's value), and only a set whose upper bound beats the incumbent
 by more than its own heuristic value is solved exactly, as a MIP
 (:func:`~coarseopt_solvers._transport.budgeted_assignment`). The proven bound is the largest
@@ -31,7 +31,7 @@ from coarseopt.solver import Option, Solution, Solver, check_int
 from ._transport import bounded_assignment, budgeted_assignment
 from .kernels.combinations import best_of_combinations
 from .kernels.limits import improves
-from .kernels.price import price_assignment
+from coarseopt.pricing import price_assignment
 
 __all__ = ["EnumerateSolver"]
 

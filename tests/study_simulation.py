@@ -34,7 +34,7 @@ def population(n: int = 300_000, seed: int = 10_000):
     return df, truth
 
 
-def one_study(path, seed: int, method: str, n: int = 3000, ks=(1, 2, 3), folds: int = 5):
+def one_study(path, seed: int, method: str, n: int = 3000, ks=(1, 2, 3), folds: int = 5, budget=None):
     df, _ = co.datasets.make_promotions(n, seed=seed, arms=ARMS, grid=ARMS, arm_probabilities=SHARES)
     df.to_csv(path, index=False)
     split = {"method": method, "seed": seed, "folds": folds}
@@ -44,7 +44,9 @@ def one_study(path, seed: int, method: str, n: int = 3000, ks=(1, 2, 3), folds: 
         "economics": {"margin": 0.5, "cost": 0.0, "proportional_cost": "level"},
         "estimation": {"learner": "t", "base_model": "linear", "n_jobs": 1, "seed": seed},
         "split": split,
-        "solve": {"k": list(ks), "solver": "enumerate"},
+        # with a budget: ot (enumerate solves a knapsack per offered set, too slow for hundreds of studies)
+        "solve": {"k": list(ks), "solver": "enumerate"} if budget is None else {"k": list(ks), "solver": "ot",
+                                                                                 "budget": budget},
         "evaluation": {"all_estimators": False},
         "output": {"report": False},
     }
@@ -54,35 +56,59 @@ def one_study(path, seed: int, method: str, n: int = 3000, ks=(1, 2, 3), folds: 
 def truths(study, pop_df, pop_truth):
     """True value of every policy of the study's evaluation table (fold-weighted over its
     units) and of every comparison, on the population."""
+    from coarseopt.study.budget import assigner
+    from coarseopt.study.evaluate import curve_name
+
     levels = np.asarray(study.treatments, dtype=float)
     incremental = pop_truth.profit_at(levels)                 # (N, m) vs the control
     base = 0.5 * pop_truth.expected_sales([0.0])[:, 0]        # the control's absolute profit
+    spent = levels[None, :] * pop_truth.expected_sales(levels)  # discount paid: the level x sales
     n = sum(len(u.rows) for u in study.units)
+    budget, assign = study.budget, assigner(study.config)
     value: dict[str, float] = {}
     for unit in study.units:
         w = len(unit.rows) / n
-        P = unit.estimate.predict(pop_df).profit.to_numpy()
+        predicted = unit.estimate.predict(pop_df)
+        P = predicted.profit.to_numpy()
+        S = budget.spend(predicted, study.control)
+        S = None if S is None else S.to_numpy()
         arm_cols = np.asarray(unit.estimate.arm_columns)
         pols = {"control": np.zeros(len(pop_df), dtype=int)}
         for k, res in unit.results.items():
-            offered = np.asarray(res.offered)
-            pols[f"k={k}"] = offered[P[:, offered].argmax(axis=1)]
-        pols["full personalization"] = arm_cols[P[:, arm_cols].argmax(axis=1)]
+            pols[f"k={k}"] = assign(P, S, res, budget.per_customer)
+        pols["full personalization"] = assign(P, S, arm_cols, budget.per_customer)
+        for total, per_customer in budget.curve.items():
+            for (b, k), res in unit.curve.items():
+                if b == total:
+                    pols[curve_name(b, k)] = assign(P, S, res, per_customer)
+            pols[curve_name(total, "full personalization")] = assign(P, S, arm_cols, per_customer)
+        rows = np.arange(len(pop_df))
         for name, cols in pols.items():
-            value[name] = value.get(name, 0.0) + w * float(
-                (incremental[np.arange(len(cols)), cols] + base).mean())
+            value[name] = value.get(name, 0.0) + w * float((incremental[rows, cols] + base).mean())
+            if budget.active:
+                value[f"spend {name}"] = value.get(f"spend {name}", 0.0) + w * float(spent[rows, cols].mean())
     return value
 
 
 def intervals(study, value: dict) -> dict:
     """Every reported interval with its data-adaptive truth: ``key -> (low, high, truth)``."""
+    import pandas as pd
+
     out = {}
-    ev = study.evaluation.set_index("policy")
+    ev = study.evaluation if study.budget_table is None else pd.concat([study.evaluation, study.budget_table])
+    ev = ev.drop_duplicates("policy").set_index("policy")
     for name, v in value.items():
+        if name.startswith("spend "):
+            row = ev.loc[name[6:]]
+            out[name] = (row["spend_ci_low"], row["spend_ci_high"], v)
+            continue
         row = ev.loc[name]
         out[f"value {name}"] = (row["value_ci_low"], row["value_ci_high"], v)
         if name != "control":
             lift = v - value["control"]
+            if f"spend {name}" in value and name.startswith("budget="):  # no simultaneous family here
+                out[f"lift {name}"] = (row["lift_ci_low"], row["lift_ci_high"], lift)
+                continue
             out[f"lift {name}"] = (row["lift_ci_low"], row["lift_ci_high"], lift)
             if name.startswith("k="):
                 out[f"simultaneous {name}"] = (row["lift_sim_ci_low"], row["lift_sim_ci_high"], lift)
@@ -111,27 +137,29 @@ def coverage(reps: list[dict], target: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _rep(tmp_dir, r: int, method: str, n: int, n_pop: int) -> dict:
+def _rep(tmp_dir, r: int, method: str, n: int, n_pop: int, budget=None, ks=(1, 2, 3)) -> dict:
     import warnings
 
     pop_df, pop_truth = population(n_pop)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # thin cells of the rare arm warn; that is the point here
-        study = one_study(tmp_dir / f"rep{r}.csv", r, method, n=n)
+        study = one_study(tmp_dir / f"rep{r}.csv", r, method, n=n, budget=budget, ks=ks)
         return intervals(study, truths(study, pop_df, pop_truth))
 
 
-def simulate(method: str, reps: int, tmp_dir, n: int = 3000, n_pop: int = 300_000, n_jobs: int = 1) -> pd.DataFrame:
-    """One row per replication: 0/1 coverage of every reported interval of its estimand."""
+def simulate(method: str, reps: int, tmp_dir, n: int = 3000, n_pop: int = 300_000, n_jobs: int = 1,
+             budget=None, ks=(1, 2, 3)) -> pd.DataFrame:
+    """One row per replication: 0/1 coverage of every reported interval of its estimand
+    (``budget``: ``[solve] budget`` of the studies, for the budgeted policies and their spend)."""
     from joblib import Parallel, delayed
 
     # forked workers: they inherit this module (loky workers would not find it on their path)
     rows = Parallel(n_jobs=n_jobs, backend="multiprocessing")(
-        delayed(_rep)(tmp_dir, r, method, n, n_pop) for r in range(reps))
+        delayed(_rep)(tmp_dir, r, method, n, n_pop, budget, ks) for r in range(reps))
     return coverage(rows, "expected" if method == "crossfit" else "fold policies")
 
 
-if __name__ == "__main__":  # python tests/study_simulation.py METHOD REPS [N_JOBS]
+if __name__ == "__main__":  # python tests/study_simulation.py METHOD REPS [N_JOBS [BUDGET]]
     import sys
     import tempfile
     import time
@@ -139,6 +167,7 @@ if __name__ == "__main__":  # python tests/study_simulation.py METHOD REPS [N_JO
 
     t = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
-        res = simulate(sys.argv[1], int(sys.argv[2]), Path(d), n_jobs=int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+        res = simulate(sys.argv[1], int(sys.argv[2]), Path(d), n_jobs=int(sys.argv[3]) if len(sys.argv) > 3 else 1,
+                       budget=eval(sys.argv[4]) if len(sys.argv) > 4 else None)
     print(res.mean().round(3).to_string())
     print(f"{len(res)} replications in {time.perf_counter() - t:.0f} s")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import coarseopt as co
 from coarseopt.exceptions import InfeasibleProblemError, OptionError, ProblemError, UnsupportedProblemError
 from coarseopt_solvers.bounds import budget_lagrangian_bound
-from coarseopt_solvers.kernels.price import price_assignment, repair
+from coarseopt.pricing import price_assignment, repair
 
 BUDGETED = ["enumerate", "mip", "ot", "local-search"]
 EXACT = ["enumerate", "mip"]

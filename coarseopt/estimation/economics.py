@@ -148,6 +148,19 @@ class Economics:
         cost = self._term("cost", treatments, numeric=numeric, default=0.0, strict=strict)
         return margin - prop, cost
 
+    def spend_terms(self, treatments: Sequence[Any], *, numeric: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``(proportional, fixed)`` per treatment: what the firm pays out for an outcome ``y``
+        under treatment ``t`` is ``proportional[t] * y + fixed[t]`` (at least 0)."""
+        prop = self._term("proportional_cost", treatments, numeric=numeric, default=0.0)
+        cost = self._term("cost", treatments, numeric=numeric, default=0.0)
+        return prop, cost
+
+    def spend_matrix(self, outcome: np.ndarray, treatments: Sequence[Any], *, numeric: bool) -> np.ndarray:
+        """What the firm pays out for an ``(n, m)`` matrix of outcomes, column ``j`` under
+        ``treatments[j]``: ``cost(t) + proportional_cost(t) * y`` (the discount paid plus the
+        fixed cost), at least 0. A budget caps its sum (``[solve] budget``)."""
+        return spend_of_outcome(outcome, *self.spend_terms(treatments, numeric=numeric))
+
     def profit(self, outcome: Any, treatment: Any) -> np.ndarray:
         """Profit ``pi(t, y)`` of outcome(s) ``y`` under one treatment ``t`` (label or level)."""
         numeric = _is_number(treatment)
@@ -158,6 +171,13 @@ class Economics:
         """Profit of an ``(n, m)`` matrix of outcomes, column ``j`` under ``treatments[j]``."""
         a, c = self.unit_value(treatments, numeric=numeric)
         return np.asarray(outcome, dtype=np.float64) * a[None, :] - c[None, :]
+
+
+def spend_of_outcome(outcome: np.ndarray, proportional: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """``proportional * outcome + fixed`` column by column, at least 0 (see
+    :meth:`Economics.spend_terms`)."""
+    out = np.asarray(outcome, dtype=np.float64) * np.asarray(proportional)[None, :] + np.asarray(fixed)[None, :]
+    return np.maximum(out, 0.0)
 
 
 def _is_number(x: Any) -> bool:

@@ -117,6 +117,15 @@ class ProfitEstimate:
     encoder: Experiment | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ step 2
+    def spend(self) -> pd.DataFrame:
+        """Expected spend of every customer under every treatment (rows and columns as
+        :attr:`profit`): the economics' fixed cost plus its proportional cost times the
+        predicted outcome (:meth:`Economics.spend_matrix`). The ``cost`` of a budgeted
+        problem: ``est.to_problem(k, cost=est.spend(), budget=...)``."""
+        numeric = self.treatments is not None
+        S = self.economics.spend_matrix(self.outcome.to_numpy(), list(self.profit.columns), numeric=numeric)
+        return pd.DataFrame(S, index=self.profit.index, columns=self.profit.columns)
+
     def to_problem(self, k: int, **problem_kwargs: Any):
         """The step-2 :class:`~coarseopt.CoarseProblem`: offer at most ``k`` of the columns.
 

@@ -269,6 +269,7 @@ def build_html(study: Any) -> str:
         _heterogeneity_section(study),
         *_evaluation_section(study, conf),
         *_comparisons_section(study, conf),
+        *_budget_section(study, conf),
         *_bounds_note(study, conf),
         *_interpolation_section(study, conf),
         *_estimators_section(study, conf),
@@ -330,6 +331,38 @@ def _evaluation_section(study: Any, conf: str) -> list[str]:
         _img(plots.value_figure(study), "held-out value of each policy with confidence intervals"),
         _table(["policy", "offered", "value", f"{conf} CI", "lift", f"{conf} CI", "simultaneous CI", "p", "disagree",
                 "predicted lift"] + (["true lift"] if "true_lift" in ev else []), rows, left=2, highlight=hl),
+    ]
+
+
+def _budget_section(study: Any, conf: str) -> list[str]:
+    """Profit against budget (``study.budget_table``): value, lift and spend per customer of
+    every k and of full personalization under each budget."""
+    table = getattr(study, "budget_table", None)
+    if table is None or not len(table):
+        return []
+    n = max(1, len(study.assignment))
+    keep = study.budget.per_customer is not None
+    rows = [[_money(r["budget"]), _money(r["budget"] / n), _e(r["offers"]), _e(r.get("offered", "")),
+             _point_or_bounds(r, "value"), _ci(r["value_ci_low"], r["value_ci_high"]),
+             _point_or_bounds(r, "lift"), _ci(r["lift_ci_low"], r["lift_ci_high"]),
+             _money(r.get("predicted_spend")), _money(r.get("spend")), _ci(r.get("spend_ci_low"), r.get("spend_ci_high"))]
+            for _, r in table.iterrows()]
+    cost = study.config.solve["budget_cost"]
+    what = ("the expected spend: the economics' fixed cost plus its proportional cost times the predicted outcome"
+            if cost == "expected" else f"the column <code>{_e(cost)}</code> for every customer not given the control")
+    return [
+        "<h2>Profit against budget</h2>",
+        "<p>" + ("Every policy above keeps the budget. " if keep else
+                 "The policies above have no budget; here every k is learned again under each budget. ")
+        + f"A customer's cost is {what}. Each policy is learned and evaluated with the same budget per customer "
+        "as the whole study (a fold's customers are assigned as one batch that spends at most their share). "
+        "<i>Predicted spend</i>: what the models expect the policy to spend per customer; <i>spend</i>: "
+        f"estimated from what the experiment's customers actually cost, with its {conf} interval. Full "
+        "personalization under the same budget (any arm for any customer) shows what the limit on the number "
+        "of treatments costs.</p>",
+        _img(plots.budget_figure(study), "profit and spend per customer against budget"),
+        _table(["budget", "per customer", "policy", "offered", "value", f"{conf} CI", "lift", f"{conf} CI",
+                "predicted spend", "spend", f"{conf} CI"], rows, left=4),
     ]
 
 

@@ -260,3 +260,35 @@ def gates_figure(study: Any, max_panels: int = 6):
     fig.suptitle(f"Predicted and measured lift per group (customers the models did not see; "
                  f"{100 * (1 - alpha):.0f}% CI)", fontsize=11)
     return fig
+
+
+def budget_figure(study: Any):
+    """Profit against budget: for every k and full personalization, the value per customer
+    (with its interval) and the spend per customer at each budget."""
+    table = study.budget_table
+    alpha = study.config.evaluation["alpha"]
+    fig = _figure(9.0, 3.6)
+    ax1, ax2 = fig.subplots(1, 2)
+    offers = sorted(set(table["offers"]), key=lambda o: (o == "full personalization", o))
+    n = max(1, len(study.assignment))
+    for i, offer in enumerate(offers):
+        rows = table[table["offers"] == offer].sort_values("budget")
+        per_customer = rows["budget"].to_numpy(dtype=float) / n
+        color = "0.35" if offer == "full personalization" else _PALETTE[i % len(_PALETTE)]
+        style = "--" if offer == "full personalization" else "-"
+        value = rows["value"].to_numpy(dtype=float)
+        lo, hi = rows["value_ci_low"].to_numpy(dtype=float), rows["value_ci_high"].to_numpy(dtype=float)
+        ax1.errorbar(per_customer, value, yerr=np.vstack([value - lo, hi - value]), fmt="o", ls=style, color=color,
+                     capsize=3, label=offer)
+        if "spend" in rows:
+            ax2.plot(per_customer, rows["spend"].to_numpy(dtype=float), "o", ls=style, color=color, label=offer)
+    top = float(table["budget"].max()) / n
+    ax2.plot([0, top], [0, top], color="0.6", lw=1, ls=":", label="spend = budget")
+    ax1.set_title(f"profit per customer ({100 * (1 - alpha):.0f}% CI)", fontsize=11)
+    ax2.set_title("spend per customer (estimated from the data)", fontsize=11)
+    for ax in (ax1, ax2):
+        ax.set_xlabel("budget per customer")
+        ax.grid(alpha=0.3)
+    ax1.legend(fontsize=8, frameon=False)
+    fig.suptitle("Profit against budget, on customers whose policy never saw them", fontsize=11)
+    return fig

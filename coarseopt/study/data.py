@@ -124,6 +124,7 @@ def load_data(cfg: StudyConfig):
                 )
     used = [cols["outcome"], cols["treatment"]] + ([cols["propensity"]] if cols["propensity"] else [])
     used += cols["features"] + ([cols["id"]] if cols["id"] else [])
+    used += [c for c in _budget_cost_column(cfg, raw, source, listing) if c not in used]
     df = raw[used].copy()
     df.index = np.arange(len(df))  # positions in the file / data set, kept through dropna and sample
 
@@ -175,12 +176,49 @@ def load_data(cfg: StudyConfig):
         )
     counts = df[cols["treatment"]].value_counts()
     _check_arm_sizes(cfg, arms, counts)
+    check_budget_column(cfg, df)
     info.update(
         rows_used=int(len(df)),
         arms={str(a): int(counts.get(a, 0)) for a in arms},
         features=list(cols["features"]),
     )
     return df, arms, control, info, truth, source_rows
+
+
+def _budget_cost_column(cfg: StudyConfig, raw: Any, source: str, listing: str) -> list[str]:
+    """``[solve] budget_cost = "<column>"`` with a budget: that column, checked to exist."""
+    budget_cost = cfg.solve["budget_cost"]
+    if cfg.solve["budget"] == [] or budget_cost == "expected":
+        return []
+    if budget_cost not in raw.columns:
+        raise ConfigError(
+            f"[solve] budget_cost = \"{budget_cost}\": no such column in {source}; columns: {listing}. "
+            "Name the column of each customer's cost, or use \"expected\" (the economics' cost at the "
+            "predicted outcome)."
+        )
+    if budget_cost in (cfg.columns["outcome"], cfg.columns["treatment"]):
+        raise ConfigError(f"[solve] budget_cost = \"{budget_cost}\": that is the outcome or treatment column.")
+    return [budget_cost]
+
+
+def check_budget_column(cfg: StudyConfig, df: Any) -> None:
+    """``budget_cost = "<column>"``: the column holds finite costs >= 0."""
+    import pandas as pd
+
+    col = cfg.solve["budget_cost"]
+    given = cfg.solve["budget"]
+    if col == "expected" or (isinstance(given, list) and not given):
+        return
+    values = df[col]
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise ConfigError(f"[solve] budget_cost = \"{col}\": the column must be numeric; got {values.dtype}.")
+    bad = ~np.isfinite(values.to_numpy(dtype=np.float64)) | (values.to_numpy(dtype=np.float64) < 0)
+    if bad.any():
+        first = values[bad].iloc[0]
+        raise ConfigError(
+            f"[solve] budget_cost = \"{col}\": costs must be finite and >= 0; {int(bad.sum())} are not (the first: "
+            f"{first!r}). Fix the column, or use budget_cost = \"expected\"."
+        )
 
 
 def ids_of(cfg: StudyConfig, df) -> Any:

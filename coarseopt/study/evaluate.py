@@ -16,7 +16,7 @@ previous one are a second family, with Holm-adjusted p-values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -55,6 +55,11 @@ class Unit:
         whose fold policies differ.
     everyone_rows : ndarray of int or None
         Positions, in the study's data, of the customers of ``everyone``.
+    spend : pandas.DataFrame or None
+        With a budget: what each customer costs under each treatment (as ``profit``).
+    curve : dict
+        With a list of budgets: ``(budget, k) -> SolveResult``, the policies of the profit
+        against budget curve learned without these customers.
     """
 
     rows: np.ndarray
@@ -65,32 +70,45 @@ class Unit:
     estimate: Any = None
     everyone: dict | None = None
     everyone_rows: np.ndarray | None = None
+    spend: Any = None
+    curve: dict = field(default_factory=dict)
+
+
+def curve_name(budget: float, k: Any) -> str:
+    """The name of a policy of the profit-against-budget curve (``k``: an int, or
+    ``"full personalization"``)."""
+    return f"budget={budget:g}, " + (f"k={k}" if isinstance(k, (int, np.integer)) else str(k))
 
 
 def unit_policies(unit: Unit, treatments: list, arm_columns: np.ndarray, arms: tuple, control: Any,
-                  baseline: Any, assign: Callable | None = None) -> dict[str, np.ndarray]:
+                  baseline: Any, assign: Callable, budget: float | None = None,
+                  curve: dict | None = None) -> dict[str, np.ndarray]:
     """The treatment every policy gives each customer of ``unit`` (labels).
 
     ``control`` (everyone gets the control), ``everyone: <arm>`` for a baseline arm, ``k=K``
-    (each customer's best offered treatment by the predicted profits, or ``assign(profit,
-    result)`` where share bounds must be kept) and ``full personalization`` (the best arm).
+    (``assign(profit, spend, offered, budget)``: each customer's best offered treatment by
+    the predicted profits, with the share bounds or the budget kept on these customers),
+    ``full personalization`` (the best arm, within the budget), and for every budget ``B``
+    of ``curve`` (``B -> budget per customer``) its coarse policies (``unit.curve``) and full
+    personalization (:func:`curve_name`). ``budget`` is per customer.
     """
     labels = np.asarray(treatments, dtype=object)
     tp = unit.profit.to_numpy()
+    spend = None if unit.spend is None else unit.spend.to_numpy()
     n = tp.shape[0]
     col_of_arm = {a: int(j) for a, j in zip(arms, arm_columns)}
     out: dict[str, np.ndarray] = {"control": np.full(n, labels[col_of_arm[control]], dtype=object)}
     if baseline != "control":
         out[f"everyone: {baseline}"] = np.full(n, labels[col_of_arm[baseline]], dtype=object)
     for k, res in unit.results.items():
-        if assign is not None:
-            cols = assign(tp, res)
-        else:
-            offered = np.asarray(res.offered)
-            cols = offered[tp[:, offered].argmax(axis=1)]
-        out[f"k={k}"] = labels[cols]
+        out[f"k={k}"] = labels[assign(tp, spend, res, budget)]
     arm_cols = np.asarray(arm_columns)
-    out["full personalization"] = labels[arm_cols[tp[:, arm_cols].argmax(axis=1)]]
+    out["full personalization"] = labels[assign(tp, spend, arm_cols, budget)]
+    for total, per_customer in (curve or {}).items():
+        for (b, k), res in unit.curve.items():
+            if b == total:
+                out[curve_name(b, k)] = labels[assign(tp, spend, res, per_customer)]
+        out[curve_name(total, "full personalization")] = labels[assign(tp, spend, arm_cols, per_customer)]
     return out
 
 
@@ -109,6 +127,7 @@ def evaluate_units(
     cfg: Any,
     true_profit: Callable[[Unit], np.ndarray | None] | None = None,
     unit_value: Callable | None = None,
+    spent: Callable[[Any], np.ndarray] | None = None,
 ):
     """Values, lifts and comparisons of every policy, combined over ``units``.
 
@@ -133,6 +152,9 @@ def evaluate_units(
         ``unit_value(levels) -> (a, c)``, profit ``a * y - c`` at each numeric level: with
         ``[evaluation] shape``, policies offering levels between the arms get bounds
         (:func:`shape_bounds`).
+    spent : callable, optional
+        ``spent(experiment) -> (n,)`` what each customer cost under the arm received (with a
+        budget): the table gets every policy's predicted and estimated spend per customer.
 
     Returns
     -------
@@ -146,28 +168,19 @@ def evaluate_units(
         With ``[evaluation] all_estimators``: the recommended k against the baseline by every
         estimator.
     """
-    from ..evaluation.folds import EvaluationFold, evaluate_folds, stack
+    from ..evaluation.folds import EvaluationFold, stack
 
     ev_cfg = cfg.evaluation
     alpha = ev_cfg["alpha"]
     names = list(policies[0])
-    folds, skip = [], {}
-    for unit, pols in zip(units, policies):
-        exp = unit.experiment
-        action = np.asarray(exp.arms, dtype=object)[exp.arm_index]
-        prop = exp.propensity_received if exp.propensity is not None else None
-        folds.append(EvaluationFold(y=realized(exp), action=action, policies=pols, propensity=prop,
-                                    X=exp.X[evaluation_covariates(cfg, exp.X.columns)].to_numpy()))
-        for name, pol in pols.items():
-            if not set(pol.tolist()) <= arm_labels:
-                skip[name] = BETWEEN_ARMS
-    folds = [stack(folds)]  # the cross-fitting estimator: every customer with its own fold's policies
-    values, lifts, notes = evaluate_folds(folds, baseline=baseline_name, value_method=ev_cfg["value_method"],
-                                          method=ev_cfg["method"], alpha=alpha, skip=skip)
+    skip = {name: BETWEEN_ARMS for pols in policies for name, pol in pols.items()
+            if not set(pol.tolist()) <= arm_labels}
     # cross-fitted: the variance counts the fold policies' differences (Imai & Li)
     fold_variance = len(units) > 1 and all(u.everyone is not None for u in units)
-    if fold_variance:
-        _fold_policy_variances(units, folds[0], values, lifts, baseline_name)
+    folds, values, lifts, notes = _values(units, policies, realized, cfg, baseline_name, skip, fold_variance)
+    spend = None
+    if spent is not None:
+        spend = _values(units, policies, spent, cfg, baseline_name, skip, fold_variance)[1]
     shape = ev_cfg.get("shape", "none")
     bounds: dict[str, dict] = {}
     if shape != "none" and unit_value is not None and baseline_name in values:
@@ -187,6 +200,8 @@ def evaluate_units(
 
     table = _table(units, policies, names, treatments, baseline_name, values, lifts, notes, bounds, alpha,
                    true_profit)
+    if spend is not None:
+        _spend_columns(table, units, policies, treatments, spend, alpha)
     recommended = _recommend(table, names, lifts, bounds, alpha)
     estimators = None
     if ev_cfg["all_estimators"] and recommended is not None:
@@ -194,6 +209,46 @@ def evaluate_units(
     ks = [int(_k_of(n)) for n in names if n.startswith("k=") and n in lifts]
     comparisons = _comparisons(ks, folds, units if fold_variance else None, ev_cfg["method"], alpha)
     return table, comparisons, recommended, estimators
+
+
+def _values(units: list, policies: list, outcome: Callable, cfg: Any, baseline_name: str, skip: dict,
+            fold_variance: bool):
+    """The stacked cross-fitting estimator of every policy's mean ``outcome(experiment)``
+    and its lift over the baseline: ``(folds, values, lifts, notes)``."""
+    from ..evaluation.folds import EvaluationFold, evaluate_folds, stack
+
+    ev_cfg = cfg.evaluation
+    folds = []
+    for unit, pols in zip(units, policies):
+        exp = unit.experiment
+        action = np.asarray(exp.arms, dtype=object)[exp.arm_index]
+        prop = exp.propensity_received if exp.propensity is not None else None
+        folds.append(EvaluationFold(y=outcome(exp), action=action, policies=pols, propensity=prop,
+                                    X=exp.X[evaluation_covariates(cfg, exp.X.columns)].to_numpy()))
+    folds = [stack(folds)]  # the cross-fitting estimator: every customer with its own fold's policies
+    values, lifts, notes = evaluate_folds(folds, baseline=baseline_name, value_method=ev_cfg["value_method"],
+                                          method=ev_cfg["method"], alpha=ev_cfg["alpha"], skip=skip)
+    if fold_variance:
+        _fold_policy_variances(units, folds[0], values, lifts, baseline_name)
+    return folds, values, lifts, notes
+
+
+def _spend_columns(table, units: list, policies: list, treatments: list, spend: dict, alpha: float) -> None:
+    """What each policy spends per customer: predicted by the models (``predicted_spend``)
+    and estimated from the experiment's realized spend, with an interval (``spend``,
+    ``spend_se``, ``spend_ci_low``, ``spend_ci_high``)."""
+    col_of = {lab: j for j, lab in enumerate(treatments)}
+    n_total = sum(len(u.rows) for u in units)
+    for i, name in zip(table.index, table["policy"]):
+        total = 0.0
+        for unit, pols in zip(units, policies):
+            cost = unit.spend.to_numpy()
+            total += float(cost[np.arange(cost.shape[0]), [col_of[x] for x in pols[name]]].sum())
+        table.loc[i, "predicted_spend"] = total / n_total
+        if name in spend:
+            lo, hi, _ = spend[name].interval(alpha)
+            table.loc[i, ["spend", "spend_se", "spend_ci_low", "spend_ci_high"]] = [
+                spend[name].estimate, spend[name].se, lo, hi]
 
 
 def _table(units, policies, names, treatments, baseline_name, values, lifts, notes, bounds, alpha, true_profit):

@@ -70,6 +70,7 @@ def _summary_dict(study: Study) -> dict:
             "gap": res.gap,
             "recovery": res.recovery,
             "full_profit": res.full_profit,
+            "spend": res.extras.get("spend"),
             "offered": [jsonable(lab) for lab, _ in offered],
             "shares": [sh for _, sh in offered],
             "wall_time": res.wall_time,
@@ -96,6 +97,13 @@ def _summary_dict(study: Study) -> dict:
         "recommended_k": study.recommended_k,
         "results": results,
         "evaluation": _records(study.evaluation),
+        "budget": None if study.budget is None or not study.budget.active else {
+            "budgets": study.budget.budgets,
+            "policies_keep": study.budget.per_customer is not None,
+            "cost": study.config.solve["budget_cost"],
+            "per_customer": {str(b): b / max(1, len(study.assignment)) for b in study.budget.budgets},
+            "table": _records(study.budget_table),
+        },
         "comparisons": _records(study.comparisons),
         "arm_effects": _records(study.arm_effects),
         "heterogeneity": study.heterogeneity,
@@ -157,6 +165,9 @@ def _write_files(study: Study, tmp: Path) -> list[str]:
         files.append("assignment.parquet")
     evaluation_table(study).to_csv(tmp / "evaluation.csv", index=False)
     files.append("evaluation.csv")
+    if study.budget_table is not None:
+        study.budget_table.to_csv(tmp / "budget.csv", index=False)
+        files.append("budget.csv")
     profit = study.profit.copy()
     profit.columns = [str(c) for c in profit.columns]
     profit.index = _row_labels(study, profit.index)

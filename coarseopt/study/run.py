@@ -15,9 +15,10 @@ from ..config import ConfigError, StudyConfig
 from ..exceptions import CoarseoptError
 from ..progress import progress_bar
 from ..tabular import jsonable
+from .budget import budget_of, split_table
 from .data import (
     baseline_of, check_k, economics_of, experiment_of, ids_of, learner_args, learner_used, load_data,
-    match_label, n_jobs_of, one_line, share_bounds, split_rows, treatment_count, versions,
+    match_label, n_jobs_of, one_line, split_rows, treatment_count, versions,
 )
 
 log = logging.getLogger("coarseopt")
@@ -71,6 +72,10 @@ class Study:
         :func:`coarseopt.evaluation.study_heterogeneity`).
     assignment : pandas.DataFrame
         Per customer (all rows): split and the recommended treatment for each k.
+    budget_table : pandas.DataFrame or None
+        With ``[solve] budget``: per budget, the coarse policy of every k and full
+        personalization under that budget, with held-out value, lift and spend per customer
+        (:mod:`coarseopt.study.budget`).
     timings : dict
         Seconds per step.
     ids : ndarray or None
@@ -113,6 +118,9 @@ class Study:
     rules: dict = field(default_factory=dict)  # k -> segment rules (written by policy.save_policy)
     ids: Any = None
     learner: str = ""
+    budget: Any = None  # the resolved [solve] budget (coarseopt.study.budget.Budget)
+    curve_results: dict = field(default_factory=dict)  # (budget, k) -> SolveResult on all customers
+    budget_table: Any = None  # profit against budget: one row per budget and policy
 
 
 def certify_optimum(problem: Any, res: Any) -> Any:
@@ -126,7 +134,8 @@ def certify_optimum(problem: Any, res: Any) -> Any:
     """
     import dataclasses
 
-    if problem.has_share_bounds or problem.is_lazy or not res.has_solution or res.status == "optimal":
+    if (problem.has_share_bounds or getattr(problem, "budget", None) is not None or problem.is_lazy
+            or not res.has_solution or res.status == "optimal"):
         return res
     tol = 1e-9
     full = float(res.full_profit)
@@ -280,6 +289,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         df, arms, control, info, truth, source_rows = load_data(cfg)
         study.source_rows, study.ids = source_rows, ids_of(cfg, df)
         study.data_info, study.control = info, control
+        study.budget = budget_of(cfg, df)
         study.split_method = cfg.split["method"]
         economics = economics_of(cfg, arms, truth)
         baseline = "control"
@@ -348,11 +358,11 @@ def _holdout(study: Study, cfg: StudyConfig, df, control, economics, stages: "_S
     study.timings["estimate"] = time.perf_counter() - t
     stages.done()
     t = time.perf_counter()
-    study.results = _solve_all(est, cfg, stages, progress)
+    study.results, curve = _solve_all(est, cfg, stages, progress, study.budget, control)
     study.timings["solve"] = time.perf_counter() - t
     study.deployed = refit_on_all(cfg, experiment_of(cfg, df, control), economics)
     return est, [Unit(rows=test_idx, experiment=test_exp, profit=held.profit, results=study.results, label="test",
-                      estimate=est)]
+                      estimate=est, spend=study.budget.spend(held, control), curve=curve)]
 
 
 def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_Stages", progress):
@@ -380,8 +390,9 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
     study.timings["estimate"] = time.perf_counter() - t
     stages.done()
     t = time.perf_counter()
-    study.results = _solve_all(est, cfg, stages, progress)
+    study.results, study.curve_results = _solve_all(est, cfg, stages, progress, study.budget, control)
     units, held_parts = [], []
+    budget, assign = study.budget, _assigner(cfg)
     from .evaluate import unit_policies
 
     baseline = baseline_of(cfg, est.arms)
@@ -396,13 +407,16 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
         fold_exp = exp.subset(rows)
         fold_est = without[f]
         held = fold_est.predict(fold_exp)
-        results = _solve_all(fold_est, cfg, stages, progress, label=f"fold {f + 1}/{F}: ")
-        everyone = Unit(rows=sample, experiment=None, profit=fold_est.predict(exp.subset(sample)).profit,
-                        results=results, label="variance sample")
+        results, curve = _solve_all(fold_est, cfg, stages, progress, budget, control, label=f"fold {f + 1}/{F}: ")
+        on_sample = fold_est.predict(exp.subset(sample))
+        everyone = Unit(rows=sample, experiment=None, profit=on_sample.profit, results=results,
+                        label="variance sample", spend=budget.spend(on_sample, control), curve=curve)
         units.append(Unit(rows=rows, experiment=fold_exp, profit=held.profit, results=results, label=str(f),
-                          estimate=_predictor(fold_est),
+                          estimate=_predictor(fold_est), spend=budget.spend(held, control), curve=curve,
                           everyone=unit_policies(everyone, list(est.profit.columns), est.arm_columns, est.arms,
-                                                 control, baseline, assign=_assigner(cfg)), everyone_rows=sample))
+                                                 control, baseline, assign, budget.per_customer, budget.curve),
+                          everyone_rows=sample))
+        del on_sample
         del fold_est  # its (n, m) matrices are no longer needed: memory at millions of customers
         release_memory()
         held_parts.append(held.profit)
@@ -455,41 +469,48 @@ def _predictor(est):
 
 
 def _assigner(cfg: StudyConfig):
-    """How customers outside the solve get their offered treatment: the best one, or with share
-    bounds the batch transport that keeps them (:func:`coarseopt.assign_offered`)."""
-    shares = share_bounds(cfg)
-    if not shares:
-        return None
-    from ..assign import assign_offered
+    """How customers outside the solve get their offered treatment (:func:`.budget.assigner`)."""
+    from .budget import assigner
 
-    return lambda profit, result: assign_offered(profit, result, **shares)
+    return assigner(cfg)
 
 
-def _solve_all(est: Any, cfg: StudyConfig, stages: "_Stages", progress: bool | None, label: str = "") -> dict:
-    """Step 2 for every k of the config on one estimate: ``k -> SolveResult``."""
-    import coarseopt as co
-
-    time_limit = cfg.solve["time_limit"] or None
-    shares = share_bounds(cfg)
+def _solve_all(est: Any, cfg: StudyConfig, stages: "_Stages", progress: bool | None, budget: Any, control: Any,
+               label: str = "") -> tuple[dict, dict]:
+    """Step 2 for every k of the config on one estimate: ``k -> SolveResult`` (with the
+    study's budget when it is one number) and, for a list of budgets, ``(budget, k) ->
+    SolveResult``."""
+    spend = budget.spend(est, control)
     results = {}
     for k in cfg.solve["k"]:
         stages.start(f"{label}solving k={k} ({cfg.solve['solver']})")
-        try:
-            problem = est.to_problem(k, **shares)
-        except ValueError as exc:  # shares that cannot add up for this k
-            raise ConfigError(f"[solve] min_share / max_share with k={k}: {one_line(exc)}") from None
-        res = certify_optimum(problem, co.solve(
-            problem, cfg.solve["solver"], time_limit=time_limit, seed=cfg.solve["seed"],
-            progress=progress, **cfg.solve["options"],
-        ))
-        if not res.has_solution:
-            raise CoarseoptError(
-                f"solver {cfg.solve['solver']!r} found no solution for k={k} (status {res.status}). {res.message}"
-            )
-        results[k] = res
-        log.info("%sk=%d: %s", label, k, res.summary().replace("\n", "; "))
+        results[k] = _solve_one(est, k, cfg, spend, budget.per_customer, progress, label)
         stages.done()
-    return results
+    curve = {}
+    if budget.per_customer is None:
+        for total, per_customer in budget.curve.items():
+            for k in cfg.solve["k"]:
+                curve[(total, k)] = _solve_one(est, k, cfg, spend, per_customer, progress, f"{label}budget {total:g}: ")
+    return results, curve
+
+
+def _solve_one(est: Any, k: int, cfg: StudyConfig, spend: Any, budget: float | None, progress: bool | None,
+               label: str) -> Any:
+    import coarseopt as co
+
+    from .budget import problem_of
+
+    problem = problem_of(est, k, cfg, spend, budget)
+    res = certify_optimum(problem, co.solve(
+        problem, cfg.solve["solver"], time_limit=cfg.solve["time_limit"] or None, seed=cfg.solve["seed"],
+        progress=progress, **cfg.solve["options"],
+    ))
+    if not res.has_solution:
+        raise CoarseoptError(
+            f"solver {cfg.solve['solver']!r} found no solution for k={k} (status {res.status}). {res.message}"
+        )
+    log.info("%sk=%d: %s", label, k, res.summary().replace("\n", "; "))
+    return res
 
 
 def _evaluate_units(study: Study, est: Any, units: list, economics: Any, baseline: Any, truth: Any,
@@ -501,8 +522,9 @@ def _evaluate_units(study: Study, est: Any, units: list, economics: Any, baselin
     cfg = study.config
     labels = np.asarray(study.treatments, dtype=object)
     base_name = "control" if baseline == "control" else f"everyone: {baseline}"
+    budget = study.budget
     policies = [unit_policies(u, study.treatments, est.arm_columns, est.arms, study.control, baseline,
-                              assign=_assigner(cfg)) for u in units]
+                              _assigner(cfg), budget.per_customer, budget.curve) for u in units]
     study.unit_policies = policies
     study.units = units
     if len(units) == 1:
@@ -525,10 +547,15 @@ def _evaluate_units(study: Study, est: Any, units: list, economics: Any, baselin
         def unit_value(levels):
             return economics.unit_value(list(levels), numeric=True, strict=False)
 
-    study.evaluation, study.comparisons, study.recommended_k, study.estimators = evaluate_units(
+    def spent(exp):
+        return budget.realized(exp, economics)
+
+    table, study.comparisons, study.recommended_k, study.estimators = evaluate_units(
         units, policies, treatments=study.treatments, arm_labels=arm_labels, realized=realized,
         baseline_name=base_name, cfg=cfg, true_profit=true_profit, unit_value=unit_value,
+        spent=spent if budget.active else None,
     )
+    study.evaluation, study.budget_table = split_table(table, budget)
     if unit_value is not None and len(est.arms) >= 3 and est.experiment is not None:
         from .evaluate import interpolation_check
 
@@ -570,13 +597,15 @@ def _segments_and_assignment(study: Study, est: Any, units: list, n_rows: int) -
         split = np.full(n_rows, "train", dtype=object)
         split[study.test_index] = "test"
         assign["split"] = split
-    from ..assign import assign_offered
-
     deployed = study.deployed.profit.to_numpy() if study.deployed is not None else None
+    if deployed is not None:
+        spend = study.budget.spend(study.deployed, study.control)
+        spend = None if spend is None else spend.to_numpy()
+        assign_to = _assigner(study.config)
     for k, res in study.results.items():
         # the deployed policy's treatment: what `coarseopt apply` gives these customers
         if deployed is not None:
-            col = labels[assign_offered(deployed, res, **share_bounds(study.config))]
+            col = labels[assign_to(deployed, spend, res, study.budget.per_customer)]
         else:
             col = np.empty(n_rows, dtype=object)
             col[np.asarray(study.train_index)] = labels[np.asarray(res.assignment)]

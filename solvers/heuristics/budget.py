@@ -4,7 +4,7 @@ With a price :math:`\\lambda \\ge 0` on the budget the problem becomes the plain
 personalization problem on the *priced* profit :math:`P - \\lambda c` (plus the constant
 :math:`\\lambda B`): the heuristics (``ot``'s Lloyd rounds and swaps, ``local-search``'s swap
 descent) search offered sets on it unchanged. Each set found is then assigned within the
-budget (:func:`~coarseopt_solvers.kernels.price.price_assignment`: the smallest price whose
+budget (:func:`~coarseopt.pricing.price_assignment`: the smallest price whose
 priced assignment fits, then the improvement step), and the best budgeted value is kept.
 
 The price is searched as the dual of the budget: :math:`g(\\lambda) = \\max_S f_\\lambda(S) +
@@ -31,7 +31,7 @@ from coarseopt.solver import Solution, SolveContext
 from .._transport import budgeted_assignment
 from ..kernels.limits import improves, tol
 from ..kernels.source import InMemorySource
-from ..kernels.price import PricedAssignment, first_price, price_assignment, priced_positions
+from coarseopt.pricing import PricedAssignment, first_price, price_assignment, priced_positions
 
 __all__ = ["BudgetedSet", "priced_problem", "assign_within_budget", "budgeted_search", "solve_with_budget",
            "budget_extras", "no_budgeted_set"]

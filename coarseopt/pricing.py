@@ -18,7 +18,9 @@ best remaining upgrade the same way (Sinha & Zoltners, *The multiple-choice knap
 problem*, Operations Research 27, 1979; Pisinger 1995). :func:`repair` does the opposite for
 an assignment over the budget: the moves with the least profit lost per cost saved.
 
-Everything works on the ``(n, s)`` sub-matrices ``P[:, S]``, ``c[:, S]`` and positions into
+It lives in the core because the solvers and the core assign the same way: a solver prices
+its own customers, :func:`coarseopt.assign_within_budget` a batch of new ones with the
+policy's offered set. Everything works on the ``(n, s)`` sub-matrices ``P[:, S]``, ``c[:, S]`` and positions into
 ``S``; ``pos`` is the position of each individual's treatment.
 """
 
@@ -28,9 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .limits import REL_TOL
 
-__all__ = ["PricedAssignment", "first_price", "priced_positions", "price_assignment", "improve", "repair", "spend_of", "value_of"]
+#: Relative tolerance of the price kernels' comparisons (the solvers' ``REL_TOL``, which
+#: imports it from here).
+REL_TOL = 1e-12
+
+__all__ = ["PricedAssignment", "first_price", "priced_positions", "price_assignment", "improve", "repair", "spend_of",
+           "value_of", "REL_TOL"]
 
 #: Bisection steps on the price (each halves the bracket; 2^-60 of its width is float noise).
 PRICE_STEPS = 60
