@@ -169,6 +169,7 @@ def check_study(cfg: StudyConfig) -> dict:
     """
     df, arms, control, info, truth, _ = load_data(cfg)
     economics_of(cfg, arms, truth)
+    budget_of(cfg, df)
     exp = experiment_of(cfg, df, control)
     check_k(cfg, exp)
     return {**info, "treatments": treatment_count(cfg, exp), "encoded_features": len(exp.feature_names)}
