@@ -39,7 +39,7 @@ def full_spend(n: int, seed: int, grid: int) -> float:
 
     df, truth = co.datasets.make_promotions(n, seed=seed)
     exp = co.Experiment(df, outcome="sales", treatment="discount", features=truth.features)
-    est = co.estimate_profit(exp, truth.economics, grid=grid, cv=None)
+    est = co.estimate_profit(exp, truth.economics, grid=grid or None, cv=None)
     best = est.profit.to_numpy().argmax(axis=1)
     return float(est.spend().to_numpy()[np.arange(n), best].sum())
 

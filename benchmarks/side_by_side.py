@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = {
     "local-search smooth 10^6 x 50, k=5": """
 profit = smooth_profit(10**6, 50, seed=0)
+profit.setflags(write=False)  # the problem keeps it without a copy, in either checkout
 problem = co.CoarseProblem(profit, k=5)
 t0 = time.perf_counter(); r = co.solve(problem, "local-search", seed=0); elapsed = time.perf_counter() - t0
 result = (r.objective, r.offered.tolist())
@@ -44,6 +45,7 @@ for name, problem, _ in orlib():
 """,
     "ot smooth 10^6 x 50, k=5, target_gap=5e-4": """
 profit = smooth_profit(10**6, 50, seed=0)
+profit.setflags(write=False)  # the problem keeps it without a copy, in either checkout
 problem = co.CoarseProblem(profit, k=5)
 t0 = time.perf_counter(); r = co.solve(problem, "ot", seed=0, target_gap=5e-4); elapsed = time.perf_counter() - t0
 result = (r.objective, r.offered.tolist())
@@ -62,6 +64,7 @@ for name, problem, _ in orlib():
 """,
     "mip smooth 10^6 x 50, k=5": """
 profit = smooth_profit(10**6, 50, seed=0)
+profit.setflags(write=False)  # the problem keeps it without a copy, in either checkout
 problem = co.CoarseProblem(profit, k=5)
 t0 = time.perf_counter(); r = co.solve(problem, "mip", seed=0); elapsed = time.perf_counter() - t0
 result = (r.objective, r.offered.tolist(), r.status)

@@ -15,7 +15,7 @@ import numpy as np
 
 #: Relative improvement below which a move counts as no progress; also the tie tolerance
 #: (the core's budget price kernel compares with the same one).
-from coarseopt.pricing import REL_TOL  # noqa: E402
+from coarseopt.pricing import REL_TOL
 #: Relative tolerance of a claim read from a solver (objective against bound, warm start).
 CLAIM_TOL = 1e-9
 #: Entries per row block of a swap pass: its temporaries stay in the CPU cache.
