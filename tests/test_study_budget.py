@@ -168,3 +168,28 @@ def test_a_list_of_budgets_draws_profit_against_budget(caplog):
     assert fp["true_lift"].iloc[1] > fp["true_lift"].iloc[0]    # more budget, more true profit
     for (b, k), res in study.curve_results.items():
         assert res.extras["spend"] <= b * (1 + 1e-9)
+
+
+def test_a_cost_column_budget_is_kept_by_every_fold(tmp_path):
+    """``budget_cost = "<column>"``: a customer costs the column's value under any treatment
+    but the control (here an SMS price that varies by customer)."""
+    df, truth = co.datasets.make_promotions(1500, seed=2)
+    df["sms_cost"] = np.random.default_rng(0).uniform(0.05, 0.25, len(df))
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    budget = 0.3 * float(df["sms_cost"].sum())          # treat about a third of the customers
+    raw = {"data": {"path": str(path)},
+           "columns": {"outcome": "sales", "treatment": "discount", "features": list(truth.features)},
+           "economics": {"margin": 0.5, "proportional_cost": "level"},
+           "estimation": {"base_model": "linear", "n_jobs": 1}, "split": {"folds": 3},
+           "solve": {"k": [2], "solver": "ot", "budget": budget, "budget_cost": "sms_cost"},
+           "evaluation": {"all_estimators": False}, "output": {"report": False}}
+    study = run_study(parse_config(raw), progress=False)
+    cost = df["sms_cost"].to_numpy()
+    control = study.control
+    treated = study.assignment["treatment_k2"].to_numpy() != control
+    assert cost[treated].sum() <= budget * (1 + 1e-9)
+    assert 0 < treated.mean() < 1
+    for unit, pols in zip(study.units, study.unit_policies):
+        spent = cost[unit.rows][pols["k=2"] != control].sum()
+        assert spent <= budget * len(unit.rows) / len(df) * (1 + 1e-9)

@@ -48,6 +48,8 @@ class Budget:
         Every budget given.
     cost_column : ndarray or None
         ``budget_cost = "<column>"``: each customer's cost under any treatment but the control.
+    active : bool
+        Whether a budget was given at all.
     """
 
     def __init__(self, cfg: StudyConfig, df: Any, n: int) -> None:
