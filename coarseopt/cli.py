@@ -496,6 +496,7 @@ def cmd_solvers(args: argparse.Namespace) -> int:
         doc = (cls.__doc__ or "").strip().splitlines()
         entry.update(
             available=True, exact=bool(cls.exact), supports_shares=bool(cls.supports_shares),
+            supports_budget=bool(cls.supports_budget),
             summary=doc[0].replace("``", "") if doc else "",
             options={k: {"default": json_default(o.default), "doc": o.doc} for k, o in cls.options.items()},
         )
@@ -507,7 +508,8 @@ def cmd_solvers(args: argparse.Namespace) -> int:
         if not e["available"]:
             print(f"{e['name']}  (unavailable: {e['reason']})")
             continue
-        tags = ["exact" if e["exact"] else "heuristic"] + (["share bounds"] if e["supports_shares"] else [])
+        tags = (["exact" if e["exact"] else "heuristic"] + (["share bounds"] if e["supports_shares"] else [])
+                + (["budget"] if e["supports_budget"] else []))
         print(f"{e['name']}  [{', '.join(tags)}]  {e['summary']}")
         for k, o in e["options"].items():
             print(f"    {k} = {o['default']!r}  {o['doc']}")

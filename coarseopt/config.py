@@ -647,6 +647,13 @@ def _check_solver(cfg: StudyConfig, where: str) -> None:
         cls.check_options(cfg.solve["options"])
     except OptionError as exc:
         raise ConfigError(f"{where}[solve.options]: {exc}") from None
+    if cfg.solve["budget"] != [] and not cls.supports_budget:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            able = [n for n in available_solvers() if get_solver(n).supports_budget]
+        raise ConfigError(
+            f"{where}[solve] solver = {_fmt(name)} cannot keep [solve] budget; solvers that can: {', '.join(able)}."
+        )
 
 
 def load_config(

@@ -71,6 +71,11 @@ def test_budget_cost_column_is_checked(tmp_path):
         co.pipeline.check_study(parse_config(raw))
 
 
+def test_a_solver_without_a_budget_is_refused_in_the_config():
+    with pytest.raises(ConfigError, match=r'solver = "grid-search" cannot keep \[solve\] budget; solvers that can: .*ot'):
+        parse_config({"solve": {"budget": 10.0, "solver": "grid-search"}})
+
+
 def test_budget_with_share_bounds_is_refused():
     with pytest.raises(ConfigError, match="budget with min_share / max_share"):
         run_study(parse_config(_raw(1000.0, n=600, max_share=0.8)), progress=False)
