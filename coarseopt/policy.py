@@ -161,10 +161,6 @@ class _Model:
                 parts[str(f)] = checked[f].to_numpy(dtype=np.float64)
         return pd.DataFrame(parts, index=checked.index)
 
-    def profit(self, X: Any) -> np.ndarray:
-        """Predicted incremental profit (n, m) of the encoded customers ``X``."""
-        return self.outcome_and_profit(X)[1]
-
     def outcome_and_profit(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Predicted outcome and incremental profit, each (n, m), of the encoded customers ``X``."""
         from .estimation.estimate import _interpolate  # the study's interpolation between arm levels
@@ -315,12 +311,16 @@ class Policy:
         """
         import pandas as pd
 
-        P = self._profit(df, unseen)[1]
+        P = self._predict(df, unseen)[2]
         return pd.DataFrame(P[:, self._offered], index=df.index, columns=self.offered)
 
-    def _profit(self, df: Any, unseen: str) -> tuple:
+    def _predict(self, df: Any, unseen: str) -> tuple:
+        """``(X, outcome, profit)``: the encoded features and the (n, m) predictions of ``df``."""
         X = self._model.encode(self._model.check(df, unseen=_unseen(unseen)))
-        return X, (self._model.profit(X) if len(X) else np.zeros((0, len(self._model.columns))))
+        if not len(X):
+            empty = np.zeros((0, len(self._model.columns)))
+            return X, empty, empty
+        return (X, *self._model.outcome_and_profit(X))
 
     def assign(self, df: Any, *, method: str = "auto", using: str = "model", unseen: str = "error") -> Any:
         """The treatment of every row of ``df``.
@@ -356,9 +356,7 @@ class Policy:
             raise SchemaError(f"The 'using' parameter of Policy.assign must be 'model' or 'rules'. Got {using!r} instead.")
         if using == "rules" and self.rules is None:
             raise SchemaError("this policy has no segment rules; build it with rules_depth=1, 2 or 3.")
-        X = self._model.encode(self._model.check(df, unseen=_unseen(unseen)))
-        m = len(self._model.columns)
-        outcome, P = self._model.outcome_and_profit(X) if len(X) else (np.zeros((0, m)), np.zeros((0, m)))
+        X, outcome, P = self._predict(df, unseen)
         profit = pd.DataFrame(P[:, self._offered], index=df.index, columns=self.offered)
         if using == "rules":
             return pd.Series(self.rules.predict(X), index=df.index, name="treatment", dtype=object), profit
@@ -373,7 +371,7 @@ class Policy:
 
     def _spend(self, df: Any, outcome: np.ndarray) -> np.ndarray:
         """What each customer of ``df`` costs under each column (see ``budget_cost``)."""
-        from .estimation.economics import spend_of_outcome
+        from .estimation.economics import spend_of_column, spend_of_outcome
 
         b = self.budget
         if b["cost"] == "expected":
@@ -381,10 +379,8 @@ class Policy:
         column = b["cost"]
         if column not in df.columns:
             raise SchemaError(f"the policy keeps a budget whose cost is the column {column!r}; the data lacks it.")
-        cost = _cost_column(df[column], column)
-        treated = np.arange(len(self._model.columns)) != int(
-            self._model.arm_columns[self._model.arms.index(self._model.control)])
-        return cost[:, None] * treated[None, :]
+        control_col = int(self._model.arm_columns[self._model.arms.index(self._model.control)])
+        return spend_of_column(_cost_column(df[column], column), len(self._model.columns), control_col)
 
     def __repr__(self) -> str:
         bounds = "" if self.min_share is None and self.max_share is None else ", share bounds kept"

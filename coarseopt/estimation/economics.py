@@ -180,5 +180,12 @@ def spend_of_outcome(outcome: np.ndarray, proportional: np.ndarray, fixed: np.nd
     return np.maximum(out, 0.0)
 
 
+def spend_of_column(cost: np.ndarray, m: int, control_column: int) -> np.ndarray:
+    """``(n, m)`` spend when each customer costs ``cost[i]`` under any of the ``m`` treatments
+    but the control (column ``control_column``), which costs nothing."""
+    treated = np.arange(m) != control_column
+    return np.asarray(cost, dtype=np.float64)[:, None] * treated[None, :]
+
+
 def _is_number(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and np.isfinite(float(x))

@@ -29,13 +29,13 @@ from ..config import ConfigError, StudyConfig
 from ..exceptions import InfeasibleProblemError
 from .data import one_line, share_bounds
 
-__all__ = ["Budget", "budget_of", "assigner"]
+__all__ = ["Budget", "assigner"]
 
 log = logging.getLogger("coarseopt")
 
 
 class Budget:
-    """The study's budget settings, resolved for its ``n`` customers.
+    """The study's budget settings, resolved for its customers ``df`` (``n`` of them).
 
     Attributes
     ----------
@@ -52,8 +52,8 @@ class Budget:
         Whether a budget was given at all.
     """
 
-    def __init__(self, cfg: StudyConfig, df: Any, n: int) -> None:
-        given = cfg.solve["budget"]
+    def __init__(self, cfg: StudyConfig, df: Any) -> None:
+        given, n = cfg.solve["budget"], len(df)
         budgets = given if isinstance(given, list) else [given]
         self.per_customer = None if isinstance(given, list) else given / n
         self.curve = {b: b / n for b in budgets} if isinstance(given, list) else {}
@@ -77,10 +77,11 @@ class Budget:
             return est.spend()
         import pandas as pd
 
+        from ..estimation.economics import spend_of_column
+
         control_col = int(np.asarray(est.arm_columns)[list(est.arms).index(control)])
         rows = np.asarray(est.profit.index, dtype=np.intp)  # the study's rows are positions
-        treated = np.arange(est.profit.shape[1]) != control_col
-        cost = self.cost_column[rows][:, None] * treated[None, :]
+        cost = spend_of_column(self.cost_column[rows], est.profit.shape[1], control_col)
         return pd.DataFrame(cost, index=est.profit.index, columns=est.profit.columns)
 
 
@@ -95,11 +96,6 @@ class Budget:
         spend = economics.spend_matrix(np.asarray(exp.y, dtype=np.float64)[:, None], list(exp.arms),
                                        numeric=exp.is_numeric)
         return spend[np.arange(exp.n), exp.arm_index]
-
-
-def budget_of(cfg: StudyConfig, df: Any) -> Budget:
-    """:class:`Budget` of the study's customers ``df``."""
-    return Budget(cfg, df, len(df))
 
 
 def assigner(cfg: StudyConfig) -> Callable:
@@ -118,15 +114,11 @@ def assigner(cfg: StudyConfig) -> Callable:
             try:
                 return assign_within_budget(profit, spend, offered, budget * profit.shape[0])
             except InfeasibleProblemError:  # these customers cost more: each gets its cheapest offer
-                cols = np.asarray(getattr(offered, "offered", offered), dtype=np.intp)
-                log.warning("a batch of %d customers cannot meet the budget with the offered treatments %s; "
-                            "each gets its cheapest one (the spend columns show the overrun)",
-                            profit.shape[0], cols.tolist())
-                return cols[spend[:, cols].argmin(axis=1)]
-        if shares and hasattr(offered, "assignment"):
-            return assign_offered(profit, offered, **shares)
-        cols = np.asarray(getattr(offered, "offered", offered), dtype=np.intp)
-        return cols[profit[:, cols].argmax(axis=1)]
+                log.warning("a batch of %d customers cannot meet the budget with the offered treatments; each "
+                            "gets its cheapest one (the spend columns show the overrun)", profit.shape[0])
+                return assign_offered(-spend, offered)
+        # share bounds bind the coarse policies (SolveResults), not full personalization (columns)
+        return assign_offered(profit, offered, **(shares if hasattr(offered, "assignment") else {}))
 
     return assign
 

@@ -104,10 +104,10 @@ def unit_policies(unit: Unit, treatments: list, arm_columns: np.ndarray, arms: t
         out[f"k={k}"] = labels[assign(tp, spend, res, budget)]
     arm_cols = np.asarray(arm_columns)
     out["full personalization"] = labels[assign(tp, spend, arm_cols, budget)]
-    for total, per_customer in (curve or {}).items():
-        for (b, k), res in unit.curve.items():
-            if b == total:
-                out[curve_name(b, k)] = labels[assign(tp, spend, res, per_customer)]
+    curve = curve or {}
+    for (total, k), res in unit.curve.items():
+        out[curve_name(total, k)] = labels[assign(tp, spend, res, curve[total])]
+    for total, per_customer in curve.items():
         out[curve_name(total, "full personalization")] = labels[assign(tp, spend, arm_cols, per_customer)]
     return out
 

@@ -15,7 +15,7 @@ from ..config import ConfigError, StudyConfig
 from ..exceptions import CoarseoptError
 from ..progress import progress_bar
 from ..tabular import jsonable
-from .budget import budget_of, split_table
+from .budget import Budget, split_table
 from .data import (
     baseline_of, check_k, economics_of, experiment_of, ids_of, learner_args, learner_used, load_data,
     match_label, n_jobs_of, one_line, split_rows, treatment_count, versions,
@@ -169,7 +169,7 @@ def check_study(cfg: StudyConfig) -> dict:
     """
     df, arms, control, info, truth, _ = load_data(cfg)
     economics_of(cfg, arms, truth)
-    budget_of(cfg, df)
+    Budget(cfg, df)
     exp = experiment_of(cfg, df, control)
     check_k(cfg, exp)
     return {**info, "treatments": treatment_count(cfg, exp), "encoded_features": len(exp.feature_names)}
@@ -290,7 +290,7 @@ def run_study(cfg: StudyConfig, *, progress: bool | None = None) -> Study:
         df, arms, control, info, truth, source_rows = load_data(cfg)
         study.source_rows, study.ids = source_rows, ids_of(cfg, df)
         study.data_info, study.control = info, control
-        study.budget = budget_of(cfg, df)
+        study.budget = Budget(cfg, df)
         study.split_method = cfg.split["method"]
         economics = economics_of(cfg, arms, truth)
         baseline = "control"
