@@ -27,48 +27,37 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+def _smooth(solver: str, options: str = "", with_status: bool = False) -> str:
+    """A solve on ``smooth_profit(10**6, 50)``, handed over read-only (the problem keeps it
+    without a copy, in either checkout)."""
+    return f"""
+profit = smooth_profit(10**6, 50, seed=0)
+profit.setflags(write=False)
+problem = co.CoarseProblem(profit, k=5)
+t0 = time.perf_counter(); r = co.solve(problem, "{solver}", seed=0{options}); elapsed = time.perf_counter() - t0
+result = (r.objective, r.offered.tolist(){", r.status" if with_status else ""})
+"""
+
+
+def _orlib(solver: str) -> str:
+    """Solves of OR-Library pmed1-10, times and objectives summed over the instances."""
+    return f"""
+elapsed, result = 0.0, []
+for name, problem, _ in orlib():
+    t0 = time.perf_counter(); r = co.solve(problem, "{solver}", seed=0); elapsed += time.perf_counter() - t0
+    result.append(r.objective)
+"""
+
+
 #: name -> code run in a fresh process; it sets ``result = (objective, offered)`` and the
 #: runner times only the solve (``co.solve`` calls between the two clock readings).
 CASES = {
-    "local-search smooth 10^6 x 50, k=5": """
-profit = smooth_profit(10**6, 50, seed=0)
-profit.setflags(write=False)  # the problem keeps it without a copy, in either checkout
-problem = co.CoarseProblem(profit, k=5)
-t0 = time.perf_counter(); r = co.solve(problem, "local-search", seed=0); elapsed = time.perf_counter() - t0
-result = (r.objective, r.offered.tolist())
-""",
-    "local-search pmed1-10 (sum)": """
-elapsed, result = 0.0, []
-for name, problem, _ in orlib():
-    t0 = time.perf_counter(); r = co.solve(problem, "local-search", seed=0); elapsed += time.perf_counter() - t0
-    result.append(r.objective)
-""",
-    "ot smooth 10^6 x 50, k=5, target_gap=5e-4": """
-profit = smooth_profit(10**6, 50, seed=0)
-profit.setflags(write=False)  # the problem keeps it without a copy, in either checkout
-problem = co.CoarseProblem(profit, k=5)
-t0 = time.perf_counter(); r = co.solve(problem, "ot", seed=0, target_gap=5e-4); elapsed = time.perf_counter() - t0
-result = (r.objective, r.offered.tolist())
-""",
-    "ot pmed1-10 (sum)": """
-elapsed, result = 0.0, []
-for name, problem, _ in orlib():
-    t0 = time.perf_counter(); r = co.solve(problem, "ot", seed=0); elapsed += time.perf_counter() - t0
-    result.append(r.objective)
-""",
-    "mip pmed1-10 (sum)": """
-elapsed, result = 0.0, []
-for name, problem, _ in orlib():
-    t0 = time.perf_counter(); r = co.solve(problem, "mip", seed=0); elapsed += time.perf_counter() - t0
-    result.append(r.objective)
-""",
-    "mip smooth 10^6 x 50, k=5": """
-profit = smooth_profit(10**6, 50, seed=0)
-profit.setflags(write=False)  # the problem keeps it without a copy, in either checkout
-problem = co.CoarseProblem(profit, k=5)
-t0 = time.perf_counter(); r = co.solve(problem, "mip", seed=0); elapsed = time.perf_counter() - t0
-result = (r.objective, r.offered.tolist(), r.status)
-""",
+    "local-search smooth 10^6 x 50, k=5": _smooth("local-search"),
+    "local-search pmed1-10 (sum)": _orlib("local-search"),
+    "ot smooth 10^6 x 50, k=5, target_gap=5e-4": _smooth("ot", ", target_gap=5e-4"),
+    "ot pmed1-10 (sum)": _orlib("ot"),
+    "mip pmed1-10 (sum)": _orlib("mip"),
+    "mip smooth 10^6 x 50, k=5": _smooth("mip", with_status=True),
     "chunked local-search 10^6 x 20 (float32, 10 chunks), k=5": """
 import dask, dask.array as da
 profit = da.from_array(smooth_profit(10**6, 20, seed=1, noise=0.1, dtype=np.float32), chunks=(100_000, 20))

@@ -57,31 +57,26 @@ def truths(study, pop_df, pop_truth):
     """True value of every policy of the study's evaluation table (fold-weighted over its
     units) and of every comparison, on the population."""
     from coarseopt.study.budget import assigner
-    from coarseopt.study.evaluate import curve_name
+    from coarseopt.study.evaluate import Unit, unit_policies
 
     levels = np.asarray(study.treatments, dtype=float)
     incremental = pop_truth.profit_at(levels)                 # (N, m) vs the control
     base = 0.5 * pop_truth.expected_sales([0.0])[:, 0]        # the control's absolute profit
     spent = levels[None, :] * pop_truth.expected_sales(levels)  # discount paid: the level x sales
+    columns = pd.Index(study.treatments)
     n = sum(len(u.rows) for u in study.units)
     budget, assign = study.budget, assigner(study.config)
     value: dict[str, float] = {}
     for unit in study.units:
         w = len(unit.rows) / n
         predicted = unit.estimate.predict(pop_df)
-        P = predicted.profit.to_numpy()
-        S = budget.spend(predicted, study.control)
-        S = None if S is None else S.to_numpy()
-        arm_cols = np.asarray(unit.estimate.arm_columns)
-        pols = {"control": np.zeros(len(pop_df), dtype=int)}
-        for k, res in unit.results.items():
-            pols[f"k={k}"] = assign(P, S, res, budget.per_customer)
-        pols["full personalization"] = assign(P, S, arm_cols, budget.per_customer)
-        for total, per_customer in budget.curve.items():
-            for (b, k), res in unit.curve.items():
-                if b == total:
-                    pols[curve_name(b, k)] = assign(P, S, res, per_customer)
-            pols[curve_name(total, "full personalization")] = assign(P, S, arm_cols, per_customer)
+        # the unit's policies applied to the population as the study applies them to its customers
+        population = Unit(rows=np.arange(len(pop_df)), experiment=None, profit=predicted.profit,
+                          results=unit.results, label="population", spend=budget.spend(predicted, study.control),
+                          curve=unit.curve)
+        labels = unit_policies(population, study.treatments, unit.estimate.arm_columns, unit.estimate.arms,
+                               study.control, "control", assign, budget.per_customer, budget.curve)
+        pols = {name: columns.get_indexer(pol) for name, pol in labels.items()}
         rows = np.arange(len(pop_df))
         for name, cols in pols.items():
             value[name] = value.get(name, 0.0) + w * float((incremental[rows, cols] + base).mean())
