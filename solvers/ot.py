@@ -33,7 +33,9 @@ remain, so Lloyd rounds and swap descent alternate until neither improves: the r
 set is a local optimum under both moves (when the restarts ran on a row sample, the answer
 is a swap-local optimum on all rows, the joint check being left out to keep large ``n``
 fast). A **certified upper bound** (the Lagrangian / LP bound,
-:func:`coarseopt_solvers.bounds.lagrangian_bound`) fills ``bound`` and ``gap``; the status
+:func:`coarseopt_solvers.bounds.lagrangian_bound`; on many treatments, at least 32 and three
+times ``k``, by column generation: :mod:`coarseopt_solvers.bounds.columns`) fills ``bound``
+and ``gap``; the status
 is ``feasible`` (or ``time_limit``) unless that bound proves the solution optimal.
 
 With ``profit_fn`` and numeric ``treatments``, atoms can leave the grid: each atom's level
@@ -53,11 +55,10 @@ import numpy as np
 from coarseopt.exceptions import OptionError
 from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, materialize
 
-from .bounds import lagrangian_bound
-from .bounds import chunked_lagrangian_bound
+from .bounds import budget_lagrangian_bound, chunked_lagrangian_bound, lagrangian_bound
+from .bounds.columns import column_generation_bound, worth_generating
 from ._ot_bounded import solve_bounded
 from ._ot_offgrid import refine_offgrid
-from .bounds import budget_lagrangian_bound
 from .heuristics.budget import budget_extras, no_budgeted_set, solve_with_budget
 from .heuristics.lloyd import lloyd, seed_atoms
 from .kernels.limits import improves
@@ -438,10 +439,15 @@ class OTSolver(Solver):
         # "auto": the bound ignores share bounds, so it is computed by default only without them
         wanted = prm["bound"] is True or (prm["bound"] == "auto" and not problem.has_share_bounds)
         if wanted and not context.out_of_time():
-            res = lagrangian_bound(
-                problem.profit, problem.k, incumbent=objective, offered=best, deadline=context.deadline,
-                target_gap=prm["target_gap"], max_iter=prm["bound_iter"], progress=context.progress,
-            )
+            if worth_generating(problem.m, problem.k):  # many treatments: by column generation
+                res = column_generation_bound(problem.profit, problem.k, best, incumbent=objective,
+                                              deadline=context.deadline, target_gap=prm["target_gap"] or None)
+                extras["bound_rounds"] = res.rounds
+            else:
+                res = lagrangian_bound(
+                    problem.profit, problem.k, incumbent=objective, offered=best, deadline=context.deadline,
+                    target_gap=prm["target_gap"], max_iter=prm["bound_iter"], progress=context.progress,
+                )
             bound = res.bound  # with share bounds: the bound of the problem without them (valid)
             extras["bound_iterations"] = res.iterations
             extras["bound_termination"] = res.termination

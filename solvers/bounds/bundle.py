@@ -61,6 +61,8 @@ class LagrangianBound:
         (``bound`` equals the LP bound, or proves the incumbent optimal, to a relative
         ``tol``), ``"stalled"`` (no progress in 10 iterations: ``bound`` is at the LP bound
         up to the method's accuracy), ``"iteration_limit"`` or ``"time_limit"``.
+    prices : ndarray of shape (m,) or None
+        The column prices ``y`` of ``lp_lower`` (pass them back as ``y0`` to warm-start).
     """
 
     bound: float
@@ -69,6 +71,7 @@ class LagrangianBound:
     history: list = field(default_factory=list)
     lp_lower: float = float("-inf")
     termination: str = "converged"
+    prices: np.ndarray | None = None
 
     def gap(self, objective: float) -> float:
         """``(bound - objective) / max(1, |bound|)``: the certified relative gap of a solution."""
@@ -328,6 +331,7 @@ class DualRun:
     history: list  # best certified bound after each iteration, in the profit's units
     iterations: int
     termination: str
+    prices: np.ndarray | None = None  # the y of the best G(y)
 
 
 def maximize_dual(oracle: Any, bundle: LevelBundle, y: np.ndarray, *, max_iter: int, deadline: float | None,
@@ -407,4 +411,4 @@ def maximize_dual(oracle: Any, bundle: LevelBundle, y: np.ndarray, *, max_iter: 
         consider(handle, value)
         best_g = max(best_g, g)
         history.append(best_value + off)
-    return DualRun(best_value, best_handle, float(best_g), history, it, termination)
+    return DualRun(best_value, best_handle, float(best_g), history, it, termination, best_y)

@@ -258,6 +258,7 @@ def lagrangian_bound(
     *,
     incumbent: Any = None,
     u0: Any = None,
+    y0: Any = None,
     deadline: float | None = None,
     target_gap: float | None = None,
     max_iter: int | None = None,
@@ -286,6 +287,9 @@ def lagrangian_bound(
         columns (the starting point; its objective is then computed here).
     u0 : array-like of shape (n,), optional
         Starting multipliers (e.g. ``multipliers`` of an earlier call), in profit units.
+    y0 : array-like of shape (m,), optional
+        Starting column prices (e.g. ``prices`` of an earlier call), in ``[0, 1]`` with a
+        sum between 1 and ``k``; default: the incumbent's indicator.
     deadline : float, optional
         Stop when ``time.perf_counter()`` passes this value (the bound found so far is valid).
     target_gap : float, optional
@@ -372,7 +376,12 @@ def lagrangian_bound(
         value, r = oracle.lagrangian(u_start)
         bundle.add(oracle.group_sums(u_start), r, u_start)
         start = (u_start, value)
-    run = maximize_dual(oracle, bundle, _start_prices(p, k, inc_offered), max_iter=max_iter, deadline=deadline,
+    y_start = _start_prices(p, k, inc_offered)
+    if y0 is not None:
+        y_start = np.clip(np.asarray(y0, dtype=np.float64).reshape(-1), 0.0, 1.0)
+        if y_start.shape != (m,) or not 1.0 - 1e-9 <= y_start.sum() <= k + 1e-9:
+            raise ValueError(f"'y0' must hold {m} prices in [0, 1] summing to between 1 and k={k}.")
+    run = maximize_dual(oracle, bundle, y_start, max_iter=max_iter, deadline=deadline,
                         tol=tol, level=level, unit=unit, incumbent=inc_value, target_gap=target_gap, start=start,
                         progress=progress)
     off = oracle.offset
@@ -385,6 +394,7 @@ def lagrangian_bound(
         history=run.history,
         lp_lower=float(run.lp_lower + off),
         termination=run.termination,
+        prices=run.prices,
     )
 
 

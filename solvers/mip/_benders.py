@@ -54,6 +54,7 @@ from scipy import sparse
 from coarseopt.solver import Solution
 
 from ..bounds import lagrangian_bound
+from ..bounds.columns import column_generation_bound, lagrangian_fixing, lagrangian_value_and_rho, worth_generating
 from ..local_search import swap_local_search
 from ._formulation import SortedRows, prefix_levels, sort_rows
 from ._highs import _set_option
@@ -237,14 +238,18 @@ def _best_set(profit, offered, best):
 
 
 def benders(problem, side, allowed, context, params, warm, extras, granularity: float = 0.0,
-            rows: SortedRows | None = None) -> Solution:
+            rows: SortedRows | None = None, lagrangian: tuple | None = None) -> Solution:
     """Solve by Benders decomposition; see the module docstring.
 
     ``granularity``: when every objective value is a multiple of it (integer profits), the
     branch and bound over treatments prunes subtrees less than one step above the incumbent.
     ``rows``: the rows already sorted and grouped (by ``formulation="auto"``).
+    ``lagrangian``: ``(bound, fixed to 0, fixed to 1)`` already found for ``warm`` (by the
+    treatment elimination), in place of phase 0's own.
     """
-    return _Benders(problem, side, allowed, context, params, warm, extras, granularity, rows).solve()
+    run = _Benders(problem, side, allowed, context, params, warm, extras, granularity, rows)
+    run.given_lagrangian = lagrangian
+    return run.solve()
 
 
 class _Benders:
@@ -309,10 +314,11 @@ class _Benders:
     def lagrangian_phase(self) -> None:
         """The Lagrangian bound at any scale, and Lagrangian fixing (large data: its bundle
         method is the strongest bound for the time, and its fixings shrink the tree below)."""
-        if self.groups.size > LAGRANGIAN_MIN_GROUPS and self.ma > min(self.k, self.ma):
+        given = getattr(self, "given_lagrangian", None)
+        if given is not None or (self.groups.size > LAGRANGIAN_MIN_GROUPS and self.ma > min(self.k, self.ma)):
             t = self.left()
             budget = LAGRANGIAN_TIME_SHARE * t if t is not None else None
-            lag_bound, out, into = _lagrangian(self.profit, self.allowed, self.k, self.best, budget)
+            lag_bound, out, into = given or _lagrangian(self.profit, self.allowed, self.k, self.best, budget)
             if lag_bound is not None:
                 self.bound = min(self.bound, lag_bound)
                 self.extras["lagrangian_bound"] = lag_bound
@@ -566,39 +572,28 @@ class _Benders:
 
 
 def _lagrangian(profit, allowed, k, best, budget):
-    """The Lagrangian bound (``coarseopt_solvers.bounds``) and the treatments it fixes.
-
-    With multipliers ``u`` and ``rho_j = sum_i max(0, P_ij - u_i)``, ``L(u) = sum_i u_i +``
-    (sum of the ``k`` largest ``rho``) bounds every offered set. Offering a treatment ``j``
-    outside the ``k`` largest is worth at most ``L - rho_(k) + rho_j``, leaving out one of
-    them at most ``L - rho_j + rho_(k+1)``; when that is below the incumbent, ``y_j`` is
-    fixed to 0 (resp. 1). Returns ``(bound or None, fixed to 0, fixed to 1)``.
+    """The Lagrangian bound (``coarseopt_solvers.bounds``: by column generation on many
+    treatments) and the treatments Lagrangian fixing sets to 0 and to 1
+    (:func:`~coarseopt_solvers.bounds.columns.lagrangian_fixing`).
+    Returns ``(bound or None, fixed to 0, fixed to 1)``.
     """
     sub = profit if allowed.size == profit.shape[1] else profit[:, allowed]
     kk = min(k, allowed.size)
     local = np.searchsorted(allowed, best[0])
     deadline = None if budget is None else time.perf_counter() + budget
-    try:  # with a time limit, a preparation that cannot finish in the budget is abandoned
-        res = lagrangian_bound(sub, kk, incumbent=local, deadline=deadline, prepare_deadline=deadline)
-    except TimeoutError:
-        return None, [], []
-    u = np.asarray(res.multipliers, dtype=np.float64)
-    rho = np.zeros(allowed.size)
-    step = max(1, 4_000_000 // allowed.size)
-    for s0 in range(0, sub.shape[0], step):
-        rho += np.maximum(0.0, np.asarray(sub[s0 : s0 + step]) - u[s0 : s0 + step, None]).sum(axis=0)
-    order = np.argsort(-rho, kind="stable")
-    L = float(u.sum() + rho[order[:kk]].sum())
-    bound = min(float(res.bound), L)
     if kk >= allowed.size:
-        return bound, [], []
-    kth, nxt = rho[order[kk - 1]], rho[order[kk]]
-    margin = 1e-7 * max(1.0, abs(bound))
-    top = np.zeros(allowed.size, dtype=bool)
-    top[order[:kk]] = True
-    out = [int(allowed[j]) for j in np.flatnonzero(~top) if L - kth + rho[j] < best[1] - margin]
-    into = [int(allowed[j]) for j in np.flatnonzero(top) if L - rho[j] + nxt < best[1] - margin]
-    return bound, out, into
+        return None, [], []
+    if worth_generating(allowed.size, kk):
+        res = column_generation_bound(sub, kk, local, incumbent=best[1], deadline=deadline)
+        bound, rho = res.bound, res.rho
+    else:
+        try:  # with a time limit, a preparation that cannot finish in the budget is abandoned
+            res = lagrangian_bound(sub, kk, incumbent=local, deadline=deadline, prepare_deadline=deadline)
+        except TimeoutError:
+            return None, [], []
+        bound, rho = lagrangian_value_and_rho(sub, kk, res.multipliers)
+    out, into = lagrangian_fixing(bound, rho, kk, best[1])
+    return min(bound, float(res.bound)), allowed[out].tolist(), allowed[into].tolist()
 
 
 def _values(profit, offered) -> np.ndarray:

@@ -5,6 +5,7 @@ One place for both paths (in memory and chunked), so that they choose alike.
 
 from __future__ import annotations
 
+from ..bounds.columns import worth_generating
 from . import _formulation as F
 
 #: ``formulation="auto"`` solves the aggregated model directly up to this many distinct
@@ -19,6 +20,8 @@ AUTO_MAX_COMPRESSION = 0.2
 #: exact methods find their own incumbents faster than the heuristics run (on the Benders
 #: path, the Lagrangian heuristic at the root of the branch and bound).
 AUTO_WARM_MIN_N = 2000
+#: ... and treatment elimination only from this many profit entries on.
+ELIMINATION_MIN_ELEMENTS = 2_000_000
 
 
 def auto_node_limit(individuals: int, levels: int) -> int:
@@ -32,3 +35,13 @@ def auto_formulation(prefix: F.PrefixSets) -> str:
     ``"benders"``."""
     limit = auto_node_limit(prefix.stats["individuals"], prefix.stats["levels"])
     return "aggregated" if prefix.num_nodes <= limit else "benders"
+
+
+def auto_elimination(individuals: int, treatments: int, k: int) -> bool:
+    """Treatment elimination (the bound by column generation, then Lagrangian fixing) before
+    any model: on many treatments, a few times ``k``, and data large enough that a model on
+    every column costs more than the warm-start heuristic and the bound (fine treatment
+    grids at scale; not the OR-Library's square distance matrices or small experiments,
+    which the models solve faster by themselves)."""
+    return (individuals > AUTO_WARM_MIN_N and individuals * treatments >= ELIMINATION_MIN_ELEMENTS
+            and worth_generating(treatments, k))

@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 
 from coarseopt.exceptions import CoarseoptError, OptionError, SolverUnavailableError
+from coarseopt.problem import CoarseProblem
 from coarseopt.registry import get_solver
 from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, check_optional
 
 from .._transport import bounded_assignment
+from ..bounds.columns import column_generation_bound, lagrangian_fixing
 from ..kernels.limits import improves
 from ..local_search import swap_local_search
 from . import _formulation as F
@@ -24,7 +26,7 @@ from ._side import (
     check_backend, check_callable, check_mapping, check_pairs, check_treatment_list,
     check_warm_start, diagnose_treatment_rules, resolve_side,
 )
-from ._policy import AUTO_WARM_MIN_N, auto_formulation, auto_node_limit
+from ._policy import AUTO_WARM_MIN_N, auto_elimination, auto_formulation, auto_node_limit
 from ._pyomo import available_backends, build_pyomo, pyomo_solver_name, solve_pyomo
 from ._warm import given_columns, greedy_complete, objective_of, warm_start
 
@@ -137,8 +139,62 @@ class MIPSolver(Solver):
         return _denormalize(sol, problem, scale, shift)
 
     def _solve_normalized(self, problem, context):
-        sol = self._solve_model(problem, context)
+        self._start = self._lagrangian = None
+        sol = self._solve_eliminated(problem, context)
+        if sol is None:
+            sol = self._solve_model(problem, context)
         return self._polish(problem, context, sol)
+
+    def _solve_eliminated(self, problem, context) -> Solution | None:
+        """Many treatments, no side constraint: treatment elimination before any model.
+
+        The warm start's set is the incumbent; the Lagrangian bound by column generation
+        (given half the time left) and the elimination of every treatment that belongs to no
+        better set (:mod:`coarseopt_solvers.bounds.columns`) leave a problem on the kept
+        columns whose optimum is the whole problem's; its bound, and the column generation's
+        bound, are valid for the whole problem. None when the elimination does not apply.
+        """
+        p = self.params
+        if (p["formulation"] != "auto" or p["model_hook"] is not None or p["backend"] != "highs"
+                or p["warm_start"] is False or problem.has_share_bounds or problem.cost is not None
+                or not auto_elimination(problem.n, problem.m, problem.k)):
+            return None
+        side = resolve_side(problem, p)
+        if side.forced.size or side.forbidden.size or side.exclusive.size or side.needs_assignment:
+            return None
+        extras: dict[str, Any] = {}
+        warm = self._warm_start(problem, side, np.arange(problem.m), context, extras)
+        if warm is None:
+            return None
+        offered, value = warm
+        t0 = time.perf_counter()
+        left = context.time_left()
+        deadline = None if not math.isfinite(left) else t0 + 0.5 * left
+        cb = column_generation_bound(problem.profit, problem.k, offered, incumbent=value, deadline=deadline)
+        out, into = lagrangian_fixing(cb.bound, cb.rho, problem.k, value)
+        kept = np.setdiff1d(np.arange(problem.m), out)
+        extras.update(column_generation_seconds=time.perf_counter() - t0, column_generation_rounds=cb.rounds,
+                      column_generation_bound=cb.bound, treatments_kept=int(kept.size))
+        extras["formulation"] = "treatment elimination"
+        if cb.bound - value <= BackendResult.OPTIMAL_GAP * max(1.0, abs(cb.bound)):
+            return Solution(offered=np.asarray(offered, dtype=np.intp), bound=max(cb.bound, value), extras=extras)
+        if kept.size <= problem.k:
+            # every kept treatment can be offered: that set contains the incumbent's, and no
+            # set with another treatment is worth more than the incumbent
+            return Solution(offered=kept, bound=objective_of(problem.profit, kept), extras=extras)
+        sub = CoarseProblem(np.ascontiguousarray(problem.profit[:, kept]), k=problem.k)
+        self._start = (np.searchsorted(kept, offered), value)
+        self._lagrangian = (cb.bound, [], np.searchsorted(kept, into).tolist())  # for Benders' phase 0
+        sol = self._solve_model(sub, context)
+        sol.extras = {**extras, **sol.extras}
+        if sol.offered is not None:
+            sol.offered = kept[np.asarray(sol.offered, dtype=np.intp)]
+        if sol.assignment is not None:
+            sol.assignment = kept[np.asarray(sol.assignment, dtype=np.intp)]
+        # the kept columns' bound covers every set of kept columns; any other set is worth
+        # less than the incumbent, which a kept set attains
+        sol.bound = cb.bound if sol.bound is None else min(float(sol.bound), cb.bound)
+        return sol
 
     def _polish(self, problem, context, sol: Solution) -> Solution:
         """A swap descent from an incumbent the backend could not prove optimal.
@@ -205,7 +261,7 @@ class MIPSolver(Solver):
                 warm = self._warm_start(problem, side, allowed, context, extras, also_ot=True)
             return benders(problem, side, allowed, context, p, warm, extras,
                            granularity=getattr(self, "_granularity", 0.0),
-                           rows=sorted_rows.pop() if sorted_rows else None)
+                           rows=sorted_rows.pop() if sorted_rows else None, lagrangian=getattr(self, "_lagrangian", None))
 
         groups = None
         if side.needs_assignment:
@@ -277,6 +333,9 @@ class MIPSolver(Solver):
         ws = self.params["warm_start"]
         if ws is False:
             return None
+        if getattr(self, "_start", None) is not None:  # the incumbent of the elimination
+            extras["warm_start"] = "the incumbent of the treatment elimination"
+            return self._start
         ws = True if ws == "auto" else ws
         if self.params["model_hook"] is not None:
             extras["warm_start"] = "skipped: the model_hook may add constraints a heuristic cannot see"

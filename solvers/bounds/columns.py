@@ -1,0 +1,213 @@
+"""The Lagrangian (LP) bound by column generation, and treatment elimination with a proof.
+
+On a fine treatment grid (a continuous level offered at hundreds of values) few columns
+matter to the LP: those near the levels a good solution offers. The bound
+:math:`L(u) = \\sum_i u_i + \\operatorname{top}_k \\rho(u)` (see :mod:`.memory`) is valid for
+*every* ``u``, so it may be computed from multipliers found on a subset ``C`` of the
+columns:
+
+1. ``C`` starts as the incumbent's offered set and the ``k`` columns of largest gain over
+   it (:math:`\\rho(M)`, ``M`` the incumbent's value per individual).
+2. The bundle method (:func:`.memory.lagrangian_bound`) minimizes the bound of the
+   *restricted* problem on ``C`` (warm-started from the last multipliers).
+3. One pass over all ``m`` columns gives :math:`\\rho(u)` and the certified bound of the
+   whole problem. Columns outside ``C`` whose :math:`\\rho_j(u)` exceeds the ``k``-th
+   largest within ``C`` (the LP's reduced-cost test) enter ``C``; when none does, the
+   restricted LP bound is the full one (column generation: Gilmore & Gomory 1961).
+
+The passes over the data cost O(n |C|) per bundle iteration instead of O(nm), and the
+bundle works in ``|C|`` dimensions.
+
+**Elimination.** For a column ``j`` and any ``u``, every offered set containing ``j`` is
+worth at most :math:`\\sum_i u_i + \\rho_j(u) + ` (the ``k - 1`` largest :math:`\\rho_l(u)`,
+``l != j``), since :math:`\\max_{l \\in S} P_{il} \\le u_i + \\sum_{l \\in S} \\max(0,
+P_{il} - u_i)`. A column whose bound is below the incumbent's value belongs to no set
+better than the incumbent, and leaves the problem (Lagrangian or reduced-cost fixing:
+Beasley 1993): the optimum over the kept columns, or the incumbent, is a global optimum.
+The incumbent's own columns are always kept (their bound is at least its value).
+
+References
+----------
+Gilmore, P. C., & Gomory, R. E. (1961). A linear programming approach to the cutting-stock
+problem. Operations Research 9(6), 849-859.
+Beasley, J. E. (1993). Lagrangean heuristics for location problems. European Journal of
+Operational Research 65(3), 383-399.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..kernels.blocks import gains_over, row_blocks
+from ..kernels.limits import IN_MEMORY_ELEMENTS
+from .bundle import LagrangianBound
+from .memory import lagrangian_bound
+
+__all__ = ["ColumnBound", "column_generation_bound", "lagrangian_fixing", "lagrangian_value_and_rho", "worth_generating"]
+
+#: Columns of the whole problem below which column generation is not worth its rounds.
+MIN_COLUMNS = 32
+
+
+@dataclass(frozen=True)
+class ColumnBound(LagrangianBound):
+    """A :class:`~.bundle.LagrangianBound` of the whole problem found by column generation.
+
+    Attributes
+    ----------
+    rho : ndarray of shape (m,)
+        :math:`\\rho_j(u) = \\sum_i \\max(0, P_{ij} - u_i)` of every column at ``multipliers``.
+    columns : ndarray of int
+        The columns of the last restricted problem.
+    rounds : int
+        Restricted problems solved.
+    """
+
+    rho: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    columns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    rounds: int = 0
+
+
+def worth_generating(m: int, k: int) -> bool:
+    """Column generation pays when the columns are many and a few times ``k``."""
+    return m >= MIN_COLUMNS and m >= 3 * k
+
+
+def _rho(profit: np.ndarray, u: np.ndarray) -> np.ndarray:
+    return gains_over(row_blocks(profit, IN_MEMORY_ELEMENTS // 4), u, profit.shape[1])
+
+
+def _topk(rho: np.ndarray, k: int) -> float:
+    return float(np.sort(rho)[::-1][:k].sum())
+
+
+def column_generation_bound(
+    profit: np.ndarray,
+    k: int,
+    offered: np.ndarray,
+    *,
+    incumbent: float | None = None,
+    deadline: float | None = None,
+    target_gap: float | None = None,
+    tol: float = 1e-7,
+    max_rounds: int = 50,
+) -> ColumnBound:
+    """The Lagrangian bound of ``max_{|S| <= k} sum_i max_{j in S} P_ij`` by column generation.
+
+    Parameters
+    ----------
+    profit : ndarray of shape (n, m)
+        In memory (float32 or float64).
+    k : int
+        At most ``k`` offered treatments (``1 <= k < m``).
+    offered : array-like of int
+        The incumbent's offered columns: the start of the restricted problem.
+    incumbent : float, optional
+        The incumbent's objective (computed from ``offered`` when omitted).
+    deadline : float, optional
+        ``time.perf_counter()`` value; the bound found so far is returned when it passes.
+    target_gap : float, optional
+        Stop once ``(bound - incumbent) / max(1, |bound|) <= target_gap``.
+    tol : float, default 1e-7
+        Relative accuracy of each restricted bound.
+    max_rounds : int, default 50
+        At most this many restricted problems.
+
+    Returns
+    -------
+    ColumnBound
+        ``bound`` is :math:`L(u)` over all columns, recomputed from the data: valid however
+        the method stops. ``termination`` is ``"target_gap"``, ``"converged"`` (no column
+        prices out: the LP bound, to the bundle's accuracy), ``"time_limit"`` or
+        ``"iteration_limit"`` (``max_rounds``).
+    """
+    p = profit
+    n, m = p.shape
+    k = int(k)
+    S = np.unique(np.asarray(offered, dtype=np.intp))
+    if not 1 <= k < m or S.size == 0:
+        raise ValueError(f"column generation needs 1 <= k < m and an incumbent; got k={k}, m={m}, offered={S}.")
+    best_inc = p[:, S].max(axis=1).astype(np.float64)
+    z = float(best_inc.sum()) if incumbent is None else float(incumbent)
+    gains = _rho(p, best_inc)
+    gains[S] = -np.inf
+    extra = np.argsort(-gains, kind="stable")[: min(k, m - S.size)]
+    C = np.union1d(S, extra[np.isfinite(gains[extra])])
+    u, y = None, None
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    history: list[float] = []
+    iterations, rounds, lp_lower = 0, 0, -np.inf
+    termination = "iteration_limit"
+    while rounds < max_rounds:
+        rounds += 1
+        sub = np.ascontiguousarray(p[:, C])
+        res = lagrangian_bound(sub, k, incumbent=np.searchsorted(C, S), u0=u, y0=y, deadline=deadline, tol=tol,
+                               target_gap=None, progress=False)
+        iterations += res.iterations
+        u, prices = res.multipliers, res.prices
+        value, rho = lagrangian_value_and_rho(p, k, u)
+        if best is None or value < best[0]:
+            best = (value, u, rho)
+        history.append(best[0])
+        gap = (best[0] - z) / max(1.0, abs(best[0]))
+        inside = np.zeros(m, dtype=bool)
+        inside[C] = True
+        kth = np.sort(rho[C])[::-1][k - 1]
+        entering = np.flatnonzero(~inside & (rho > kth + tol * max(1.0, abs(kth))))
+        if res.termination == "time_limit" or (deadline is not None and time.perf_counter() >= deadline):
+            termination = "time_limit"
+            break
+        if gap <= max(tol, target_gap or 0.0):
+            termination = "target_gap" if target_gap and gap > tol else "converged"
+            break
+        if entering.size == 0:
+            termination = "converged"
+            lp_lower = max(lp_lower, res.lp_lower)
+            break
+        entering = entering[np.argsort(-rho[entering], kind="stable")][: max(k, 4)]
+        grown = np.union1d(C, entering)
+        y = None
+        if prices is not None:  # the restricted optimum's prices, the new columns at 0
+            y = np.zeros(grown.size)
+            y[np.searchsorted(grown, C)] = prices
+        C = grown
+    value, u, rho = best
+    return ColumnBound(bound=value, multipliers=u, iterations=iterations, history=history, lp_lower=lp_lower,
+                       termination=termination, rho=rho, columns=C, rounds=rounds)
+
+
+def lagrangian_value_and_rho(profit: np.ndarray, k: int, u: np.ndarray) -> tuple[float, np.ndarray]:
+    """:math:`L(u)` over all columns of ``profit`` (with a margin for the rounding of its
+    ``n + k`` terms: a valid bound) and :math:`\\rho(u)` of every column, in one pass."""
+    u = np.asarray(u, dtype=np.float64)
+    rho = _rho(profit, u)
+    value = float(np.sum(u, dtype=np.float64)) + _topk(rho, k)
+    return value + 8 * np.finfo(float).eps * (float(np.abs(u).sum()) + abs(value)), rho
+
+
+def lagrangian_fixing(bound: float, rho: np.ndarray, k: int, incumbent: float) -> tuple[np.ndarray, np.ndarray]:
+    """The columns that no offered set worth more than ``incumbent`` offers, and those that
+    every such set offers (Lagrangian fixing to 0 and to 1).
+
+    With ``bound`` :math:`= \\sum_i u_i + \\operatorname{top}_k \\rho`, a set offering ``j``
+    outside the ``k`` largest :math:`\\rho` is worth at most ``bound - rho_(k) + rho_j``, a
+    set without ``j`` among them at most ``bound - rho_j + rho_(k+1)`` (see the module
+    docstring). A column is fixed only when its bound is below ``incumbent`` by a rounding
+    margin (relative 1e-9). Returns ``(out, into)``, sorted column indices.
+    """
+    rho = np.asarray(rho, dtype=np.float64)
+    m = rho.size
+    k = min(int(k), m)
+    order = np.argsort(-rho, kind="stable")
+    top = np.zeros(m, dtype=bool)
+    top[order[:k]] = True
+    margin = 1e-9 * max(1.0, abs(incumbent))
+    if k >= m:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    kth, nxt = rho[order[k - 1]], rho[order[k]]
+    out = np.flatnonzero(~top & (bound - kth + rho < incumbent - margin))
+    into = np.flatnonzero(top & (bound - rho + nxt < incumbent - margin))
+    return out, into

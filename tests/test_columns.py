@@ -1,0 +1,109 @@
+"""The bound by column generation and the treatment elimination, against brute force."""
+
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+import coarseopt as co
+from coarseopt_solvers.bounds.columns import column_generation_bound, lagrangian_fixing
+from coarseopt_solvers.mip import _policy
+
+
+def _all_values(P, k):
+    """Every offered set of exactly ``k`` columns (sets of fewer are never better) and its value."""
+    sets = list(combinations(range(P.shape[1]), k))
+    values = np.array([P[:, list(s)].max(axis=1).sum() for s in sets])
+    return sets, values
+
+
+def _grid_profit(rng, n, arms, m):
+    """Outcomes at a few arms interpolated to ``m`` levels, times a falling margin: low rank."""
+    levels = np.linspace(0, 1, arms)
+    grid = np.linspace(0, 1, m)
+    y = np.cumsum(rng.gamma(1.0, 1.0, (n, arms)) * rng.uniform(0, 1, (n, 1)), axis=1)
+    outcome = np.stack([np.interp(grid, levels, row) for row in y])
+    return (1.2 - grid) * outcome - y[:, :1]
+
+
+def _instances():
+    rng = np.random.default_rng(7)
+    for case in range(24):
+        n, m = int(rng.integers(15, 40)), int(rng.integers(7, 12))
+        k = int(rng.integers(1, 4))
+        kind = ("grid", "low rank", "full rank", "ties")[case % 4]
+        if kind == "grid":
+            P = _grid_profit(rng, n, 3, m)
+        elif kind == "low rank":
+            P = rng.normal(size=(n, 2)) @ rng.normal(size=(2, m))
+        elif kind == "full rank":
+            P = rng.exponential(1.0, (n, m))
+        else:
+            P = rng.integers(0, 4, (n, m)).astype(float)
+        yield pytest.param(P, k, id=f"{kind}-{case}")
+
+
+@pytest.mark.parametrize("P,k", list(_instances()))
+def test_elimination_keeps_every_treatment_of_every_optimal_set(P, k):
+    sets, values = _all_values(P, k)
+    best = values.max()
+    rng = np.random.default_rng(0)
+    # from the optimum itself, from a good set and from a poor one
+    starts = [sets[int(values.argmax())], sets[int(np.argsort(values)[-2])], sets[int(rng.integers(len(sets)))]]
+    for start in starts:
+        value = float(P[:, list(start)].max(axis=1).sum())
+        cb = column_generation_bound(P, k, list(start))
+        assert cb.bound >= best - 1e-9 * max(1.0, abs(best))
+        out, into = lagrangian_fixing(cb.bound, cb.rho, k, value)
+        kept = set(range(P.shape[1])) - set(out.tolist())
+        assert set(start) <= kept
+        for s, v in zip(sets, values):
+            if v >= best - 1e-9 * max(1.0, abs(best)):
+                assert set(s) <= kept, f"an optimal set {s} lost a treatment; kept {sorted(kept)}"
+            if v > value + 1e-9 * max(1.0, abs(value)):  # every better set offers the columns fixed to 1
+                assert set(into.tolist()) <= set(s)
+
+
+def test_elimination_removes_what_no_good_set_uses():
+    rng = np.random.default_rng(3)
+    P = _grid_profit(rng, 400, 4, 81)
+    res = co.solve(co.CoarseProblem(P, k=3), "local-search", seed=0)
+    cb = column_generation_bound(P, 3, res.offered)
+    out, _ = lagrangian_fixing(cb.bound, cb.rho, 3, res.objective)
+    assert out.size > 41  # the fine grid collapses to the neighbourhood of the offered levels
+    assert cb.termination in ("converged", "target_gap")
+    assert cb.columns.size < 81
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mip_with_the_elimination_equals_brute_force(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    P = _grid_profit(rng, 2100, 3, 36) if seed % 2 == 0 else rng.exponential(1.0, (2100, 36))
+    k = 2 + seed % 2
+    _, values = _all_values(P, k)
+    monkeypatch.setattr(_policy, "ELIMINATION_MIN_ELEMENTS", 0)  # ``auto`` eliminates on this size
+    res = co.solve(co.CoarseProblem(P, k=k), "mip", seed=0)
+    assert res.extras.get("treatments_kept") is not None  # the elimination ran
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(values.max(), rel=1e-9)
+
+
+def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem():
+    from coarseopt_solvers.bounds import lagrangian_bound
+
+    rng = np.random.default_rng(11)
+    P = _grid_profit(rng, 300, 3, 60)
+    res = co.solve(co.CoarseProblem(P, k=4), "local-search", seed=0)
+    full = lagrangian_bound(P, 4, incumbent=res.offered, tol=1e-9)
+    cb = column_generation_bound(P, 4, res.offered, tol=1e-9)
+    assert cb.bound >= res.objective - 1e-9
+    assert cb.bound <= full.bound + 1e-6 * abs(full.bound)
+
+
+def test_a_passed_deadline_still_gives_a_valid_bound():
+    rng = np.random.default_rng(5)
+    P = rng.exponential(1.0, (200, 40))
+    _, values = _all_values(P, 2)
+    cb = column_generation_bound(P, 2, [0, 1], deadline=0.0)
+    assert cb.termination == "time_limit"
+    assert cb.bound >= values.max() - 1e-9
