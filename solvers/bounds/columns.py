@@ -82,6 +82,19 @@ def _rho(profit: np.ndarray, u: np.ndarray) -> np.ndarray:
     return gains_over(row_blocks(profit, IN_MEMORY_ELEMENTS // 4), u, profit.shape[1])
 
 
+def _feasible(y: np.ndarray | None, k: int) -> np.ndarray | None:
+    """Prices in ``[0, 1]`` summing to between 1 and ``k`` (an LP's, up to its tolerances)."""
+    if y is None:
+        return None
+    y = np.clip(np.asarray(y, dtype=np.float64), 0.0, 1.0)
+    total = y.sum()
+    if total > k:
+        y *= k / total
+    elif total < 1.0:
+        y = np.clip(y + (1.0 - total) / y.size, 0.0, 1.0)
+    return y
+
+
 def _topk(rho: np.ndarray, k: int) -> float:
     return float(np.sort(rho)[::-1][:k].sum())
 
@@ -172,7 +185,7 @@ def column_generation_bound(
         if entering.size == 0:
             if round_tol > tol:  # once more, precisely
                 final = True
-                y = prices
+                y = _feasible(prices, k)
                 continue
             termination = "converged"
             lp_lower = max(lp_lower, res.lp_lower)
@@ -183,6 +196,7 @@ def column_generation_bound(
         if prices is not None:  # the restricted optimum's prices, the new columns at 0
             y = np.zeros(grown.size)
             y[np.searchsorted(grown, C)] = prices
+            y = _feasible(y, k)
         C = grown
     value, u, rho = best
     return ColumnBound(bound=value, multipliers=u, iterations=iterations, history=history, lp_lower=lp_lower,

@@ -379,7 +379,7 @@ def lagrangian_bound(
     y_start = _start_prices(p, k, inc_offered)
     if y0 is not None:
         y_start = np.clip(np.asarray(y0, dtype=np.float64).reshape(-1), 0.0, 1.0)
-        if y_start.shape != (m,) or not 1.0 - 1e-9 <= y_start.sum() <= k + 1e-9:
+        if y_start.shape != (m,) or not 1.0 - 1e-6 <= y_start.sum() <= k + 1e-6:
             raise ValueError(f"'y0' must hold {m} prices in [0, 1] summing to between 1 and k={k}.")
     run = maximize_dual(oracle, bundle, y_start, max_iter=max_iter, deadline=deadline,
                         tol=tol, level=level, unit=unit, incumbent=inc_value, target_gap=target_gap, start=start,
