@@ -77,6 +77,7 @@ def apply_policy(
     profit: bool = False,
     using: str = "model",
     unseen: str = "error",
+    over_budget: str = "raise",
     force: bool = False,
     chunksize: int = DEFAULT_CHUNKSIZE,
     progress: bool | None = None,
@@ -101,6 +102,10 @@ def apply_policy(
         Assign with the models, or with the readable segment rules.
     unseen : {"error", "ignore"}
         Categories the study never saw: an error, or none of the seen categories.
+    over_budget : {"raise", "cheapest"}
+        A policy with a budget and a chunk whose cheapest offered treatments already cost
+        more than its budget: an error, or each customer's cheapest offered treatment (see
+        :meth:`Policy.assign`).
     chunksize : int
         Rows read and assigned at a time.
 
@@ -151,7 +156,8 @@ def apply_policy(
             end = start + len(chunk)
             chunk.index = pd.RangeIndex(start, end)
             try:
-                treatment, pred = policy.assign_with_profit(chunk, using=using, unseen=unseen)
+                treatment, pred = policy.assign_with_profit(chunk, using=using, unseen=unseen,
+                                                            over_budget=over_budget)
             except SchemaError as exc:
                 raise SchemaError(f"DATA {str(data)!r}, rows {start}-{end - 1}: {exc}") from None
             frame = pd.DataFrame({"row": np.arange(start, end, dtype=np.int64)})

@@ -31,6 +31,7 @@ ends on a vertex); its column duals are the potentials.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -243,7 +244,8 @@ def assign_offered(
     return cols[(sub - phi).argmax(axis=1)]  # bounds not reachable in whole customers of this batch
 
 
-def assign_within_budget(profit: Any, cost: Any, offered: Any, budget: float, *, price: float | None = None) -> np.ndarray:
+def assign_within_budget(profit: Any, cost: Any, offered: Any, budget: float, *, price: float | None = None,
+                         over_budget: str = "raise") -> np.ndarray:
     """The column each customer gets among ``offered`` with ``sum_i cost[i, a(i)] <= budget``.
 
     A batch (held-out customers, tomorrow's file) is assigned as the solvers assign their own
@@ -263,6 +265,10 @@ def assign_within_budget(profit: Any, cost: Any, offered: Any, budget: float, *,
         The most the batch may spend (ignored when ``price`` is given).
     price : float, optional
         Assign at this price instead of solving the batch.
+    over_budget : {"raise", "cheapest"}, default "raise"
+        A batch whose cheapest offered columns already cost more than ``budget``: an error,
+        or each customer's cheapest offered column (the least the batch can spend; ties:
+        the more profitable), with a warning.
 
     Returns
     -------
@@ -272,7 +278,8 @@ def assign_within_budget(profit: Any, cost: Any, offered: Any, budget: float, *,
     Raises
     ------
     InfeasibleProblemError
-        Even the cheapest offered column of every customer costs more than ``budget``.
+        With ``over_budget="raise"``: even the cheapest offered column of every customer
+        costs more than ``budget``.
 
     Examples
     --------
@@ -288,14 +295,23 @@ def assign_within_budget(profit: Any, cost: Any, offered: Any, budget: float, *,
     C = np.asarray(cost, dtype=np.float64)
     if C.shape != P.shape:
         raise ProblemError(f"'cost' must have the shape of 'profit' {P.shape}; got {C.shape}.")
+    if over_budget not in ("raise", "cheapest"):
+        raise ProblemError(f"'over_budget' must be 'raise' or 'cheapest'; got {over_budget!r}.")
     cols = _offered_columns(offered, P.shape[1])
     if price is not None:
         return cols[priced_positions(P[:, cols], C[:, cols], float(price))[0]]
     priced = price_assignment(P[:, cols], C[:, cols], float(budget))
-    if priced is None:
-        cheapest = float(C[:, cols].min(axis=1).sum())
+    if priced is not None:
+        return cols[priced.pos]
+    cheapest = float(C[:, cols].min(axis=1).sum())
+    if over_budget == "raise":
         raise InfeasibleProblemError(
             f"'budget' = {budget:g} is below the cheapest spend of these {P.shape[0]} customers among the offered "
-            f"columns ({cheapest:g}); raise the budget."
+            f"columns ({cheapest:g}); raise the budget, or pass over_budget='cheapest' to give each customer "
+            "its cheapest offered treatment."
         )
-    return cols[priced.pos]
+    warnings.warn(f"the budget {budget:g} is below the cheapest spend of these {P.shape[0]} customers among the "
+                  f"offered columns ({cheapest:g}): each gets its cheapest offered treatment.", stacklevel=2)
+    sub = C[:, cols]
+    lowest = sub == sub.min(axis=1, keepdims=True)
+    return cols[np.where(lowest, P[:, cols], -np.inf).argmax(axis=1)]

@@ -183,6 +183,9 @@ def _add_apply(sub: Any, common: argparse.ArgumentParser) -> None:
                    "the models")
     p.add_argument("--unseen", choices=("error", "ignore"), default="error", help="a category the study never "
                    "saw: an error (default), or encoded as none of the seen categories")
+    p.add_argument("--over-budget", choices=("raise", "cheapest"), default="raise", help="a policy with a budget "
+                   "and a chunk whose cheapest offered treatments already cost more than its budget: an error "
+                   "(default), or each customer's cheapest offered treatment, with a warning")
     p.add_argument("--chunksize", type=int, default=None, help="rows assigned at a time (default 100000)")
     p.add_argument("-f", "--force", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=cmd_apply)
@@ -194,8 +197,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     res = apply_policy(args.run_dir, args.data, args.out, k=args.k, id_column=args.id, profit=args.profit,
-                       using="rules" if args.rules else "model", unseen=args.unseen, force=args.force,
-                       chunksize=args.chunksize or DEFAULT_CHUNKSIZE, progress=progress_of(args))
+                       using="rules" if args.rules else "model", unseen=args.unseen, over_budget=args.over_budget,
+                       force=args.force, chunksize=args.chunksize or DEFAULT_CHUNKSIZE, progress=progress_of(args))
     shares = ", ".join(f"{lab} {100 * c / max(1, res['rows']):.1f}%" for lab, c in sorted(res["counts"].items()))
     say(args, f"assigned {res['rows']:,} customers (k={res['k']}: {shares}) in "
                f"{time.perf_counter() - start:.1f} s -> {res['out']}")

@@ -322,7 +322,8 @@ class Policy:
             return X, empty, empty
         return (X, *self._model.outcome_and_profit(X))
 
-    def assign(self, df: Any, *, method: str = "auto", using: str = "model", unseen: str = "error") -> Any:
+    def assign(self, df: Any, *, method: str = "auto", using: str = "model", unseen: str = "error",
+               over_budget: str = "raise") -> Any:
         """The treatment of every row of ``df``.
 
         Parameters
@@ -339,16 +340,21 @@ class Policy:
         unseen : {"error", "ignore"}
             A category the study never saw: an error naming it, or encoded as none of the
             seen categories (as in the study's own encoding).
+        over_budget : {"raise", "cheapest"}
+            With a budget: a batch whose cheapest offered treatments already cost more than
+            its budget raises ``InfeasibleProblemError`` naming that spend, or each customer
+            gets its cheapest offered treatment, with a warning (what the study does with
+            its held-out batches).
 
         Returns
         -------
         pandas.Series
             Treatment labels, indexed like ``df``, named ``"treatment"``.
         """
-        return self.assign_with_profit(df, method=method, using=using, unseen=unseen)[0]
+        return self.assign_with_profit(df, method=method, using=using, unseen=unseen, over_budget=over_budget)[0]
 
     def assign_with_profit(self, df: Any, *, method: str = "auto", using: str = "model",
-                           unseen: str = "error") -> tuple:
+                           unseen: str = "error", over_budget: str = "raise") -> tuple:
         """:meth:`assign` and :meth:`predict_profit` from one pass of the models: ``(Series, DataFrame)``."""
         import pandas as pd
 
@@ -362,7 +368,8 @@ class Policy:
             return pd.Series(self.rules.predict(X), index=df.index, name="treatment", dtype=object), profit
         if self.budget is not None:
             spend = self._spend(df, outcome)
-            cols = assign_within_budget(P, spend, self._offered, self.budget["per_customer"] * len(P))
+            cols = assign_within_budget(P, spend, self._offered, self.budget["per_customer"] * len(P),
+                                        over_budget=over_budget)
         else:
             cols = assign_offered(P, self._offered, min_share=self.min_share, max_share=self.max_share,
                                   potentials=self.potentials, method=method)

@@ -10,8 +10,10 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LinearRegression
 
 import coarseopt as co
+from coarseopt.apply import apply_policy
 from coarseopt.config import ConfigError, parse_config
 from coarseopt.pipeline import run_study, write_outputs
 
@@ -102,8 +104,48 @@ def test_assign_within_budget_is_near_the_brute_force_optimum():
 
 
 def test_assign_within_budget_refuses_an_impossible_budget():
-    with pytest.raises(co.exceptions.InfeasibleProblemError, match="cheapest spend"):
+    with pytest.raises(co.exceptions.InfeasibleProblemError, match="over_budget='cheapest'"):
         co.assign_within_budget(np.ones((3, 2)), np.ones((3, 2)), [0, 1], budget=2.0)
+    with pytest.raises(co.exceptions.ProblemError, match="'over_budget'"):
+        co.assign_within_budget(np.ones((3, 2)), np.ones((3, 2)), [0, 1], budget=2.0, over_budget="ignore")
+
+
+def test_a_policy_over_its_budget_raises_or_gives_the_cheapest_offers(tmp_path):
+    """A policy without the free control: a batch that cannot keep its budget is an error
+    naming the remedy (Policy.assign, coarseopt apply), or each customer's cheapest offer."""
+    df, truth = co.datasets.make_promotions(1200, seed=4)
+    exp = co.Experiment(df, outcome="sales", treatment="discount", features=truth.features)
+    est = co.estimate_profit(exp, truth.economics, cv=None, base_estimator=LinearRegression())
+    spend = est.spend().to_numpy()
+    result = co.solve(est.to_problem(2), "mip", forbidden=[0])   # two discounts, no control
+    lowest = spend[:, result.offered].min(axis=1)
+    assert (lowest > 0).all()
+    policy = co.Policy(est, result, budget=0.5 * lowest.mean(), rules_depth=None)
+    with pytest.raises(co.exceptions.InfeasibleProblemError, match="over_budget"):
+        policy.assign(df)
+    with pytest.warns(UserWarning, match="cheapest offered treatment"):
+        got = policy.assign(df, over_budget="cheapest")
+    cols = np.array([list(est.profit.columns).index(t) for t in got])
+    assert np.allclose(spend[np.arange(len(df)), cols], lowest)
+    path = tmp_path / "new.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(co.exceptions.InfeasibleProblemError, match="over_budget"):
+        apply_policy(policy, path, tmp_path / "a.csv", progress=False)
+    with pytest.warns(UserWarning):
+        apply_policy(policy, path, tmp_path / "b.csv", over_budget="cheapest", progress=False)
+    assert pd.read_csv(tmp_path / "b.csv")["treatment"].tolist() == got.tolist()
+
+
+def test_over_budget_cheapest_gives_each_customer_its_cheapest_offer():
+    P = np.array([[5.0, 1.0, 2.0], [1.0, 4.0, 3.0], [2.0, 2.0, 9.0]])
+    C = np.array([[3.0, 1.0, 1.0], [2.0, 2.0, 2.0], [1.0, 3.0, 5.0]])
+    with pytest.warns(UserWarning, match="cheapest offered treatment"):
+        got = co.assign_within_budget(P, C, [0, 1, 2], budget=3.0, over_budget="cheapest")
+    # cheapest per row (ties: the more profitable): row 0 {1, 2} -> 2, row 1 all -> 1, row 2 -> 0
+    assert got.tolist() == [2, 1, 0]
+    # a budget that can be met is unaffected by the option
+    ok = co.assign_within_budget(P, C, [0, 1, 2], budget=20.0, over_budget="cheapest")
+    assert ok.tolist() == co.assign_within_budget(P, C, [0, 1, 2], budget=20.0).tolist()
 
 
 @pytest.fixture(scope="module")

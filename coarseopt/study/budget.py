@@ -19,14 +19,13 @@ profit against budget.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from typing import Any, Callable
 
 import numpy as np
 
-import logging
-
 from ..config import ConfigError, StudyConfig
-from ..exceptions import InfeasibleProblemError
 from .data import one_line, share_bounds
 
 __all__ = ["Budget", "assigner"]
@@ -110,13 +109,13 @@ def assigner(cfg: StudyConfig) -> Callable:
     shares = share_bounds(cfg)
 
     def assign(profit: np.ndarray, spend: np.ndarray | None, offered: Any, budget: float | None) -> np.ndarray:
-        if budget is not None:
-            try:
-                return assign_within_budget(profit, spend, offered, budget * profit.shape[0])
-            except InfeasibleProblemError:  # these customers cost more: each gets its cheapest offer
-                log.warning("a batch of %d customers cannot meet the budget with the offered treatments; each "
-                            "gets its cheapest one (the spend columns show the overrun)", profit.shape[0])
-                return assign_offered(-spend, offered)
+        if budget is not None:  # a batch that cannot meet it: each customer's cheapest offer, said in the log
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                cols = assign_within_budget(profit, spend, offered, budget * profit.shape[0], over_budget="cheapest")
+            for w in caught:
+                log.warning("%s (the spend columns show the overrun)", w.message)
+            return cols
         # share bounds bind the coarse policies (SolveResults), not full personalization (columns)
         return assign_offered(profit, offered, **(shares if hasattr(offered, "assignment") else {}))
 
