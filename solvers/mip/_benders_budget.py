@@ -241,17 +241,16 @@ class _BudgetBenders:
         return sv
 
     def _solve_knapsack(self, sv: _SetValue) -> None:
-        """The set's knapsack by the MIP of ``budgeted_assignment`` (exact to HiGHS's gap 1e-9)."""
+        """The set's knapsack, exactly (:func:`exact_knapsack`)."""
         s = sv.offered
-        t = self.left()
-        out = budgeted_assignment(self.profit[:, s], self.cost[:, s], self.budget, time_limit=t)
+        out = exact_knapsack(self.profit[:, s], self.cost[:, s], self.budget, sv.price or 0.0, sv.pos,
+                             time_limit=self.left())
         self.knapsacks += 1
-        if out is None:
-            return
-        pos, value, upper, proven = out
+        pos, value, upper, proven, free = out
+        self.extras["knapsack_free_rows"] = max(self.extras.get("knapsack_free_rows", 0), free)
         if value > sv.value:
             sv.pos, sv.value = pos, value
-        sv.upper = sv.value if proven else min(sv.upper, upper)
+        sv.upper = max(sv.value, min(sv.upper, upper))
         sv.exact = bool(proven)
 
     def add_price(self, price: float) -> bool:
@@ -305,7 +304,7 @@ class _BudgetBenders:
         set's price ``lambda``, ``g = lambda B + sum_i max_{l in S} Q_il >= F(S)`` and
         ``rho_j = sum_i max(0, Q_ij - max_{l in S} Q_il)`` bounds what adding ``j`` adds to
         ``g``. Either choice keeps the row valid for every set ``T``: one outside treatment
-        offered makes the right-hand side at least ``U`` or ``g + sum_{j in T \ S} rho_j``,
+        offered makes the right-hand side at least ``U`` or ``g`` plus the ``rho`` of ``T`` outside ``S``,
         both at least ``F(T)`` (with ``F`` monotone)."""
         price = sv.price or 0.0
         s = sv.offered
@@ -446,7 +445,8 @@ class _BudgetBenders:
                                         "budget (with the rules on the offered set). Raise the budget or k.")
             return Solution(status="time_limit", termination="time_limit", extras=extras,
                             message="Benders under a budget: no set within the budget found in the time limit.")
-        bound = max(self.bound, best.value) if closed else self.bound
+        # closed by the granularity (integer profits), the bound drops to the incumbent
+        bound = (best.value if self.step > 0 else max(self.bound, best.value)) if closed else self.bound
         timed_out = self.context.out_of_time() or (self.left() is not None and self.left() <= MASTER_MIN_SECONDS
                                                    and not closed)
         if closed:
@@ -460,6 +460,58 @@ class _BudgetBenders:
         assignment = best.offered[np.asarray(best.pos, dtype=np.intp)]
         return Solution(offered=best.offered, assignment=assignment, status=state, bound=bound,
                         termination=termination, message=msg, extras=extras)
+
+
+def exact_knapsack(Ps: np.ndarray, Cs: np.ndarray, budget: float, price: float, pos: np.ndarray,
+                   time_limit: float | None = None) -> tuple[np.ndarray, float, float, bool, int]:
+    """The best assignment of an offered set within the budget, from a priced one.
+
+    ``pos`` (the columns of an assignment within the budget, value ``v``) and a price
+    ``lambda`` give ``g = lambda B + sum_i max_j Q_ij``, ``Q = P - lambda c``, and reduced costs
+    ``r_ij = max_l Q_il - Q_ij >= 0``. Every assignment ``a`` within the budget is worth
+    ``sum_i Q_{i a(i)} + lambda sum_i c_{i a(i)} <= g - sum_i r_{i a(i)}``, so one worth more
+    than ``v`` gives each individual a column with ``r_ij < g - v``. Individuals with a single
+    such column are fixed to it (reduced-cost fixing); the knapsack of the others (usually a
+    handful: the tie class the price splits) is the MIP of ``budgeted_assignment`` with what
+    the fixed ones leave of the budget. When that has no solution, nothing beats ``pos``.
+
+    Returns ``(pos, value, upper, proven, free rows)``: ``upper`` bounds the set's value,
+    ``proven`` says that ``value`` is the optimum (to HiGHS's gap 1e-9).
+    """
+    rows = np.arange(Ps.shape[0])
+    value = float(Ps[rows, pos].sum())
+    q = Ps - price * Cs if price else Ps
+    top = q.max(axis=1)
+    g = price * budget + float(top.sum())
+    if g <= value:  # the priced bound proves it
+        return pos, value, value, True, 0
+    gap = g - value
+    eligible = (top[:, None] - q) < gap + 1e-9 * max(1.0, abs(g))
+    free = np.flatnonzero(eligible.sum(axis=1) > 1)
+    fixed = np.setdiff1d(rows, free)
+    at = eligible[fixed].argmax(axis=1)
+    room = budget - float(Cs[fixed, at].sum())
+    if free.size == 0:
+        ok = room >= -1e-12 * max(1.0, budget)
+        cand = float(Ps[fixed, at].sum())
+        if ok and cand > value:
+            new = pos.copy()
+            new[fixed] = at
+            return new, cand, cand, True, 0
+        return pos, value, value, True, 0
+    if room < Cs[free].min(axis=1).sum() - 1e-12 * max(1.0, budget):
+        return pos, value, value, True, int(free.size)  # no better assignment fits
+    out = budgeted_assignment(Ps[free], Cs[free], max(room, 0.0), time_limit=time_limit)
+    if out is None:  # infeasible, or no solution in the time: nothing proven beyond pos
+        return pos, value, g, False, int(free.size)
+    sub_pos, sub_value, sub_upper, proven = out
+    base = float(Ps[fixed, at].sum())
+    upper = max(value, min(g, base + sub_upper))
+    if base + sub_value > value:
+        new = np.empty_like(pos)
+        new[fixed], new[free] = at, sub_pos
+        return new, base + sub_value, upper, proven, int(free.size)
+    return pos, value, upper if not proven else value, proven, int(free.size)
 
 
 def _rules_hold(offered, side) -> bool:
