@@ -345,3 +345,45 @@ def test_mip_benders_on_smooth_curves_equals_classic():
     assert benders.status == "optimal" and benders.objective == pytest.approx(exact.objective)
     assert benders.extras["formulation"] == "benders" and benders.extras["prices"]
     assert benders.extras["spend"] <= budget + 1e-9
+
+
+# ---------------------------------------------------------------------- mip on a dask matrix
+def _repeating(seed, n=600, m=6):
+    """Profits and per-individual costs drawn from 15 distinct rows: groups of identical individuals."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(15, m)).round(2)
+    rows = rng.integers(0, 15, n)
+    return base[rows], np.abs(base[rows]).round(1)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "dask", "per treatment", "with shares"])
+def test_dask_budget_builds_the_grouped_model_chunk_by_chunk(kind):
+    da = pytest.importorskip("dask.array")
+    profit, cost = _repeating(5)
+    if kind == "per treatment":
+        cost = np.arange(profit.shape[1], dtype=float)
+    n = profit.shape[0]
+    budget = 0.5 * float(np.broadcast_to(cost, profit.shape)[np.arange(n), profit.argmax(axis=1)].sum())
+    shares = dict(min_share=0.1, max_share=0.9) if kind == "with shares" else {}
+    lazy_cost = da.from_array(cost, chunks=(90, 6)) if kind == "dask" else cost
+    mem = co.CoarseProblem(profit, 2, cost=cost, budget=budget, **shares)
+    lazy = co.CoarseProblem(da.from_array(profit, chunks=(70, 6)), 2, cost=lazy_cost, budget=budget, **shares)
+    want, got = co.solve(mem, "mip"), co.solve(lazy, "mip")
+    assert got.extras["lazy"] == "chunked grouping" and got.extras["chunks"] == 9
+    assert got.extras["identical_groups"] == want.extras["identical_groups"] <= 15 * 3
+    assert got.status == want.status == "optimal" and got.objective == pytest.approx(want.objective)
+    np.testing.assert_array_equal(got.offered, want.offered)
+    assert got.extras["spend"] <= budget + 1e-9
+
+
+def test_dask_budget_model_too_large_names_the_size_and_the_remedy(monkeypatch):
+    da = pytest.importorskip("dask.array")
+    from coarseopt_solvers.mip import _lazy, _lazy_grouped
+
+    profit, cost = _repeating(6)
+    problem = co.CoarseProblem(da.from_array(profit, chunks=(100, 6)), 2, cost=cost, budget=float(cost.sum()) / 12)
+    monkeypatch.setattr(_lazy_grouped, "LAZY_MODEL_ENTRIES", 36)
+    monkeypatch.setattr(_lazy, "_fits", lambda problem: False)
+    with pytest.raises(UnsupportedProblemError, match=r"more than 6 groups .* 36 assignment variables.*GiB.*"
+                                                      r"Round the profits.*\(local-search, ot\)"):
+        co.solve(problem, "mip")
