@@ -52,7 +52,10 @@ class MIPSolver(Solver):
         (Benders decomposition with a branch and bound over treatments). Under share bounds
         or a budget, ``aggregated`` is the classic model on groups of identical individuals
         (same profit row and cost row; ``x`` counts how many of a group get each
-        treatment), which ``auto`` also picks when it halves the rows.
+        treatment), which ``auto`` also picks when it halves the rows. ``benders`` also takes a
+        budget (priced cuts and an exact check of each offered set; faster than ``classic`` on
+        large smooth instances, slower on small noisy ones, so ``auto`` does not pick it);
+        ``radius`` refuses share bounds and a budget.
     mip_gap : float, default 1e-7
         Relative gap at which the backend may stop; ``status`` is ``optimal`` only when the
         returned bound meets the objective within coarseopt's tolerance (1e-6 relative).
