@@ -1,11 +1,12 @@
-"""Benchmark of a budget on the campaign's spend: quality on small instances, ``ot`` at scale.
+"""Benchmark of a budget on the campaign's spend: quality on small instances, ``ot`` at scale, ``mip`` formulations.
 
 Run from the repository root::
 
-    python -m benchmarks.budget            # the full run (about 5 minutes on 2 cores)
+    python -m benchmarks.budget            # the full run (about 11 minutes on 2 cores)
     python -m benchmarks.budget --quick    # a smoke run on small instances
+    python -m benchmarks.budget --parts mip  # the mip formulations only (about 6 minutes)
 
-Two parts, each a block of rows in ``benchmarks/results/budget.jsonl`` (one JSON object per
+Three parts, each a block of rows in ``benchmarks/results/budget.jsonl`` (one JSON object per
 line) and a table in ``benchmarks/results/budget.md``:
 
 1. ``small``: ``smooth_profit(400, 16)`` with a cost per treatment (its level) and a cost per
@@ -15,6 +16,9 @@ line) and a table in ``benchmarks/results/budget.md``:
 2. ``scale``: ``smooth_profit(10**6, 50)``, ``k = 5``, the budget half of what the unconstrained
    ``ot`` answer spends: ``ot`` with ``target_gap=1e-3`` (its certified gap with the budget
    multiplier in the Lagrangian bound) and ``local-search``, for both kinds of cost.
+3. ``mip``: ``smooth_profit(20000, 30)``, ``k = 5``, half the unconstrained spend: ``mip`` with
+   ``formulation`` ``benders``, ``aggregated`` and ``classic`` (time limit 60 s each), for both
+   kinds of cost. Not part of ``--quick``; alone: ``--parts mip``.
 """
 
 from __future__ import annotations
@@ -95,6 +99,24 @@ def bench_scale(quick: bool) -> list[dict]:
     return rows
 
 
+def bench_mip(quick: bool) -> list[dict]:
+    n, m, k, limit = (2_000, 12, 3, 10.0) if quick else (20_000, 30, 5, 60.0)
+    profit = smooth_profit(n, m, seed=0)
+    rows = []
+    for kind, cost in costs(n, m, seed=1).items():
+        full = unconstrained_spend(profit, cost, k)
+        problem = co.CoarseProblem(profit, k, cost=cost, budget=0.5 * full)
+        for formulation in ("benders", "aggregated", "classic"):
+            result, seconds, peak = measure(lambda: co.solve(problem, "mip", formulation=formulation, seed=0,
+                                                             time_limit=limit, progress=False))
+            label = f"mip {formulation} ({limit:.0f} s)"
+            rows.append(_row("mip", f"smooth_profit({n}, {m})", kind, 0.5, problem, label, result, seconds, peak))
+            print(f"{kind:14s} {label:26s} {result.objective:13.3f} certified gap "
+                  f"{rows[-1]['certified_gap_pct'] if rows[-1]['certified_gap_pct'] is not None else float('nan'):.6f}% "
+                  f"{seconds:6.1f} s {result.status}", flush=True)
+    return rows
+
+
 def _fmt(x, digits=3):
     if x is None:
         return "n/a"
@@ -104,7 +126,9 @@ def _fmt(x, digits=3):
 def _table(rows: list[dict]) -> str:
     out = []
     for part, title in (("small", "Small instances: against the optimum proven by `enumerate`"),
-                        ("scale", "At scale: 10^6 individuals x 50 treatments, k = 5, half the unconstrained spend")):
+                        ("scale", "At scale: 10^6 individuals x 50 treatments, k = 5, half the unconstrained spend"),
+                        ("mip", "mip formulations: 20,000 individuals x 30 treatments, k = 5, half the unconstrained "
+                                "spend")):
         block = [r for r in rows if r["part"] == part]
         if not block:
             continue
@@ -125,23 +149,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.budget", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small instances only (a smoke run)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for budget.jsonl / budget.md")
-    parser.add_argument("--parts", default="small,scale", help="comma-separated: small,scale")
+    parser.add_argument("--parts", default=None,
+                        help="comma-separated: small,scale,mip (default: all; with --quick: small,scale)")
     args = parser.parse_args(argv)
-    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    default = {"small", "scale"} if args.quick else {"small", "scale", "mip"}
+    parts = default if args.parts is None else {p.strip() for p in args.parts.split(",") if p.strip()}
     started = time.perf_counter()
     co.solve(co.CoarseProblem(np.eye(4), 2, cost=np.ones(4), budget=4.0), "ot", progress=False)  # warm-up
     rows: list[dict] = []
-    for part, bench in (("small", bench_small), ("scale", bench_scale)):
+    for part, bench in (("small", bench_small), ("scale", bench_scale), ("mip", bench_mip)):
         if part in parts:
             rows += bench(args.quick)
     command = "python -m benchmarks.budget" + (" --quick" if args.quick else "")
-    if parts != {"small", "scale"}:
+    if parts != default:
         command += f" --parts {','.join(sorted(parts))}"
     meta = {"part": "meta", "command": command, "machine": machine_facts(), "versions": versions(),
             "commit": git_commit(), "total_seconds": time.perf_counter() - started}
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "budget_quick" if args.quick else "budget"
-    if parts != {"small", "scale"}:  # a partial run never overwrites the full one
+    if parts != default:  # a partial run never overwrites the full one
         stem += "_" + "_".join(sorted(parts))
     with open(args.out / f"{stem}.jsonl", "w") as fh:
         for row in [meta, *rows]:

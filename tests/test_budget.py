@@ -271,3 +271,119 @@ def test_benchmark_smoke_run(tmp_path):
     assert all(r["spend"] <= r["budget"] * (1 + 1e-9) for r in results)
     assert all(r["gap_pct"] >= -1e-9 for r in results if r["gap_pct"] is not None)
     assert "## At scale" in (tmp_path / "budget_quick.md").read_text()
+
+
+# ---------------------------------------------------------------------- mip: Benders decomposition
+@PROPS
+@given(budgeted())
+def test_mip_benders_matches_brute_force(case):
+    profit, cost, k, budget = case
+    problem = _problem(profit, cost, k, budget)
+    best = brute_force(profit, cost, k, budget)
+    res = co.solve(problem, "mip", formulation="benders")
+    if best == -np.inf:
+        assert not res.has_solution and res.status == "infeasible"
+        return
+    assert res.status == "optimal" and res.objective == pytest.approx(best, abs=1e-9)
+    assert res.bound >= best - 1e-9 and res.extras["spend"] <= budget + 1e-9
+
+
+@PROPS
+@given(budgeted(max_n=5, max_m=4), st.data())
+def test_mip_benders_keeps_the_rules_on_the_offered_set(case, data):
+    profit, cost, k, budget = case
+    m = profit.shape[1]
+    assume(m >= 2)
+    a, b = data.draw(st.lists(st.integers(0, m - 1), min_size=2, max_size=2, unique=True))
+    problem = _problem(profit, cost, k, budget)
+    rules = data.draw(st.sampled_from([dict(exclusive=[(a, b)]), dict(forced=[a]), dict(forbidden=[a])]))
+    # the brute force over the assignments that meet the rule
+    n, rows = profit.shape[0], np.arange(profit.shape[0])
+    full, best = np.broadcast_to(cost, profit.shape), -np.inf
+    for assign in itertools.product(range(m), repeat=n):
+        used = set(assign)
+        if len(used) > k or full[rows, assign].sum() > budget + 1e-9:
+            continue
+        if ("exclusive" in rules and {a, b} <= used) or ("forbidden" in rules and a in used):
+            continue
+        if "forced" in rules and a not in used:
+            if len(used) >= k:
+                continue  # offering a too would exceed k (it need not be used: any superset works)
+        best = max(best, float(profit[rows, assign].sum()))
+    res = co.solve(problem, "mip", formulation="benders", **rules)
+    if best == -np.inf:
+        assert not res.has_solution
+        return
+    assert res.status == "optimal" and res.objective == pytest.approx(best, abs=1e-9)
+    offered = set(np.asarray(res.offered).tolist())
+    assert len(offered) <= k and set(res.assignment.tolist()) <= offered
+    if "exclusive" in rules:  # (a forced treatment nobody is given is not in res.offered)
+        assert not {a, b} <= offered
+    elif "forbidden" in rules:
+        assert a not in offered
+
+
+@PROPS
+@given(budgeted(max_n=6, max_m=3, per_individual=True))
+def test_exact_knapsack_of_one_set_matches_brute_force(case):
+    from coarseopt_solvers.mip._benders_budget import exact_knapsack
+
+    profit, cost, _, budget = case
+    priced = price_assignment(profit, cost, budget)
+    assume(priced is not None)
+    pos, value, upper, proven, _ = exact_knapsack(profit, cost, budget, priced.price, priced.pos)
+    best = brute_force(profit, cost, profit.shape[1], budget)
+    assert proven and value == pytest.approx(best, abs=1e-9) and upper >= best - 1e-9
+    assert cost[np.arange(profit.shape[0]), pos].sum() <= budget + 1e-9
+
+
+def test_mip_benders_on_smooth_curves_equals_classic():
+    profit, cost, budget = _curves(10, n=200, m=8, per_individual=True)
+    problem = co.CoarseProblem(profit, 3, cost=cost, budget=budget)
+    benders = co.solve(problem, "mip", formulation="benders")
+    exact = co.solve(problem, "enumerate")
+    assert benders.status == "optimal" and benders.objective == pytest.approx(exact.objective)
+    assert benders.extras["formulation"] == "benders" and benders.extras["prices"]
+    assert benders.extras["spend"] <= budget + 1e-9
+
+
+# ---------------------------------------------------------------------- mip on a dask matrix
+def _repeating(seed, n=600, m=6):
+    """Profits and per-individual costs drawn from 15 distinct rows: groups of identical individuals."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(15, m)).round(2)
+    rows = rng.integers(0, 15, n)
+    return base[rows], np.abs(base[rows]).round(1)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "dask", "per treatment", "with shares"])
+def test_dask_budget_builds_the_grouped_model_chunk_by_chunk(kind):
+    da = pytest.importorskip("dask.array")
+    profit, cost = _repeating(5)
+    if kind == "per treatment":
+        cost = np.arange(profit.shape[1], dtype=float)
+    n = profit.shape[0]
+    budget = 0.5 * float(np.broadcast_to(cost, profit.shape)[np.arange(n), profit.argmax(axis=1)].sum())
+    shares = dict(min_share=0.1, max_share=0.9) if kind == "with shares" else {}
+    lazy_cost = da.from_array(cost, chunks=(90, 6)) if kind == "dask" else cost
+    mem = co.CoarseProblem(profit, 2, cost=cost, budget=budget, **shares)
+    lazy = co.CoarseProblem(da.from_array(profit, chunks=(70, 6)), 2, cost=lazy_cost, budget=budget, **shares)
+    want, got = co.solve(mem, "mip"), co.solve(lazy, "mip")
+    assert got.extras["lazy"] == "chunked grouping" and got.extras["chunks"] == 9
+    assert got.extras["identical_groups"] == want.extras["identical_groups"] <= 15 * 3
+    assert got.status == want.status == "optimal" and got.objective == pytest.approx(want.objective)
+    np.testing.assert_array_equal(got.offered, want.offered)
+    assert got.extras["spend"] <= budget + 1e-9
+
+
+def test_dask_budget_model_too_large_names_the_size_and_the_remedy(monkeypatch):
+    da = pytest.importorskip("dask.array")
+    from coarseopt_solvers.mip import _lazy, _lazy_grouped
+
+    profit, cost = _repeating(6)
+    problem = co.CoarseProblem(da.from_array(profit, chunks=(100, 6)), 2, cost=cost, budget=float(cost.sum()) / 12)
+    monkeypatch.setattr(_lazy_grouped, "LAZY_MODEL_ENTRIES", 36)
+    monkeypatch.setattr(_lazy, "_fits", lambda problem: False)
+    with pytest.raises(UnsupportedProblemError, match=r"more than 6 groups .* 36 assignment variables.*GiB.*"
+                                                      r"Round the profits.*\(local-search, ot\)"):
+        co.solve(problem, "mip")

@@ -319,7 +319,7 @@ def test_bad_options_are_named(opts, pattern):
         (dict(cost=np.ones(2), budget=1.0), "moved to the problem"),
         (dict(forced=[7]), "'forced' option .* treatment 7"),
         (dict(exclusive=[(1, 1)]), "with itself"),
-        (dict(formulation="radius", problem=dict(cost=np.ones(3), budget=5.0)), "only the 'classic'"),
+        (dict(formulation="radius", problem=dict(cost=np.ones(3), budget=5.0)), "'radius' model .*cannot express.*'benders'"),
         (dict(backend_options={"no_such_option": 1}), "rejected the option 'no_such_option'"),
     ],
 )

@@ -29,11 +29,14 @@ curves compress to a few hundred groups whatever ``n``, noisy ones hardly at all
 
 What ``mip`` does with a lazy problem (see :func:`solve_lazy`):
 
-1. side constraints on the assignment (share bounds, a budget), ``formulation`` ``classic``,
-   ``radius`` or ``benders``, a Pyomo ``backend`` or a ``model_hook`` need the individuals
-   in the model: the matrix is loaded into memory when it fits (60% of the available memory
-   as float64, the rule of every solver that needs the whole matrix) and solved as in memory,
-   else :class:`~coarseopt.exceptions.UnsupportedProblemError`;
+0. side constraints on the assignment (share bounds, a budget) with ``formulation`` ``auto``
+   or ``aggregated``: the model on groups of identical individuals, built chunk by chunk
+   (:mod:`._lazy_grouped`);
+1. ``formulation`` ``classic``, ``radius`` or ``benders``, a Pyomo ``backend`` or a
+   ``model_hook`` need the individuals in the model: the matrix is loaded into memory when
+   it fits (60% of the available memory as float64, the rule of every solver that needs the
+   whole matrix) and solved as in memory, else
+   :class:`~coarseopt.exceptions.UnsupportedProblemError`;
 2. otherwise the aggregated model is built chunk by chunk. With ``formulation="auto"`` and
    a model that does not aggregate (the rule of :func:`~coarseopt_solvers.mip._solver.auto_formulation`:
    more than 5,000 distinct prefix sets, or more than a fifth of the radius model's variables)
@@ -73,6 +76,7 @@ from ..kernels.source import ChunkedSource, compute_all, dask_row_blocks, delaye
 from ..local_search import LocalSearchSolver, swap_local_search
 from . import _formulation as F
 from ._highs import solve_highs
+from ._lazy_grouped import solve_lazy_grouped
 from ._policy import AUTO_WARM_MIN_N, auto_formulation
 from ._side import diagnose_treatment_rules, resolve_side
 from ._warm import given_columns
@@ -298,15 +302,16 @@ def _fits(problem) -> bool:
     return problem.n * problem.m * 8 <= MEMORY_FRACTION * psutil.virtual_memory().available
 
 
-def _in_memory(solver, problem, context, why: str, extras: dict | None = None) -> Solution:
-    """Load the matrix and solve as in memory, or refuse with the reason."""
+def _in_memory(solver, problem, context, why: str, extras: dict | None = None, remedy: str | None = None) -> Solution:
+    """Load the matrix and solve as in memory, or refuse with the reason (and ``remedy``)."""
     if not _fits(problem):
         gib = problem.n * problem.m * 8 / 2**30
         raise UnsupportedProblemError(
             f"Solver 'mip' on a lazy {problem.n} x {problem.m} profit matrix: {why} needs the whole matrix in "
-            f"memory ({gib:.1f} GiB as float64), more than is available. Drop that option (without share bounds, "
-            "a budget or a model_hook, mip builds its aggregated model chunk by chunk), or use a solver that works "
-            "chunk by chunk (local-search, ot)."
+            f"memory ({gib:.1f} GiB as float64), more than is available. " + (remedy or (
+                "Drop that option (without a model_hook, a Pyomo backend or formulation='classic', 'radius' or "
+                "'benders', mip builds its aggregated model chunk by chunk, grouping identical individuals under "
+                "share bounds or a budget), or use a solver that works chunk by chunk (local-search, ot)."))
         )
     sol = solver._solve(materialize(problem, solver.name), context)
     merged = dict(extras or {})
@@ -338,6 +343,10 @@ def solve_lazy(solver, problem, context) -> Solution:
     reason = diagnose_treatment_rules(problem, side)
     if reason is not None:
         return Solution(status="infeasible", termination="infeasible", message=f"Infeasible: {reason}")
+    if (side.needs_assignment and p["model_hook"] is None and p["backend"] == "highs"
+            and p["formulation"] in ("auto", "aggregated")):  # groups of identical individuals
+        return solve_lazy_grouped(solver, problem, context, side,
+                                  lambda why, extras, remedy: _in_memory(solver, problem, context, why, extras, remedy))
     why = _memory_reason(problem, p, side)
     if why is not None:
         return _in_memory(solver, problem, context, why)

@@ -21,6 +21,7 @@ from ..local_search import swap_local_search
 from . import _formulation as F
 from . import _lazy
 from ._benders import benders
+from ._benders_budget import budget_benders
 from ._highs import BackendResult, check_options, solve_highs
 from ._side import (
     check_backend, check_callable, check_mapping, check_pairs, check_treatment_list,
@@ -53,7 +54,10 @@ class MIPSolver(Solver):
         (Benders decomposition with a branch and bound over treatments). Under share bounds
         or a budget, ``aggregated`` is the classic model on groups of identical individuals
         (same profit row and cost row; ``x`` counts how many of a group get each
-        treatment), which ``auto`` also picks when it halves the rows.
+        treatment), which ``auto`` also picks when it halves the rows. ``benders`` also takes a
+        budget (priced cuts and an exact check of each offered set; faster than ``classic`` on
+        large smooth instances, slower on small noisy ones, so ``auto`` does not pick it);
+        ``radius`` refuses share bounds and a budget.
     mip_gap : float, default 1e-7
         Relative gap at which the backend may stop; ``status`` is ``optimal`` only when the
         returned bound meets the objective within coarseopt's tolerance (1e-6 relative).
@@ -255,6 +259,10 @@ class MIPSolver(Solver):
                 extras["distinct_prefix_sets"] = prefix.num_nodes
             if kind != "benders":
                 sorted_rows.clear()
+        if kind == "benders" and side.budget is not None:  # priced cuts and a check of each set
+            warm = self._warm_start(problem, side, allowed, context, extras)
+            return budget_benders(problem, side, allowed, context, p, warm, extras,
+                                  granularity=getattr(self, "_granularity", 0.0))
         if kind == "benders":
             warm = None
             if p["warm_start"] != "auto" or problem.n > AUTO_WARM_MIN_N:
@@ -309,25 +317,34 @@ class MIPSolver(Solver):
     def _choose(self, problem, side) -> str:
         kind = self.params["formulation"]
         if side.needs_assignment:
+            if kind == "benders" and side.min_count is None:  # a budget: see _benders_budget
+                self._check_benders_backend()
+                return kind
             if kind not in ("auto", "classic", "aggregated"):
                 what = "share bounds" if side.min_count is not None else "a budget"
+                also = ("" if side.min_count is not None else
+                        " or 'benders' (Benders decomposition with an exact check of each offered set)")
                 raise OptionError(
                     f"The 'formulation' option of solver 'mip' is {kind!r}, but {what} constrain the "
-                    "assignment itself, which only the 'classic' formulation (on every individual, or "
-                    "'aggregated': on groups of identical ones) models. Use formulation='classic', "
-                    "'aggregated' or 'auto'."
+                    "assignment itself, which the 'radius' model (no assignment variables) cannot express. "
+                    "Use formulation='classic', 'aggregated' (classic on groups of identical individuals), "
+                    f"'auto'{also}."
                 )
             return "aggregated" if kind == "aggregated" else "classic"
         if kind == "auto" and (self.params["model_hook"] is not None or self.params["backend"] != "highs"):
             return "aggregated"
         if kind != "auto":
-            if kind == "benders" and (self.params["model_hook"] is not None or self.params["backend"] != "highs"):
-                raise OptionError(
-                    "The 'formulation' option of solver 'mip' is 'benders', which runs on HiGHS without a "
-                    "model_hook. Use backend='highs' without model_hook, or another formulation."
-                )
+            if kind == "benders":
+                self._check_benders_backend()
             return kind
         return "auto"
+
+    def _check_benders_backend(self) -> None:
+        if self.params["model_hook"] is not None or self.params["backend"] != "highs":
+            raise OptionError(
+                "The 'formulation' option of solver 'mip' is 'benders', which runs on HiGHS without a "
+                "model_hook. Use backend='highs' without model_hook, or another formulation."
+            )
 
     def _warm_start(self, problem, side, allowed, context, extras, also_ot=False):
         ws = self.params["warm_start"]
