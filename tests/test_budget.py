@@ -387,3 +387,16 @@ def test_dask_budget_model_too_large_names_the_size_and_the_remedy(monkeypatch):
     with pytest.raises(UnsupportedProblemError, match=r"more than 6 groups .* 36 assignment variables.*GiB.*"
                                                       r"Round the profits.*\(local-search, ot\)"):
         co.solve(problem, "mip")
+
+
+def test_auto_uses_benders_under_a_budget_on_many_individuals():
+    rng = np.random.default_rng(8)
+    P = rng.normal(size=(5000, 8)) + np.linspace(0, 1, 8)
+    cost = np.linspace(0, 2, 8)
+    problem = co.CoarseProblem(P, k=2, cost=cost, budget=0.4 * 5000)
+    auto = co.solve(problem, "mip", time_limit=60)
+    classic = co.solve(problem, "mip", formulation="classic", time_limit=60)
+    assert auto.extras["formulation"] == "benders"
+    assert auto.status == classic.status == "optimal"
+    assert auto.objective == pytest.approx(classic.objective, rel=1e-9)
+    assert auto.extras["spend"] <= problem.budget * (1 + 1e-9)

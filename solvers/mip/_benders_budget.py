@@ -55,7 +55,7 @@ from coarseopt.solver import Solution
 from .._transport import budgeted_assignment
 from ._benders import CUT_BLOCK, MASTER_MIN_SECONDS, _Groups
 from ._formulation import prefix_levels
-from ._highs import _set_option
+from ._highs import _set_option, stop_at
 from ._warm import greedy_complete
 
 __all__ = ["budget_benders", "MAX_PRICES"]
@@ -113,6 +113,7 @@ class BudgetMaster:
             self._row(np.array([a, b]), np.ones(2), -inf, 1.0)
         self.n_cuts = 0
         self.n_set_rows = 0
+        self.integer = False
 
     def _row(self, idx, val, lo, up) -> None:
         idx = np.asarray(idx, dtype=np.int32)
@@ -149,12 +150,16 @@ class BudgetMaster:
         self.n_set_rows += 1
 
     def set_integer(self) -> None:
+        self.integer = True
         self.h.changeColsIntegrality(self.m, np.arange(self.m, dtype=np.int32),
                                      np.array([self.hs.HighsVarType.kInteger] * self.m))
 
     def solve(self, time_limit: float | None, start: np.ndarray | None = None):
         h = self.h
-        limit = h.getRunTime() + max(time_limit, 0.01) if time_limit is not None else self.hs.kHighsInf
+        # HiGHS measures an LP's time limit from the creation of the instance, across runs,
+        # but a MIP's from the start of its run
+        limit = max(time_limit, 0.01) + (0.0 if self.integer else h.getRunTime()) if time_limit is not None \
+            else self.hs.kHighsInf
         h.setOptionValue("time_limit", float(limit))
         h.setOptionValue("mip_rel_gap", 1e-9)
         if start is not None:
@@ -162,7 +167,8 @@ class BudgetMaster:
             sol.col_value = start.tolist()
             sol.value_valid = True
             h.setSolution(sol)
-        h.run()
+        with stop_at(h, None if time_limit is None else time.perf_counter() + max(time_limit, 0.01)):
+            h.run()
         status = str(h.getModelStatus()).split(".")[-1]
         info = h.getInfo()
         feasible = int(info.primal_solution_status) == int(self.hs.SolutionStatus.kSolutionStatusFeasible)
@@ -388,7 +394,8 @@ class _BudgetBenders:
             if t is not None and t <= 0:
                 status = "kTimeLimit"
                 break
-            status, x, info = self.master.solve(t, start=self.start_vector())
+            # HiGHS checks its clock seldom while presolving a large master: leave it a margin
+            status, x, info = self.master.solve(None if t is None else 0.9 * t, start=self.start_vector())
             db = float(info.mip_dual_bound)
             if status == "kInfeasible":  # every set left is over the budget
                 self.bound = min(self.bound, self.best_value())

@@ -10,6 +10,8 @@ the formulation to ``Highs.passModel``.
 from __future__ import annotations
 
 import math
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,3 +196,34 @@ def solve_highs(
         bound=bound, proven=proven, raw_status=f"HiGHS {raw}", message=h.modelStatusToString(model_status),
         stats=stats,
     )
+
+
+@contextmanager
+def stop_at(h: Any, deadline: float | None):
+    """While the block runs, HiGHS's interrupt callbacks (simplex, interior point, MIP) stop
+    its solve once ``time.perf_counter()`` passes ``deadline``: they fire far more often than
+    HiGHS checks its own time limit (seldom while presolving or solving a large root LP). The
+    solve then ends with status ``kInterrupt``, its incumbent and bound valid."""
+    if deadline is None or not hasattr(h, "cbMipInterrupt"):
+        yield
+        return
+
+    def interrupt(event) -> None:
+        if time.perf_counter() >= deadline:
+            event.interrupt()
+
+    kinds = ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")
+    try:
+        for kind in kinds:
+            getattr(h, kind).subscribe(interrupt)
+    except Exception:  # an older highspy without these callbacks: its own time limit only
+        yield
+        return
+    try:
+        yield
+    finally:
+        for kind in kinds:
+            try:
+                getattr(h, kind).unsubscribe(interrupt)
+            except Exception:  # pragma: no cover - best effort
+                pass

@@ -27,7 +27,7 @@ from ._side import (
     check_backend, check_callable, check_mapping, check_pairs, check_treatment_list,
     check_warm_start, diagnose_treatment_rules, resolve_side,
 )
-from ._policy import AUTO_WARM_MIN_N, auto_elimination, auto_formulation, auto_node_limit
+from ._policy import AUTO_WARM_MIN_N, auto_budget_benders, auto_elimination, auto_formulation, auto_node_limit
 from ._pyomo import available_backends, build_pyomo, pyomo_solver_name, solve_pyomo
 from ._warm import given_columns, greedy_complete, objective_of, warm_start
 
@@ -259,11 +259,7 @@ class MIPSolver(Solver):
                 extras["distinct_prefix_sets"] = prefix.num_nodes
             if kind != "benders":
                 sorted_rows.clear()
-        if kind == "benders" and side.budget is not None:  # priced cuts and a check of each set
-            warm = self._warm_start(problem, side, allowed, context, extras)
-            return budget_benders(problem, side, allowed, context, p, warm, extras,
-                                  granularity=getattr(self, "_granularity", 0.0))
-        if kind == "benders":
+        if kind == "benders" and side.budget is None:
             warm = None
             if p["warm_start"] != "auto" or problem.n > AUTO_WARM_MIN_N:
                 warm = self._warm_start(problem, side, allowed, context, extras, also_ot=True)
@@ -272,7 +268,7 @@ class MIPSolver(Solver):
                            rows=sorted_rows.pop() if sorted_rows else None, lagrangian=getattr(self, "_lagrangian", None))
 
         groups = None
-        if side.needs_assignment:
+        if side.needs_assignment and kind != "benders":
             if p["model_hook"] is None and (kind == "aggregated" or p["formulation"] == "auto"):
                 # identical individuals (profit row and, with a budget, cost row) are
                 # interchangeable: one row of counts per group, when that at least halves the rows
@@ -280,6 +276,13 @@ class MIPSolver(Solver):
                 if kind != "aggregated" and groups[0].size > n // 2:
                     groups = None
             kind = "classic"
+            if groups is None and p["formulation"] == "auto" and not use_pyomo and auto_budget_benders(n, side):
+                kind = "benders"
+                extras["formulation"] = kind
+        if kind == "benders" and side.budget is not None:  # priced cuts and a check of each set
+            warm = self._warm_start(problem, side, allowed, context, extras)
+            return budget_benders(problem, side, allowed, context, p, warm, extras,
+                                  granularity=getattr(self, "_granularity", 0.0))
         if groups is not None:
             first, _, counts = groups
             form = F.classic(profit[first], k, replace(side, cost=None if side.cost is None else side.cost[first]),
