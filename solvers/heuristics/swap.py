@@ -23,6 +23,7 @@ from coarseopt.threads import single_threaded
 from ..kernels.greedy import greedy_add
 from ..kernels.limits import IN_MEMORY_ELEMENTS, improves, tol
 from ..kernels.source import ChunkedSource, InMemorySource, as_source
+from ..kernels.tableau import SwapTableau
 
 #: Element reads allowed to the multistart phase: with the default options it runs on at
 #: most ``SAMPLE_ELEMENTS / m`` individuals (a random subsample when ``n`` is larger).
@@ -56,6 +57,8 @@ class SwapEngine:
         self.swaps = 0
         self.row_max_total: float | None = None  # sum_i max_j P_ij, once a full pass has seen it
         self.last_state: Any = None  # state of the set the last descent returned
+        self.tableau_rows = 0  # individuals updated by incremental swaps (in-memory descents)
+        self.tableau_full = 0  # full passes of those descents
 
     def expired(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
@@ -102,6 +105,8 @@ class SwapEngine:
         if s >= self.m:
             self.row_max_total = value
             return offered, value, True
+        if improvement == "best" and not src.chunked:
+            return self._descend_tableau(offered, value)
         if improvement == "first":
             order = (rng or np.random.default_rng(0)).permutation(self.m)
             width = max(8, math.ceil(self.m / 4))
@@ -136,6 +141,35 @@ class SwapEngine:
             quiet = 0
         return offered, value, True
 
+    def _descend_tableau(self, offered: np.ndarray, value: float) -> tuple[np.ndarray, float, bool]:
+        """Best-improvement swap descent on an in-memory source, the swap terms updated for
+        the affected individuals only after each swap (:class:`~..kernels.tableau.SwapTableau`)."""
+        src = self.source
+        tab = SwapTableau(src.profit, offered, src.blocks)
+        self.passes += 1
+        self.row_max_total = value + tab.excess
+        converged = True
+        while True:
+            if self.expired():
+                converged = False
+                break
+            gains = tab.deltas()
+            gains[:, tab.offered] = -np.inf
+            r, t = np.unravel_index(int(gains.argmax()), gains.shape)
+            if gains[r, t] <= tol(value):
+                break
+            tab.swap(int(r), int(t))
+            new_value = tab.total()
+            if new_value <= value:  # rounding: the predicted gain did not materialize
+                break
+            offered, value = tab.offered.copy(), new_value
+            self.swaps += 1
+            self.passes += 1
+        self.last_state = src.state(offered)
+        self.tableau_rows += tab.rows_updated
+        self.tableau_full += tab.full_passes
+        return offered, value, converged
+
     def relink(self, start: np.ndarray, guide: np.ndarray) -> np.ndarray | None:
         """Best solution strictly between ``start`` and ``guide`` on the greedy path that
         brings in, one exchange at a time, the treatments of ``guide``; None when the two
@@ -146,22 +180,33 @@ class SwapEngine:
         if incoming.size < 2 or len(guide) != cur.size:
             return None
         best, best_value = None, -np.inf
-        st = src.state(cur)
+        tab = None if src.chunked else SwapTableau(src.profit, cur, src.blocks, cols=incoming)
+        st = src.state(cur) if tab is None else None
         while incoming.size > 1:
             if self.expired():
                 break
-            gains = self.swap_gains(st, cur.size, incoming)
+            if tab is None:
+                gains = self.swap_gains(st, cur.size, incoming)
+            else:  # the tableau's rows follow the sorted set, ``cur`` keeps its own order
+                gains = tab.deltas()[np.searchsorted(tab.offered, cur)][:, np.isin(tab.cols, incoming)]
+                self.passes += 1
             leaving = ~np.isin(cur, guide)
             gains[~leaving, :] = -np.inf
             gains = src.ties(gains)
             r, t = np.unravel_index(int(gains.argmax()), gains.shape)
+            if tab is not None:
+                tab.swap(int(np.searchsorted(tab.offered, cur[r])), int(incoming[t]))
             cur = cur.copy()
             cur[r] = incoming[t]
             incoming = np.delete(incoming, t)
-            st = src.state(cur)
-            value = src.total(st)
+            if tab is None:
+                st = src.state(cur)
+            value = src.total(st) if tab is None else tab.total()
             if value > best_value:
                 best, best_value = cur.copy(), value
+        if tab is not None:
+            self.tableau_rows += tab.rows_updated
+            self.tableau_full += tab.full_passes
         return best
 
 
