@@ -20,6 +20,7 @@ import numpy as np
 from coarseopt.solver import Solution
 from coarseopt.threads import single_threaded
 
+from ..kernels.blocks import ONEHOT_GROUPS
 from ..kernels.greedy import greedy_add
 from ..kernels.limits import IN_MEMORY_ELEMENTS, improves, tol
 from ..kernels.source import ChunkedSource, InMemorySource, as_source
@@ -83,7 +84,7 @@ class SwapEngine:
             return np.sort(rng.choice(cand, size=size, replace=False)) if size < cand.size else cand
 
         offered = greedy_add(self.source, k, start=start, sample=None if rng is None else sample,
-                             expired=self.expired)
+                             expired=self.expired, lazy=not self.source.chunked and k > ONEHOT_GROUPS)
         self.passes += len(offered) - len(start)
         return np.asarray(offered, dtype=np.intp)
 
@@ -145,7 +146,8 @@ class SwapEngine:
         """Best-improvement swap descent on an in-memory source, the swap terms updated for
         the affected individuals only after each swap (:class:`~..kernels.tableau.SwapTableau`)."""
         src = self.source
-        tab = SwapTableau(src.profit, offered, src.blocks)
+        order = src.column_order() if offered.size > ONEHOT_GROUPS else None
+        tab = SwapTableau(src.profit, offered, src.blocks, order=order)
         self.passes += 1
         self.row_max_total = value + tab.excess
         converged = True

@@ -11,7 +11,9 @@ per-individual state, and after a swap removes the old contributions of just the
 individuals, instead of ``O(n m)``. With ``k`` offered treatments of comparable reach about
 ``3 n / k`` individuals are affected, so the cost of a move falls as ``k`` grows. When more
 than :data:`FULL_FRACTION` of the individuals are affected (small ``k``), the terms are
-recomputed by a full pass instead, with the same sums as :func:`.blocks.swap_terms`.
+recomputed by a full pass instead: for a few positions the dense sums of
+:func:`.blocks.swap_terms`, else the sparse terms of every individual (only the entries above
+an individual's second best are read one by one).
 
 The terms equal the full pass's in exact arithmetic (individuals tied between their best and
 second best contribute zero to ``E``, so which of the tied positions holds them does not
@@ -24,11 +26,14 @@ from typing import Callable
 
 import numpy as np
 
-from .blocks import Blocks, grouped_rows, row_blocks, swap_terms
+from .blocks import ONEHOT_GROUPS, Blocks, grouped_rows, row_blocks, swap_terms
 from .limits import CACHE_ELEMENTS
 
-#: Above this fraction of affected individuals a swap recomputes the terms by a full pass.
+#: Above this fraction of affected individuals a swap recomputes the terms by a full pass:
+#: the dense pass (a few positions), or the sparse one (whose cost per individual is an
+#: update's).
 FULL_FRACTION = 0.25
+FULL_FRACTION_SPARSE = 0.6
 
 
 def top_two(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -45,18 +50,61 @@ def top_two(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return b1, masked[rows, c2], c1, c2
 
 
-def row_terms(rows: np.ndarray, b1: np.ndarray, b2: np.ndarray,
-              c1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The contribution of some individuals (their profit ``rows`` and state) to ``G`` and
-    ``E``: ``sum_i max(P_ij - b1_i, 0)``, and the positions ``r`` that serve one of them
-    with ``sum_{i: c1_i = r} max(min(P_ij - b1_i, 0), b2_i - b1_i)`` for each (the rows of
-    ``E`` they touch, in ``O(rows x m)`` whatever the number of positions)."""
-    d = rows - b1[:, None]
-    gain = np.maximum(d, 0.0).sum(axis=0)
-    np.minimum(d, 0.0, out=d)
-    np.maximum(d, (b2 - b1)[:, None], out=d)
-    groups, sums = grouped_rows(c1, d)
-    return gain, groups, sums
+def add_terms(gain: np.ndarray, extra: np.ndarray, rows: np.ndarray, b1: np.ndarray, b2: np.ndarray,
+              c1: np.ndarray, sign: float) -> None:
+    """Add (``sign = 1``) or remove (``-1``) the contribution of some individuals (their
+    profit ``rows`` over the columns of ``gain`` and their state) to ``G`` and ``E``; the
+    entries above each individual's second best found by comparison (see :func:`add_entries`)."""
+    flat = np.flatnonzero(rows > b2[:, None])
+    ii, jj = np.divmod(flat, gain.size)
+    add_entries(gain, extra, ii, jj, rows.reshape(-1)[flat], b1, b2, c1, sign)
+
+
+def add_entries(gain: np.ndarray, extra: np.ndarray, ii: np.ndarray, jj: np.ndarray, v: np.ndarray,
+                b1: np.ndarray, b2: np.ndarray, c1: np.ndarray, sign: float) -> None:
+    """Add (``sign = 1``) or remove (``-1``) the contribution of some individuals to ``G``
+    and ``E``, given their state and the entries ``v = P[ii, jj]`` of each individual ``ii``
+    above its second best (more entries, equal to the second best, may be among them).
+
+    ``E_rj`` gets ``b2_i - b1_i`` from every individual served at ``r``, for every column,
+    plus ``min(P_ij, b1_i) - b2_i`` for the columns ``j`` with ``P_ij > b2_i``; ``G_j`` gets
+    ``P_ij - b1_i`` where positive. Only the entries above the second best are touched one by
+    one: for an individual served well by its two nearest treatments, few.
+    """
+    c = gain.size
+    above = np.maximum(v - b1[ii], 0.0)
+    gain += sign * np.bincount(jj, weights=above, minlength=c)
+    np.add.at(extra.reshape(-1), c1[ii] * c + jj, sign * (np.minimum(v, b1[ii]) - b2[ii]))
+    at, const = grouped_rows(c1, (b2 - b1)[:, None])
+    extra[at] += sign * const
+
+
+class ColumnOrder:
+    """Each individual's columns by decreasing profit (ties: the lower column first), their
+    profits in that order and each column's rank in it: the entries of an individual greater
+    than its profit at a column are a prefix of its order, read in time proportional to
+    their number (Resende & Werneck 2007). Two int32 and one float64 matrix of ``n x m``."""
+
+    def __init__(self, profit: np.ndarray) -> None:
+        n, m = profit.shape
+        self.m = m
+        order = np.argsort(-profit, axis=1, kind="stable")
+        self.values = np.take_along_axis(profit, order, axis=1).reshape(-1)
+        self.order = order.astype(np.int32).reshape(-1)
+        rank = np.empty((n, m), dtype=np.int32)
+        np.put_along_axis(rank, order, np.arange(m, dtype=np.int32)[None, :], axis=1)
+        self.rank = rank
+        self.best = self.values[:: m].copy()
+
+    def above(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(t, j, P[rows[t], j])`` for the entries of each individual ``rows[t]`` ranked
+        before its column ``cols[t]``: every entry greater than ``P[rows[t], cols[t]]`` (and
+        the equal ones of lower column)."""
+        lengths = self.rank[rows, cols].astype(np.intp)
+        ii = np.repeat(np.arange(rows.size), lengths)
+        # flat index of each entry: its row's start, plus its place within the prefix
+        flat = np.arange(ii.size) + np.repeat(rows * self.m - (np.cumsum(lengths) - lengths), lengths)
+        return ii, self.order[flat].astype(np.intp), self.values[flat]
 
 
 class SwapTableau:
@@ -71,11 +119,12 @@ class SwapTableau:
     path-relinking walk, which only brings in the columns of its guide, needs.
     """
 
-    def __init__(self, profit: np.ndarray, offered: np.ndarray, blocks: Callable[[], Blocks] | None = None,
-                 cols: np.ndarray | None = None) -> None:
+    def __init__(self, profit: np.ndarray, offered: np.ndarray, blocks: Callable[..., Blocks] | None = None,
+                 cols: np.ndarray | None = None, order: ColumnOrder | None = None) -> None:
         self.profit = profit
         self.cols = None if cols is None else np.asarray(cols, dtype=np.intp)
-        self.blocks = blocks or (lambda: row_blocks(profit, CACHE_ELEMENTS))
+        self.order = order if cols is None else None
+        self.blocks = blocks or (lambda width=None: row_blocks(profit, CACHE_ELEMENTS))
         self.n, self.m = profit.shape
         self.offered = np.sort(np.asarray(offered, dtype=np.intp))
         self.s = self.offered.size
@@ -85,10 +134,27 @@ class SwapTableau:
 
     def _full(self) -> None:
         """Recompute the state and the terms by a full pass (the sums of ``swap_terms``)."""
-        parts = [top_two(blk[:, self.offered]) for _, blk in self.blocks()]
+        parts = [top_two(blk[:, self.offered]) for _, blk in self.blocks(self.s)]
         self.b1, self.b2, self.c1, self.c2 = (np.concatenate([p[i] for p in parts]) for i in range(4))
-        self.gain, self.extra, self.excess = swap_terms(self.blocks(), (self.b1, self.b2, self.c1), self.s, self.m,
-                                                        self.cols)
+        width = None if self.cols is None else self.cols.size
+        if self.s <= ONEHOT_GROUPS:  # dense terms: cheapest when most entries beat the second best
+            self.gain, self.extra, self.excess = swap_terms(self.blocks(width), (self.b1, self.b2, self.c1), self.s,
+                                                            self.m, self.cols)
+        else:  # the sparse terms of every individual, as a swap updates them
+            c = self.m if self.cols is None else self.cols.size
+            self.gain, self.extra, self.excess = np.zeros(c), np.zeros((self.s, c)), 0.0
+            if self.order is not None:
+                self._update(np.arange(self.n), self.b1, self.b2, self.c1, self.c2, 1.0)
+                self.excess = float(np.maximum(self.order.best - self.b1, 0.0).sum())
+                self.full_passes += 1
+                return
+            # few entries per individual are read one by one: larger blocks, fewer calls
+            for lo, blk in self.blocks(self.s if width is None else max(width, self.s)):
+                hi = lo + blk.shape[0]
+                terms = blk if self.cols is None else blk[:, self.cols]
+                add_terms(self.gain, self.extra, terms, self.b1[lo:hi], self.b2[lo:hi], self.c1[lo:hi], 1.0)
+                if self.cols is None:
+                    self.excess += float(np.maximum(blk.max(axis=1) - self.b1[lo:hi], 0.0).sum())
         self.full_passes += 1
 
     def total(self) -> float:
@@ -109,30 +175,45 @@ class SwapTableau:
         old = self.offered
         new = old.copy()
         new[r] = j
-        order = np.argsort(new, kind="stable")
+        perm = np.argsort(new, kind="stable")
         affected = (self.c1 == r) | (self.c2 == r) | (self.profit[:, j] > self.b2)
         rows_a = np.flatnonzero(affected)
-        if rows_a.size > FULL_FRACTION * self.n:
-            self.offered = new[order]
+        limit = FULL_FRACTION if self.s <= ONEHOT_GROUPS else FULL_FRACTION_SPARSE
+        if self.s == 1 or rows_a.size > limit * self.n:
+            self.offered = new[perm]
             self._full()
             return
         self.rows_updated += rows_a.size
-        rows = self.profit[rows_a]
-        terms = rows if self.cols is None else rows[:, self.cols]
-        g, at, e = row_terms(terms, self.b1[rows_a], self.b2[rows_a], self.c1[rows_a])
-        self.gain -= g
-        self.extra[at] -= e
-        self.extra[r] = 0.0  # every individual served at r was affected: exactly zero
-        # positions move to the sorted order of the new set
+        if self.order is None:
+            rows = self.profit[rows_a]
+            terms = rows if self.cols is None else rows[:, self.cols]
+            add_terms(self.gain, self.extra, terms, self.b1[rows_a], self.b2[rows_a], self.c1[rows_a], -1.0)
+        else:
+            self._update(rows_a, self.b1[rows_a], self.b2[rows_a], self.c1[rows_a], self.c2[rows_a], -1.0)
+        # every individual served at r was affected: its row is exactly zero; it moves to the
+        # sorted place of the new column, the rows in between shift by one
+        q = int(np.flatnonzero(perm == r)[0])
+        if q > r:
+            self.extra[r:q] = self.extra[r + 1 : q + 1]
+        elif q < r:
+            self.extra[q + 1 : r + 1] = self.extra[q:r].copy()
+        self.extra[q] = 0.0
         inverse = np.empty(self.s, dtype=np.intp)
-        inverse[order] = np.arange(self.s)
-        self.offered = new[order]
-        self.extra = self.extra[order]
+        inverse[perm] = np.arange(self.s)
+        self.offered = new[perm]
         self.c1 = inverse[self.c1]
-        if self.s > 1:
-            self.c2 = inverse[self.c2]
-        b1, b2, c1, c2 = top_two(rows[:, self.offered])
+        self.c2 = inverse[self.c2]
+        if self.order is None:
+            b1, b2, c1, c2 = top_two(rows[:, self.offered])
+            add_terms(self.gain, self.extra, terms, b1, b2, c1, 1.0)
+        else:
+            b1, b2, c1, c2 = top_two(self.profit[rows_a[:, None], self.offered[None, :]])
+            self._update(rows_a, b1, b2, c1, c2, 1.0)
         self.b1[rows_a], self.b2[rows_a], self.c1[rows_a], self.c2[rows_a] = b1, b2, c1, c2
-        g, at, e = row_terms(terms, b1, b2, c1)
-        self.gain += g
-        self.extra[at] += e
+
+    def _update(self, rows: np.ndarray, b1: np.ndarray, b2: np.ndarray, c1: np.ndarray, c2: np.ndarray,
+                sign: float) -> None:
+        """Add or remove the terms of individuals ``rows``, reading from the column order
+        only their entries above the second best."""
+        ii, jj, v = self.order.above(rows, self.offered[c2])
+        add_entries(self.gain, self.extra, ii, jj, v, b1, b2, c1, sign)
