@@ -155,12 +155,10 @@ class SwapEngine:
             if self.expired():
                 converged = False
                 break
-            gains = tab.deltas()
-            gains[:, tab.offered] = -np.inf
-            r, t = np.unravel_index(int(gains.argmax()), gains.shape)
-            if gains[r, t] <= tol(value):
+            r, t, gain = tab.best()
+            if gain <= tol(value):
                 break
-            tab.swap(int(r), int(t))
+            tab.swap(r, t)
             new_value = tab.total()
             if new_value <= value:  # rounding: the predicted gain did not materialize
                 break

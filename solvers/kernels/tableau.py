@@ -51,13 +51,16 @@ def top_two(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 
 
 def add_terms(gain: np.ndarray, extra: np.ndarray, rows: np.ndarray, b1: np.ndarray, b2: np.ndarray,
-              c1: np.ndarray, sign: float) -> None:
+              c1: np.ndarray, sign: float) -> np.ndarray:
     """Add (``sign = 1``) or remove (``-1``) the contribution of some individuals (their
     profit ``rows`` over the columns of ``gain`` and their state) to ``G`` and ``E``; the
-    entries above each individual's second best found by comparison (see :func:`add_entries`)."""
+    entries above each individual's second best found by comparison (see :func:`add_entries`).
+    Returns the columns of those entries (where ``G`` and ``E`` changed beyond a constant per
+    row of ``E``)."""
     flat = np.flatnonzero(rows > b2[:, None])
     ii, jj = np.divmod(flat, gain.size)
     add_entries(gain, extra, ii, jj, rows.reshape(-1)[flat], b1, b2, c1, sign)
+    return jj
 
 
 def add_entries(gain: np.ndarray, extra: np.ndarray, ii: np.ndarray, jj: np.ndarray, v: np.ndarray,
@@ -116,7 +119,11 @@ class SwapTableau:
     per column), ``extra`` (``E``, ``s x m``), ``excess`` (``sum_i max(max_j P_ij - b1_i,
     0)``, from the last full pass) and the counters ``full_passes`` and ``rows_updated``.
     With ``cols``, ``G`` and ``E`` cover only those columns (``excess`` is then 0): what a
-    path-relinking walk, which only brings in the columns of its guide, needs.
+    path-relinking walk, which only brings in the columns of its guide, needs. With
+    ``order`` (:class:`ColumnOrder`, every column), an individual's entries are read from
+    its sorted columns. Without ``cols``, the best swap of each position is cached
+    (:meth:`best`), so that a swap re-scans only the rows of ``E`` it changed: no
+    ``O(k m)`` scan per move.
     """
 
     def __init__(self, profit: np.ndarray, offered: np.ndarray, blocks: Callable[..., Blocks] | None = None,
@@ -137,17 +144,17 @@ class SwapTableau:
         parts = [top_two(blk[:, self.offered]) for _, blk in self.blocks(self.s)]
         self.b1, self.b2, self.c1, self.c2 = (np.concatenate([p[i] for p in parts]) for i in range(4))
         width = None if self.cols is None else self.cols.size
+        self.full_passes += 1
         if self.s <= ONEHOT_GROUPS:  # dense terms: cheapest when most entries beat the second best
             self.gain, self.extra, self.excess = swap_terms(self.blocks(width), (self.b1, self.b2, self.c1), self.s,
                                                             self.m, self.cols)
-        else:  # the sparse terms of every individual, as a swap updates them
+        elif self.order is not None:  # the sparse terms of every individual, as a swap updates them
+            self.gain, self.extra = np.zeros(self.m), np.zeros((self.s, self.m))
+            self._update(np.arange(self.n), self.b1, self.b2, self.c1, self.c2, 1.0)
+            self.excess = float(np.maximum(self.order.best - self.b1, 0.0).sum())
+        else:
             c = self.m if self.cols is None else self.cols.size
             self.gain, self.extra, self.excess = np.zeros(c), np.zeros((self.s, c)), 0.0
-            if self.order is not None:
-                self._update(np.arange(self.n), self.b1, self.b2, self.c1, self.c2, 1.0)
-                self.excess = float(np.maximum(self.order.best - self.b1, 0.0).sum())
-                self.full_passes += 1
-                return
             # few entries per individual are read one by one: larger blocks, fewer calls
             for lo, blk in self.blocks(self.s if width is None else max(width, self.s)):
                 hi = lo + blk.shape[0]
@@ -155,7 +162,11 @@ class SwapTableau:
                 add_terms(self.gain, self.extra, terms, self.b1[lo:hi], self.b2[lo:hi], self.c1[lo:hi], 1.0)
                 if self.cols is None:
                     self.excess += float(np.maximum(blk.max(axis=1) - self.b1[lo:hi], 0.0).sum())
-        self.full_passes += 1
+        if self.cols is None:
+            self.is_offered = np.zeros(self.m, dtype=bool)
+            self.is_offered[self.offered] = True
+            self.row_value, self.row_col = np.empty(self.s), np.zeros(self.s, dtype=np.intp)
+            self._rescan(np.arange(self.s))
 
     def total(self) -> float:
         """``f(S) = sum_i b1_i``."""
@@ -170,33 +181,66 @@ class SwapTableau:
         keeps a subset of the columns) replaces the treatment at position ``r``."""
         return self.extra + self.gain[None, :]
 
+    def best(self) -> tuple[int, int, float]:
+        """``(r, j, Delta[r, j])``: the best swap of a column not offered for the treatment
+        at position ``r`` (ties: the lowest position, then the lowest column), as the
+        ``argmax`` of :meth:`deltas` with the offered columns masked gives it."""
+        r = int(self.row_value.argmax())
+        return r, int(self.row_col[r]), float(self.row_value[r])
+
+    def _rescan(self, rows: np.ndarray) -> None:
+        """The best column of each of ``rows`` of ``Delta``, by a scan of those rows."""
+        if rows.size:
+            d = self.extra[rows] + self.gain[None, :]
+            d[:, self.is_offered] = -np.inf
+            col = d.argmax(axis=1)
+            self.row_col[rows] = col
+            self.row_value[rows] = d[np.arange(rows.size), col]
+
+    def _refresh(self, dirty: np.ndarray, cols: np.ndarray) -> None:
+        """After a swap: rows ``dirty`` of ``E`` changed, and ``G`` changed at ``cols``
+        (sorted; with the column that left the set). The other rows are re-read at ``cols``
+        only, unless their best column is among them (its value may have dropped)."""
+        clean = np.ones(self.s, dtype=bool)
+        clean[dirty] = False
+        clean[np.isin(self.row_col, cols)] = False
+        clean[self.is_offered[self.row_col]] = False  # the best column joined the set
+        rows = np.flatnonzero(clean)
+        if rows.size and cols.size:
+            d = self.extra[np.ix_(rows, cols)] + self.gain[None, cols]
+            d[:, self.is_offered[cols]] = -np.inf
+            t = d.argmax(axis=1)
+            value, col = d[np.arange(rows.size), t], cols[t]
+            better = (value > self.row_value[rows]) | ((value == self.row_value[rows]) & (col < self.row_col[rows]))
+            self.row_value[rows[better]], self.row_col[rows[better]] = value[better], col[better]
+        self._rescan(np.flatnonzero(~clean))
+
     def swap(self, r: int, j: int) -> None:
         """Column ``j`` (not offered) replaces the treatment at position ``r``."""
-        old = self.offered
-        new = old.copy()
+        new = self.offered.copy()
+        leaving = int(new[r])
         new[r] = j
         perm = np.argsort(new, kind="stable")
-        affected = (self.c1 == r) | (self.c2 == r) | (self.profit[:, j] > self.b2)
-        rows_a = np.flatnonzero(affected)
+        rows_a = np.flatnonzero((self.c1 == r) | (self.c2 == r) | (self.profit[:, j] > self.b2))
         limit = FULL_FRACTION if self.s <= ONEHOT_GROUPS else FULL_FRACTION_SPARSE
         if self.s == 1 or rows_a.size > limit * self.n:
             self.offered = new[perm]
             self._full()
             return
         self.rows_updated += rows_a.size
+        old_c1 = self.c1[rows_a]
         if self.order is None:
             rows = self.profit[rows_a]
             terms = rows if self.cols is None else rows[:, self.cols]
-            add_terms(self.gain, self.extra, terms, self.b1[rows_a], self.b2[rows_a], self.c1[rows_a], -1.0)
+            cols_out = add_terms(self.gain, self.extra, terms, self.b1[rows_a], self.b2[rows_a], old_c1, -1.0)
         else:
-            self._update(rows_a, self.b1[rows_a], self.b2[rows_a], self.c1[rows_a], self.c2[rows_a], -1.0)
+            cols_out = self._update(rows_a, self.b1[rows_a], self.b2[rows_a], old_c1, self.c2[rows_a], -1.0)
         # every individual served at r was affected: its row is exactly zero; it moves to the
         # sorted place of the new column, the rows in between shift by one
         q = int(np.flatnonzero(perm == r)[0])
-        if q > r:
-            self.extra[r:q] = self.extra[r + 1 : q + 1]
-        elif q < r:
-            self.extra[q + 1 : r + 1] = self.extra[q:r].copy()
+        lo, hi = min(r, q), max(r, q) + 1
+        shift = perm[lo:hi]
+        self.extra[lo:hi] = self.extra[shift]
         self.extra[q] = 0.0
         inverse = np.empty(self.s, dtype=np.intp)
         inverse[perm] = np.arange(self.s)
@@ -205,15 +249,21 @@ class SwapTableau:
         self.c2 = inverse[self.c2]
         if self.order is None:
             b1, b2, c1, c2 = top_two(rows[:, self.offered])
-            add_terms(self.gain, self.extra, terms, b1, b2, c1, 1.0)
+            cols_in = add_terms(self.gain, self.extra, terms, b1, b2, c1, 1.0)
         else:
             b1, b2, c1, c2 = top_two(self.profit[rows_a[:, None], self.offered[None, :]])
-            self._update(rows_a, b1, b2, c1, c2, 1.0)
+            cols_in = self._update(rows_a, b1, b2, c1, c2, 1.0)
         self.b1[rows_a], self.b2[rows_a], self.c1[rows_a], self.c2[rows_a] = b1, b2, c1, c2
+        if self.cols is None:
+            self.row_value[lo:hi], self.row_col[lo:hi] = self.row_value[shift], self.row_col[shift]
+            self.is_offered[leaving], self.is_offered[j] = False, True
+            dirty = np.r_[inverse[old_c1], c1, q]
+            self._refresh(np.unique(dirty), np.unique(np.r_[cols_out, cols_in, leaving]))
 
     def _update(self, rows: np.ndarray, b1: np.ndarray, b2: np.ndarray, c1: np.ndarray, c2: np.ndarray,
-                sign: float) -> None:
+                sign: float) -> np.ndarray:
         """Add or remove the terms of individuals ``rows``, reading from the column order
-        only their entries above the second best."""
+        only their entries above the second best; the columns of those entries."""
         ii, jj, v = self.order.above(rows, self.offered[c2])
         add_entries(self.gain, self.extra, ii, jj, v, b1, b2, c1, sign)
+        return jj
