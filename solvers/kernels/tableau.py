@@ -257,8 +257,11 @@ class SwapTableau:
         if self.cols is None:
             self.row_value[lo:hi], self.row_col[lo:hi] = self.row_value[shift], self.row_col[shift]
             self.is_offered[leaving], self.is_offered[j] = False, True
-            dirty = np.r_[inverse[old_c1], c1, q]
-            self._refresh(np.unique(dirty), np.unique(np.r_[cols_out, cols_in, leaving]))
+            dirty = np.zeros(self.s, dtype=bool)
+            dirty[inverse[old_c1]] = dirty[c1] = dirty[q] = True
+            changed = np.zeros(self.m, dtype=bool)
+            changed[cols_out] = changed[cols_in] = changed[leaving] = True
+            self._refresh(np.flatnonzero(dirty), np.flatnonzero(changed))
 
     def _update(self, rows: np.ndarray, b1: np.ndarray, b2: np.ndarray, c1: np.ndarray, c2: np.ndarray,
                 sign: float) -> np.ndarray:
