@@ -146,7 +146,9 @@ class SwapEngine:
         """Best-improvement swap descent on an in-memory source, the swap terms updated for
         the affected individuals only after each swap (:class:`~..kernels.tableau.SwapTableau`)."""
         src = self.source
-        order = src.column_order() if offered.size > ONEHOT_GROUPS else None
+        # the per-row column order pays off over many swaps (sorting costs about k log m of
+        # them): built once the engine has made 4 k swaps, kept by the source after that
+        order = src.column_order(build=self.swaps >= 4 * offered.size) if offered.size > ONEHOT_GROUPS else None
         tab = SwapTableau(src.profit, offered, src.blocks, order=order)
         self.passes += 1
         self.row_max_total = value + tab.excess

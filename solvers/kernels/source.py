@@ -90,10 +90,10 @@ class InMemorySource:
         """``(b1, b2, pos)`` of the offered set (:func:`.blocks.best_two`)."""
         return K.best_two(self.blocks(len(offered)), offered, self.n)
 
-    def column_order(self) -> ColumnOrder | None:
-        """Each individual's columns sorted by profit (built once, then kept), or None when
-        the matrix has more than ``ORDER_ELEMENTS`` entries."""
-        if self._order is None and self.n * self.m <= ORDER_ELEMENTS:
+    def column_order(self, build: bool = True) -> ColumnOrder | None:
+        """Each individual's columns sorted by profit (built once when ``build``, then kept),
+        or None when the matrix has more than ``ORDER_ELEMENTS`` entries."""
+        if build and self._order is None and self.n * self.m <= ORDER_ELEMENTS:
             self._order = ColumnOrder(self.profit)
         return self._order
 
