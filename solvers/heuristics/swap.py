@@ -106,7 +106,7 @@ class SwapEngine:
         if s >= self.m:
             self.row_max_total = value
             return offered, value, True
-        if improvement == "best" and not src.chunked:
+        if improvement == "best" and not src.chunked and s > ONEHOT_GROUPS:
             return self._descend_tableau(offered, value)
         if improvement == "first":
             order = (rng or np.random.default_rng(0)).permutation(self.m)
@@ -144,7 +144,9 @@ class SwapEngine:
 
     def _descend_tableau(self, offered: np.ndarray, value: float) -> tuple[np.ndarray, float, bool]:
         """Best-improvement swap descent on an in-memory source, the swap terms updated for
-        the affected individuals only after each swap (:class:`~..kernels.tableau.SwapTableau`)."""
+        the affected individuals only after each swap (:class:`~..kernels.tableau.SwapTableau`).
+        For more than ``ONEHOT_GROUPS`` offered treatments: with fewer, most individuals are
+        affected by a swap, and a full pass per swap is as cheap."""
         src = self.source
         # the per-row column order pays off over many swaps (sorting costs about k log m of
         # them): built once the engine has made 4 k swaps, kept by the source after that
@@ -182,7 +184,8 @@ class SwapEngine:
         if incoming.size < 2 or len(guide) != cur.size:
             return None
         best, best_value = None, -np.inf
-        tab = None if src.chunked else SwapTableau(src.profit, cur, src.blocks, cols=incoming)
+        tab = None if src.chunked or cur.size <= ONEHOT_GROUPS else SwapTableau(src.profit, cur, src.blocks,
+                                                                               cols=incoming)
         st = src.state(cur) if tab is None else None
         while incoming.size > 1:
             if self.expired():
