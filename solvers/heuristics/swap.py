@@ -41,6 +41,9 @@ CARRY = 2
 #: (at least ``CARRY`` on a sample, at least the best one on every individual).
 LEVEL_ELEMENTS = 10_000_000
 MAX_GENERATIONS = 10
+#: Profit entries above which (with more than 8 offered treatments) a swap updates the swap
+#: terms of the affected individuals instead of a full pass.
+TABLEAU_MIN_ELEMENTS = 1 << 15
 
 
 class SwapEngine:
@@ -106,7 +109,7 @@ class SwapEngine:
         if s >= self.m:
             self.row_max_total = value
             return offered, value, True
-        if improvement == "best" and not src.chunked and s > ONEHOT_GROUPS:
+        if improvement == "best" and self._tableau(s):
             return self._descend_tableau(offered, value)
         if improvement == "first":
             order = (rng or np.random.default_rng(0)).permutation(self.m)
@@ -142,11 +145,16 @@ class SwapEngine:
             quiet = 0
         return offered, value, True
 
+    def _tableau(self, s: int) -> bool:
+        """Whether swaps update the terms incrementally (:meth:`_descend_tableau`): in memory,
+        for more than ``ONEHOT_GROUPS`` offered treatments (with fewer, a swap affects most
+        individuals) and more than ``TABLEAU_MIN_ELEMENTS`` entries (below, a full pass costs
+        less than the bookkeeping)."""
+        return not self.source.chunked and s > ONEHOT_GROUPS and self.n * self.m > TABLEAU_MIN_ELEMENTS
+
     def _descend_tableau(self, offered: np.ndarray, value: float) -> tuple[np.ndarray, float, bool]:
-        """Best-improvement swap descent on an in-memory source, the swap terms updated for
-        the affected individuals only after each swap (:class:`~..kernels.tableau.SwapTableau`).
-        For more than ``ONEHOT_GROUPS`` offered treatments: with fewer, most individuals are
-        affected by a swap, and a full pass per swap is as cheap."""
+        """Best-improvement swap descent, the swap terms updated for the affected
+        individuals only after each swap (:class:`~..kernels.tableau.SwapTableau`)."""
         src = self.source
         # the per-row column order pays off over many swaps (sorting costs about k log m of
         # them): built once the engine has made 4 k swaps, kept by the source after that
@@ -184,8 +192,7 @@ class SwapEngine:
         if incoming.size < 2 or len(guide) != cur.size:
             return None
         best, best_value = None, -np.inf
-        tab = None if src.chunked or cur.size <= ONEHOT_GROUPS else SwapTableau(src.profit, cur, src.blocks,
-                                                                               cols=incoming)
+        tab = SwapTableau(src.profit, cur, src.blocks, cols=incoming) if self._tableau(cur.size) else None
         st = src.state(cur) if tab is None else None
         while incoming.size > 1:
             if self.expired():
