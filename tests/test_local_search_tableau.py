@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 import coarseopt as co
+import coarseopt_solvers.heuristics.swap as S
 import coarseopt_solvers.kernels.tableau as T
 from coarseopt_solvers.kernels import InMemorySource
 from coarseopt_solvers.kernels.greedy import greedy_add
 from coarseopt_solvers.kernels.tableau import ColumnOrder, SwapTableau
+from coarseopt_solvers.local_search import swap_local_search
 
 from coarseopt_benchmarks.instances import euclidean_pmed
 
@@ -116,19 +118,17 @@ def test_euclidean_instances():
         euclidean_pmed(10, 2, layout="grid")
 
 
-def test_local_search_many_treatments_is_a_local_optimum():
-    """k > 8 (sparse terms, column order after 4 k swaps): a local optimum under swaps."""
-    problem, _ = euclidean_pmed(90, 12, seed=1, layout="uniform")
+def test_local_search_many_treatments_is_a_local_optimum(monkeypatch):
+    """k > 8 and n m > 2^15 (incremental terms, column order after 4 k swaps): a local
+    optimum under swaps, checked by the full pass of the plain descent."""
+    problem, _ = euclidean_pmed(200, 12, seed=1, layout="uniform")
     result = co.solve(problem, "local-search", seed=0, restarts=4)
-    profit = np.asarray(problem.profit)
-    value = f(profit, result.offered)
-    assert result.objective == pytest.approx(value)
-    outside = np.setdiff1d(np.arange(90), result.offered)
-    for r in range(12):
-        for j in outside:
-            trial = result.offered.copy()
-            trial[r] = j
-            assert f(profit, trial) <= value + 1e-9 * abs(value)
+    profit = np.ascontiguousarray(problem.profit)
+    assert result.extras["swaps"] > 0
+    assert result.objective == pytest.approx(f(profit, result.offered))
+    monkeypatch.setattr(S, "TABLEAU_MIN_ELEMENTS", 1 << 40)  # the full pass per swap
+    offered, value = swap_local_search(profit, 12, result.offered)
+    assert value == pytest.approx(result.objective) and set(offered) == set(result.offered)
 
 
 @pytest.mark.parametrize("solver", ["mip", "local-search"])
