@@ -61,8 +61,6 @@ class SwapEngine:
         self.swaps = 0
         self.row_max_total: float | None = None  # sum_i max_j P_ij, once a full pass has seen it
         self.last_state: Any = None  # state of the set the last descent returned
-        self.tableau_rows = 0  # individuals updated by incremental swaps (in-memory descents)
-        self.tableau_full = 0  # full passes of those descents
 
     def expired(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
@@ -158,7 +156,7 @@ class SwapEngine:
         src = self.source
         # the per-row column order pays off over many swaps (sorting costs about k log m of
         # them): built once the engine has made 4 k swaps, kept by the source after that
-        order = src.column_order(build=self.swaps >= 4 * offered.size) if offered.size > ONEHOT_GROUPS else None
+        order = src.column_order(build=self.swaps >= 4 * offered.size)
         tab = SwapTableau(src.profit, offered, src.blocks, order=order)
         self.passes += 1
         self.row_max_total = value + tab.excess
@@ -178,8 +176,6 @@ class SwapEngine:
             self.swaps += 1
             self.passes += 1
         self.last_state = src.state(offered)
-        self.tableau_rows += tab.rows_updated
-        self.tableau_full += tab.full_passes
         return offered, value, converged
 
     def relink(self, start: np.ndarray, guide: np.ndarray) -> np.ndarray | None:
@@ -216,9 +212,6 @@ class SwapEngine:
             value = src.total(st) if tab is None else tab.total()
             if value > best_value:
                 best, best_value = cur.copy(), value
-        if tab is not None:
-            self.tableau_rows += tab.rows_updated
-            self.tableau_full += tab.full_passes
         return best
 
 
