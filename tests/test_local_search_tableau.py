@@ -11,7 +11,7 @@ import pytest
 import coarseopt as co
 import coarseopt_solvers.heuristics.swap as S
 import coarseopt_solvers.kernels.tableau as T
-from coarseopt_solvers.kernels import InMemorySource
+from coarseopt_solvers.kernels import InMemorySource, best_two
 from coarseopt_solvers.kernels.greedy import greedy_add
 from coarseopt_solvers.kernels.tableau import ColumnOrder, SwapTableau
 from coarseopt_solvers.local_search import swap_local_search
@@ -65,6 +65,8 @@ def test_tableau_matches_brute_force_across_swaps(variant, monkeypatch):
             ok = ~np.isnan(expected)
             np.testing.assert_allclose(tab.deltas()[ok], expected[ok], atol=1e-9)
             np.testing.assert_array_equal(tab.b1, profit[:, tab.offered].max(axis=1))
+            for got, want in zip(tab.state(), best_two([(0, profit)], tab.offered, n)):
+                np.testing.assert_array_equal(got, want)
             if cols is None:
                 d = tab.deltas()
                 d[:, tab.offered] = -np.inf

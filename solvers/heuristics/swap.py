@@ -175,7 +175,7 @@ class SwapEngine:
             offered, value = tab.offered.copy(), new_value
             self.swaps += 1
             self.passes += 1
-        self.last_state = src.state(offered)
+        self.last_state = tab.state()
         return offered, value, converged
 
     def relink(self, start: np.ndarray, guide: np.ndarray) -> np.ndarray | None:

@@ -88,7 +88,7 @@ class InMemorySource:
 
     def state(self, offered: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(b1, b2, pos)`` of the offered set (:func:`.blocks.best_two`)."""
-        return K.best_two(self.blocks(len(offered)), offered, self.n)
+        return K.best_two(self.blocks(), offered, self.n)
 
     def column_order(self, build: bool = True) -> ColumnOrder | None:
         """Each individual's columns sorted by profit (built once when ``build``, then kept),

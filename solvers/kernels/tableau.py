@@ -173,8 +173,13 @@ class SwapTableau:
         return float(self.b1.sum())
 
     def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(b1, b2, pos)`` as :func:`.blocks.best_two` gives it."""
-        return self.b1, self.b2, self.c1
+        """``(b1, b2, pos)`` as :func:`.blocks.best_two` gives it: an individual whose best
+        is tied with its second best goes to the first of the tied positions."""
+        pos = self.c1.copy()
+        tied = np.flatnonzero(self.b1 == self.b2)
+        if tied.size:
+            pos[tied] = self.profit[tied[:, None], self.offered[None, :]].argmax(axis=1)
+        return self.b1.copy(), self.b2.copy(), pos
 
     def deltas(self) -> np.ndarray:
         """``Delta[r, t]``: change of ``f`` when column ``t`` (``cols[t]`` when the tableau
