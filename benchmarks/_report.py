@@ -447,11 +447,30 @@ as not measured.
 """
 
 
+#: Benchmarks recorded apart from the suite and shown on the same page: (title, the stem of
+#: their results in ``benchmarks/results``). Their results file starts with a ``#`` title,
+#: then the command and the table.
+EXTRA = [("Euclidean p-median: many treatments", "euclidean")]
+
+
+def extra_sections(results: Path | None = None) -> list[str]:
+    """The sections of :data:`EXTRA` whose results are recorded, as lines of the page."""
+    results = results or Path(__file__).resolve().parent / "results"
+    out = []
+    for title, stem in EXTRA:
+        path = results / f"{stem}.md"
+        if path.exists():
+            body = path.read_text(encoding="utf-8").split("\n", 1)[1].strip()
+            out += ["", f"## {title}", "", body, ""]
+    return out
+
+
 def write_docs(results_dir: str | Path, docs_path: str | Path) -> Path:
     """Rewrite the documentation page from a results directory (plots linked relatively).
 
     The page is the protocol, the computed findings, the run's ``notes.md`` when there is
-    one (a reading of that run), the plots and every table of ``report.md``.
+    one (a reading of that run), the plots, every table of ``report.md`` and the recorded
+    benchmarks of :data:`EXTRA`.
     """
     results_dir = Path(results_dir).resolve()
     docs_path = Path(docs_path).resolve()
@@ -466,6 +485,7 @@ def write_docs(results_dir: str | Path, docs_path: str | Path) -> Path:
     if notes.exists():  # a reading of this particular run, written after looking at it
         text += ["", notes.read_text(encoding="utf-8").strip()]
     text += [""] + [f"![{p.stem}]({rel}/{p.name})" for p in images] + ["", tables(meta, records)]
+    text += extra_sections()
     docs_path.parent.mkdir(parents=True, exist_ok=True)
     docs_path.write_text("\n".join(text), encoding="utf-8")
     return docs_path

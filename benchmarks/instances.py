@@ -7,6 +7,9 @@
   (Beasley 1985): a random connected graph with integer edge costs, shortest paths,
   every vertex a client and a site.
 - :func:`orlib`: the bundled OR-Library instances pmed1-10 with their proven optima.
+- :func:`euclidean_pmed`: Euclidean p-median instances in the plane, every point a client
+  and a candidate, in the style of the TSPLIB-based instances of the p-median literature
+  (uniform points, or points in clusters like the drilling and PCB layouts fl1400, u1060).
 """
 
 from __future__ import annotations
@@ -87,3 +90,50 @@ def orlib(names: list[str] | None = None) -> list[tuple[str, co.CoarseProblem, f
             optima[name] = float(value)
     names = names or sorted(optima, key=lambda s: int(s[4:]))
     return [(name, co.read_pmed(DATA / "orlib" / f"{name}.txt"), optima[name]) for name in names]
+
+
+#: Layouts of :func:`euclidean_pmed`.
+EUCLIDEAN_LAYOUTS = ("uniform", "clustered")
+
+
+def euclidean_points(n_points: int, *, seed: int = 0, layout: str = "uniform") -> np.ndarray:
+    """``(n_points, 2)`` points in the square ``[0, 10000]^2``, seeded.
+
+    ``uniform``: independent uniform points. ``clustered``: a few dozen centres (uniform in
+    the square); each point joins a centre drawn with Dirichlet weights (clusters of very
+    unequal sizes) and lies around it with a Gaussian spread of its own per cluster (between
+    1% and 6% of the side), 10% of the points uniform in the square as background: the
+    look of TSPLIB's drilling and printed-circuit-board instances (fl1400, u1060, u1432).
+    Integer coordinates, as in TSPLIB (ties in distance then occur, as there).
+    """
+    if layout not in EUCLIDEAN_LAYOUTS:
+        raise ValueError(f"layout must be one of {EUCLIDEAN_LAYOUTS}; got {layout!r}")
+    rng = np.random.default_rng(seed)
+    side = 10_000.0
+    if layout == "uniform":
+        pts = rng.uniform(0.0, side, (n_points, 2))
+    else:
+        n_centres = int(rng.integers(20, 41))
+        centres = rng.uniform(0.05 * side, 0.95 * side, (n_centres, 2))
+        spread = rng.uniform(0.01, 0.06, n_centres) * side
+        weights = rng.dirichlet(np.full(n_centres, 0.8))
+        background = rng.random(n_points) < 0.10
+        who = rng.choice(n_centres, size=n_points, p=weights)
+        pts = centres[who] + spread[who, None] * rng.standard_normal((n_points, 2))
+        pts[background] = rng.uniform(0.0, side, (int(background.sum()), 2))
+        pts = np.clip(pts, 0.0, side)
+    return np.rint(pts)
+
+
+def euclidean_pmed(n_points: int, p: int, *, seed: int = 0,
+                   layout: str = "uniform") -> tuple[co.CoarseProblem, np.ndarray]:
+    """A Euclidean p-median instance: returns ``(problem, points)``.
+
+    The points of :func:`euclidean_points`; every point is a client and a candidate site, so
+    the profit matrix is ``n_points x n_points``: ``profit[i, j] = -||x_i - x_j||`` (Euclidean
+    distance, not rounded) and ``k = p``.
+    """
+    pts = euclidean_points(n_points, seed=seed, layout=layout)
+    diff = pts[:, None, :] - pts[None, :, :]
+    dist = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+    return co.CoarseProblem(-dist, k=p), pts

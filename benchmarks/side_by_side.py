@@ -58,6 +58,14 @@ CASES = {
     "ot pmed1-10 (sum)": _orlib("ot"),
     "mip pmed1-10 (sum)": _orlib("mip"),
     "mip smooth 10^6 x 50, k=5": _smooth("mip", with_status=True),
+    # the uniform instance of benchmarks.instances.euclidean_pmed(1400, 100, seed=1400), built
+    # here so that an older checkout without that generator runs it too
+    "local-search euclidean 1400 uniform, p=100": """
+pts = np.rint(np.random.default_rng(1400).uniform(0.0, 10_000.0, (1400, 2)))
+problem = co.CoarseProblem(-np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2)), k=100)
+t0 = time.perf_counter(); r = co.solve(problem, "local-search", seed=0); elapsed = time.perf_counter() - t0
+result = (r.objective, r.offered.tolist())
+""",
     "chunked local-search 10^6 x 20 (float32, 10 chunks), k=5": """
 import dask, dask.array as da
 profit = da.from_array(smooth_profit(10**6, 20, seed=1, noise=0.1, dtype=np.float32), chunks=(100_000, 20))

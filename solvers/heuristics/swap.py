@@ -20,9 +20,11 @@ import numpy as np
 from coarseopt.solver import Solution
 from coarseopt.threads import single_threaded
 
+from ..kernels.blocks import ONEHOT_GROUPS
 from ..kernels.greedy import greedy_add
 from ..kernels.limits import IN_MEMORY_ELEMENTS, improves, tol
 from ..kernels.source import ChunkedSource, InMemorySource, as_source
+from ..kernels.tableau import SwapTableau
 
 #: Element reads allowed to the multistart phase: with the default options it runs on at
 #: most ``SAMPLE_ELEMENTS / m`` individuals (a random subsample when ``n`` is larger).
@@ -39,6 +41,9 @@ CARRY = 2
 #: (at least ``CARRY`` on a sample, at least the best one on every individual).
 LEVEL_ELEMENTS = 10_000_000
 MAX_GENERATIONS = 10
+#: Profit entries above which (with more than 8 offered treatments) a swap updates the swap
+#: terms of the affected individuals instead of a full pass.
+TABLEAU_MIN_ELEMENTS = 1 << 15
 
 
 class SwapEngine:
@@ -80,7 +85,7 @@ class SwapEngine:
             return np.sort(rng.choice(cand, size=size, replace=False)) if size < cand.size else cand
 
         offered = greedy_add(self.source, k, start=start, sample=None if rng is None else sample,
-                             expired=self.expired)
+                             expired=self.expired, lazy=not self.source.chunked and k > ONEHOT_GROUPS)
         self.passes += len(offered) - len(start)
         return np.asarray(offered, dtype=np.intp)
 
@@ -102,6 +107,8 @@ class SwapEngine:
         if s >= self.m:
             self.row_max_total = value
             return offered, value, True
+        if improvement == "best" and self._tableau(s):
+            return self._descend_tableau(offered, value)
         if improvement == "first":
             order = (rng or np.random.default_rng(0)).permutation(self.m)
             width = max(8, math.ceil(self.m / 4))
@@ -136,6 +143,41 @@ class SwapEngine:
             quiet = 0
         return offered, value, True
 
+    def _tableau(self, s: int) -> bool:
+        """Whether swaps update the terms incrementally (:meth:`_descend_tableau`): in memory,
+        for more than ``ONEHOT_GROUPS`` offered treatments (with fewer, a swap affects most
+        individuals) and more than ``TABLEAU_MIN_ELEMENTS`` entries (below, a full pass costs
+        less than the bookkeeping)."""
+        return not self.source.chunked and s > ONEHOT_GROUPS and self.n * self.m > TABLEAU_MIN_ELEMENTS
+
+    def _descend_tableau(self, offered: np.ndarray, value: float) -> tuple[np.ndarray, float, bool]:
+        """Best-improvement swap descent, the swap terms updated for the affected
+        individuals only after each swap (:class:`~..kernels.tableau.SwapTableau`)."""
+        src = self.source
+        # the per-row column order pays off over many swaps (sorting costs about k log m of
+        # them): built once the engine has made 4 k swaps, kept by the source after that
+        order = src.column_order(build=self.swaps >= 4 * offered.size)
+        tab = SwapTableau(src.profit, offered, src.blocks, order=order)
+        self.passes += 1
+        self.row_max_total = value + tab.excess
+        converged = True
+        while True:
+            if self.expired():
+                converged = False
+                break
+            r, t, gain = tab.best()
+            if gain <= tol(value):
+                break
+            tab.swap(r, t)
+            new_value = tab.total()
+            if new_value <= value:  # rounding: the predicted gain did not materialize
+                break
+            offered, value = tab.offered.copy(), new_value
+            self.swaps += 1
+            self.passes += 1
+        self.last_state = tab.state()
+        return offered, value, converged
+
     def relink(self, start: np.ndarray, guide: np.ndarray) -> np.ndarray | None:
         """Best solution strictly between ``start`` and ``guide`` on the greedy path that
         brings in, one exchange at a time, the treatments of ``guide``; None when the two
@@ -146,20 +188,28 @@ class SwapEngine:
         if incoming.size < 2 or len(guide) != cur.size:
             return None
         best, best_value = None, -np.inf
-        st = src.state(cur)
+        tab = SwapTableau(src.profit, cur, src.blocks, cols=incoming) if self._tableau(cur.size) else None
+        st = src.state(cur) if tab is None else None
         while incoming.size > 1:
             if self.expired():
                 break
-            gains = self.swap_gains(st, cur.size, incoming)
+            if tab is None:
+                gains = self.swap_gains(st, cur.size, incoming)
+            else:  # the tableau's rows follow the sorted set, ``cur`` keeps its own order
+                gains = tab.deltas()[np.searchsorted(tab.offered, cur)][:, np.isin(tab.cols, incoming)]
+                self.passes += 1
             leaving = ~np.isin(cur, guide)
             gains[~leaving, :] = -np.inf
             gains = src.ties(gains)
             r, t = np.unravel_index(int(gains.argmax()), gains.shape)
+            if tab is not None:
+                tab.swap(int(np.searchsorted(tab.offered, cur[r])), int(incoming[t]))
             cur = cur.copy()
             cur[r] = incoming[t]
             incoming = np.delete(incoming, t)
-            st = src.state(cur)
-            value = src.total(st)
+            if tab is None:
+                st = src.state(cur)
+            value = src.total(st) if tab is None else tab.total()
             if value > best_value:
                 best, best_value = cur.copy(), value
         return best

@@ -23,6 +23,9 @@ import numpy as np
 from .limits import rows_per_block
 
 Blocks = Iterable[tuple[int, np.ndarray]]
+#: Up to this many groups a group sum is a one-hot matrix product (its cost grows with the
+#: number of groups); above, a sort and a segmented sum.
+ONEHOT_GROUPS = 8
 
 
 def row_blocks(array: np.ndarray, elements: int, first_row: int = 0) -> Iterator[tuple[int, np.ndarray]]:
@@ -116,10 +119,27 @@ def group_sum(pos: np.ndarray, values: np.ndarray, s: int) -> np.ndarray:
     """``out[r] = values[pos == r].sum(axis=0)`` for ``r < s``."""
     if s == 1:
         return values.sum(axis=0)[None, :]
-    if s <= 8 or s * pos.size <= 1 << 16:  # a (s, B) @ (B, c) product: cheapest for a few groups or rows
+    if s <= ONEHOT_GROUPS:  # a (s, B) @ (B, c) product: cheapest for a few groups
         onehot = (pos[None, :] == np.arange(s)[:, None]).astype(values.dtype)
         return onehot @ values
-    return segment_sums(values, pos, s)
+    # one sort and a segmented sum: O(B c) whatever s (a one-hot product costs O(s B c))
+    out = np.zeros((s, values.shape[1]), dtype=values.dtype)
+    groups, sums = grouped_rows(pos, values)
+    out[groups] = sums
+    return out
+
+
+def grouped_rows(pos: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values ``g`` of ``pos`` (ascending) and ``values[pos == g].sum(axis=0)``
+    for each, by one sort and one segmented sum: ``O(B c)`` for ``B x c`` values."""
+    if pos.size == 0:
+        return pos.astype(np.intp), np.zeros((0,) + values.shape[1:], dtype=values.dtype)
+    order = np.argsort(pos, kind="stable")
+    ranked = pos[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    if starts.size == ranked.size:  # one row per group: nothing to sum
+        return ranked, values[order]
+    return ranked[starts], np.add.reduceat(values[order], starts, axis=0)
 
 
 def segment_sums(profit: np.ndarray, pos: np.ndarray, s: int) -> np.ndarray:

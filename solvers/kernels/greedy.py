@@ -21,6 +21,7 @@ Hooks let the callers keep their own rules without writing the loop again:
 
 from __future__ import annotations
 
+import heapq
 from typing import Any, Callable
 
 import numpy as np
@@ -70,6 +71,7 @@ def greedy_add(
     sample: Callable[[np.ndarray], np.ndarray] | None = None,
     choose: Callable[[np.ndarray, np.ndarray], int] | None = None,
     expired: Callable[[], bool] | None = None,
+    lazy: bool = False,
 ) -> list[int]:
     """Greedy addition from ``start`` up to ``k`` offered treatments.
 
@@ -89,6 +91,12 @@ def greedy_add(
     sample, choose, expired : callables, optional
         See the module docstring; ``expired()`` stops the loop once at least one treatment
         is offered.
+    lazy : bool
+        Lazy evaluation (Minoux 1978; needs ``source.column_gain``, without ``sample`` or
+        ``choose``): once a baseline exists, a candidate's last gain bounds its next one
+        (``f`` is submodular), so each step re-evaluates only the candidates whose bound
+        still leads, one column at a time, instead of every candidate. The same choices
+        (ties: the lowest column) up to the rounding of the sums.
 
     Returns
     -------
@@ -102,11 +110,37 @@ def greedy_add(
     while len(offered) < k and open_.any():
         if offered and expired is not None and expired():
             break
+        if lazy and base is not None and sample is None and choose is None:
+            return _lazy_greedy(source, k, offered, open_, base, expired)
         cand = open_.left()
         if sample is not None:
             cand = sample(cand)
         gains = source.ties(source.add_gains(base, cand))
         j = int(cand[int(np.argmax(gains))]) if choose is None else int(choose(cand, gains))
+        offered.append(j)
+        open_.take(j)
+        base = source.baseline(base, offered)
+    return offered
+
+
+def _lazy_greedy(source: Any, k: int, offered: list[int], open_: Candidates, base: Any,
+                 expired: Callable[[], bool] | None) -> list[int]:
+    """Greedy addition with lazy evaluation from a non-empty baseline: a heap of gain
+    bounds keyed ``(-gain, column)``, so that the first fresh entry popped is the best gain,
+    ties to the lowest column."""
+    cand = open_.left()
+    gains = source.add_gains(base, cand)
+    heap = [(-float(g), int(j), len(offered)) for g, j in zip(gains, cand)]
+    heapq.heapify(heap)
+    while len(offered) < k and heap:
+        if expired is not None and expired():
+            break
+        neg, j, step = heapq.heappop(heap)
+        if not open_.open[j]:
+            continue
+        if step != len(offered):  # a bound from an earlier step: evaluate it now
+            heapq.heappush(heap, (-source.column_gain(base, j), j, len(offered)))
+            continue
         offered.append(j)
         open_.take(j)
         base = source.baseline(base, offered)

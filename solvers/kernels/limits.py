@@ -24,6 +24,9 @@ CACHE_ELEMENTS = 1 << 16
 BOUND_ELEMENTS = 1 << 19
 #: Entries per row block of a column pass over an in-memory matrix (gains, bound, model data).
 PASS_ELEMENTS = 4_000_000
+#: Largest profit matrix (rows x columns) whose columns the swap descent sorts per row
+#: (16 bytes per entry), to read only the entries it needs.
+ORDER_ELEMENTS = 1 << 22
 #: Largest sample (rows x columns) the chunked local search loads into memory.
 IN_MEMORY_ELEMENTS = 1 << 26
 

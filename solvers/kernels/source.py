@@ -26,7 +26,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import blocks as K
-from .limits import CACHE_ELEMENTS, snap_ties
+from .limits import CACHE_ELEMENTS, ORDER_ELEMENTS, snap_ties
+from .tableau import ColumnOrder
 
 
 def fsum_parts(parts: Sequence[Any]) -> Any:
@@ -76,15 +77,25 @@ class InMemorySource:
         # One block for a small matrix (fewer calls); cache-sized blocks for a large one.
         small = self.n * self.m <= 4 * CACHE_ELEMENTS
         self.rows = self.n if small else max(1, CACHE_ELEMENTS // self.m)
+        self._order: ColumnOrder | None = None
 
-    def blocks(self):
-        """``(first_row, rows)`` over the matrix."""
-        for lo in range(0, self.n, self.rows):
-            yield lo, self.profit[lo : lo + self.rows]
+    def blocks(self, width: int | None = None):
+        """``(first_row, rows)`` over the matrix; a pass that reads only ``width`` of the
+        columns takes as many more rows at a time (its temporaries are ``rows x width``)."""
+        rows = self.rows if width is None else max(self.rows, CACHE_ELEMENTS // max(1, width))
+        for lo in range(0, self.n, rows):
+            yield lo, self.profit[lo : lo + rows]
 
     def state(self, offered: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(b1, b2, pos)`` of the offered set (:func:`.blocks.best_two`)."""
         return K.best_two(self.blocks(), offered, self.n)
+
+    def column_order(self, build: bool = True) -> ColumnOrder | None:
+        """Each individual's columns sorted by profit (built once when ``build``, then kept),
+        or None when the matrix has more than ``ORDER_ELEMENTS`` entries."""
+        if build and self._order is None and self.n * self.m <= ORDER_ELEMENTS:
+            self._order = ColumnOrder(self.profit)
+        return self._order
 
     @staticmethod
     def total(state: tuple) -> float:
@@ -102,7 +113,12 @@ class InMemorySource:
 
     def add_gains(self, base: np.ndarray | None, cand: np.ndarray) -> np.ndarray:
         """``G_j`` of the candidates over the baseline (column sums when there is none)."""
-        return K.gains_over(self.blocks(), base, cand.size, None if cand.size == self.m else cand)
+        return K.gains_over(self.blocks(cand.size), base, cand.size, None if cand.size == self.m else cand)
+
+    def column_gain(self, base: np.ndarray, j: int) -> float:
+        """``G_j`` of one column over the baseline."""
+        d = self.profit[:, j] - base
+        return float(np.maximum(d, 0.0, out=d).sum())
 
     def swap_terms(self, state: tuple, s: int, cand: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
         return K.swap_terms(self.blocks(), state, s, self.m, cand)

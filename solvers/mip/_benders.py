@@ -190,6 +190,7 @@ class BendersMaster:
         )
         self.h = h
         self.n_cuts = 0
+        self.integer = False
 
     def add_cuts(self, rows: tuple[np.ndarray, np.ndarray, np.ndarray], rhs: np.ndarray) -> None:
         """Add compressed rows ``(starts, indices, values)`` as ``row <= rhs``."""
@@ -202,6 +203,7 @@ class BendersMaster:
         self.n_cuts += count
 
     def set_integer(self, integer: bool) -> None:
+        self.integer = integer
         t = self.hs.HighsVarType.kInteger if integer else self.hs.HighsVarType.kContinuous
         self.h.changeColsIntegrality(self.m, np.arange(self.m, dtype=np.int32),
                                      np.array([t] * self.m))
@@ -211,8 +213,10 @@ class BendersMaster:
 
     def solve(self, time_limit: float | None, mip_gap: float = 1e-9, start: np.ndarray | None = None):
         h = self.h
-        # HiGHS measures its time limit from the creation of the instance, across runs
-        limit = h.getRunTime() + max(time_limit, 0.01) if time_limit is not None else self.hs.kHighsInf
+        # HiGHS measures an LP's time limit from the creation of the instance, across runs,
+        # but a MIP's from the start of its run
+        limit = max(time_limit, 0.01) + (0.0 if self.integer else h.getRunTime()) if time_limit is not None \
+            else self.hs.kHighsInf
         h.setOptionValue("time_limit", float(limit))
         h.setOptionValue("mip_rel_gap", float(mip_gap))
         if start is not None:
@@ -385,6 +389,11 @@ class _Benders:
             self.master.add_cuts(rows_, rhs)
         return int(viol.size)
 
+    def left_for_master(self) -> bool:
+        """Whether another master MIP solve fits in the time left."""
+        t = self.left()
+        return t is None or t > MASTER_MIN_SECONDS
+
     def master_has_time(self) -> bool:
         """A large master (its first LP takes seconds, and HiGHS checks its clock seldom while
         presolving it) is built and solved only with ``MASTER_MIN_SECONDS`` left."""
@@ -468,12 +477,15 @@ class _Benders:
             master.set_integer(True)
             self.master_ready = True
         stop = None if seconds is None else time.perf_counter() + seconds
+        partial = False
         while True:
             t = self.left()
             # HiGHS checks its time limit seldom while presolving a large master: leave a margin
             if t is not None and t <= MASTER_MIN_SECONDS:
                 break
-            t = None if t is None else 0.5 * t
+            # half the time left, so that cuts can follow; after a solve stopped by its share
+            # of the time, the time left (but the margin)
+            t = None if t is None else (t - MASTER_MIN_SECONDS if partial else 0.5 * t)
             if stop is not None:
                 now = time.perf_counter()
                 if now >= stop:
@@ -493,8 +505,12 @@ class _Benders:
                 offered = greedy_complete(self.profit, offered, min(self.k, self.ma), self.allowed, self.side.exclusive)
             self.offer(offered)
             self.record()
-            if self.is_closed() or status != "kOptimal":
+            partial = status == "kTimeLimit" and self.left_for_master()
+            if self.is_closed() or (status != "kOptimal" and not partial):
                 break
+            if partial:
+                self.add_cuts_at(y, x[m:])
+                continue
             if self.add_cuts_at(y, x[m:]) == 0:
                 self.bound = min(self.bound, max(self.best[1], float(info.objective_function_value)))
                 break

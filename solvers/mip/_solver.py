@@ -206,7 +206,8 @@ class MIPSolver(Solver):
         Without side constraints every offered set is feasible, so the fast-interchange
         descent of ``local-search`` can only improve the incumbent: the MIP never returns a
         set that one swap improves, even when it stopped early (or skipped the warm start on a
-        small instance). The bound is unchanged. Given at most a second past the time limit.
+        small instance). The bound is unchanged. Given at most 1% of the time limit (and at
+        most a second) past it.
         """
         if sol.status in ("optimal", "infeasible", "error") or sol.offered is None:
             return sol
@@ -217,7 +218,8 @@ class MIPSolver(Solver):
         offered = np.unique(np.asarray(sol.offered, dtype=np.intp))
         before = objective_of(problem.profit, offered)
         now = time.perf_counter()
-        deadline = None if context.deadline is None else max(context.deadline, now + 1.0)
+        slack = 0.0 if context.time_limit is None else min(1.0, 0.01 * context.time_limit)
+        deadline = None if context.deadline is None else max(context.deadline, now + slack)
         polished, value = swap_local_search(problem.profit, problem.k_effective, offered,
                                             rng=context.rng, deadline=deadline)
         improved = improves(value, before)
