@@ -191,7 +191,7 @@ def test_lazy_mip_assignment_constraints_load_or_refuse(monkeypatch):
     problem = co.CoarseProblem(lazy(SMOOTH[:400], 100), k=3, min_share=0.1)
     want = co.solve(co.CoarseProblem(SMOOTH[:400], k=3, min_share=0.1), "mip")
     got = co.solve(problem, "mip")
-    assert got.extras["lazy"].startswith("loaded into memory: share bounds")
+    assert got.extras["lazy"].startswith("loaded into memory: 400 groups of identical individuals do not halve")
     assert got.offered.tolist() == want.offered.tolist()
     np.testing.assert_array_equal(got.assignment, want.assignment)
     monkeypatch.setattr(_lazy, "_fits", lambda problem: False)

@@ -57,7 +57,7 @@ from ..bounds import lagrangian_bound
 from ..bounds.columns import column_generation_bound, lagrangian_fixing, lagrangian_value_and_rho, worth_generating
 from ..local_search import swap_local_search
 from ._formulation import SortedRows, prefix_levels, sort_rows
-from ._highs import _set_option
+from ._highs import new_master, run_master
 from ._treebb import best_completion, tree_search
 from ._warm import greedy_complete, objective_of
 
@@ -155,18 +155,9 @@ class BendersMaster:
     """The master problem in a persistent HiGHS instance (rows are added between solves)."""
 
     def __init__(self, groups: _Groups, m: int, k: int, side, threads, seed, backend_options, verbose):
-        import highspy
-
+        highspy, h = new_master(threads, seed, backend_options, verbose)
         self.hs = highspy
         self.m, self.G = m, groups.size
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", bool(verbose))
-        if threads is not None:
-            h.setOptionValue("threads", int(threads))
-        if seed is not None:
-            h.setOptionValue("random_seed", int(seed) % 2147483647)
-        for key, value in (backend_options or {}).items():
-            _set_option(h, key, value)
         inf = highspy.kHighsInf
         lo = np.zeros(m)
         up = np.ones(m)
@@ -212,25 +203,8 @@ class BendersMaster:
         self.h.changeColBounds(int(j), float(value), float(value))
 
     def solve(self, time_limit: float | None, mip_gap: float = 1e-9, start: np.ndarray | None = None):
-        h = self.h
-        # HiGHS measures an LP's time limit from the creation of the instance, across runs,
-        # but a MIP's from the start of its run
-        limit = max(time_limit, 0.01) + (0.0 if self.integer else h.getRunTime()) if time_limit is not None \
-            else self.hs.kHighsInf
-        h.setOptionValue("time_limit", float(limit))
-        h.setOptionValue("mip_rel_gap", float(mip_gap))
-        if start is not None:
-            sol = self.hs.HighsSolution()
-            sol.col_value = start.tolist()
-            sol.value_valid = True
-            h.setSolution(sol)
-        h.run()
-        status = str(h.getModelStatus()).split(".")[-1]
-        info = h.getInfo()
-        feasible = int(info.primal_solution_status) == int(self.hs.SolutionStatus.kSolutionStatusFeasible)
-        sol = h.getSolution()
-        x = np.asarray(sol.col_value) if feasible else None
-        d = np.asarray(sol.col_dual) if feasible and sol.dual_valid else None
+        status, info, x, d = run_master(self.hs, self.h, time_limit, integer=self.integer, mip_gap=mip_gap,
+                                        start=start)
         return status, x, d, info
 
 

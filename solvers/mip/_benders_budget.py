@@ -55,7 +55,7 @@ from coarseopt.solver import Solution
 from .._transport import budgeted_assignment
 from ._benders import CUT_BLOCK, MASTER_MIN_SECONDS, _Groups
 from ._formulation import prefix_levels
-from ._highs import _set_option, stop_at
+from ._highs import new_master, run_master
 from ._warm import greedy_complete
 
 __all__ = ["budget_benders", "MAX_PRICES"]
@@ -86,18 +86,9 @@ class BudgetMaster:
     of ``theta`` columns per price; rows are added between solves."""
 
     def __init__(self, m: int, k: int, side, upper: float, threads, seed, backend_options, verbose):
-        import highspy
-
+        highspy, h = new_master(threads, seed, backend_options, verbose)
         self.hs = highspy
         self.m = m
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", bool(verbose))
-        if threads is not None:
-            h.setOptionValue("threads", int(threads))
-        if seed is not None:
-            h.setOptionValue("random_seed", int(seed) % 2147483647)
-        for key, value in (backend_options or {}).items():
-            _set_option(h, key, value)
         inf = highspy.kHighsInf
         lo, up = np.zeros(m + 1), np.ones(m + 1)
         lo[np.asarray(side.forced, dtype=np.intp)] = 1.0
@@ -155,24 +146,7 @@ class BudgetMaster:
                                      np.array([self.hs.HighsVarType.kInteger] * self.m))
 
     def solve(self, time_limit: float | None, start: np.ndarray | None = None):
-        h = self.h
-        # HiGHS measures an LP's time limit from the creation of the instance, across runs,
-        # but a MIP's from the start of its run
-        limit = max(time_limit, 0.01) + (0.0 if self.integer else h.getRunTime()) if time_limit is not None \
-            else self.hs.kHighsInf
-        h.setOptionValue("time_limit", float(limit))
-        h.setOptionValue("mip_rel_gap", 1e-9)
-        if start is not None:
-            sol = self.hs.HighsSolution()
-            sol.col_value = start.tolist()
-            sol.value_valid = True
-            h.setSolution(sol)
-        with stop_at(h, None if time_limit is None else time.perf_counter() + max(time_limit, 0.01)):
-            h.run()
-        status = str(h.getModelStatus()).split(".")[-1]
-        info = h.getInfo()
-        feasible = int(info.primal_solution_status) == int(self.hs.SolutionStatus.kSolutionStatusFeasible)
-        x = np.asarray(h.getSolution().col_value) if feasible else None
+        status, info, x, _ = run_master(self.hs, self.h, time_limit, integer=self.integer, start=start)
         return status, x, info
 
 

@@ -74,6 +74,20 @@ class BackendResult:
                 message += f" ({self.message})"
         return status, bound, message
 
+    def status_in_units(self, objective: float, raw: float, scale: float, shift: float) -> tuple[str, float | None, str]:
+        """:meth:`status_of` for an incumbent worth ``objective`` in normalized units and
+        ``raw`` in the profit's (``raw = objective * scale + shift``), the bound mapped back to
+        the profit's units; ``optimal`` only when bound and ``raw`` meet to 1e-6 there."""
+        status, bound, message = self.status_of(objective)
+        if bound is not None:
+            bound = bound * scale + shift
+            if bound < raw and (status == "optimal" or raw - bound <= 1e-9 * max(1.0, abs(raw), abs(shift))):
+                bound = raw
+            if status == "optimal" and (bound - raw) / max(1.0, abs(bound)) > 1e-6:
+                status = "feasible"
+                message += "; optimal to the backend's tolerance in normalized units, not to 1e-6 in the profit's units"
+        return status, bound, message
+
 
 #: HiGHS model status -> coarseopt termination (why it stopped).
 HIGHS_TERMINATION = {
@@ -227,3 +241,50 @@ def stop_at(h: Any, deadline: float | None):
                 getattr(h, kind).unsubscribe(interrupt)
             except Exception:  # pragma: no cover - best effort
                 pass
+
+
+def new_master(threads: Any, seed: Any, backend_options: dict | None, verbose: bool) -> tuple[Any, Any]:
+    """``(highspy, Highs)``: a persistent HiGHS instance for a master problem, with the
+    solver's ``threads``, ``seed``, ``backend_options`` and log choice."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(verbose))
+    if threads is not None:
+        h.setOptionValue("threads", int(threads))
+    if seed is not None:
+        h.setOptionValue("random_seed", int(seed) % 2147483647)
+    for key, value in (backend_options or {}).items():
+        _set_option(h, key, value)
+    return highspy, h
+
+
+def run_master(hs: Any, h: Any, time_limit: float | None, *, integer: bool, mip_gap: float = 1e-9,
+               start: np.ndarray | None = None) -> tuple[str, Any, np.ndarray | None, np.ndarray | None]:
+    """One solve of a persistent master within ``time_limit`` seconds (None: none):
+    ``(status, info, x, column duals)`` (``x`` None without a feasible solution, the duals
+    None without valid ones). HiGHS measures an LP's time limit from the creation of the
+    instance, across runs, but a MIP's from the start of its run; its interrupt callbacks
+    also stop it at the deadline (:func:`stop_at`)."""
+    if time_limit is None:
+        limit = hs.kHighsInf
+    else:
+        limit = max(time_limit, 0.01) + (0.0 if integer else h.getRunTime())
+    h.setOptionValue("time_limit", float(limit))
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    if start is not None:
+        sol = hs.HighsSolution()
+        sol.col_value = start.tolist()
+        sol.value_valid = True
+        h.setSolution(sol)
+    with stop_at(h, None if time_limit is None else time.perf_counter() + max(time_limit, 0.01)):
+        h.run()
+    status = str(h.getModelStatus()).split(".")[-1]
+    if status == "kInterrupt":  # our deadline callback: a time limit
+        status = "kTimeLimit"
+    info = h.getInfo()
+    feasible = int(info.primal_solution_status) == int(hs.SolutionStatus.kSolutionStatusFeasible)
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value) if feasible else None
+    d = np.asarray(sol.col_dual) if feasible and sol.dual_valid else None
+    return status, info, x, d

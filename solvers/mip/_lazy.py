@@ -422,15 +422,8 @@ def _decode(result, form, problem, side, allowed, warm, blocks, scale, shift, co
     extras["used_warm_start"] = used_warm
     if offered is None:
         return result.no_solution(extras)
-    status, bound, message = result.status_of(objective)
     # back to the profit's units (as _denormalize does in memory)
-    if bound is not None:
-        bound = bound * scale + shift
-        if bound < raw and (status == "optimal" or raw - bound <= 1e-9 * max(1.0, abs(raw), abs(shift))):
-            bound = raw
-        if status == "optimal" and (bound - raw) / max(1.0, abs(bound)) > 1e-6:
-            status = "feasible"
-            message += "; optimal to the backend's tolerance in normalized units, not to 1e-6 in the profit's units"
+    status, bound, message = result.status_in_units(objective, raw, scale, shift)
     if status != "optimal":
         offered = _polish(problem, side, offered, raw, context, extras)
     return Solution(offered=offered, status=status, bound=bound, termination=result.termination, message=message,

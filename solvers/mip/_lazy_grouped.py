@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 
-from coarseopt.exceptions import UnsupportedProblemError
 from coarseopt.solver import Solution
 
 from ..kernels.source import compute_all, delayed
@@ -204,14 +203,6 @@ def _decode(result, form, problem, allowed, counts, inverse, reps, warm, scale, 
     extras["used_warm_start"] = bool(used)
     if assignment is None:
         return result.no_solution(extras)
-    status, bound, message = result.status_of(objective)
-    if bound is not None:
-        raw = problem.objective(assignment)
-        bound = bound * scale + shift
-        if bound < raw and (status == "optimal" or raw - bound <= 1e-9 * max(1.0, abs(raw), abs(shift))):
-            bound = raw
-        if status == "optimal" and (bound - raw) / max(1.0, abs(bound)) > 1e-6:
-            status = "feasible"
-            message += "; optimal to the backend's tolerance in normalized units, not to 1e-6 in the profit's units"
+    status, bound, message = result.status_in_units(objective, problem.objective(assignment), scale, shift)
     return Solution(assignment=assignment, status=status, bound=bound, termination=result.termination,
                     message=message, extras=extras)
