@@ -450,7 +450,9 @@ as not measured.
 #: Benchmarks recorded apart from the suite and shown on the same page: (title, the stem of
 #: their results in ``benchmarks/results``). Their results file starts with a ``#`` title,
 #: then the command and the table.
-EXTRA = [("Euclidean p-median: many treatments", "euclidean")]
+EXTRA = [("Euclidean p-median: many treatments", "euclidean"),
+         ("Fine treatment grids: answer, certificate and proof (n = 100,000)", "fine_grid_100000"),
+         ("Fine treatment grids: answer, certificate and proof (n = 1,000,000)", "fine_grid_1000000")]
 
 
 def extra_sections(results: Path | None = None) -> list[str]:

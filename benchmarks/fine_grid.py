@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -65,10 +67,12 @@ result = {{"objective": r.objective, "status": r.status, "gap": r.gap, "bound": 
 
 
 def _table(rows: list[dict], sides: list[str]) -> str:
+    both = len(sides) > 1
     head = "| grid | k | " + " | ".join(
         f"{s} {side} (s, status, gap)" for side in sides for s in SOLVES) + " | " + " | ".join(
-        f"{s} / local-search ({side})" for side in sides for s in ("ot", "mip")) + " |"
-    lines = [head, "|" + "---|" * (2 + len(sides) * 5)]
+        f"{s} / local-search ({side})" for side in sides for s in ("ot", "mip")) + " |" + (
+        " ot this / base | mip this / base |" if both else "")
+    lines = [head, "|" + "---|" * (2 + len(sides) * 5 + (2 if both else 0))]
     keys = sorted({(r["grid"], r["k"]) for r in rows})
     for grid, k in keys:
         cells, ratios = [], []
@@ -82,8 +86,31 @@ def _table(rows: list[dict], sides: list[str]) -> str:
             for s in ("ot", "mip"):
                 r = got.get(s)
                 ratios.append("-" if r is None or ls is None else f"{r['seconds'] / ls['seconds']:.1f}")
+        if both:
+            for s in ("ot", "mip"):
+                pair = [next((r for r in rows if r["grid"] == grid and r["k"] == k and r["side"] == side
+                              and r["solver"] == s), None) for side in ("this", "base")]
+                ratios.append("-" if None in pair else f"{pair[0]['seconds'] / pair[1]['seconds']:.2f}")
         lines.append(f"| {grid} | {k} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
     return "\n".join(lines) + "\n"
+
+
+def write_md(path: Path, rows: list[dict], meta: dict) -> None:
+    """The results page: how it was run, the table and the targets' ratios."""
+    sides = ["this"] + (["base"] if any(r["side"] == "base" for r in rows) else [])
+    machine = meta.get("machine", {})
+    head = [f"# fine treatment grids, n = {meta['n']:,}", "",
+            f"Command: `{meta['command']}` (commit {meta.get('commit')}"
+            + (f", base {meta['base_commit']}" if meta.get("base_commit") else "")
+            + f", {machine.get('cpu', '?')}, {machine.get('logical_cpus', '?')} logical CPUs; BLAS on 1 thread). "
+            f"Time limit {meta['time_limit']:.0f} s per solve."
+            + (f" Total {meta['seconds']:.0f} s." if meta.get("seconds") == meta.get("seconds") and meta.get("seconds")
+               else ""), "",
+            "Profit: `make_promotions(n)` through `estimate_profit(grid=g)` (5 arms, default learner, "
+            "5-fold cross-fitting). local-search: default options; ot: `target_gap=1e-4`; mip: defaults. "
+            "Every solve in a fresh process, seed 0; `this` and `base` alternate. The targets: mip at most "
+            "10 times and ot at most 5 times local-search's time, on each row.", ""]
+    path.write_text("\n".join(head) + "\n" + _table(rows, sides))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,8 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or f"fine_grid_{args.n}"
     RESULTS.mkdir(exist_ok=True)
     jsonl = RESULTS / f"{name}.jsonl"
-    jsonl.write_text(json.dumps({"machine": machine_facts(), "versions": versions(), "commit": git_commit(),
-                                 "n": args.n, "time_limit": args.time_limit}) + "\n")
+    started = time.perf_counter()
+    meta = {"machine": machine_facts(), "versions": versions(), "commit": git_commit(),
+            "base_commit": git_commit(args.base) if args.base else None, "n": args.n,
+            "time_limit": args.time_limit, "command": "python -m benchmarks.fine_grid " + " ".join(argv or sys.argv[1:])}
+    jsonl.write_text(json.dumps(meta) + "\n")
     rows: list[dict] = []
     sides = ["this"] + (["base"] if args.base else [])
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                             fh.write(json.dumps(row, default=float) + "\n")
                         print(f"grid {grid} k {k} {solver} ({side}): {got['seconds']:.1f} s, {row['status']}, "
                               f"objective {row['objective']:.6f}, gap {row['gap']}", flush=True)
-    (RESULTS / f"{name}.md").write_text(_table(rows, sides))
+    meta["seconds"] = time.perf_counter() - started
+    write_md(RESULTS / f"{name}.md", rows, meta)
     return 0
 
 
