@@ -58,6 +58,12 @@ CASES = {
     "ot pmed1-10 (sum)": _orlib("ot"),
     "mip pmed1-10 (sum)": _orlib("mip"),
     "mip smooth 10^6 x 50, k=5": _smooth("mip", with_status=True),
+    "mip noisy 20,000 x 50 (sd 0.1), k=5, 60 s limit": """
+profit = smooth_profit(20_000, 50, seed=0, noise=0.1)
+problem = co.CoarseProblem(profit, k=5)
+t0 = time.perf_counter(); r = co.solve(problem, "mip", seed=0, time_limit=60); elapsed = time.perf_counter() - t0
+result = (r.objective, r.offered.tolist(), r.status)
+""",
     # the uniform instance of benchmarks.instances.euclidean_pmed(1400, 100, seed=1400), built
     # here so that an older checkout without that generator runs it too
     "local-search euclidean 1400 uniform, p=100": """

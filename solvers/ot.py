@@ -33,7 +33,7 @@ remain, so Lloyd rounds and swap descent alternate until neither improves: the r
 set is a local optimum under both moves (when the restarts ran on a row sample, the answer
 is a swap-local optimum on all rows, the joint check being left out to keep large ``n``
 fast). A **certified upper bound** (the Lagrangian / LP bound,
-:func:`coarseopt_solvers.bounds.lagrangian_bound`; on many treatments, at least 32 and three
+:func:`coarseopt_solvers.bounds.lagrangian_bound`; on many treatments, at least 80 and three
 times ``k``, by column generation: :mod:`coarseopt_solvers.bounds.columns`) fills ``bound``
 and ``gap``; the status
 is ``feasible`` (or ``time_limit``) unless that bound proves the solution optimal.

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import coarseopt as co
+from coarseopt_solvers.bounds import columns
 from coarseopt_solvers.bounds.columns import column_generation_bound, lagrangian_fixing
 from coarseopt_solvers.mip import _policy
 
@@ -82,6 +83,7 @@ def test_mip_with_the_elimination_equals_brute_force(seed, monkeypatch):
     k = 2 + seed % 2
     _, values = _all_values(P, k)
     monkeypatch.setattr(_policy, "ELIMINATION_MIN_ELEMENTS", 0)  # ``auto`` eliminates on this size
+    monkeypatch.setattr(columns, "MIN_COLUMNS", 32)
     res = co.solve(co.CoarseProblem(P, k=k), "mip", seed=0)
     assert res.extras.get("treatments_kept") is not None  # the elimination ran
     assert res.status == "optimal"
