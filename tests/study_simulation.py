@@ -34,8 +34,9 @@ def population(n: int = 300_000, seed: int = 10_000):
     return df, truth
 
 
-def one_study(path, seed: int, method: str, n: int = 3000, ks=(1, 2, 3), folds: int = 5, budget=None):
-    df, _ = co.datasets.make_promotions(n, seed=seed, arms=ARMS, grid=ARMS, arm_probabilities=SHARES)
+def one_study(path, seed: int, method: str, n: int = 3000, ks=(1, 2, 3), folds: int = 5, budget=None,
+              shares=SHARES):
+    df, _ = co.datasets.make_promotions(n, seed=seed, arms=ARMS, grid=ARMS, arm_probabilities=shares)
     df.to_csv(path, index=False)
     split = {"method": method, "seed": seed, "folds": folds}
     raw = {
@@ -132,25 +133,26 @@ def coverage(reps: list[dict], target: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _rep(tmp_dir, r: int, method: str, n: int, n_pop: int, budget=None, ks=(1, 2, 3)) -> dict:
+def _rep(tmp_dir, r: int, method: str, n: int, n_pop: int, budget=None, ks=(1, 2, 3), shares=SHARES) -> dict:
     import warnings
 
     pop_df, pop_truth = population(n_pop)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # thin cells of the rare arm warn; that is the point here
-        study = one_study(tmp_dir / f"rep{r}.csv", r, method, n=n, budget=budget, ks=ks)
+        study = one_study(tmp_dir / f"rep{r}.csv", r, method, n=n, budget=budget, ks=ks, shares=shares)
         return intervals(study, truths(study, pop_df, pop_truth))
 
 
 def simulate(method: str, reps: int, tmp_dir, n: int = 3000, n_pop: int = 300_000, n_jobs: int = 1,
-             budget=None, ks=(1, 2, 3)) -> pd.DataFrame:
+             budget=None, ks=(1, 2, 3), shares=SHARES) -> pd.DataFrame:
     """One row per replication: 0/1 coverage of every reported interval of its estimand
-    (``budget``: ``[solve] budget`` of the studies, for the budgeted policies and their spend)."""
+    (``budget``: ``[solve] budget`` of the studies, for the budgeted policies and their spend;
+    ``shares``: the experiment's arm shares, unequal by default)."""
     from joblib import Parallel, delayed
 
     # forked workers: they inherit this module (loky workers would not find it on their path)
     rows = Parallel(n_jobs=n_jobs, backend="multiprocessing")(
-        delayed(_rep)(tmp_dir, r, method, n, n_pop, budget, ks) for r in range(reps))
+        delayed(_rep)(tmp_dir, r, method, n, n_pop, budget, ks, shares) for r in range(reps))
     return coverage(rows, "expected" if method == "crossfit" else "fold policies")
 
 

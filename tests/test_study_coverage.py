@@ -118,23 +118,25 @@ def test_the_whole_study_covers_its_true_values(method, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_budgeted_study_covers_its_true_values(tmp_path):
-    """100 cross-fitted studies of 2,000 customers under a binding budget (2.6 per customer, about
-    two fifths of what full personalization would spend; unequal shares, no propensity column;
-    k = 2, 3): the values, lifts and spends of the budgeted coarse policies and of full
-    personalization under the same budget, and k = 3 against k = 2, cover their truths (each
-    fold's policy applied to a fresh population of 50,000 as one batch within the budget per
-    customer) at least 90% of the time each (100 replications: a Monte Carlo SE of 2.2 points) and 93% to
-    98.5% pooled: Imai & Li's between-fold term makes the cross-fitted intervals conservative
-    where the fold policies differ, as budgeted policies do. The control's spend (0, known
-    exactly) is left out. A k = 1 under a budget near one treatment's spend is a knife edge (the
-    offered treatment flips between samples), where the cross-fitted estimand and interval part
-    ways; docs/evaluation.md shows it."""
+@pytest.mark.parametrize("shares", [(0.55, 0.25, 0.15, 0.05), (0.25, 0.25, 0.25, 0.25)], ids=["unequal", "equal"])
+def test_the_budgeted_study_covers_its_true_values(shares, tmp_path):
+    """50 cross-fitted studies of 2,000 customers under a binding budget (2.6 per customer, about
+    two fifths of what full personalization would spend; unequal and equal arm shares, no
+    propensity column; k = 2, 3): the values, lifts and spends of the budgeted coarse policies and
+    of full personalization under the same budget, and k = 3 against k = 2, cover their truths
+    (each fold's policy applied to a fresh population of 50,000 as one batch within the budget per
+    customer) 93% to 98.5% of the time pooled and at least 88% each (50 replications: a Monte
+    Carlo SE of 3.1 points per interval). Imai & Li's between-fold term makes the cross-fitted
+    intervals conservative where the fold policies differ, as budgeted policies do. The
+    control's spend (0, known exactly) is left out. A k = 1 under a budget near one treatment's
+    spend is a knife edge (the offered treatment flips between samples), where the cross-fitted
+    estimand and interval part ways; docs/evaluation.md shows it."""
     from study_simulation import simulate
 
-    res = simulate("crossfit", 100, tmp_path, n=2000, n_pop=50_000, n_jobs=2, budget=5200.0, ks=(2, 3))
+    res = simulate("crossfit", 50, tmp_path, n=2000, n_pop=50_000, n_jobs=2, budget=5200.0, ks=(2, 3),
+                   shares=shares)
     pointwise = [c for c in res.columns if not c.startswith("simultaneous") and c != "spend control"]
     assert sum(c.startswith("spend ") for c in pointwise) == 3
     pooled = res[pointwise].to_numpy().mean()
     assert 0.93 <= pooled <= 0.985, res.mean().to_dict()
-    assert res[pointwise].mean().min() >= 0.90, res.mean().to_dict()
+    assert res[pointwise].mean().min() >= 0.88, res.mean().to_dict()
