@@ -138,3 +138,19 @@ def git_commit(repo: Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def json_default(x: Any) -> Any:
+    """``json.dumps(default=...)`` for benchmark rows: numpy scalars as numbers (NaN as
+    null), arrays as lists, anything else as its string."""
+    import math
+
+    import numpy as np
+
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return None if math.isnan(x) else float(x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return str(x)

@@ -32,11 +32,9 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
-
 import coarseopt as co
 
-from ._measure import git_commit, machine_facts, versions
+from ._measure import git_commit, json_default, machine_facts, versions
 from .instances import euclidean_pmed
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -111,12 +109,6 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _jsonable(x):
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return None if math.isnan(x) else float(x)
-    return str(x)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = args.out / ("euclidean_quick" if args.quick else "euclidean")
     with open(f"{stem}.jsonl", "w") as fh:
         for row in [meta, *rows]:
-            fh.write(json.dumps(row, default=_jsonable) + "\n")
+            fh.write(json.dumps(row, default=json_default) + "\n")
     machine = meta["machine"]
     header = [
         "# Euclidean p-median benchmark", "",

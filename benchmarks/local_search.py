@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-
 import coarseopt as co
 
-from ._measure import git_commit, machine_facts, versions
+from ._measure import git_commit, json_default, machine_facts, versions
 from .instances import beasley_pmed, orlib, smooth_profit
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -219,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "_quick" if args.quick else ""
     with open(args.out / f"local_search{suffix}.jsonl", "w") as fh:
         for row in [meta, *rows]:
-            fh.write(json.dumps(row, default=_jsonable) + "\n")
+            fh.write(json.dumps(row, default=json_default) + "\n")
     machine = meta["machine"]
     header = [f"# local-search benchmark", "",
               f"Command: `{meta['command']}` (commit {meta['commit']}, {machine.get('cpu', '')}, "
@@ -235,14 +232,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _jsonable(x):
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return None if math.isnan(x) else float(x)
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
 
 
 if __name__ == "__main__":

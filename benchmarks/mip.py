@@ -24,11 +24,9 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
-
 import coarseopt as co
 
-from ._measure import git_commit, machine_facts, versions
+from ._measure import git_commit, json_default, machine_facts, versions
 from .instances import beasley_pmed, orlib, smooth_profit
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -190,14 +188,6 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _jsonable(x):
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return None if math.isnan(x) else float(x)
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         stem = args.out / f"mip.{part}{suffix}"
         with open(f"{stem}.jsonl", "w") as fh:
             for row in [meta, *rows]:
-                fh.write(json.dumps(row, default=_jsonable) + "\n")
+                fh.write(json.dumps(row, default=json_default) + "\n")
         machine = meta["machine"]
         header = [f"# mip benchmark: {part}", "",
                   f"Command: `{command}` (commit {meta['commit']}, {machine.get('cpu', '')}, "
