@@ -36,7 +36,9 @@ fast). A **certified upper bound** (the Lagrangian / LP bound,
 :func:`coarseopt_solvers.bounds.lagrangian_bound`; on many treatments, at least 80 and three
 times ``k``, by column generation: :mod:`coarseopt_solvers.bounds.columns`) fills ``bound``
 and ``gap``; the status
-is ``feasible`` (or ``time_limit``) unless that bound proves the solution optimal.
+is ``feasible`` (or ``time_limit``) unless that bound proves the solution optimal. With a
+``target_gap`` on many treatments, the bound is computed after the first few starts too, and
+the search ends there when it already certifies that gap.
 
 With ``profit_fn`` and numeric ``treatments``, atoms can leave the grid: each atom's level
 is refined by a zooming search around its grid optimum (1-D, or coordinate-wise in d-D)
@@ -61,7 +63,9 @@ from ._ot_bounded import solve_bounded
 from ._ot_offgrid import refine_offgrid
 from .heuristics.budget import budget_extras, no_budgeted_set, solve_with_budget
 from .heuristics.lloyd import lloyd, seed_atoms
+from .heuristics.swap import ElitePool, SwapEngine, evolve, relink_and_descend
 from .kernels.limits import improves
+from .kernels.source import InMemorySource
 from .local_search import swap_local_search
 
 __all__ = ["OTSolver", "lloyd", "seed_atoms"]
@@ -93,61 +97,35 @@ def _check_init(value: Any) -> tuple[int, ...] | None:
 
 
 # ---------------------------------------------------------------------- path-relinking
-def _relink(profit: np.ndarray, start: np.ndarray, guide: np.ndarray) -> np.ndarray | None:
-    """Best set strictly between ``start`` and ``guide`` on the greedy relinking path.
-
-    Each step exchanges one atom of ``start`` that ``guide`` lacks for one treatment of
-    ``guide``, the exchange with the largest ``f`` (Resende & Werneck 2004, sec. 4); None
-    when the two sets differ in fewer than two treatments.
-    """
-    cur = np.array(start, dtype=np.intp)
-    incoming = np.setdiff1d(guide, cur)
-    if incoming.size < 2:
-        return None
-    best, best_value = None, -np.inf
-    while incoming.size > 1:
-        leaving = np.flatnonzero(~np.isin(cur, guide))
-        values = np.full((leaving.size, incoming.size), -np.inf)
-        for a, r in enumerate(leaving):
-            rest = np.delete(cur, r)
-            base = profit[:, rest].max(axis=1) if rest.size else np.full(profit.shape[0], -np.inf)
-            values[a] = np.maximum(profit[:, incoming], base[:, None]).sum(axis=0)
-        a, t = np.unravel_index(int(values.argmax()), values.shape)
-        cur = cur.copy()
-        cur[leaving[a]] = incoming[t]
-        if values[a, t] > best_value:
-            best, best_value = cur.copy(), float(values[a, t])
-        incoming = np.delete(incoming, t)
-    return best
-
-
-def _path_relinking(profit, k, pool: dict, size: int, rng, deadline, generations: int = 3):
-    """Evolutionary path-relinking among the ``size`` best polished sets.
-
-    Every pair of elite sets is relinked (from the better towards the other) and the best
-    intermediate set is improved by swap descent; generations repeat while the best value
-    improves (Resende & Werneck, *A hybrid heuristic for the p-median problem*, J. Heuristics
-    2004).
-    """
-    pool = dict(pool)
+def _path_relinking(profit, found: dict, size: int, deadline) -> tuple[dict, int]:
+    """Evolutionary path-relinking among the ``size`` best sets of ``found`` (``{set: value}``,
+    extended with every set it reaches): the swap search's, on these rows."""
+    eng = SwapEngine(InMemorySource(profit), deadline)
+    pool = ElitePool(size)
+    for key in sorted(found, key=lambda key: -found[key])[:size]:
+        pool.add(np.array(key, dtype=np.intp), found[key])
+    found = dict(found)
     relinks = 0
-    for _ in range(generations):
-        elite = sorted(pool, key=lambda key: -pool[key])[:size]
-        before = pool[elite[0]]
-        for a in range(len(elite)):
-            for b in range(a + 1, len(elite)):
-                if deadline is not None and time.perf_counter() >= deadline:
-                    return pool, relinks
-                mid = _relink(profit, np.array(elite[a]), np.array(elite[b]))
-                relinks += 1
-                if mid is None:
-                    continue
-                offered, value = swap_local_search(profit, k, mid, rng=rng, deadline=deadline)
-                key = tuple(np.sort(offered).tolist())
-                pool[key] = max(pool.get(key, -np.inf), float(value))
-        if not improves(max(pool.values()), before):
-            break
-    return pool, relinks
+
+    def relink_pair(a, b):
+        nonlocal relinks
+        relinks += 1
+        got = relink_and_descend(eng, a, b)
+        if got is not None:
+            key = tuple(np.sort(got[0]).tolist())
+            found[key] = max(found.get(key, -np.inf), float(got[1]))
+            pool.add(*got)
+
+    evolve(eng, pool, relink_pair, generations=3)
+    return found, relinks
+
+
+EARLY_STARTS = 4  # starts run before the first look at the certificate (with target_gap)
+
+
+def _gap(bound: float, objective: float) -> float:
+    """The reported relative gap, ``(bound - objective) / max(1, |bound|)``."""
+    return max(0.0, (bound - objective) / max(1.0, abs(bound)))
 
 
 # ---------------------------------------------------------------------- the solver
@@ -172,7 +150,10 @@ class OTSolver(Solver):
         ``"auto"`` computes it only for problems without share bounds; ``True`` always.
     target_gap : float, default 0.0
         Stop the bound once ``gap <= target_gap`` (0: until it proves optimality or stops
-        improving).
+        improving). On many treatments (at least 80 and three times ``k``), the certificate is
+        first computed after the first 4 starts, and the other starts run only when it misses
+        ``target_gap`` (``extras["certified_after"]`` says when it did not); the lower of the
+        two bounds is kept.
     bound_iter : int, default 100
         Iterations of the bound's bundle method.
     shares_method : {"auto", "emd", "sinkhorn", "dual"}, default "auto"
@@ -259,30 +240,62 @@ class OTSolver(Solver):
         extras: dict[str, Any] = {}
         deadline = self._heuristic_deadline(context)
         timed_out = False
-
-        # 1. restarts (on a row sample when n is large)
         sampled = n > prm["sample_size"]
         data = profit[np.sort(rng.choice(n, prm["sample_size"], replace=False))] if sampled else profit
-        found, timed_out = self._candidates(data, k, rng, deadline, extras, context, sampled)
+        found: dict[tuple, float] = {}
+        early = None
+        for first, last in self._batches(problem):
+            # 1. restarts (on a row sample when n is large)
+            found, out = self._candidates(data, k, rng, deadline, extras, context, sampled,
+                                          starts=range(first, last), pool=found)
+            timed_out = timed_out or out
+            # 2. the best candidate(s) on all rows
+            best, best_value = self._best_on_all_rows(profit, k, found, sampled, rng, deadline)
+            if deadline is not None and time.perf_counter() >= deadline:
+                timed_out = True
+            assignment = problem.best_assignment(best)
+            if last == prm["restarts"] or timed_out:
+                break
+            # 3. the certificate after the first starts: the rest is not run once it meets target_gap
+            early = self._finish_with_bound(problem, context, best, assignment, dict(extras), False,
+                                            fixed_segments=False)
+            if early.bound is not None and _gap(early.bound, problem.objective(assignment)) <= prm["target_gap"]:
+                early.extras["certified_after"] = last
+                return early
+        solution = self._finish_with_bound(problem, context, best, assignment, extras, timed_out, fixed_segments=False)
+        if early is not None and early.bound is not None:  # both bounds are valid: keep the lower
+            solution.bound = early.bound if solution.bound is None else min(solution.bound, early.bound)
+        return solution
+
+    def _batches(self, problem) -> list[tuple[int, int]]:
+        """Restart indices run before each look at the certificate. With ``target_gap`` on many
+        treatments (where the column-generation bound is cheap and tight), the certificate is
+        computed after the first few starts and the rest run only if it misses the gap."""
+        prm = self.params
+        restarts = prm["restarts"]
+        first = min(restarts, EARLY_STARTS)
+        early = (prm["target_gap"] > 0 and prm["bound"] is not False and prm["profit_fn"] is None
+                 and first < restarts and worth_generating(problem.m, problem.k))
+        return [(0, first), (first, restarts)] if early else [(0, restarts)]
+
+    def _best_on_all_rows(self, profit, k, found, sampled, rng, deadline):
+        """The best candidate; when the restarts ran on a row sample, the best two re-run on all rows."""
+        prm = self.params
         ranked = sorted(found, key=lambda key: -found[key])
-        # 2. the best candidates on all rows
-        if sampled:
-            best, best_value = None, -np.inf
-            for key in ranked[: min(2, len(ranked))]:
-                if prm["polish"]:
-                    atoms, value = swap_local_search(profit, k, np.array(key), rng=rng, deadline=deadline)
-                else:
-                    atoms, value, _ = lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
-                if value > best_value:
-                    best, best_value = np.sort(np.asarray(atoms, dtype=np.intp)), float(value)
-        else:
+        if not sampled:
             best, best_value = np.array(ranked[0], dtype=np.intp), found[ranked[0]]
             if prm["polish"]:  # local optimum under swaps and multi-atom support steps
                 best, best_value = self._both_moves(profit, k, best, best_value, rng, deadline)
-        if deadline is not None and time.perf_counter() >= deadline:
-            timed_out = True
-        assignment = problem.best_assignment(best)
-        return self._finish_with_bound(problem, context, best, assignment, extras, timed_out, fixed_segments=False)
+            return best, best_value
+        best, best_value = None, -np.inf
+        for key in ranked[: min(2, len(ranked))]:
+            if prm["polish"]:
+                atoms, value = swap_local_search(profit, k, np.array(key), rng=rng, deadline=deadline)
+            else:
+                atoms, value, _ = lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
+            if value > best_value:
+                best, best_value = np.sort(np.asarray(atoms, dtype=np.intp)), float(value)
+        return best, best_value
 
     # ------------------------------------------------------------------ share bounds
     def _solve_bounded(self, problem, context, k):
@@ -354,15 +367,17 @@ class OTSolver(Solver):
                         termination=termination, extras=extras)
 
     # ------------------------------------------------------------------ shared pieces
-    def _candidates(self, data, k, rng, deadline, extras, context, sampled):
-        """Restarts of the Lloyd alternation on ``data``, then (with ``polish``) swap descent
-        and path-relinking: ``{offered set: objective on data}`` and whether time ran out."""
+    def _candidates(self, data, k, rng, deadline, extras, context, sampled, starts=None, pool=None):
+        """Restarts of the Lloyd alternation on ``data`` (the ``starts``, all by default), then
+        (with ``polish``) swap descent and path-relinking, joined with the sets of ``pool``:
+        ``{offered set: objective on data}`` and whether time ran out."""
         prm = self.params
         timed_out = False
+        starts = range(prm["restarts"]) if starts is None else starts
         found: dict[tuple, float] = {}
-        iters = []
-        with context.bar(total=prm["restarts"], desc="ot restarts", unit="start") as bar:
-            for r in range(prm["restarts"]):
+        iters = extras.setdefault("lloyd_iterations", [])
+        with context.bar(total=len(starts), desc="ot restarts", unit="start") as bar:
+            for r in starts:
                 if r > 0 and deadline is not None and time.perf_counter() >= deadline:
                     timed_out = True
                     break
@@ -373,8 +388,11 @@ class OTSolver(Solver):
                 found[key] = max(found.get(key, -np.inf), value)
                 bar.update(1)
         extras["restarts"] = len(iters)
-        extras["lloyd_iterations"] = iters
-        extras["lloyd_objective"] = max(found.values()) if not sampled else None
+        if not sampled:
+            lloyd_best = max(found.values(), default=-np.inf)
+            extras["lloyd_objective"] = max(lloyd_best, extras.get("lloyd_objective") or -np.inf)
+        else:
+            extras["lloyd_objective"] = None
         # 2. polish every distinct fixed point (swap descent), on the rows the restarts used
         #    (on a row sample: the ``elite`` best ones)
         if prm["polish"]:
@@ -390,9 +408,11 @@ class OTSolver(Solver):
                 okey = tuple(np.sort(offered).tolist())
                 polished[okey] = max(polished.get(okey, -np.inf), float(value))
             found = polished
-            if prm["elite"] >= 2:
-                found, relinks = _path_relinking(data, k, found, prm["elite"], rng, deadline)
-                extras["relinks"] = relinks
+        for key, value in (pool or {}).items():  # the sets found before
+            found[key] = max(found.get(key, -np.inf), value)
+        if prm["polish"] and prm["elite"] >= 2:
+            found, relinks = _path_relinking(data, found, prm["elite"], deadline)
+            extras["relinks"] = extras.get("relinks", 0) + relinks
         return found, timed_out
 
     @staticmethod

@@ -145,6 +145,35 @@ def test_target_gap_and_bound_off():
     assert off.bound is None and off.status == "feasible"
 
 
+def _fine_grid(n, m, seed):
+    """Outcomes at 4 arms interpolated to ``m`` levels, times a falling margin (step 1's shape)."""
+    rng = np.random.default_rng(seed)
+    levels, grid = np.linspace(0, 1, 4), np.linspace(0, 1, m)
+    y = np.cumsum(rng.gamma(1.0, 1.0, (n, 4)) * rng.uniform(0, 1, (n, 1)), axis=1)
+    return (1.2 - grid) * np.stack([np.interp(grid, levels, row) for row in y]) - y[:, :1]
+
+
+def test_the_certificate_after_the_first_starts_ends_the_search_once_it_meets_target_gap():
+    from coarseopt_solvers.ot import EARLY_STARTS
+
+    p = co.CoarseProblem(_fine_grid(3000, 90, 4), 3)
+    exact = co.solve(p, "mip")
+    early = _solve(p, target_gap=1e-3, seed=0)
+    assert early.extras["certified_after"] == EARLY_STARTS == early.extras["restarts"]
+    assert early.gap <= 1e-3 and early.bound >= exact.objective - 1e-9 * abs(exact.objective)
+    # a gap the first starts cannot certify (noise makes the LP bound loose): every start
+    # runs, the bound stays valid
+    noisy = co.CoarseProblem(_fine_grid(800, 90, 4) + np.random.default_rng(1).normal(0, 0.3, (800, 90)), 3)
+    exact = co.solve(noisy, "mip")
+    full = _solve(noisy, target_gap=1e-3, seed=0)
+    assert "certified_after" not in full.extras and full.extras["restarts"] == 32
+    assert full.gap > 1e-3 and full.bound >= exact.objective - 1e-9 * abs(exact.objective)
+    # without target_gap, or on few treatments, the starts all run before the bound
+    assert _solve(p, seed=0).extras["restarts"] == 32
+    few = co.CoarseProblem(_fine_grid(3000, 30, 4), 3)
+    assert _solve(few, target_gap=1e-3, seed=0).extras["restarts"] == 32
+
+
 def test_time_limit_returns_a_feasible_answer():
     from benchmarks.instances import smooth_profit
 

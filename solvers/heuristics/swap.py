@@ -277,12 +277,10 @@ def multistart(
         pool.add(offered, value)
 
     def relink_pair(a: tuple[np.ndarray, float], b: tuple[np.ndarray, float]) -> None:
-        start, guide = (a[0], b[0]) if a[1] >= b[1] else (b[0], a[0])
-        mid = eng.relink(start, guide)
         stats["relinks"] += 1
-        if mid is not None:
-            offered, value, _ = eng.descend(mid, improvement, rng)
-            consider(offered, value)
+        got = relink_and_descend(eng, a, b, improvement, rng)
+        if got is not None:
+            consider(*got)
 
     for t in range(restarts):
         if t and eng.expired():
@@ -295,23 +293,46 @@ def multistart(
             relink_pair((offered, value), (pool.sets[i], pool.values[i]))
         consider(offered, value)
 
-    if path_relinking:  # evolutionary path-relinking among the elite
-        for _ in range(MAX_GENERATIONS):
-            if len(pool) < 2 or eng.expired():
-                break
-            before = max(pool.values)
-            members = list(zip(pool.sets, pool.values))
-            for i in range(len(members)):
-                for j in range(i + 1, len(members)):
-                    if eng.expired():
-                        break
-                    relink_pair(members[i], members[j])
-            stats["generations"] += 1
-            if not improves(max(pool.values), before):
-                break
+    if path_relinking:
+        stats["generations"] = evolve(eng, pool, relink_pair)
     order = np.argsort(pool.values, kind="stable")[::-1]
     stats["elite"] = [pool.values[i] for i in order]
     return [pool.sets[i] for i in order], stats
+
+
+def relink_and_descend(
+    eng: SwapEngine, a: tuple[np.ndarray, float], b: tuple[np.ndarray, float], improvement: str = "best",
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, float] | None:
+    """Relink two ``(set, value)`` solutions from the better towards the other and descend
+    from the best set on the path: ``(offered, value)``, or None when they are too close."""
+    start, guide = (a[0], b[0]) if a[1] >= b[1] else (b[0], a[0])
+    mid = eng.relink(start, guide)
+    if mid is None:
+        return None
+    offered, value, _ = eng.descend(mid, improvement, rng)
+    return offered, value
+
+
+def evolve(eng: SwapEngine, pool: ElitePool, relink_pair: Any, generations: int = MAX_GENERATIONS) -> int:
+    """Evolutionary path-relinking (Resende & Werneck 2004, sec. 4.4): every pair of the
+    elite is relinked by ``relink_pair(a, b)`` (which offers its result to ``pool``),
+    generation after generation while the best value improves; the generations run."""
+    done = 0
+    for _ in range(generations):
+        if len(pool) < 2 or eng.expired():
+            break
+        before = max(pool.values)
+        members = list(zip(pool.sets, pool.values))
+        for i in range(len(members)):
+            for j in range(i + 1, len(members)):
+                if eng.expired():
+                    break
+                relink_pair(members[i], members[j])
+        done += 1
+        if not improves(max(pool.values), before):
+            break
+    return done
 
 
 def refine(eng: SwapEngine, solutions: list[np.ndarray], relink: bool) -> list[np.ndarray]:
