@@ -152,8 +152,8 @@ class OTSolver(Solver):
         Stop the bound once ``gap <= target_gap`` (0: until it proves optimality or stops
         improving). On many treatments (at least 80 and three times ``k``), the certificate is
         first computed after the first 4 starts, and the other starts run only when it misses
-        ``target_gap`` (``extras["certified_after"]`` says when it did not); the lower of the
-        two bounds is kept.
+        ``target_gap`` (when it meets it, ``extras["certified_after"]`` is the number of starts
+        run); otherwise the lower of the two bounds is kept.
     bound_iter : int, default 100
         Iterations of the bound's bundle method.
     shares_method : {"auto", "emd", "sinkhorn", "dual"}, default "auto"
