@@ -77,13 +77,21 @@ def truths(study, pop_df, pop_truth):
                           curve=unit.curve)
         labels = unit_policies(population, study.treatments, unit.estimate.arm_columns, unit.estimate.arms,
                                study.control, "control", assign, budget.per_customer, budget.curve)
-        pols = {name: columns.get_indexer(pol) for name, pol in labels.items()}
+        pols = {name: _column_of(columns, pol) for name, pol in labels.items()}
         rows = np.arange(len(pop_df))
         for name, cols in pols.items():
             value[name] = value.get(name, 0.0) + w * float((incremental[rows, cols] + base).mean())
             if budget.active:
                 value[f"spend {name}"] = value.get(f"spend {name}", 0.0) + w * float(spent[rows, cols].mean())
     return value
+
+
+def _column_of(columns: pd.Index, labels) -> np.ndarray:
+    """Position in ``columns`` of each label (a few distinct labels over many customers)."""
+    codes, distinct = pd.factorize(np.asarray(labels))
+    cols = columns.get_indexer(distinct)
+    assert (cols >= 0).all(), distinct[cols < 0]
+    return cols[codes]
 
 
 def intervals(study, value: dict) -> dict:

@@ -419,7 +419,8 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
                           everyone_rows=sample))
         del on_sample
         del fold_est  # its (n, m) matrices are no longer needed: memory at millions of customers
-        release_memory()
+        if held.profit.size * F >= RELEASE_MIN_ENTRIES:  # a full collection costs more than it frees below
+            release_memory()
         held_parts.append(held.profit)
     import pandas as pd
 
@@ -427,6 +428,11 @@ def _crossfit(study: Study, cfg: StudyConfig, df, control, economics, stages: "_
     study.fold_results = [u.results for u in units]
     study.timings["solve"] = time.perf_counter() - t
     return est, units
+
+
+#: Profit entries of a study (customers x treatments) from which each fold's memory is handed
+#: back to the operating system; smaller studies skip the full garbage collection.
+RELEASE_MIN_ENTRIES = 10_000_000
 
 
 def release_memory() -> None:
