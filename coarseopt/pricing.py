@@ -119,16 +119,31 @@ def price_assignment(Ps: np.ndarray, Cs: np.ndarray, budget: float) -> PricedAss
         pos_hi, total_hi = priced_positions(Ps, Cs, hi)
     upper = min(upper, total_hi + hi * budget)
     pos_lo = priced_positions(Ps, Cs, lo)[0]
+    # An individual with the same column at ``lo`` and ``hi`` keeps it at every price between
+    # (its priced profits are lines in the price; the best is their upper envelope, along
+    # which the cost only falls): only the others are priced again, and they thin out fast.
+    rows = np.arange(pos_lo.size)
+    settled_value = settled_spend = 0.0
+    active = rows
     for _ in range(PRICE_STEPS):
+        same = pos_lo[active] == pos_hi[active]
+        if same.any():
+            done = active[same]
+            settled_value += float(Ps[done, pos_hi[done]].sum())
+            settled_spend += float(Cs[done, pos_hi[done]].sum())
+            active = active[~same]
         mid = 0.5 * (lo + hi)
-        if not lo < mid < hi:
+        if not lo < mid < hi or not active.size:
             break
-        pos_mid, total_mid = priced_positions(Ps, Cs, mid)
-        upper = min(upper, total_mid + mid * budget)
-        if spend_of(Cs, pos_mid) <= budget + _tolerance(budget):
-            hi, pos_hi = mid, pos_mid
+        Pa, Ca = Ps[active], Cs[active]
+        pos_mid, total_mid = priced_positions(Pa, Ca, mid)
+        upper = min(upper, total_mid + settled_value - mid * settled_spend + mid * budget)
+        if spend_of(Ca, pos_mid) + settled_spend <= budget + _tolerance(budget):
+            hi = mid
+            pos_hi[active] = pos_mid
         else:
-            lo, pos_lo = mid, pos_mid
+            lo = mid
+            pos_lo[active] = pos_mid
     pos = improve(Ps, Cs, pos_hi, budget, prefer=pos_lo)
     return PricedAssignment(pos, hi, value_of(Ps, pos), spend_of(Cs, pos), max(upper, value_of(Ps, pos)))
 

@@ -247,6 +247,31 @@ def test_price_assignment_fits_and_bounds_the_set(case):
     assert cost[np.arange(profit.shape[0]), fixed].sum() <= budget + 1e-9
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_price_assignment_meets_the_knapsack_lp(seed):
+    """The price is the LP's: the bound ``upper`` equals the multiple-choice knapsack's LP
+    optimum (scipy's HiGHS), the assignment fits and is within one individual's spread of it,
+    on hundreds of individuals (most settled early in the bisection) and with integer ties."""
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix, eye, kron
+
+    rng = np.random.default_rng(seed)
+    n, s = 400, 4
+    if seed % 2:
+        profit, cost = rng.integers(0, 6, (n, s)).astype(float), rng.integers(0, 4, (n, s)).astype(float)
+    else:
+        profit, cost = rng.normal(size=(n, s)), rng.exponential(1.0, (n, s))
+    budget = float(cost.min(axis=1).sum() + 0.4 * (cost.max(axis=1).sum() - cost.min(axis=1).sum()))
+    got = price_assignment(profit, cost, budget)
+    one_each = kron(eye(n), np.ones((1, s)))  # x_i sums to 1 for every individual
+    lp = linprog(-profit.ravel(), A_ub=csr_matrix(cost.ravel()[None, :]), b_ub=[budget], A_eq=one_each,
+                 b_eq=np.ones(n), bounds=(0, 1), method="highs")
+    assert lp.status == 0
+    assert got.upper == pytest.approx(-lp.fun, rel=1e-9, abs=1e-9)
+    assert got.spend <= budget + 1e-9
+    assert -lp.fun - got.value <= np.ptp(profit, axis=1).max() + 1e-9
+
+
 def test_budget_bound_is_valid_at_every_multiplier():
     profit, cost, budget = _curves(9, n=60, m=6)
     full = np.broadcast_to(cost, profit.shape)
