@@ -76,18 +76,28 @@ def test_elimination_removes_what_no_good_set_uses():
     assert cb.columns.size < 81
 
 
+@pytest.mark.parametrize("stage_gap", [1e-5, 1e-2], ids=["default stages", "coarse stages"])
 @pytest.mark.parametrize("seed", range(4))
-def test_mip_with_the_elimination_equals_brute_force(seed, monkeypatch):
+def test_mip_with_the_elimination_equals_brute_force(seed, stage_gap, monkeypatch):
+    from coarseopt_solvers.mip import _solver
+
     rng = np.random.default_rng(seed)
-    P = _grid_profit(rng, 2100, 3, 36) if seed % 2 == 0 else rng.exponential(1.0, (2100, 36))
-    k = 2 + seed % 2
+    if seed < 2:
+        P = _grid_profit(rng, 2100, 3, 36) if seed == 0 else rng.exponential(1.0, (2100, 36))
+    else:  # a grid with noise: the bound needs rounds, and the coarse stages eliminate in steps
+        P = _grid_profit(rng, 2100, 3, 36)
+        P = P + rng.normal(0, 0.02 * P.std(), P.shape)
+    k = 3 if seed > 0 else 2
     _, values = _all_values(P, k)
     monkeypatch.setattr(_policy, "ELIMINATION_MIN_ELEMENTS", 0)  # ``auto`` eliminates on this size
-    monkeypatch.setattr(columns, "MIN_COLUMNS", 32)
+    monkeypatch.setattr(columns, "MIN_COLUMNS", 12)
+    monkeypatch.setattr(_solver, "STAGE_GAP", stage_gap)  # coarse: several stages, each a looser bound
     res = co.solve(co.CoarseProblem(P, k=k), "mip", seed=0)
     assert res.extras.get("treatments_kept") is not None  # the elimination ran
     assert res.status == "optimal"
     assert res.objective == pytest.approx(values.max(), rel=1e-9)
+    if stage_gap > 1e-3 and seed >= 2:
+        assert res.extras["column_generation_stages"] >= 2
 
 
 def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem():

@@ -12,7 +12,7 @@ import numpy as np
 from coarseopt.exceptions import CoarseoptError, OptionError, SolverUnavailableError
 from coarseopt.problem import CoarseProblem
 from coarseopt.registry import get_solver
-from coarseopt.solver import Option, Solution, Solver, check_bool, check_choice, check_float, check_int, check_optional
+from coarseopt.solver import OPTIMALITY_TOL, Option, Solution, Solver, check_bool, check_choice, check_float, check_int, check_optional
 
 from .._transport import bounded_assignment
 from ..bounds.columns import column_generation_bound, lagrangian_fixing
@@ -34,6 +34,12 @@ from ._warm import given_columns, greedy_complete, objective_of, warm_start
 __all__ = ["MIPSolver", "FORMULATIONS"]
 
 FORMULATIONS = ("auto", "classic", "radius", "aggregated", "benders")
+#: Treatment elimination in stages: each stage's bound stops at this relative gap (far
+#: cheaper than the LP bound on a fine grid: 13 s against 38 s at 10^5 x 201, k = 20) and its
+#: fixing leaves a smaller problem whose own bound comes faster ...
+STAGE_GAP = 1e-5
+#: ... while a stage keeps at most this share of its columns; then one last stage to the LP bound.
+STAGE_PROGRESS = 0.9
 
 class MIPSolver(Solver):
     """Exact mixed-integer programming: a proven optimum, or the best solution and a bound.
@@ -139,6 +145,7 @@ class MIPSolver(Solver):
         scaled, scale, shift, integral = _normalize(problem)
         # integer profits: every objective is a multiple of 1 / scale in normalized units
         self._granularity = 1.0 / scale if integral else 0.0
+        self._units = (scale, shift)  # objective in the problem's units: scale * value + shift
         sol = self._solve_normalized(scaled, context)
         return _denormalize(sol, problem, scale, shift)
 
@@ -172,23 +179,48 @@ class MIPSolver(Solver):
             return None
         offered, value = warm
         t0 = time.perf_counter()
-        left = context.time_left()
-        deadline = None if not math.isfinite(left) else t0 + 0.5 * left
-        cb = column_generation_bound(problem.profit, problem.k, offered, incumbent=value, deadline=deadline)
-        out, into = lagrangian_fixing(cb.bound, cb.rho, problem.k, value)
-        kept = np.setdiff1d(np.arange(problem.m), out)
-        extras.update(column_generation_seconds=time.perf_counter() - t0, column_generation_rounds=cb.rounds,
-                      column_generation_bound=cb.bound, treatments_kept=int(kept.size))
+        kept, into, bound, rounds, stages = np.arange(problem.m), np.zeros(0, dtype=np.intp), math.inf, 0, 0
+        # STAGE_GAP is relative to the objective in the problem's units (these are shifted and scaled)
+        scale, shift = getattr(self, "_units", (1.0, 0.0))
+        target = STAGE_GAP * max(1.0, abs(scale * value + shift)) / (scale * max(1.0, abs(value)))
+
+        def proved(bound: float, value: float) -> bool:  # optimal in the problem's units, as Solver checks it
+            rel = max(abs(scale * bound + shift), abs(scale * value + shift), np.finfo(float).tiny)
+            return scale * (bound - value) <= OPTIMALITY_TOL * 10 * rel
+        while True:
+            # a stage: the bound on the kept columns to ``target`` (the last: to the LP bound),
+            # then the fixing; a sub-problem's bound holds for the whole problem, every set
+            # with an eliminated column being worth less than the incumbent
+            left = context.time_left()
+            deadline = None if not math.isfinite(left) else time.perf_counter() + 0.5 * left
+            profit = problem.profit if kept.size == problem.m else np.ascontiguousarray(problem.profit[:, kept])
+            cb = column_generation_bound(profit, problem.k, np.searchsorted(kept, offered), incumbent=value,
+                                         deadline=deadline, target_gap=target)
+            stages += 1
+            rounds += cb.rounds
+            bound = min(bound, cb.bound)
+            out, now_into = lagrangian_fixing(cb.bound, cb.rho, problem.k, value)
+            into = np.union1d(into, kept[now_into])
+            before, kept = kept.size, np.delete(kept, out)
+            near = bound - value <= BackendResult.OPTIMAL_GAP * max(1.0, abs(bound))
+            if (proved(bound, value) or target is None or cb.termination == "time_limit"
+                    or context.out_of_time() or not auto_elimination(problem.n, kept.size, problem.k)):
+                break  # proven, out of time, or few enough columns for the model
+            if near or kept.size > STAGE_PROGRESS * before:
+                target = None  # a last stage, to the LP bound
+        near = bound - value <= BackendResult.OPTIMAL_GAP * max(1.0, abs(bound))
+        extras.update(column_generation_seconds=time.perf_counter() - t0, column_generation_rounds=rounds,
+                      column_generation_bound=bound, column_generation_stages=stages, treatments_kept=int(kept.size))
         extras["formulation"] = "treatment elimination"
-        if cb.bound - value <= BackendResult.OPTIMAL_GAP * max(1.0, abs(cb.bound)):
-            return Solution(offered=np.asarray(offered, dtype=np.intp), bound=max(cb.bound, value), extras=extras)
+        if proved(bound, value) or (near and target is None):
+            return Solution(offered=np.asarray(offered, dtype=np.intp), bound=max(bound, value), extras=extras)
         if kept.size <= problem.k:
             # every kept treatment can be offered: that set contains the incumbent's, and no
             # set with another treatment is worth more than the incumbent
             return Solution(offered=kept, bound=objective_of(problem.profit, kept), extras=extras)
         sub = CoarseProblem(np.ascontiguousarray(problem.profit[:, kept]), k=problem.k)
         self._start = (np.searchsorted(kept, offered), value)
-        self._lagrangian = (cb.bound, [], np.searchsorted(kept, into).tolist())  # for Benders' phase 0
+        self._lagrangian = (bound, [], np.searchsorted(kept, into).tolist())  # for Benders' phase 0
         sol = self._solve_model(sub, context)
         sol.extras = {**extras, **sol.extras}
         if sol.offered is not None:
@@ -197,7 +229,7 @@ class MIPSolver(Solver):
             sol.assignment = kept[np.asarray(sol.assignment, dtype=np.intp)]
         # the kept columns' bound covers every set of kept columns; any other set is worth
         # less than the incumbent, which a kept set attains
-        sol.bound = cb.bound if sol.bound is None else min(float(sol.bound), cb.bound)
+        sol.bound = bound if sol.bound is None else min(float(sol.bound), bound)
         return sol
 
     def _polish(self, problem, context, sol: Solution) -> Solution:
