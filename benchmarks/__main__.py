@@ -21,7 +21,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="BLAS/OpenMP threads during the run (0: leave them as they are; default 1)")
     parser.add_argument("--docs", default=None, help="also rewrite this documentation page from the run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--extras", default=None, metavar="DOCS",
+                        help="only rewrite the recorded benchmarks' sections (fine grids, Euclidean) of this page, no run")
     args = parser.parse_args(argv)
+    if args.extras:
+        from ._report import refresh_extras
+
+        print(refresh_extras(args.extras))
+        return 0
     out = run(args.suites or ["smoke"], args.out, quick=args.quick, methods=args.methods, seed=args.seed,
               threads=args.threads or None, progress=False if args.no_progress else None)
     if args.docs:

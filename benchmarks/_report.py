@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-__all__ = ["load", "write_report", "write_docs", "tables", "plots", "findings"]
+__all__ = ["load", "write_report", "write_docs", "refresh_extras", "tables", "plots", "findings"]
 
 ORDER = ["ot", "ot-lloyd", "mip", "local-search", "grid-search", "kmeans-features", "kmeans-preferences",
          "econml-policy-tree", "pyomo-classic", "full-personalization"]
@@ -452,7 +452,8 @@ as not measured.
 #: then the command and the table.
 EXTRA = [("Euclidean p-median: many treatments", "euclidean"),
          ("Fine treatment grids: answer, certificate and proof (n = 100,000)", "fine_grid_100000"),
-         ("Fine treatment grids: answer, certificate and proof (n = 1,000,000)", "fine_grid_1000000")]
+         ("Fine treatment grids: answer, certificate and proof (n = 1,000,000)", "fine_grid_1000000"),
+         ("Fine treatment grids: answer, certificate and proof (n = 1,000,000, 101 levels)", "fine_grid_1000000_grid101")]
 
 
 def extra_sections(results: Path | None = None) -> list[str]:
@@ -465,6 +466,18 @@ def extra_sections(results: Path | None = None) -> list[str]:
             body = path.read_text(encoding="utf-8").split("\n", 1)[1].strip()
             out += ["", f"## {title}", "", body, ""]
     return out
+
+
+def refresh_extras(docs_path: str | Path) -> Path:
+    """Rewrite only the recorded benchmarks' sections (:data:`EXTRA`) at the end of a page
+    written by :func:`write_docs`, from the results as they are now (no suite run)."""
+    docs_path = Path(docs_path)
+    text = docs_path.read_text(encoding="utf-8")
+    starts = [text.find(f"\n## {title}\n") for title, _ in EXTRA]
+    starts = [i for i in starts if i >= 0]
+    head = text[: min(starts)] if starts else text.rstrip("\n") + "\n"
+    docs_path.write_text(head.rstrip("\n") + "\n" + "\n".join(extra_sections()), encoding="utf-8")
+    return docs_path
 
 
 def write_docs(results_dir: str | Path, docs_path: str | Path) -> Path:

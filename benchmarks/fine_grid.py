@@ -66,6 +66,18 @@ result = {{"objective": r.objective, "status": r.status, "gap": r.gap, "bound": 
 """
 
 
+def _command(argv: list[str], base: Path | None) -> str:
+    """The command as run, the base checkout's path replaced by its commit (a path of this
+    machine means nothing elsewhere)."""
+    words = list(argv)
+    for i, w in enumerate(words):
+        if w == "--base" and i + 1 < len(words):
+            words[i + 1] = f"<checkout of {git_commit(base)}>"
+        elif w.startswith("--base="):
+            words[i] = f"--base=<checkout of {git_commit(base)}>"
+    return "python -m benchmarks.fine_grid " + " ".join(words)
+
+
 def _table(rows: list[dict], sides: list[str]) -> str:
     both = len(sides) > 1
     head = "| grid | k | " + " | ".join(
@@ -132,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     meta = {"machine": machine_facts(), "versions": versions(), "commit": git_commit(),
             "base_commit": git_commit(args.base) if args.base else None, "n": args.n,
-            "time_limit": args.time_limit, "command": "python -m benchmarks.fine_grid " + " ".join(argv or sys.argv[1:])}
+            "time_limit": args.time_limit, "command": _command(argv or sys.argv[1:], args.base)}
     jsonl.write_text(json.dumps(meta) + "\n")
     rows: list[dict] = []
     sides = ["this"] + (["base"] if args.base else [])

@@ -191,3 +191,16 @@ def test_readme_snippet_runs_and_evaluates_on_held_out_customers(tmp_path):
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert re.search(r"held-out profit over no e-mail: -?\d+\.\d+ per customer, 95% CI \[", proc.stdout)
+
+
+def test_recorded_results_name_no_path_of_the_machine_they_ran_on():
+    """Commands and notes in the docs and the recorded benchmark results speak of the project:
+    a checkout or a file appears by its role (``<checkout of abc1234>``), not by a local path
+    (an invented user's path in an example error message excepted)."""
+    files = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md")),
+             *sorted((ROOT / "benchmarks" / "results").rglob("*.md")),
+             *sorted((ROOT / "benchmarks" / "results").rglob("*.jsonl"))]
+    local = re.compile(r"""(^|[\s`'"(=])/(work|tmp|root|mnt|home/(?!me/))[\w./-]*""")
+    found = [f"{f.relative_to(ROOT)}: {m.group(0).strip()}" for f in files
+             for m in local.finditer(f.read_text(encoding="utf-8"))]
+    assert not found, found
