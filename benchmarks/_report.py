@@ -413,6 +413,7 @@ timings are single-core figures except for HiGHS, which manages its own threads.
 coarseopt benchmark --suite all --out benchmarks/results/suite          # or:
 python -m benchmarks --suite all --out benchmarks/results/suite --docs docs/benchmarks.md
 python -m benchmarks --suite smoke --out smoke-results                  # about a minute
+python -m benchmarks --extras docs/benchmarks.md                       # only the sections below the suite's
 ```
 
 The run writes `results.jsonl` (one JSON object a line: versions and machine facts first,
@@ -468,7 +469,7 @@ def extra_sections(results: Path | None = None) -> list[str]:
     return out
 
 
-def refresh_extras(docs_path: str | Path) -> Path:
+def refresh_extras(docs_path: str | Path, results: Path | None = None) -> Path:
     """Rewrite only the recorded benchmarks' sections (:data:`EXTRA`) at the end of a page
     written by :func:`write_docs`, from the results as they are now (no suite run)."""
     docs_path = Path(docs_path)
@@ -476,7 +477,7 @@ def refresh_extras(docs_path: str | Path) -> Path:
     starts = [text.find(f"\n## {title}\n") for title, _ in EXTRA]
     starts = [i for i in starts if i >= 0]
     head = text[: min(starts)] if starts else text.rstrip("\n") + "\n"
-    docs_path.write_text(head.rstrip("\n") + "\n" + "\n".join(extra_sections()), encoding="utf-8")
+    docs_path.write_text(head.rstrip("\n") + "\n" + "\n".join(extra_sections(results)), encoding="utf-8")
     return docs_path
 
 

@@ -135,3 +135,16 @@ def test_a_crash_in_estimation_fails_the_run(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="estimation crashed"):
         run(["synthetic"], tmp_path, quick=True, methods=["local-search"], progress=False)
     assert not [r for r in _records(tmp_path) if r["kind"] == "skip"]
+
+
+def test_refresh_extras_rewrites_only_the_recorded_sections(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "euclidean.md").write_text("# Euclidean\n\nnew table\n", encoding="utf-8")
+    title = _report.EXTRA[0][0]
+    page = tmp_path / "page.md"
+    page.write_text(f"# Benchmarks\n\nthe suite's part\n\n## {title}\n\nold table\n", encoding="utf-8")
+    _report.refresh_extras(page, results)
+    text = page.read_text(encoding="utf-8")
+    assert "the suite's part" in text and "new table" in text and "old table" not in text
+    assert text.count(f"## {title}") == 1
