@@ -453,8 +453,10 @@ as not measured.
 #: then the command and the table.
 EXTRA = [("Euclidean p-median: many treatments", "euclidean"),
          ("Fine treatment grids: answer, certificate and proof (n = 100,000)", "fine_grid_100000"),
-         ("Fine treatment grids: answer, certificate and proof (n = 1,000,000)", "fine_grid_1000000"),
-         ("Fine treatment grids: answer, certificate and proof (n = 1,000,000, 101 levels)", "fine_grid_1000000_grid101")]
+         ("Fine treatment grids: answer, certificate and proof (n = 1,000,000, 201 levels, k = 5)", "fine_grid_1000000"),
+         ("Fine treatment grids: answer, certificate and proof (n = 1,000,000, 101 levels)", "fine_grid_1000000_grid101"),
+         ("Fine treatment grids: answer, certificate and proof (n = 1,000,000, 201 levels, k = 10, 20)",
+          "fine_grid_1000000_grid201")]
 
 
 def extra_sections(results: Path | None = None) -> list[str]:
