@@ -346,15 +346,8 @@ class OTSolver(Solver):
         data = np.asarray(profit[idx].compute(), dtype=np.float64)
         extras: dict[str, Any] = {"lazy": True}
         found, _ = self._candidates(data, k, rng, deadline, extras, context, True)
-        ranked = sorted(found, key=lambda key: -found[key])
-        best, best_value = None, -np.inf
-        for key in ranked[:2]:  # the best sample candidates on all rows, chunk by chunk
-            if prm["polish"]:
-                atoms, value = swap_local_search(profit, k, np.array(key), deadline=deadline)
-            else:
-                atoms, value, _ = lloyd(profit, key, max_iter=prm["max_iter"], deadline=deadline)
-            if value > best_value:
-                best, best_value = np.sort(np.asarray(atoms, dtype=np.intp)), float(value)
+        # the best sample candidates on all rows, chunk by chunk
+        best, best_value = self._best_on_all_rows(profit, k, found, True, rng, deadline)
         timed_out = deadline is not None and time.perf_counter() >= deadline
         bound = None
         termination = "time_limit" if timed_out else "converged"

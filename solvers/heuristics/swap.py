@@ -348,10 +348,10 @@ def refine(eng: SwapEngine, solutions: list[np.ndarray], relink: bool) -> list[n
         for b in range(a + 1, len(ranked)):
             if eng.expired():
                 break
-            mid = eng.relink(np.array(ranked[a]), np.array(ranked[b]))
-            if mid is not None:
-                out, value, _ = eng.descend(mid, "best")
-                found.setdefault(tuple(np.sort(out)), value)
+            got = relink_and_descend(eng, (np.array(ranked[a]), found[ranked[a]]),
+                                     (np.array(ranked[b]), found[ranked[b]]))
+            if got is not None:
+                found.setdefault(tuple(np.sort(got[0])), got[1])
     return [np.array(key) for key in sorted(found, key=found.get, reverse=True)]
 
 
