@@ -66,15 +66,15 @@ result = {{"objective": r.objective, "status": r.status, "gap": r.gap, "bound": 
 """
 
 
-def _command(argv: list[str], base: Path | None) -> str:
+def _command(argv: list[str], base_commit: str | None) -> str:
     """The command as run, the base checkout's path replaced by its commit (a path of this
     machine means nothing elsewhere)."""
     words = list(argv)
     for i, w in enumerate(words):
         if w == "--base" and i + 1 < len(words):
-            words[i + 1] = f"<checkout of {git_commit(base)}>"
+            words[i + 1] = f"<checkout of {base_commit}>"
         elif w.startswith("--base="):
-            words[i] = f"--base=<checkout of {git_commit(base)}>"
+            words[i] = f"--base=<checkout of {base_commit}>"
     return "python -m benchmarks.fine_grid " + " ".join(words)
 
 
@@ -87,22 +87,21 @@ def _table(rows: list[dict], sides: list[str]) -> str:
     lines = [head, "|" + "---|" * (2 + len(sides) * 5 + (2 if both else 0))]
     keys = sorted({(r["grid"], r["k"]) for r in rows})
     for grid, k in keys:
+        got = {(r["side"], r["solver"]): r for r in rows if r["grid"] == grid and r["k"] == k}
         cells, ratios = [], []
         for side in sides:
-            got = {r["solver"]: r for r in rows if r["grid"] == grid and r["k"] == k and r["side"] == side}
             for s in SOLVES:
-                r = got.get(s)
+                r = got.get((side, s))
                 gap = "-" if r is None or r["gap"] is None else f"{r['gap']:.1e}"
                 cells.append("-" if r is None else f"{r['seconds']:.1f}, {r['status']}, {gap}")
-            ls = got.get("local-search")
+            ls = got.get((side, "local-search"))
             for s in ("ot", "mip"):
-                r = got.get(s)
+                r = got.get((side, s))
                 ratios.append("-" if r is None or ls is None else f"{r['seconds'] / ls['seconds']:.1f}")
         if both:
             for s in ("ot", "mip"):
-                pair = [next((r for r in rows if r["grid"] == grid and r["k"] == k and r["side"] == side
-                              and r["solver"] == s), None) for side in ("this", "base")]
-                ratios.append("-" if None in pair else f"{pair[0]['seconds'] / pair[1]['seconds']:.2f}")
+                this, base = got.get(("this", s)), got.get(("base", s))
+                ratios.append("-" if this is None or base is None else f"{this['seconds'] / base['seconds']:.2f}")
         lines.append(f"| {grid} | {k} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
     return "\n".join(lines) + "\n"
 
@@ -116,8 +115,7 @@ def write_md(path: Path, rows: list[dict], meta: dict) -> None:
             + (f", base {meta['base_commit']}" if meta.get("base_commit") else "")
             + f", {machine.get('cpu', '?')}, {machine.get('logical_cpus', '?')} logical CPUs; BLAS on 1 thread). "
             f"Time limit {meta['time_limit']:.0f} s per solve."
-            + (f" Total {meta['seconds']:.0f} s." if meta.get("seconds") == meta.get("seconds") and meta.get("seconds")
-               else ""), "",
+            + (f" Total {meta['seconds']:.0f} s." if meta.get("seconds") else ""), "",
             "Profit: `make_promotions(n)` through `estimate_profit(grid=g)` (5 arms, default learner, "
             "5-fold cross-fitting). local-search: default options; ot: `target_gap=1e-4`; mip: defaults. "
             "Every solve in a fresh process, seed 0; `this` and `base` alternate. The targets: mip at most "
@@ -143,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     jsonl = RESULTS / f"{name}.jsonl"
     started = time.perf_counter()
     meta = {"machine": machine_facts(), "versions": versions(), "commit": git_commit(),
-            "base_commit": git_commit(args.base) if args.base else None, "n": args.n,
-            "time_limit": args.time_limit, "command": _command(argv or sys.argv[1:], args.base)}
+            "base_commit": git_commit(args.base) if args.base else None, "n": args.n, "time_limit": args.time_limit}
+    meta["command"] = _command(argv or sys.argv[1:], meta["base_commit"])
     jsonl.write_text(json.dumps(meta) + "\n")
     rows: list[dict] = []
     sides = ["this"] + (["base"] if args.base else [])

@@ -122,9 +122,8 @@ def price_assignment(Ps: np.ndarray, Cs: np.ndarray, budget: float) -> PricedAss
     # An individual with the same column at ``lo`` and ``hi`` keeps it at every price between
     # (its priced profits are lines in the price; the best is their upper envelope, along
     # which the cost only falls): only the others are priced again, and they thin out fast.
-    rows = np.arange(pos_lo.size)
+    active = np.arange(pos_lo.size)
     settled_value = settled_spend = 0.0
-    active = rows
     for _ in range(PRICE_STEPS):
         same = pos_lo[active] == pos_hi[active]
         if same.any():

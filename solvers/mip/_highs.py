@@ -77,16 +77,27 @@ class BackendResult:
     def status_in_units(self, objective: float, raw: float, scale: float, shift: float) -> tuple[str, float | None, str]:
         """:meth:`status_of` for an incumbent worth ``objective`` in normalized units and
         ``raw`` in the profit's (``raw = objective * scale + shift``), the bound mapped back to
-        the profit's units; ``optimal`` only when bound and ``raw`` meet to 1e-6 there."""
+        the profit's units (:func:`in_profit_units`)."""
         status, bound, message = self.status_of(objective)
-        if bound is not None:
-            bound = bound * scale + shift
-            if bound < raw and (status == "optimal" or raw - bound <= 1e-9 * max(1.0, abs(raw), abs(shift))):
-                bound = raw
-            if status == "optimal" and (bound - raw) / max(1.0, abs(bound)) > 1e-6:
-                status = "feasible"
-                message += "; optimal to the backend's tolerance in normalized units, not to 1e-6 in the profit's units"
+        return in_profit_units(status, bound, message, raw, scale, shift)
+
+
+def in_profit_units(status: str, bound: float | None, message: str, raw: float, scale: float,
+                    shift: float) -> tuple[str, float | None, str]:
+    """A normalized bound (profits shifted and divided by ``scale``) in the profit's units,
+    for an incumbent worth ``raw`` there: rounding in the change of units is absorbed (a
+    proven optimum keeps its proof); ``optimal`` only when bound and ``raw`` meet to 1e-6 in
+    the profit's units (the shift can cancel most of the value)."""
+    if bound is None:
         return status, bound, message
+    bound = bound * scale + shift
+    if bound < raw and (status == "optimal" or raw - bound <= 1e-9 * max(1.0, abs(raw), abs(shift))):
+        bound = raw
+    if status == "optimal" and (bound - raw) / max(1.0, abs(bound)) > 1e-6:
+        status = "feasible"
+        message = (message + "; " if message else "") + (
+            "optimal to the backend's tolerance in normalized units, not to 1e-6 in the profit's units")
+    return status, bound, message
 
 
 #: HiGHS model status -> coarseopt termination (why it stopped).

@@ -22,7 +22,7 @@ from . import _formulation as F
 from . import _lazy
 from ._benders import benders
 from ._benders_budget import budget_benders
-from ._highs import BackendResult, check_options, solve_highs
+from ._highs import BackendResult, check_options, in_profit_units, solve_highs
 from ._side import (
     check_backend, check_callable, check_mapping, check_pairs, check_treatment_list,
     check_warm_start, diagnose_treatment_rules, resolve_side,
@@ -184,9 +184,13 @@ class MIPSolver(Solver):
         scale, shift = getattr(self, "_units", (1.0, 0.0))
         target = STAGE_GAP * max(1.0, abs(scale * value + shift)) / (scale * max(1.0, abs(value)))
 
-        def proved(bound: float, value: float) -> bool:  # optimal in the problem's units, as Solver checks it
+        def proved(bound: float) -> bool:  # optimal in the problem's units, as Solver checks it
             rel = max(abs(scale * bound + shift), abs(scale * value + shift), np.finfo(float).tiny)
             return scale * (bound - value) <= OPTIMALITY_TOL * 10 * rel
+
+        def near(bound: float) -> bool:  # within the backend's optimality gap, in normalized units
+            return bound - value <= BackendResult.OPTIMAL_GAP * max(1.0, abs(bound))
+
         while True:
             # a stage: the bound on the kept columns to ``target`` (the last: to the LP bound),
             # then the fixing; a sub-problem's bound holds for the whole problem, every set
@@ -202,17 +206,15 @@ class MIPSolver(Solver):
             out, now_into = lagrangian_fixing(cb.bound, cb.rho, problem.k, value)
             into = np.union1d(into, kept[now_into])
             before, kept = kept.size, np.delete(kept, out)
-            near = bound - value <= BackendResult.OPTIMAL_GAP * max(1.0, abs(bound))
-            if (proved(bound, value) or target is None or cb.termination == "time_limit"
+            if (proved(bound) or target is None or cb.termination == "time_limit"
                     or context.out_of_time() or not auto_elimination(problem.n, kept.size, problem.k)):
                 break  # proven, out of time, or few enough columns for the model
-            if near or kept.size > STAGE_PROGRESS * before:
+            if near(bound) or kept.size > STAGE_PROGRESS * before:
                 target = None  # a last stage, to the LP bound
-        near = bound - value <= BackendResult.OPTIMAL_GAP * max(1.0, abs(bound))
         extras.update(column_generation_seconds=time.perf_counter() - t0, column_generation_rounds=rounds,
                       column_generation_bound=bound, column_generation_stages=stages, treatments_kept=int(kept.size))
         extras["formulation"] = "treatment elimination"
-        if proved(bound, value) or (near and target is None):
+        if proved(bound) or (near(bound) and target is None):
             return Solution(offered=np.asarray(offered, dtype=np.intp), bound=max(bound, value), extras=extras)
         if kept.size <= problem.k:
             # every kept treatment can be offered: that set contains the incumbent's, and no
@@ -603,20 +605,7 @@ def _denormalize(sol: Solution, problem, scale: float, shift: float) -> Solution
             objective = problem.objective(np.asarray(sol.assignment))
         else:
             objective = problem.objective(problem.best_assignment(np.unique(np.asarray(sol.offered))))
-        # rounding in the change of units; a proven optimum keeps its proof
-        if bound < objective and (sol.status == "optimal"
-                                  or objective - bound <= 1e-9 * max(1.0, abs(objective), abs(shift))):
-            bound = objective
-    if sol.status == "optimal" and bound is not None:
-        if sol.assignment is not None:
-            objective = problem.objective(np.asarray(sol.assignment))
-        else:
-            objective = problem.objective(problem.best_assignment(np.unique(np.asarray(sol.offered))))
-        if (bound - objective) / max(1.0, abs(bound)) > 1e-6:
-            # proven in normalized units, but the shift cancels most of the value: no claim
-            sol.status = "feasible"
-            sol.message = (sol.message + "; " if sol.message else "") + (
-                "optimal to the backend's tolerance in normalized units, not to 1e-6 in the profit's units")
+        sol.status, bound, sol.message = in_profit_units(sol.status, sol.bound, sol.message, objective, scale, shift)
     sol.bound = bound
     sol.extras = extras
     return sol
