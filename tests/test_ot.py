@@ -146,11 +146,10 @@ def test_target_gap_and_bound_off():
 
 
 def _fine_grid(n, m, seed):
-    """Outcomes at 4 arms interpolated to ``m`` levels, times a falling margin (step 1's shape)."""
-    rng = np.random.default_rng(seed)
-    levels, grid = np.linspace(0, 1, 4), np.linspace(0, 1, m)
-    y = np.cumsum(rng.gamma(1.0, 1.0, (n, 4)) * rng.uniform(0, 1, (n, 1)), axis=1)
-    return (1.2 - grid) * np.stack([np.interp(grid, levels, row) for row in y]) - y[:, :1]
+    """Step 1's shape: outcomes at 4 arms interpolated to ``m`` levels, times a falling margin."""
+    from test_columns import _grid_profit
+
+    return _grid_profit(np.random.default_rng(seed), n, 4, m)
 
 
 def test_the_certificate_after_the_first_starts_ends_the_search_once_it_meets_target_gap():
