@@ -176,3 +176,43 @@ def test_non_finite_profit_is_refused():
     profit[1, 1] = np.nan
     with pytest.raises(ValueError, match="'profit'"):
         lagrangian_bound(profit, 1)
+
+
+@pytest.mark.parametrize("dense_share", [0.0, 0.25, 1.0])
+@pytest.mark.parametrize("spread", [False, True])
+def test_oracle_kernels_equal_their_dense_definitions(monkeypatch, dense_share, spread):
+    """The thresholds u(y), G(y) and rho(u) that the bundle method evaluates on each row's
+    sorted top entries (with a dense pass, a gathered pass or a scatter per block) equal
+    their definitions computed on every column."""
+    import coarseopt_solvers.bounds.memory as B
+
+    monkeypatch.setattr(B, "_BLOCK_ELEMENTS", 7_000)  # blocks that cut across groups
+    monkeypatch.setattr(B, "DENSE_SHARE", dense_share)
+    monkeypatch.setattr(B, "SPARSE_MIN_COLUMNS", 0)
+    rng = np.random.default_rng(3)
+    n, m, k = 2_000, 40, 4
+    profit = rng.normal(size=(n, m)) + np.sin(np.linspace(0, 3, m))[None, :] * rng.normal(size=(n, 1))
+    oracle = B._Oracle(profit, k, max_groups=9)
+    assert oracle.top < m and oracle.n_groups == 9
+    q = profit[oracle.perm] - oracle.rowmax[:, None]
+    y = np.zeros(m)
+    support = rng.choice(m, 30 if spread else 6, replace=False)
+    y[support] = rng.uniform(0.05, 1.0, support.size)
+    y *= min(k, y.sum()) / y.sum()
+    y = np.clip(y, 0.0, 1.0)
+    u, g = oracle.thresholds(y)
+    # u_i(y): the profit of the column at which row i's prices, in decreasing profit, reach 1
+    expect_u = np.empty(n)
+    for i in range(n):
+        o = np.argsort(-q[i], kind="stable")
+        expect_u[i] = q[i, o[np.argmax(np.cumsum(y[o]) >= 1.0 - 1e-12)]]
+    np.testing.assert_allclose(u, expect_u, rtol=0, atol=1e-12)
+    gi = expect_u + np.maximum(q - expect_u[:, None], 0.0) @ y
+    expect_g = np.array([gi[oracle.bounds[b]: oracle.bounds[b + 1]].sum() for b in range(oracle.n_groups)])
+    np.testing.assert_allclose(g, expect_g, rtol=1e-12, atol=1e-9)
+    wide = u < oracle.values[-1]
+    assert wide.any() and not wide.all()  # both kinds of rows are exercised
+    for mult in (u, 0.5 * u + 0.5 * oracle.thresholds(np.roll(y, 3))[0], u - rng.uniform(0, 1, n)):
+        d = np.maximum(q - mult[:, None], 0.0)
+        expect = np.array([d[oracle.bounds[b]: oracle.bounds[b + 1]].sum(axis=0) for b in range(oracle.n_groups)])
+        np.testing.assert_allclose(oracle.rho(mult), expect, rtol=1e-12, atol=1e-9)

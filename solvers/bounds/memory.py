@@ -71,6 +71,11 @@ __all__ = ["LagrangianBound", "lagrangian_bound", "lagrangian_value"]
 
 _BLOCK_ELEMENTS = 4_000_000  # rows are processed in blocks of about this many entries
 _MAX_CUTS = 40  # evaluations kept in the bundle (the oldest inactive ones are dropped)
+#: Share of a block's rows gaining beyond their top entries above which ``rho`` is summed
+#: over every column of the block (a dense pass) rather than gathered entry by entry.
+DENSE_SHARE = 0.25
+#: Below this many columns a dense pass is cheaper than the scatter of the top entries.
+SPARSE_MIN_COLUMNS = 48
 
 
 # ---------------------------------------------------------------------- validation
@@ -97,12 +102,16 @@ def _check_k(k: Any) -> int:
 
 # ---------------------------------------------------------------------- the oracle
 class _Oracle:
-    """O(nm) evaluations on row-shifted, group-sorted data.
+    """Evaluations on row-shifted, group-sorted data.
 
     Rows are shifted by their maximum (``Q = P - rowmax``) and permuted so that each group
     (individuals sharing their best column, the rarest columns pooled) is contiguous; all
-    multiplier vectors inside the method live in this permuted order. Each row's ``R``
-    largest entries are kept sorted, which is where the thresholds ``u(y)`` are found.
+    multiplier vectors inside the method live in this permuted order. Each row's ``top``
+    largest entries are kept sorted (rank-major: ``values[t]`` holds every row's entry of
+    rank ``t``), which is where the thresholds ``u(y)`` are found and where, for most rows,
+    the gains ``max(0, Q_ij - u_i)`` are: an evaluation costs O(n top) for those rows and
+    O(m) only for a row whose multiplier lies below its ``top`` entries (on a fine grid with
+    few priced columns, many rows; a block where they are most is summed densely).
     """
 
     def __init__(self, profit: np.ndarray, k: int, max_groups: int = 64, top: int = 12,
@@ -118,14 +127,16 @@ class _Oracle:
         gid = np.minimum(rank[best], max_groups - 1)
         self.perm = np.argsort(gid, kind="stable")
         gid = gid[self.perm]
+        self.gid = gid.astype(np.intp)  # each (permuted) row's group
         self.n_groups = int(gid.max()) + 1
         self.bounds = np.searchsorted(gid, np.arange(self.n_groups + 1))  # group b = rows [bounds[b], bounds[b+1])
         self.rowmax = rowmax[self.perm]
         self.q = np.empty((self.n, self.m), dtype=np.float64)
         self.top = min(self.m, top)
         itype = np.uint8 if self.m <= 255 else (np.uint16 if self.m <= 65535 else np.intp)
-        self.order = np.empty((self.n, self.top), dtype=itype)
-        self.values = np.empty((self.n, self.top), dtype=np.float64)
+        # rank-major (top x n): the thresholds walk the ranks with whole-block vector operations
+        self.order = np.empty((self.top, self.n), dtype=itype)
+        self.values = np.empty((self.top, self.n), dtype=np.float64)
         self.step = max(1, _BLOCK_ELEMENTS // self.m)
         for sl in self._blocks(0, self.n):
             if deadline is not None and sl.start and time.perf_counter() > deadline:
@@ -139,18 +150,12 @@ class _Oracle:
                 idx = np.take_along_axis(part, o, axis=1)
             else:
                 idx = np.argsort(-q, axis=1, kind="stable")
-            self.order[sl] = idx
-            self.values[sl] = np.take_along_axis(q, idx, axis=1)
+            self.order[:, sl] = idx.T
+            self.values[:, sl] = np.take_along_axis(q, idx, axis=1).T
 
     def _blocks(self, lo: int, hi: int):
         for start in range(lo, hi, self.step):
             yield slice(start, min(hi, start + self.step))
-
-    def group_blocks(self):
-        """(group, row slice) pairs covering every row, each slice inside one group."""
-        for b in range(self.n_groups):
-            for sl in self._blocks(int(self.bounds[b]), int(self.bounds[b + 1])):
-                yield b, sl
 
     def to_user(self, u: np.ndarray) -> np.ndarray:
         """Multipliers in the user's row order and units."""
@@ -162,13 +167,45 @@ class _Oracle:
         return u[self.perm] - self.rowmax
 
     def rho(self, u: np.ndarray) -> np.ndarray:
-        """Per-group ``rho``: row b is ``sum_{i in b} max(0, Q_ij - u_i)``."""
-        out = np.zeros((self.n_groups, self.m))
-        for b, sl in self.group_blocks():
-            d = self.q[sl] - u[sl, None]
-            np.maximum(d, 0.0, out=d)
-            out[b] += d.sum(axis=0)
-        return out
+        """Per-group ``rho``: row b is ``sum_{i in b} max(0, Q_ij - u_i)``.
+
+        A row whose ``u_i`` is at least the smallest of its kept top entries gains only on
+        those entries (every other entry is at most that one): its share is a scatter of at
+        most ``top`` terms instead of a pass over its ``m`` columns. The multipliers this
+        method evaluates are such thresholds, or combinations of them, for nearly every row;
+        the other rows are summed over all their columns.
+        """
+        m = self.m
+        out = np.zeros(self.n_groups * m)
+        for sl in self._blocks(0, self.n):
+            ub = u[sl]
+            base = self.gid[sl] * m
+            wide = ub < self.values[-1, sl] if self.top < m else np.zeros(ub.size, dtype=bool)
+            if m < SPARSE_MIN_COLUMNS or wide.mean() > DENSE_SHARE:  # a pass over all columns
+                d = self.q[sl] - ub[:, None]
+                np.maximum(d, 0.0, out=d)
+                cuts = np.searchsorted(self.gid[sl], np.arange(self.gid[sl.start], self.gid[sl.stop - 1] + 1))
+                sums = np.add.reduceat(d, cuts, axis=0)
+                first = int(self.gid[sl.start]) * m
+                out[first: first + sums.size] += sums.ravel()
+                continue
+            narrow = None
+            if wide.any():
+                rows = np.flatnonzero(wide)
+                d = self.q[rows + sl.start] - ub[rows, None]
+                np.maximum(d, 0.0, out=d)
+                cells = base[rows, None] + np.arange(m)
+                out += np.bincount(cells.ravel(), weights=d.ravel(), minlength=out.size)
+                narrow = ~wide
+            for t in range(self.top):  # the entries are sorted: no gain at rank t, none after
+                d = self.values[t, sl] - ub
+                pos = d > 0.0
+                if narrow is not None:
+                    pos &= narrow
+                if not pos.any():
+                    break
+                out += np.bincount(base[pos] + self.order[t, sl][pos], weights=d[pos], minlength=out.size)
+        return out.reshape(self.n_groups, m)
 
     def lagrangian(self, u: np.ndarray) -> tuple[float, np.ndarray]:
         """L(u) in shifted units and the per-group rho(u)."""
@@ -198,31 +235,45 @@ class _Oracle:
     def thresholds(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``u(y)`` (the per-row minimizers) and the per-group values of ``G(y)``."""
         u = np.empty(self.n)
-        g = np.zeros(self.n_groups)
-        for b, sl in self.group_blocks():
-            v = self.values[sl]
-            yy = y[self.order[sl]]
-            c = np.cumsum(yy, axis=1)
-            reach = c >= 1.0 - 1e-12
-            idx = reach.argmax(axis=1)
-            ub = v[np.arange(v.shape[0]), idx]
-            short = ~reach[:, -1]
-            if short.any():  # the kept top entries hold less than a total price of 1
-                rows = np.flatnonzero(short) + sl.start
-                q = self.q[rows]
+        gi_all = np.empty(self.n)
+        priced = y_priced = None
+        for sl in self._blocks(0, self.n):
+            r = sl.stop - sl.start
+            # walk each row's sorted top entries: the threshold is the entry at which the
+            # prices reach 1, and g_i = sum of y_j Q_ij before it + (1 - their prices) * u_i
+            total = np.zeros(r)
+            filled = np.zeros(r)
+            ub = np.zeros(r)
+            gi = np.zeros(r)
+            open_ = np.ones(r, dtype=bool)
+            for t in range(self.top):
+                v = self.values[t, sl]
+                yt = y[self.order[t, sl]]
+                after = total + yt
+                hit = open_ & (after >= 1.0 - 1e-12)
+                ub[hit] = v[hit]
+                gi[hit] = filled[hit] + (1.0 - total[hit]) * v[hit]
+                open_ &= ~hit
+                if not open_.any():
+                    break
+                total = after
+                filled += yt * v
+            if open_.any():  # the kept top entries hold less than a total price of 1:
+                # the threshold is among the priced columns (the others add nothing)
+                rows = np.flatnonzero(open_) + sl.start
+                if priced is None:
+                    priced = np.flatnonzero(y > 0.0)
+                    y_priced = y[priced]
+                q = self.q[np.ix_(rows, priced)]
                 o = np.argsort(-q, axis=1, kind="stable")
                 qs = np.take_along_axis(q, o, axis=1)
-                cc = np.cumsum(y[o], axis=1)
-                ub[short] = qs[np.arange(rows.size), (cc >= 1.0 - 1e-12).argmax(axis=1)]
+                cc = np.cumsum(y_priced[o], axis=1)
+                us = qs[np.arange(rows.size), (cc >= 1.0 - 1e-12).argmax(axis=1)]
+                ub[open_] = us
+                gi[open_] = us + np.maximum(q - us[:, None], 0.0) @ y_priced
             u[sl] = ub
-            # g_i = u_i + sum_j y_j max(0, Q_ij - u_i); only the kept top entries exceed u_i
-            # (rows outside them were recomputed above and are added exactly here).
-            gi = ub + (yy * np.maximum(v - ub[:, None], 0.0)).sum(axis=1)
-            if short.any():
-                d = np.maximum(self.q[rows] - ub[short, None], 0.0)
-                gi[short] = ub[short] + d @ y
-            g[b] += gi.sum()
-        return u, g
+            gi_all[sl] = gi
+        return u, np.add.reduceat(gi_all, self.bounds[:-1])
 
 
 def lagrangian_value(profit: Any, k: int, u: Any) -> float:
