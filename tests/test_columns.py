@@ -112,6 +112,24 @@ def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem():
     assert cb.bound <= full.bound + 1e-6 * abs(full.bound)
 
 
+def test_a_warm_start_from_an_earlier_bound_reaches_the_same_lp_bound():
+    from coarseopt_solvers.bounds import lagrangian_bound
+
+    rng = np.random.default_rng(12)
+    P = _grid_profit(rng, 300, 3, 60)
+    res = co.solve(co.CoarseProblem(P, k=4), "local-search", seed=0)
+    full = lagrangian_bound(P, 4, incumbent=res.offered, tol=1e-9)
+    rough = column_generation_bound(P, 4, res.offered, target_gap=1e-2)
+    cb = column_generation_bound(P, 4, res.offered, tol=1e-9, u0=rough.multipliers, columns=rough.columns)
+    assert cb.bound >= res.objective - 1e-9
+    assert cb.bound <= full.bound + 1e-6 * abs(full.bound)
+    assert np.isin(rough.columns, cb.columns).all()
+    with pytest.raises(ValueError, match="'u0'"):
+        column_generation_bound(P, 4, res.offered, u0=np.zeros(5))
+    with pytest.raises(ValueError, match="'columns'"):
+        column_generation_bound(P, 4, res.offered, columns=[60])
+
+
 def test_a_passed_deadline_still_gives_a_valid_bound():
     rng = np.random.default_rng(5)
     P = rng.exponential(1.0, (200, 40))

@@ -112,6 +112,8 @@ def column_generation_bound(
     target_gap: float | None = None,
     tol: float = 1e-7,
     max_rounds: int = 50,
+    u0: np.ndarray | None = None,
+    columns: np.ndarray | None = None,
 ) -> ColumnBound:
     """The Lagrangian bound of ``max_{|S| <= k} sum_i max_{j in S} P_ij`` by column generation.
 
@@ -133,6 +135,11 @@ def column_generation_bound(
         Relative accuracy of each restricted bound.
     max_rounds : int, default 50
         At most this many restricted problems.
+    u0 : ndarray of shape (n,), optional
+        Starting multipliers (e.g. ``multipliers`` of an earlier bound on the same rows).
+    columns : array-like of int, optional
+        Columns to start the restricted problem with besides the incumbent's (e.g. an earlier
+        bound's ``columns``); default: the ``k`` columns of largest gain over the incumbent.
 
     Returns
     -------
@@ -148,13 +155,23 @@ def column_generation_bound(
     S = np.unique(np.asarray(offered, dtype=np.intp))
     if not 1 <= k < m or S.size == 0:
         raise ValueError(f"column generation needs 1 <= k < m and an incumbent; got k={k}, m={m}, offered={S}.")
-    best_inc = p[:, S].max(axis=1).astype(np.float64)
-    z = float(best_inc.sum()) if incumbent is None else float(incumbent)
-    gains = _rho(p, best_inc)
-    gains[S] = -np.inf
-    extra = np.argsort(-gains, kind="stable")[: min(k, m - S.size)]
-    C = np.union1d(S, extra[np.isfinite(gains[extra])])
-    u, y, final = None, None, False
+    if incumbent is None:
+        z = float(p[:, S].max(axis=1).sum(dtype=np.float64))
+    else:
+        z = float(incumbent)
+    if columns is None:
+        gains = _rho(p, p[:, S].max(axis=1).astype(np.float64))
+        gains[S] = -np.inf
+        extra = np.argsort(-gains, kind="stable")[: min(k, m - S.size)]
+        C = np.union1d(S, extra[np.isfinite(gains[extra])])
+    else:
+        C = np.union1d(S, np.asarray(columns, dtype=np.intp))
+        if C.min() < 0 or C.max() >= m:
+            raise ValueError(f"'columns' must lie in [0, {m}); got {np.asarray(columns).tolist()[:20]}.")
+    u = None if u0 is None else np.asarray(u0, dtype=np.float64).reshape(-1)
+    if u is not None and u.shape != (n,):
+        raise ValueError(f"'u0' must have one multiplier per row of 'profit' ({n}); got shape {u.shape}.")
+    y, final = None, False
     best: tuple[float, np.ndarray, np.ndarray] | None = None
     history: list[float] = []
     iterations, rounds, lp_lower = 0, 0, -np.inf
@@ -165,7 +182,7 @@ def column_generation_bound(
         # while columns still enter, the restricted bound need not be more precise than a
         # share of the whole problem's gap; the last round runs at ``tol``
         gap = np.inf if best is None else (best[0] - z) / max(1.0, abs(best[0]))
-        round_tol = tol if final else max(tol, min(ROUND_TOL, 0.05 * gap))
+        round_tol = tol if final else max(tol, min(ROUND_TOL, 0.05 * gap), 0.1 * (target_gap or 0.0))
         res = lagrangian_bound(sub, k, incumbent=np.searchsorted(C, S), u0=u, y0=y, deadline=deadline,
                                tol=round_tol, target_gap=None, progress=False)
         iterations += res.iterations

@@ -181,6 +181,7 @@ class MIPSolver(Solver):
         offered, value = warm
         t0 = time.perf_counter()
         kept, into, bound, rounds, stages = np.arange(problem.m), np.zeros(0, dtype=np.intp), math.inf, 0, 0
+        u_last = c_last = None
         # STAGE_GAP is relative to the objective in the problem's units (these are shifted and scaled)
         scale, shift = getattr(self, "_units", (1.0, 0.0))
         target = STAGE_GAP * max(1.0, abs(scale * value + shift)) / (scale * max(1.0, abs(value)))
@@ -199,14 +200,18 @@ class MIPSolver(Solver):
             left = context.time_left()
             deadline = None if not math.isfinite(left) else time.perf_counter() + 0.5 * left
             profit = problem.profit if kept.size == problem.m else np.ascontiguousarray(problem.profit[:, kept])
+            # each stage starts from the last one's multipliers and its restricted problem's kept columns
             cb = column_generation_bound(profit, problem.k, np.searchsorted(kept, offered), incumbent=value,
-                                         deadline=deadline, target_gap=target)
+                                         deadline=deadline, target_gap=target, u0=u_last, columns=c_last)
             stages += 1
             rounds += cb.rounds
             bound = min(bound, cb.bound)
             out, now_into = lagrangian_fixing(cb.bound, cb.rho, problem.k, value)
             into = np.union1d(into, kept[now_into])
-            before, kept = kept.size, np.delete(kept, out)
+            before, last = kept.size, kept
+            kept = np.delete(kept, out)
+            u_last = cb.multipliers
+            c_last = np.searchsorted(kept, np.intersect1d(last[cb.columns], kept))
             if (proved(bound) or target is None or cb.termination == "time_limit"
                     or context.out_of_time() or not auto_elimination(problem.n, kept.size, problem.k)):
                 break  # proven, out of time, or few enough columns for the model
