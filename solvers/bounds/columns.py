@@ -9,7 +9,8 @@ columns:
 1. ``C`` starts as the incumbent's offered set and the ``k`` columns of largest gain over
    it (:math:`\\rho(M)`, ``M`` the incumbent's value per individual).
 2. The bundle method (:func:`.memory.lagrangian_bound`) minimizes the bound of the
-   *restricted* problem on ``C`` (warm-started from the last multipliers).
+   *restricted* problem on ``C`` (warm-started from the last multipliers), no more
+   precisely than the whole problem's gap asks while columns still enter.
 3. One pass over all ``m`` columns gives :math:`\\rho(u)` and the certified bound of the
    whole problem. Columns outside ``C`` whose :math:`\\rho_j(u)` exceeds the ``k``-th
    largest within ``C`` (the LP's reduced-cost test) enter ``C``; when none does, the
@@ -114,6 +115,7 @@ def column_generation_bound(
     max_rounds: int = 50,
     u0: np.ndarray | None = None,
     columns: np.ndarray | None = None,
+    round_share: float = 0.3,
 ) -> ColumnBound:
     """The Lagrangian bound of ``max_{|S| <= k} sum_i max_{j in S} P_ij`` by column generation.
 
@@ -140,6 +142,10 @@ def column_generation_bound(
     columns : array-like of int, optional
         Columns to start the restricted problem with besides the incumbent's (e.g. an earlier
         bound's ``columns``); default: the ``k`` columns of largest gain over the incumbent.
+    round_share : float, default 0.3
+        With ``target_gap``, each restricted bound is computed to this share of it and no
+        more precisely (the whole problem's bound must meet the target, nothing more; a
+        caller that fixes columns with the bound may ask for a smaller share).
 
     Returns
     -------
@@ -182,7 +188,7 @@ def column_generation_bound(
         # while columns still enter, the restricted bound need not be more precise than a
         # share of the whole problem's gap; the last round runs at ``tol``
         gap = np.inf if best is None else (best[0] - z) / max(1.0, abs(best[0]))
-        round_tol = tol if final else max(tol, min(ROUND_TOL, 0.05 * gap), 0.1 * (target_gap or 0.0))
+        round_tol = tol if final else max(tol, min(ROUND_TOL, 0.05 * gap), round_share * (target_gap or 0.0))
         res = lagrangian_bound(sub, k, incumbent=np.searchsorted(C, S), u0=u, y0=y, deadline=deadline,
                                tol=round_tol, target_gap=None, progress=False)
         iterations += res.iterations

@@ -41,6 +41,8 @@ FORMULATIONS = ("auto", "classic", "radius", "aggregated", "benders")
 STAGE_GAP = 1e-5
 #: ... while a stage keeps at most this share of its columns; then one last stage to the LP bound.
 STAGE_PROGRESS = 0.9
+#: A stage's restricted bounds go to this share of its gap (a tighter bound fixes more columns).
+ROUND_SHARE = 0.1
 
 class MIPSolver(Solver):
     """Exact mixed-integer programming: a proven optimum, or the best solution and a bound.
@@ -202,7 +204,8 @@ class MIPSolver(Solver):
             profit = problem.profit if kept.size == problem.m else np.ascontiguousarray(problem.profit[:, kept])
             # each stage starts from the last one's multipliers and its restricted problem's kept columns
             cb = column_generation_bound(profit, problem.k, np.searchsorted(kept, offered), incumbent=value,
-                                         deadline=deadline, target_gap=target, u0=u_last, columns=c_last)
+                                         deadline=deadline, target_gap=target, u0=u_last, columns=c_last,
+                                         round_share=ROUND_SHARE)
             stages += 1
             rounds += cb.rounds
             bound = min(bound, cb.bound)
