@@ -41,6 +41,8 @@ FORMULATIONS = ("auto", "classic", "radius", "aggregated", "benders")
 STAGE_GAP = 1e-5
 #: ... while a stage keeps at most this share of its columns; then one last stage to the LP bound.
 STAGE_PROGRESS = 0.9
+#: Each stage's gap is at most this share of the last one's (it starts from that bound).
+STAGE_SHRINK = 0.5
 #: A stage's restricted bounds go to this share of its gap (a tighter bound fixes more columns).
 ROUND_SHARE = 0.1
 
@@ -220,6 +222,8 @@ class MIPSolver(Solver):
                 break  # proven, out of time, or few enough columns for the model
             if near(bound) or kept.size > STAGE_PROGRESS * before:
                 target = None  # a last stage, to the LP bound
+            else:  # the next stage, started from this one's bound, must tighten it
+                target = min(target, STAGE_SHRINK * (cb.bound - value) / max(1.0, abs(cb.bound)))
         extras.update(column_generation_seconds=time.perf_counter() - t0, column_generation_rounds=rounds,
                       column_generation_bound=bound, column_generation_stages=stages, treatments_kept=int(kept.size))
         extras["formulation"] = "treatment elimination"
