@@ -201,8 +201,10 @@ class CoarseProblem:
                 f"'profit' needs at least one individual and one treatment; got shape {profit.shape}."
             )
         profit = np.ascontiguousarray(profit, dtype=np.float64)
-        finite = np.isfinite(profit)
-        if not finite.all():
+        # min and max carry any NaN or infinity: no temporary of the matrix's size unless one is there
+        lo, hi = float(profit.min()), float(profit.max())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            finite = np.isfinite(profit)
             i, j = np.argwhere(~finite)[0]
             count = int(finite.size - finite.sum())
             raise ProblemError(
@@ -210,7 +212,7 @@ class CoarseProblem:
                 f"row {i}, column {j} (value {profit[i, j]}). Impute or drop those individuals, "
                 "or use a large negative number for a forbidden treatment."
             )
-        _check_magnitude(float(np.abs(profit).max()), profit.shape[0])
+        _check_magnitude(max(abs(lo), abs(hi)), profit.shape[0])
         if not self.treatment_labels:
             self.treatment_labels = tuple(range(profit.shape[1]))
         return _snapshot(profit, given)
