@@ -4,6 +4,7 @@ Run from the repository root::
 
     python -m benchmarks.euclidean            # 6 instances x p = 10, 20, 50, 100 (about 25 minutes)
     python -m benchmarks.euclidean --quick    # a smoke run (one small instance)
+    python -m benchmarks.euclidean --instances uniform-1400 --p 10 20 --time-limit 900 --name euclidean_long
 
 The instances are :func:`benchmarks.instances.euclidean_pmed`: every point a client and a
 candidate site (``m = n``), profit = minus the Euclidean distance; uniform points, or points
@@ -54,10 +55,13 @@ def _solve(problem, solver, **options):
     return result, time.perf_counter() - start
 
 
-def bench(quick: bool, limit: float, solvers: tuple[str, ...]) -> list[dict]:
+def bench(quick: bool, limit: float, solvers: tuple[str, ...], only: list[str] | None = None,
+          ps: list[int] | None = None) -> list[dict]:
     rows = []
     for n, layout in INSTANCES_QUICK if quick else INSTANCES:
-        for p in PS_QUICK if quick else PS:
+        if only and f"{layout}-{n}" not in only:
+            continue
+        for p in ps or (PS_QUICK if quick else PS):
             problem, _ = euclidean_pmed(n, p, seed=n, layout=layout)
             row = {"instance": f"{layout}-{n}", "n": n, "p": p}
             if "local-search" in solvers:
@@ -117,7 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=None, help=f"mip seconds per solve (default {MIP_LIMIT:g})")
     parser.add_argument("--solvers", default="local-search,mip", help="comma-separated: local-search, mip")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for euclidean.jsonl / .md")
+    parser.add_argument("--instances", nargs="+", default=None,
+                        help="only these instances, e.g. uniform-1400 (default: all six)")
+    parser.add_argument("--p", type=int, nargs="+", default=None, help=f"values of p (default {list(PS)})")
+    parser.add_argument("--name", default=None, help="results file stem (default euclidean)")
     args = parser.parse_args(argv)
+    known = [f"{layout}-{n}" for n, layout in INSTANCES + INSTANCES_QUICK]
+    for name in args.instances or []:
+        if name not in known:
+            parser.error(f"--instances: unknown instance {name!r}; choose from {known}")
     solvers = tuple(s.strip() for s in args.solvers.split(",") if s.strip())
     limit = args.time_limit or (10.0 if args.quick else MIP_LIMIT)
     from threadpoolctl import threadpool_limits
@@ -126,8 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in solvers:  # plugin imports are not part of a solve's time
         co.get_solver(name)
     started = time.perf_counter()
-    rows = bench(args.quick, limit, solvers)
+    rows = bench(args.quick, limit, solvers, args.instances, args.p)
     command = "python -m benchmarks.euclidean" + (" --quick" if args.quick else "")
+    if args.instances:
+        command += " --instances " + " ".join(args.instances)
+    if args.p:
+        command += " --p " + " ".join(map(str, args.p))
+    if args.name:
+        command += f" --name {args.name}"
     if args.time_limit:
         command += f" --time-limit {args.time_limit:g}"
     if args.solvers != "local-search,mip":
@@ -135,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"part": "meta", "command": command, "commit": git_commit(), "versions": versions(),
             "machine": machine_facts(), "total_seconds": time.perf_counter() - started, "mip_threads": 1}
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / ("euclidean_quick" if args.quick else "euclidean")
+    stem = args.out / (args.name or ("euclidean_quick" if args.quick else "euclidean"))
     with open(f"{stem}.jsonl", "w") as fh:
         for row in [meta, *rows]:
             fh.write(json.dumps(row, default=json_default) + "\n")
