@@ -56,13 +56,16 @@ def test_elimination_keeps_every_treatment_of_every_optimal_set(P, k):
         cb = column_generation_bound(P, k, list(start))
         assert cb.bound >= best - 1e-9 * max(1.0, abs(best))
         out, into = lagrangian_fixing(cb.bound, cb.rho, k, value)
-        kept = set(range(P.shape[1])) - set(out.tolist())
-        assert set(start) <= kept
-        for s, v in zip(sets, values):
-            if v >= best - 1e-9 * max(1.0, abs(best)):
-                assert set(s) <= kept, f"an optimal set {s} lost a treatment; kept {sorted(kept)}"
-            if v > value + 1e-9 * max(1.0, abs(value)):  # every better set offers the columns fixed to 1
-                assert set(into.tolist()) <= set(s)
+        # the fixing of the best multipliers, and the union over every round's multipliers
+        assert set(out.tolist()) <= set(cb.fixed_out.tolist()) and set(into.tolist()) <= set(cb.fixed_in.tolist())
+        for out, into in ((out, into), (cb.fixed_out, cb.fixed_in)):
+            kept = set(range(P.shape[1])) - set(out.tolist())
+            assert set(start) <= kept
+            for s, v in zip(sets, values):
+                if v >= best - 1e-9 * max(1.0, abs(best)):
+                    assert set(s) <= kept, f"an optimal set {s} lost a treatment; kept {sorted(kept)}"
+                if v > value + 1e-9 * max(1.0, abs(value)):  # every better set offers the columns fixed to 1
+                    assert set(into.tolist()) <= set(s)
 
 
 def test_elimination_removes_what_no_good_set_uses():

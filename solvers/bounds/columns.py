@@ -70,11 +70,17 @@ class ColumnBound(LagrangianBound):
         The columns of the last restricted problem.
     rounds : int
         Restricted problems solved.
+    fixed_out, fixed_in : ndarray of int
+        The columns that :func:`lagrangian_fixing` fixes to 0 and to 1 with the multipliers
+        of *any* round, against the incumbent's value (a union: each round's multipliers give
+        a valid fixing, and different near-optimal multipliers fix different columns).
     """
 
     rho: np.ndarray = field(default_factory=lambda: np.zeros(0))
     columns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     rounds: int = 0
+    fixed_out: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    fixed_in: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
 
 def worth_generating(m: int, k: int) -> bool:
@@ -178,6 +184,7 @@ def column_generation_bound(
     if u is not None and u.shape != (n,):
         raise ValueError(f"'u0' must have one multiplier per row of 'profit' ({n}); got shape {u.shape}.")
     y, final = None, False
+    out_mask, in_mask = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
     best: tuple[float, np.ndarray, np.ndarray] | None = None
     history: list[float] = []
     iterations, rounds, lp_lower = 0, 0, -np.inf
@@ -194,6 +201,9 @@ def column_generation_bound(
         iterations += res.iterations
         u, prices = res.multipliers, res.prices
         value, rho = lagrangian_value_and_rho(p, k, u)
+        now_out, now_in = lagrangian_fixing(value, rho, k, z)
+        out_mask[now_out] = True
+        in_mask[now_in] = True
         if best is None or value < best[0]:
             best = (value, u, rho)
         history.append(best[0])
@@ -226,7 +236,8 @@ def column_generation_bound(
         C = grown
     value, u, rho = best
     return ColumnBound(bound=value, multipliers=u, iterations=iterations, history=history, lp_lower=lp_lower,
-                       termination=termination, rho=rho, columns=C, rounds=rounds)
+                       termination=termination, rho=rho, columns=C, rounds=rounds,
+                       fixed_out=np.flatnonzero(out_mask), fixed_in=np.flatnonzero(in_mask))
 
 
 def lagrangian_value_and_rho(profit: np.ndarray, k: int, u: np.ndarray) -> tuple[float, np.ndarray]:

@@ -408,7 +408,7 @@ def lagrangian_bound(
         return LagrangianBound(bound=full, multipliers=rowmax, iterations=0, history=[full], lp_lower=full)
 
     # Groups x kept evaluations x m is the size of the master LPs: fewer groups for wide m.
-    groups = int(np.clip(1.5e5 / (m * _MAX_CUTS), 4, 64))
+    groups = int(np.clip(6e5 / (m * _MAX_CUTS), 4, 64))
     oracle = _Oracle(p, k, max_groups=groups, deadline=prepare_deadline)
     # Tolerances are relative, with a floor of 1 (as the reported gap) unless the profits
     # themselves are smaller: then the floor is their own scale (sum of row spreads), so that

@@ -15,7 +15,7 @@ from coarseopt.registry import get_solver
 from coarseopt.solver import OPTIMALITY_TOL, Option, Solution, Solver, check_bool, check_choice, check_float, check_int, check_optional
 
 from .._transport import bounded_assignment
-from ..bounds.columns import column_generation_bound, lagrangian_fixing
+from ..bounds.columns import column_generation_bound
 from ..kernels.limits import improves
 from ..local_search import swap_local_search
 from . import _formulation as F
@@ -211,7 +211,7 @@ class MIPSolver(Solver):
             stages += 1
             rounds += cb.rounds
             bound = min(bound, cb.bound)
-            out, now_into = lagrangian_fixing(cb.bound, cb.rho, problem.k, value)
+            out, now_into = cb.fixed_out, cb.fixed_in  # fixed by any round's multipliers
             into = np.union1d(into, kept[now_into])
             before, last = kept.size, kept
             kept = np.delete(kept, out)
@@ -235,7 +235,8 @@ class MIPSolver(Solver):
             return Solution(offered=kept, bound=objective_of(problem.profit, kept), extras=extras)
         sub = CoarseProblem(np.ascontiguousarray(problem.profit[:, kept]), k=problem.k)
         self._start = (np.searchsorted(kept, offered), value)
-        self._lagrangian = (bound, [], np.searchsorted(kept, into).tolist())  # for Benders' phase 0
+        # for Benders' phase 0: the kept treatments that every set better than the incumbent offers
+        self._lagrangian = (bound, [], np.searchsorted(kept, np.intersect1d(into, kept)).tolist())
         sol = self._solve_model(sub, context)
         sol.extras = {**extras, **sol.extras}
         if sol.offered is not None:
