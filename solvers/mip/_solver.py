@@ -34,10 +34,9 @@ from ._warm import given_columns, greedy_complete, objective_of, warm_start
 __all__ = ["MIPSolver", "FORMULATIONS"]
 
 FORMULATIONS = ("auto", "classic", "radius", "aggregated", "benders")
-#: Treatment elimination in stages: each stage's bound stops at this relative gap (far
+#: Treatment elimination in stages: the first stage's bound stops at this relative gap (far
 #: cheaper than the LP bound on a fine grid) and its fixing leaves a smaller problem whose own
-#: bound comes faster (``python -m benchmarks.fine_grid``: at 10^5 x 201, k = 20, 37.6 s in one
-#: stage to the LP bound, 19.7 s in stages) ...
+#: bound comes faster (docs/solver-mip.md, ``python -m benchmarks.fine_grid``) ...
 STAGE_GAP = 1e-5
 #: ... while a stage keeps at most this share of its columns; then one last stage to the LP bound.
 STAGE_PROGRESS = 0.9
