@@ -72,6 +72,14 @@ problem = co.CoarseProblem(-np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).s
 t0 = time.perf_counter(); r = co.solve(problem, "local-search", seed=0); elapsed = time.perf_counter() - t0
 result = (r.objective, r.offered.tolist())
 """,
+    # a wide problem where the Lagrangian bound's master groups changed (10 groups, was 4)
+    "mip euclidean 1060 uniform, p=20, 60 s limit": """
+pts = np.rint(np.random.default_rng(1060).uniform(0.0, 10_000.0, (1060, 2)))
+problem = co.CoarseProblem(-np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2)), k=20)
+t0 = time.perf_counter(); r = co.solve(problem, "mip", seed=0, time_limit=60, threads=1)
+elapsed = time.perf_counter() - t0
+result = (r.objective, r.offered.tolist(), r.status)
+""",
     "chunked local-search 10^6 x 20 (float32, 10 chunks), k=5": """
 import dask, dask.array as da
 profit = da.from_array(smooth_profit(10**6, 20, seed=1, noise=0.1, dtype=np.float32), chunks=(100_000, 20))

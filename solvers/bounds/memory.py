@@ -141,8 +141,8 @@ class _Oracle:
         for sl in self._blocks(0, self.n):
             if deadline is not None and sl.start and time.perf_counter() > deadline:
                 raise TimeoutError("the Lagrangian bound's preparation passed its deadline")
-            q = profit[self.perm[sl]].astype(np.float64) - self.rowmax[sl, None]
-            self.q[sl] = q
+            q = self.q[sl]
+            np.subtract(profit[self.perm[sl]], self.rowmax[sl, None], out=q, dtype=np.float64)
             if self.top < self.m:
                 part = np.argpartition(-q, self.top - 1, axis=1)[:, : self.top]
                 sub = np.take_along_axis(q, part, axis=1)
