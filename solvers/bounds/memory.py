@@ -89,7 +89,8 @@ def _check_profit(profit: Any) -> np.ndarray:
         raise ValueError(f"'profit' must be a 2-D (n, m) array with n, m >= 1; got shape {p.shape}.")
     if p.dtype not in (np.float32, np.float64):
         p = p.astype(np.float64)
-    if not np.isfinite(p).all():
+    # min and max carry any NaN or infinity (no temporary of the matrix's size)
+    if not (np.isfinite(p.min()) and np.isfinite(p.max())):
         raise ValueError("'profit' must be finite; found NaN or infinite values. Impute or drop those rows.")
     return p
 
@@ -122,6 +123,7 @@ class _Oracle:
         self.offset = float(np.sum(rowmax))
         best = profit.argmax(axis=1)
         popular = np.argsort(-np.bincount(best, minlength=self.m), kind="stable")
+        self.popular = popular  # columns by how many rows they are best for
         rank = np.empty(self.m, dtype=np.intp)
         rank[popular] = np.arange(self.m)
         gid = np.minimum(rank[best], max_groups - 1)
@@ -138,13 +140,15 @@ class _Oracle:
         self.order = np.empty((self.top, self.n), dtype=itype)
         self.values = np.empty((self.top, self.n), dtype=np.float64)
         self.step = max(1, _BLOCK_ELEMENTS // self.m)
+        spread_sum = 0.0
         for sl in self._blocks(0, self.n):
             if deadline is not None and sl.start and time.perf_counter() > deadline:
                 raise TimeoutError("the Lagrangian bound's preparation passed its deadline")
             q = self.q[sl]
             np.subtract(profit[self.perm[sl]], self.rowmax[sl, None], out=q, dtype=np.float64)
+            spread_sum -= float(q.min(axis=1).sum())  # rowmax - rowmin, summed
             if self.top < self.m:
-                part = np.argpartition(-q, self.top - 1, axis=1)[:, : self.top]
+                part = np.argpartition(q, self.m - self.top, axis=1)[:, self.m - self.top:]
                 sub = np.take_along_axis(q, part, axis=1)
                 o = np.argsort(-sub, axis=1, kind="stable")
                 idx = np.take_along_axis(part, o, axis=1)
@@ -152,6 +156,7 @@ class _Oracle:
                 idx = np.argsort(-q, axis=1, kind="stable")
             self.order[:, sl] = idx.T
             self.values[:, sl] = np.take_along_axis(q, idx, axis=1).T
+        self.spread = spread_sum / self.n  # the mean spread of a row: max - min
 
     def _blocks(self, lo: int, hi: int):
         for start in range(lo, hi, self.step):
@@ -413,7 +418,7 @@ def lagrangian_bound(
     # Tolerances are relative, with a floor of 1 (as the reported gap) unless the profits
     # themselves are smaller: then the floor is their own scale (sum of row spreads), so that
     # profits in units of 1e-9 are solved as precisely as profits in units of 1.
-    spread = float(np.mean(p.max(axis=1) - p.min(axis=1))) if n else 0.0
+    spread = oracle.spread
     unit = min(1.0, max(spread * n, np.finfo(float).tiny))
     max_cuts = int(np.clip(4e8 / (8.0 * n), 12, _MAX_CUTS))
     bundle = LevelBundle(m, k, oracle.n_groups, scale=max(spread, 1e-12) * n, max_cuts=max_cuts)
@@ -427,11 +432,12 @@ def lagrangian_bound(
         value, r = oracle.lagrangian(u_start)
         bundle.add(oracle.group_sums(u_start), r, u_start)
         start = (u_start, value)
-    y_start = _start_prices(p, k, inc_offered)
     if y0 is not None:
         y_start = np.clip(np.asarray(y0, dtype=np.float64).reshape(-1), 0.0, 1.0)
         if y_start.shape != (m,) or not 1.0 - 1e-6 <= y_start.sum() <= k + 1e-6:
             raise ValueError(f"'y0' must hold {m} prices in [0, 1] summing to between 1 and k={k}.")
+    else:
+        y_start = _start_prices(oracle.popular, k, inc_offered)
     run = maximize_dual(oracle, bundle, y_start, max_iter=max_iter, deadline=deadline,
                         tol=tol, level=level, unit=unit, incumbent=inc_value, target_gap=target_gap, start=start,
                         progress=progress)
@@ -449,12 +455,10 @@ def lagrangian_bound(
     )
 
 
-def _start_prices(p: np.ndarray, k: int, offered: np.ndarray | None) -> np.ndarray:
+def _start_prices(popular: np.ndarray, k: int, offered: np.ndarray | None) -> np.ndarray:
     """The start ``y``: the incumbent's indicator, else the ``k`` columns most often best
-    (filled up to ``k``)."""
-    m = p.shape[1]
-    popular = np.argsort(-np.bincount(p.argmax(axis=1), minlength=m), kind="stable")
-    y = np.zeros(m)
+    (``popular``: the columns in that order), filled up to ``k``."""
+    y = np.zeros(popular.size)
     if offered is not None:
         y[offered[:k]] = 1.0
     for j in popular:
