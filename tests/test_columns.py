@@ -103,34 +103,31 @@ def test_mip_with_the_elimination_equals_brute_force(seed, stage_gap, monkeypatc
         assert res.extras["column_generation_stages"] >= 2
 
 
-def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem():
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm-started from a rough bound"])
+def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem(warm):
     from coarseopt_solvers.bounds import lagrangian_bound
 
     rng = np.random.default_rng(11)
     P = _grid_profit(rng, 300, 3, 60)
     res = co.solve(co.CoarseProblem(P, k=4), "local-search", seed=0)
     full = lagrangian_bound(P, 4, incumbent=res.offered, tol=1e-9)
-    cb = column_generation_bound(P, 4, res.offered, tol=1e-9)
+    start = {}
+    if warm:
+        rough = column_generation_bound(P, 4, res.offered, target_gap=1e-2)
+        start = {"u0": rough.multipliers, "columns": rough.columns}
+    cb = column_generation_bound(P, 4, res.offered, tol=1e-9, **start)
     assert cb.bound >= res.objective - 1e-9
     assert cb.bound <= full.bound + 1e-6 * abs(full.bound)
+    if warm:
+        assert np.isin(start["columns"], cb.columns).all()
 
 
-def test_a_warm_start_from_an_earlier_bound_reaches_the_same_lp_bound():
-    from coarseopt_solvers.bounds import lagrangian_bound
-
-    rng = np.random.default_rng(12)
-    P = _grid_profit(rng, 300, 3, 60)
-    res = co.solve(co.CoarseProblem(P, k=4), "local-search", seed=0)
-    full = lagrangian_bound(P, 4, incumbent=res.offered, tol=1e-9)
-    rough = column_generation_bound(P, 4, res.offered, target_gap=1e-2)
-    cb = column_generation_bound(P, 4, res.offered, tol=1e-9, u0=rough.multipliers, columns=rough.columns)
-    assert cb.bound >= res.objective - 1e-9
-    assert cb.bound <= full.bound + 1e-6 * abs(full.bound)
-    assert np.isin(rough.columns, cb.columns).all()
+def test_a_bad_warm_start_is_refused():
+    P = _grid_profit(np.random.default_rng(12), 50, 3, 60)
     with pytest.raises(ValueError, match="'u0'"):
-        column_generation_bound(P, 4, res.offered, u0=np.zeros(5))
+        column_generation_bound(P, 4, [0, 20], u0=np.zeros(5))
     with pytest.raises(ValueError, match="'columns'"):
-        column_generation_bound(P, 4, res.offered, columns=[60])
+        column_generation_bound(P, 4, [0, 20], columns=[60])
 
 
 def test_a_passed_deadline_still_gives_a_valid_bound():
