@@ -452,6 +452,7 @@ as not measured.
 #: their results in ``benchmarks/results``). Their results file starts with a ``#`` title,
 #: then the command and the table.
 EXTRA = [("Euclidean p-median: many treatments", "euclidean"),
+         ("Euclidean p-median: uniform 1,400 points, 900 s limit", "euclidean_uniform1400_900s"),
          ("Fine treatment grids: answer, certificate and proof (n = 100,000)", "fine_grid_100000"),
          ("Fine treatment grids: answer, certificate and proof (n = 1,000,000, 201 levels, k = 5)", "fine_grid_1000000"),
          ("Fine treatment grids: answer, certificate and proof (n = 1,000,000, 101 levels)", "fine_grid_1000000_grid101"),

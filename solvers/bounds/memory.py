@@ -76,6 +76,11 @@ _MAX_CUTS = 40  # evaluations kept in the bundle (the oldest inactive ones are d
 DENSE_SHARE = 0.25
 #: Below this many columns a dense pass is cheaper than the scatter of the top entries.
 SPARSE_MIN_COLUMNS = 48
+#: From this many entries the master problem groups the rows four times more finely: at
+#: 100-400 columns and 10^5 rows, fewer iterations (``python -m benchmarks.fine_grid``); on
+#: OR-Library's pmed1-10 (at most 200 x 200) ``ot`` took 1.6 times as long with them
+#: (``python -m benchmarks.side_by_side``).
+FINE_GROUPS_ENTRIES = 2_000_000
 
 
 # ---------------------------------------------------------------------- validation
@@ -413,7 +418,9 @@ def lagrangian_bound(
         return LagrangianBound(bound=full, multipliers=rowmax, iterations=0, history=[full], lp_lower=full)
 
     # Groups x kept evaluations x m is the size of the master LPs: fewer groups for wide m.
-    groups = int(np.clip(6e5 / (m * _MAX_CUTS), 4, 64))
+    # More groups make the model richer (fewer iterations) and the master LPs larger: worth
+    # it where an evaluation, a pass over the data, costs more than a master solve.
+    groups = int(np.clip((6e5 if n * m >= FINE_GROUPS_ENTRIES else 1.5e5) / (m * _MAX_CUTS), 4, 64))
     oracle = _Oracle(p, k, max_groups=groups, deadline=prepare_deadline)
     # Tolerances are relative, with a floor of 1 (as the reported gap) unless the profits
     # themselves are smaller: then the floor is their own scale (sum of row spreads), so that
