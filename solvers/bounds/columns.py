@@ -167,12 +167,10 @@ def column_generation_bound(
     S = np.unique(np.asarray(offered, dtype=np.intp))
     if not 1 <= k < m or S.size == 0:
         raise ValueError(f"column generation needs 1 <= k < m and an incumbent; got k={k}, m={m}, offered={S}.")
-    if incumbent is None:
-        z = float(p[:, S].max(axis=1).sum(dtype=np.float64))
-    else:
-        z = float(incumbent)
+    best_inc = p[:, S].max(axis=1).astype(np.float64) if incumbent is None or columns is None else None
+    z = float(best_inc.sum()) if incumbent is None else float(incumbent)
     if columns is None:
-        gains = _rho(p, p[:, S].max(axis=1).astype(np.float64))
+        gains = _rho(p, best_inc)
         gains[S] = -np.inf
         extra = np.argsort(-gains, kind="stable")[: min(k, m - S.size)]
         C = np.union1d(S, extra[np.isfinite(gains[extra])])

@@ -189,9 +189,9 @@ class _Oracle:
         out = np.zeros(self.n_groups * m)
         for sl in self._blocks(0, self.n):
             ub = u[sl]
-            base = self.gid[sl] * m
-            wide = ub < self.values[-1, sl] if self.top < m else np.zeros(ub.size, dtype=bool)
-            if m < SPARSE_MIN_COLUMNS or wide.mean() > DENSE_SHARE:  # a pass over all columns
+            # wide: rows whose multiplier lies below their smallest top entry (summed over all columns)
+            wide = None if m < SPARSE_MIN_COLUMNS else ub < self.values[-1, sl]
+            if wide is None or wide.mean() > DENSE_SHARE:  # a pass over all columns
                 d = self.q[sl] - ub[:, None]
                 np.maximum(d, 0.0, out=d)
                 cuts = np.searchsorted(self.gid[sl], np.arange(self.gid[sl.start], self.gid[sl.stop - 1] + 1))
@@ -199,6 +199,7 @@ class _Oracle:
                 first = int(self.gid[sl.start]) * m
                 out[first: first + sums.size] += sums.ravel()
                 continue
+            base = self.gid[sl] * m
             narrow = None
             if wide.any():
                 rows = np.flatnonzero(wide)
