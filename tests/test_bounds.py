@@ -192,7 +192,7 @@ def test_oracle_kernels_equal_their_dense_definitions(monkeypatch, dense_share, 
     rng = np.random.default_rng(3)
     n, m, k = 2_000, 40, 4
     profit = rng.normal(size=(n, m)) + np.sin(np.linspace(0, 3, m))[None, :] * rng.normal(size=(n, 1))
-    oracle = B._Oracle(profit, k, max_groups=9)
+    oracle = B.Oracle(profit, k, max_groups=9)
     assert oracle.top < m and oracle.n_groups == 9
     q = profit[oracle.perm] - oracle.rowmax[:, None]
     y = np.zeros(m)
@@ -216,3 +216,53 @@ def test_oracle_kernels_equal_their_dense_definitions(monkeypatch, dense_share, 
         d = np.maximum(q - mult[:, None], 0.0)
         expect = np.array([d[oracle.bounds[b]: oracle.bounds[b + 1]].sum(axis=0) for b in range(oracle.n_groups)])
         np.testing.assert_allclose(oracle.rho(mult), expect, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("capacity", [0, 64], ids=["grown", "with room"])
+def test_an_extended_oracle_equals_one_built_on_its_columns(monkeypatch, capacity):
+    """An oracle on a subset of the columns, grown by ``extend`` (column generation), holds
+    the sorted top entries of its columns and evaluates u(y), G(y) and rho(u) as their
+    definitions on those columns (shifted by the whole row's maximum)."""
+    import coarseopt_solvers.bounds.memory as B
+
+    monkeypatch.setattr(B, "_BLOCK_ELEMENTS", 5_000)
+    monkeypatch.setattr(B, "SPARSE_MIN_COLUMNS", 0)
+    rng = np.random.default_rng(8)
+    n, m, k = 1_500, 70, 3
+    profit = rng.normal(size=(n, m)) + np.cos(np.linspace(0, 4, m))[None, :] * rng.normal(size=(n, 1))
+    oracle = B.Oracle(profit, k, max_groups=7, columns=np.array([3, 30, 50, 9]), capacity=capacity)
+    for new in ([4, 5, 60], [0, 1, 2, 10, 11, 12, 13, 14, 15, 16, 40, 41]):
+        oracle.extend(np.array(new))
+    cols = oracle.columns
+    assert cols.tolist() == [3, 30, 50, 9, 4, 5, 60, 0, 1, 2, 10, 11, 12, 13, 14, 15, 16, 40, 41]
+    q = profit[oracle.perm][:, cols] - profit.max(axis=1)[oracle.perm][:, None]
+    np.testing.assert_array_equal(oracle.q, q)
+    expect = -np.sort(-q, axis=1)[:, : oracle.top]
+    np.testing.assert_array_equal(oracle.values[: oracle.top].T, expect)
+    np.testing.assert_array_equal(np.take_along_axis(q, oracle.order[: oracle.top].T.astype(np.intp), axis=1), expect)
+    y = np.zeros(cols.size)
+    y[[0, 4, 9, 15]] = [0.9, 0.6, 0.8, 0.7]
+    u, g = oracle.thresholds(y)
+    expect_u = np.empty(n)
+    for i in range(n):
+        o = np.argsort(-q[i], kind="stable")
+        expect_u[i] = q[i, o[np.argmax(np.cumsum(y[o]) >= 1.0 - 1e-12)]]
+    np.testing.assert_allclose(u, expect_u, rtol=0, atol=1e-12)
+    gi = expect_u + np.maximum(q - expect_u[:, None], 0.0) @ y
+    np.testing.assert_allclose(g, [gi[a:b].sum() for a, b in zip(oracle.bounds[:-1], oracle.bounds[1:])], atol=1e-9)
+    for mult in (u, u - rng.uniform(0, 2, n)):
+        d = np.maximum(q - mult[:, None], 0.0)
+        want = np.array([d[a:b].sum(axis=0) for a, b in zip(oracle.bounds[:-1], oracle.bounds[1:])])
+        np.testing.assert_allclose(oracle.rho(mult), want, rtol=1e-12, atol=1e-9)
+
+
+def test_top_entries_sorts_each_row():
+    from coarseopt_solvers.kernels import top_entries
+
+    rng = np.random.default_rng(2)
+    block = rng.integers(0, 6, size=(300, 25)).astype(float)  # many ties
+    for width in (1, 5, 12, 25):
+        pos, vals = top_entries(block, width)
+        np.testing.assert_array_equal(vals, -np.sort(-block, axis=1)[:, :width])
+        np.testing.assert_array_equal(np.take_along_axis(block, pos, axis=1), vals)
+        assert all(len(set(row)) == width for row in pos.tolist())

@@ -103,10 +103,19 @@ def test_mip_with_the_elimination_equals_brute_force(seed, stage_gap, monkeypatc
         assert res.extras["column_generation_stages"] >= 2
 
 
-@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm-started from a rough bound"])
-def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem(warm):
+@pytest.mark.parametrize("warm", [False, True, "sampled"],
+                         ids=["cold", "warm-started from a rough bound", "started on a sample of the rows"])
+def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem(warm, monkeypatch):
+    from coarseopt_solvers.bounds import columns as cg
     from coarseopt_solvers.bounds import lagrangian_bound
 
+    calls = []
+    if warm == "sampled":
+        monkeypatch.setattr(cg, "SAMPLE_ROWS", 60)
+        monkeypatch.setattr(cg, "SAMPLE_FROM", 200)
+        sample_start = cg._sample_start
+        monkeypatch.setattr(cg, "_sample_start", lambda *a: calls.append(a[0].shape) or sample_start(*a))
+        warm = False
     rng = np.random.default_rng(11)
     P = _grid_profit(rng, 300, 3, 60)
     res = co.solve(co.CoarseProblem(P, k=4), "local-search", seed=0)
@@ -120,6 +129,8 @@ def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem(warm):
     assert cb.bound <= full.bound + 1e-6 * abs(full.bound)
     if warm:
         assert np.isin(start["columns"], cb.columns).all()
+    if cg.SAMPLE_FROM == 200:  # the start was found on a sample of the rows, once
+        assert calls == [(300, 60)]
 
 
 def test_a_bad_warm_start_is_refused():

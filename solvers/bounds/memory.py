@@ -65,9 +65,10 @@ from typing import Any
 
 import numpy as np
 
+from ..kernels.blocks import top_entries
 from .bundle import LagrangianBound, LevelBundle, incumbent_args, maximize_dual
 
-__all__ = ["LagrangianBound", "lagrangian_bound", "lagrangian_value"]
+__all__ = ["LagrangianBound", "Oracle", "lagrangian_bound", "lagrangian_value", "master_groups", "oracle_bound"]
 
 _BLOCK_ELEMENTS = 4_000_000  # rows are processed in blocks of about this many entries
 _MAX_CUTS = 40  # evaluations kept in the bundle (the oldest inactive ones are dropped)
@@ -107,65 +108,127 @@ def _check_k(k: Any) -> int:
 
 
 # ---------------------------------------------------------------------- the oracle
-class _Oracle:
-    """Evaluations on row-shifted, group-sorted data.
+def _gather(profit: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``profit[rows][:, columns]``, contiguous (one flat gather when ``profit`` is contiguous)."""
+    if profit.flags.c_contiguous:
+        return profit.reshape(-1).take(rows[:, None] * profit.shape[1] + columns[None, :])
+    return profit[np.ix_(rows, columns)]
 
-    Rows are shifted by their maximum (``Q = P - rowmax``) and permuted so that each group
-    (individuals sharing their best column, the rarest columns pooled) is contiguous; all
-    multiplier vectors inside the method live in this permuted order. Each row's ``top``
-    largest entries are kept sorted (rank-major: ``values[t]`` holds every row's entry of
-    rank ``t``), which is where the thresholds ``u(y)`` are found and where, for most rows,
-    the gains ``max(0, Q_ij - u_i)`` are: an evaluation costs O(n top) for those rows and
-    O(m) only for a row whose multiplier lies below its ``top`` entries (on a fine grid with
-    few priced columns, many rows; a block where they are most is summed densely).
+
+def master_groups(n: int, m: int) -> int:
+    """Groups of the disaggregated model: groups x kept evaluations x ``m`` is the size of the
+    master LPs, so fewer groups for wide ``m``. More groups make the model richer (fewer
+    iterations) and the master LPs larger: worth it where an evaluation, a pass over the
+    data, costs more than a master solve."""
+    return int(np.clip((6e5 if n * m >= FINE_GROUPS_ENTRIES else 1.5e5) / (max(m, 1) * _MAX_CUTS), 4, 64))
+
+
+class Oracle:
+    """Evaluations on row-shifted, group-sorted data, over all columns of ``profit`` or over
+    a subset ``columns`` of them that :meth:`extend` grows (column generation).
+
+    Rows are shifted by their maximum over *all* columns (``Q = P - rowmax``: the shift stays
+    when columns enter) and permuted so that each group (individuals sharing their best
+    column among the oracle's, the rarest columns pooled) is contiguous; all multiplier
+    vectors inside the method live in this permuted order, and column ``j`` of every
+    evaluation is ``columns[j]`` of ``profit``. Each row's ``top`` largest entries are kept
+    sorted (rank-major: ``values[t]`` holds every row's entry of rank ``t``), which is where
+    the thresholds ``u(y)`` are found and where, for most rows, the gains
+    ``max(0, Q_ij - u_i)`` are: an evaluation costs O(n top) for those rows and O(m) only for
+    a row whose multiplier lies below its ``top`` entries (on a fine grid with few priced
+    columns, many rows; a block where they are most is summed densely).
     """
 
-    def __init__(self, profit: np.ndarray, k: int, max_groups: int = 64, top: int = 12,
-                 deadline: float | None = None) -> None:
-        self.n, self.m = profit.shape
+    def __init__(self, profit: np.ndarray, k: int, max_groups: int | None = None, top: int = 12,
+                 deadline: float | None = None, columns: np.ndarray | None = None, capacity: int = 0) -> None:
+        self.profit = profit
+        self.n, width = profit.shape
+        self.columns = np.arange(width) if columns is None else np.asarray(columns, dtype=np.intp).copy()
+        self.m = m = self.columns.size
         self.k = k
-        rowmax = profit.max(axis=1).astype(np.float64)
+        # the row maxima from their positions (a max over short rows is slower than argmax)
+        at_max = profit.argmax(axis=1)
+        rowmax = profit[np.arange(self.n), at_max].astype(np.float64)
         self.offset = float(np.sum(rowmax))
-        best = profit.argmax(axis=1)
-        popular = np.argsort(-np.bincount(best, minlength=self.m), kind="stable")
-        self.popular = popular  # columns by how many rows they are best for
-        rank = np.empty(self.m, dtype=np.intp)
-        rank[popular] = np.arange(self.m)
-        gid = np.minimum(rank[best], max_groups - 1)
+        if columns is None:
+            best = at_max
+        else:
+            best = np.concatenate([_gather(profit, np.arange(sl.start, sl.stop), self.columns).argmax(axis=1)
+                                   for sl in self._blocks(0, self.n)]) if self.n else np.zeros(0, dtype=np.intp)
+        counts = np.bincount(best, minlength=m)
+        self.popular = np.argsort(-counts, kind="stable")  # columns by how many rows they are best for
+        rank = np.empty(m, dtype=np.intp)
+        rank[self.popular] = np.arange(m)
+        gid = np.minimum(rank[best], (max_groups or master_groups(self.n, m)) - 1)
         self.perm = np.argsort(gid, kind="stable")
         gid = gid[self.perm]
         self.gid = gid.astype(np.intp)  # each (permuted) row's group
         self.n_groups = int(gid.max()) + 1
         self.bounds = np.searchsorted(gid, np.arange(self.n_groups + 1))  # group b = rows [bounds[b], bounds[b+1])
         self.rowmax = rowmax[self.perm]
-        self.q = np.empty((self.n, self.m), dtype=np.float64)
-        self.top = min(self.m, top)
-        itype = np.uint8 if self.m <= 255 else (np.uint16 if self.m <= 65535 else np.intp)
+        # room for ``capacity`` columns (a row-major buffer; the evaluations see its first ``m``)
+        self._q = np.empty((self.n, max(m, min(int(capacity), width))), dtype=np.float64)
+        self.rank_cap = min(top, self._q.shape[1])
+        self.top = min(m, self.rank_cap)
+        itype = np.uint8 if width <= 255 else (np.uint16 if width <= 65535 else np.intp)
         # rank-major (top x n): the thresholds walk the ranks with whole-block vector operations
-        self.order = np.empty((self.top, self.n), dtype=itype)
-        self.values = np.empty((self.top, self.n), dtype=np.float64)
-        self.step = max(1, _BLOCK_ELEMENTS // self.m)
+        self.order = np.empty((self.rank_cap, self.n), dtype=itype)
+        self.values = np.empty((self.rank_cap, self.n), dtype=np.float64)
         spread_sum = 0.0
         for sl in self._blocks(0, self.n):
             if deadline is not None and sl.start and time.perf_counter() > deadline:
                 raise TimeoutError("the Lagrangian bound's preparation passed its deadline")
-            q = self.q[sl]
-            np.subtract(profit[self.perm[sl]], self.rowmax[sl, None], out=q, dtype=np.float64)
+            rows = self.perm[sl]
+            q = np.subtract(profit[rows] if columns is None else _gather(profit, rows, self.columns),
+                            self.rowmax[sl, None], dtype=np.float64)
             spread_sum -= float(q.min(axis=1).sum())  # rowmax - rowmin, summed
-            if self.top < self.m:
-                part = np.argpartition(q, self.m - self.top, axis=1)[:, self.m - self.top:]
-                sub = np.take_along_axis(q, part, axis=1)
-                o = np.argsort(-sub, axis=1, kind="stable")
-                idx = np.take_along_axis(part, o, axis=1)
-            else:
-                idx = np.argsort(-q, axis=1, kind="stable")
-            self.order[:, sl] = idx.T
-            self.values[:, sl] = np.take_along_axis(q, idx, axis=1).T
+            self._q[sl, :m] = q
+            pos, vals = top_entries(q, self.top)
+            self.order[: self.top, sl] = pos.T
+            self.values[: self.top, sl] = vals.T
         self.spread = spread_sum / self.n  # the mean spread of a row: max - min
 
+    @property
+    def q(self) -> np.ndarray:
+        """The shifted entries of the oracle's columns (permuted rows)."""
+        return self._q[:, : self.m]
+
+    def extend(self, columns: np.ndarray) -> None:
+        """Add ``columns`` of ``profit`` (not yet the oracle's) as its last ones: their entries
+        are gathered once and merged into each row's sorted top entries; groups, shift and
+        the columns already there stay."""
+        new = np.asarray(columns, dtype=np.intp)
+        if new.size == 0:
+            return
+        m, e = self.m, new.size
+        if m + e > self._q.shape[1]:  # grow the buffer (at least doubling it)
+            grown = np.empty((self.n, min(self.profit.shape[1], max(2 * self._q.shape[1], m + e))))
+            grown[:, :m] = self.q
+            self._q = grown
+        top, old = min(m + e, self.rank_cap), self.top
+        for sl in self._blocks(0, self.n):
+            q = np.subtract(_gather(self.profit, self.perm[sl], new), self.rowmax[sl, None], dtype=np.float64)
+            self._q[sl, m: m + e] = q
+            # only rows where a new entry beats the last kept one change (when the ranks were full)
+            rows = np.flatnonzero(q.max(axis=1) > self.values[old - 1, sl]) if top == old else np.arange(q.shape[0])
+            if rows.size == 0:
+                continue
+            at = rows + sl.start
+            cand = np.concatenate([self.values[:old, at].T, q[rows]], axis=1)
+            idx = np.concatenate([self.order[:old, at].T.astype(np.intp),
+                                  np.broadcast_to(np.arange(m, m + e), (rows.size, e))], axis=1)
+            pos, vals = top_entries(cand, top)
+            self.order[:top, at] = np.take_along_axis(idx, pos, axis=1).T
+            self.values[:top, at] = vals.T
+        self.columns = np.concatenate([self.columns, new])
+        self.m, self.top = m + e, top
+        counts = np.bincount(self.order[0], minlength=self.m) if self.n else np.zeros(self.m)
+        self.popular = np.argsort(-counts, kind="stable")
+
     def _blocks(self, lo: int, hi: int):
-        for start in range(lo, hi, self.step):
-            yield slice(start, min(hi, start + self.step))
+        step = max(1, _BLOCK_ELEMENTS // max(self.m, 1))
+        for start in range(lo, hi, step):
+            yield slice(start, min(hi, start + step))
 
     def to_user(self, u: np.ndarray) -> np.ndarray:
         """Multipliers in the user's row order and units."""
@@ -190,7 +253,7 @@ class _Oracle:
         for sl in self._blocks(0, self.n):
             ub = u[sl]
             # wide: rows whose multiplier lies below their smallest top entry (summed over all columns)
-            wide = None if m < SPARSE_MIN_COLUMNS else ub < self.values[-1, sl]
+            wide = None if m < SPARSE_MIN_COLUMNS else ub < self.values[self.top - 1, sl]
             if wide is None or wide.mean() > DENSE_SHARE:  # a pass over all columns
                 d = self.q[sl] - ub[:, None]
                 np.maximum(d, 0.0, out=d)
@@ -418,36 +481,50 @@ def lagrangian_bound(
         full = float(np.sum(rowmax))
         return LagrangianBound(bound=full, multipliers=rowmax, iterations=0, history=[full], lp_lower=full)
 
-    # Groups x kept evaluations x m is the size of the master LPs: fewer groups for wide m.
-    # More groups make the model richer (fewer iterations) and the master LPs larger: worth
-    # it where an evaluation, a pass over the data, costs more than a master solve.
-    groups = int(np.clip((6e5 if n * m >= FINE_GROUPS_ENTRIES else 1.5e5) / (m * _MAX_CUTS), 4, 64))
-    oracle = _Oracle(p, k, max_groups=groups, deadline=prepare_deadline)
+    oracle = Oracle(p, k, deadline=prepare_deadline)
+    if u0 is not None:
+        u0 = np.asarray(u0, dtype=np.float64).reshape(-1)
+        if u0.shape != (n,):
+            raise ValueError(f"'u0' must have one multiplier per row of 'profit' ({n}); got shape {u0.shape}.")
+    if y0 is not None:
+        y0 = np.clip(np.asarray(y0, dtype=np.float64).reshape(-1), 0.0, 1.0)
+        if y0.shape != (m,) or not 1.0 - 1e-6 <= y0.sum() <= k + 1e-6:
+            raise ValueError(f"'y0' must hold {m} prices in [0, 1] summing to between 1 and k={k}.")
+    return oracle_bound(oracle, k, incumbent=inc_value, offered=inc_offered, u0=u0, y0=y0, deadline=deadline,
+                        target_gap=target_gap, max_iter=max_iter, progress=progress, tol=tol, level=level)
+
+
+def oracle_bound(oracle: Oracle, k: int, *, incumbent: float | None, offered: np.ndarray | None,
+                 u0: np.ndarray | None, y0: np.ndarray | None, deadline: float | None, target_gap: float | None,
+                 max_iter: int, progress: bool | None, tol: float, level: float = 0.5,
+                 scale: float = 0.0) -> LagrangianBound:
+    """:func:`lagrangian_bound` on a prepared :class:`Oracle`'s columns (arguments checked;
+    ``offered`` and ``y0`` index the oracle's columns, ``u0`` is in the profit's units and
+    rows): the bound of the problem restricted to those columns. ``tol`` is relative to
+    the row-shifted values (a large offset must not end the method early) or, when larger,
+    to ``scale`` (e.g. the objective, for a caller that needs the bound to a share of it)."""
+    n, m = oracle.n, oracle.m
+    if k >= m:  # every column offered: the sum of the row maxima is attained
+        u = oracle.values[0].copy()
+        full = float(np.sum(u)) + oracle.offset
+        return LagrangianBound(bound=full, multipliers=oracle.to_user(u), iterations=0, history=[full], lp_lower=full)
     # Tolerances are relative, with a floor of 1 (as the reported gap) unless the profits
     # themselves are smaller: then the floor is their own scale (sum of row spreads), so that
     # profits in units of 1e-9 are solved as precisely as profits in units of 1.
     spread = oracle.spread
-    unit = min(1.0, max(spread * n, np.finfo(float).tiny))
+    unit = max(min(1.0, max(spread * n, np.finfo(float).tiny)), abs(scale))
     max_cuts = int(np.clip(4e8 / (8.0 * n), 12, _MAX_CUTS))
     bundle = LevelBundle(m, k, oracle.n_groups, scale=max(spread, 1e-12) * n, max_cuts=max_cuts)
     bundle.deadline = deadline
     start = None
     if u0 is not None:
-        u_start = np.asarray(u0, dtype=np.float64).reshape(-1)
-        if u_start.shape != (n,):
-            raise ValueError(f"'u0' must have one multiplier per row of 'profit' ({n}); got shape {u_start.shape}.")
-        u_start = oracle.from_user(u_start)
+        u_start = oracle.from_user(u0)
         value, r = oracle.lagrangian(u_start)
         bundle.add(oracle.group_sums(u_start), r, u_start)
         start = (u_start, value)
-    if y0 is not None:
-        y_start = np.clip(np.asarray(y0, dtype=np.float64).reshape(-1), 0.0, 1.0)
-        if y_start.shape != (m,) or not 1.0 - 1e-6 <= y_start.sum() <= k + 1e-6:
-            raise ValueError(f"'y0' must hold {m} prices in [0, 1] summing to between 1 and k={k}.")
-    else:
-        y_start = _start_prices(oracle.popular, k, inc_offered)
+    y_start = _start_prices(oracle.popular, k, offered) if y0 is None else y0
     run = maximize_dual(oracle, bundle, y_start, max_iter=max_iter, deadline=deadline,
-                        tol=tol, level=level, unit=unit, incumbent=inc_value, target_gap=target_gap, start=start,
+                        tol=tol, level=level, unit=unit, incumbent=incumbent, target_gap=target_gap, start=start,
                         progress=progress)
     off = oracle.offset
     # Guard against rounding in the sums of n + k terms.

@@ -174,3 +174,23 @@ def assign_best(blocks: Blocks, offered: np.ndarray, s: int,
 def offered_value(blocks: Blocks, offered: np.ndarray) -> float:
     """``f(S) = sum_i max_{j in S} P_ij`` of the offered columns."""
     return float(sum(blk[:, offered].max(axis=1).sum() for _, blk in blocks))
+
+
+def top_entries(block: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``width`` largest entries of ``block`` in descending order: their column
+    positions and values, both ``(rows, width)``. Ties keep the order of a stable sort of the
+    selected entries."""
+    block = np.ascontiguousarray(block)
+    r, m = block.shape
+    flat_block = block.reshape(-1)
+    offsets = (np.arange(r, dtype=np.intp) * m)[:, None]
+    if width < m // 2:  # select, then sort only the selected entries
+        flat = np.argpartition(-block, width - 1, axis=1)[:, :width]
+        flat += offsets
+        o = np.argsort(-flat_block.take(flat), axis=1, kind="stable")
+        o += (np.arange(r, dtype=np.intp) * width)[:, None]
+        flat = flat.reshape(-1).take(o)
+    else:
+        flat = np.argsort(-block, axis=1, kind="stable")[:, :width]
+        flat += offsets
+    return flat - offsets, flat_block.take(flat)

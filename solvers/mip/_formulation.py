@@ -62,6 +62,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
+from ..kernels.blocks import top_entries
+
 __all__ = ["Formulation", "SideConstraints", "PrefixSets", "prefix_sets", "classic", "radius", "identical_rows",
            "expand_counts"]
 
@@ -363,16 +365,7 @@ def _sorted_top(profit: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]
     vals = np.empty((n, width), dtype=np.float64)
     step = max(1, 4_000_000 // m)
     for s in range(0, n, step):
-        block = np.asarray(profit[s : s + step], dtype=np.float64)
-        if width < m // 2:
-            part = np.argpartition(-block, width - 1, axis=1)[:, :width]
-            pv = np.take_along_axis(block, part, axis=1)
-            o = np.argsort(-pv, axis=1, kind="stable")
-            top = np.take_along_axis(part, o, axis=1)
-        else:
-            top = np.argsort(-block, axis=1, kind="stable")[:, :width]
-        order[s : s + step] = top
-        vals[s : s + step] = np.take_along_axis(block, top, axis=1)
+        order[s : s + step], vals[s : s + step] = top_entries(np.asarray(profit[s : s + step], dtype=np.float64), width)
     return order, vals
 
 
