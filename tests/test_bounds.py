@@ -218,8 +218,7 @@ def test_oracle_kernels_equal_their_dense_definitions(monkeypatch, dense_share, 
         np.testing.assert_allclose(oracle.rho(mult), expect, rtol=1e-12, atol=1e-9)
 
 
-@pytest.mark.parametrize("capacity", [0, 64], ids=["grown", "with room"])
-def test_an_extended_oracle_equals_one_built_on_its_columns(monkeypatch, capacity):
+def test_an_extended_oracle_equals_one_built_on_its_columns(monkeypatch):
     """An oracle on a subset of the columns, grown by ``extend`` (column generation), holds
     the sorted top entries of its columns and evaluates u(y), G(y) and rho(u) as their
     definitions on those columns (shifted by the whole row's maximum)."""
@@ -230,7 +229,7 @@ def test_an_extended_oracle_equals_one_built_on_its_columns(monkeypatch, capacit
     rng = np.random.default_rng(8)
     n, m, k = 1_500, 70, 3
     profit = rng.normal(size=(n, m)) + np.cos(np.linspace(0, 4, m))[None, :] * rng.normal(size=(n, 1))
-    oracle = B.Oracle(profit, k, max_groups=7, columns=np.array([3, 30, 50, 9]), capacity=capacity)
+    oracle = B.Oracle(profit, k, max_groups=7, columns=np.array([3, 30, 50, 9]))
     for new in ([4, 5, 60], [0, 1, 2, 10, 11, 12, 13, 14, 15, 16, 40, 41]):
         oracle.extend(np.array(new))
     cols = oracle.columns

@@ -23,8 +23,8 @@ than the restricted columns copied and sorted again. Each round's bundle is solv
 share of the *objective* (not of the row-shifted values, a hundred times smaller), which is
 the precision the whole problem's gap is stated in. From ``SAMPLE_FROM`` rows on, the
 restricted problems are first solved on a uniform sample of the rows, and the rounds on all
-rows start from the sample's columns and prices (a start only: the bound, the fixings and
-every claim come from all rows).
+rows start from the sample's columns (a start only: the bound, the fixings and every claim
+come from all rows).
 
 **Elimination.** For a column ``j`` and any ``u``, every offered set containing ``j`` is
 worth at most :math:`\\sum_i u_i + \\rho_j(u) + ` (the ``k - 1`` largest :math:`\\rho_l(u)`,
@@ -63,7 +63,7 @@ __all__ = ["ColumnBound", "column_generation_bound", "lagrangian_fixing", "lagra
 MIN_COLUMNS = 80
 #: From ``SAMPLE_FROM`` rows on, the restricted problems are first solved on a uniform sample
 #: of ``SAMPLE_ROWS`` rows (bundle iterations ten times cheaper at 10^6 rows): the rounds on
-#: all rows then start from the sample's columns and prices and need few iterations
+#: all rows then start from the sample's columns, and fewer enter one by one
 #: (``python -m benchmarks.fine_grid --n 1000000``).
 SAMPLE_ROWS = 100_000
 SAMPLE_FROM = 4 * SAMPLE_ROWS
@@ -133,7 +133,6 @@ def column_generation_bound(
     tol: float = 1e-7,
     max_rounds: int = 50,
     u0: np.ndarray | None = None,
-    y0: np.ndarray | None = None,
     columns: np.ndarray | None = None,
     round_share: float = 0.3,
 ) -> ColumnBound:
@@ -159,10 +158,6 @@ def column_generation_bound(
         At most this many restricted problems.
     u0 : ndarray of shape (n,), optional
         Starting multipliers (e.g. ``multipliers`` of an earlier bound on the same rows).
-    y0 : ndarray of shape (m,), optional
-        Starting column prices (e.g. ``prices`` of an earlier bound); default: the
-        incumbent's indicator. From ``SAMPLE_FROM`` rows on, without ``u0`` or ``y0``, the
-        start is found by column generation on a sample of the rows.
     columns : array-like of int, optional
         Columns to start the restricted problem with besides the incumbent's (e.g. an earlier
         bound's ``columns``); default: the ``k`` columns of largest gain over the incumbent.
@@ -199,18 +194,14 @@ def column_generation_bound(
     u = None if u0 is None else np.asarray(u0, dtype=np.float64).reshape(-1)
     if u is not None and u.shape != (n,):
         raise ValueError(f"'u0' must have one multiplier per row of 'profit' ({n}); got shape {u.shape}.")
-    if y0 is not None and np.shape(y0) != (m,):
-        raise ValueError(f"'y0' must hold one price per column of 'profit' ({m}); got shape {np.shape(y0)}.")
-    if n >= SAMPLE_FROM and u is None and y0 is None:
-        C, y0 = _sample_start(p, k, S, C, deadline, target_gap, round_share, max_rounds)
+    if n >= SAMPLE_FROM and u is None:
+        C = _sample_columns(p, k, S, C, deadline, target_gap, round_share, max_rounds)
     # one oracle for every round: the entering columns are added to it (gathered once and
     # merged into each row's sorted top entries), the rows' groups and shift stay
-    oracle = Oracle(p, k, columns=C, capacity=C.size + 4 * max(k, 4))
+    oracle = Oracle(p, k, columns=C)
     at = np.full(m, -1, dtype=np.intp)  # a column's position among the oracle's
     at[C] = np.arange(C.size)
-    y = None if y0 is None else _feasible(np.asarray(y0, dtype=np.float64)[oracle.columns], k)
-    final = False
-    last_prices = None
+    y, final = None, False
     out_mask, in_mask = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
     best: tuple[float, np.ndarray, np.ndarray] | None = None
     history: list[float] = []
@@ -227,9 +218,6 @@ def column_generation_bound(
                            target_gap=None, max_iter=200, progress=False, scale=z)
         iterations += res.iterations
         u, prices = res.multipliers, res.prices
-        if prices is not None:
-            last_prices = np.zeros(m)
-            last_prices[oracle.columns] = prices
         value, rho = lagrangian_value_and_rho(p, k, u)
         now_out, now_in = lagrangian_fixing(value, rho, k, z)
         out_mask[now_out] = True
@@ -263,15 +251,17 @@ def column_generation_bound(
     C = np.sort(oracle.columns)
     value, u, rho = best
     return ColumnBound(bound=value, multipliers=u, iterations=iterations, history=history, lp_lower=lp_lower,
-                       termination=termination, rho=rho, columns=C, rounds=rounds, prices=last_prices,
+                       termination=termination, rho=rho, columns=C, rounds=rounds,
                        fixed_out=np.flatnonzero(out_mask), fixed_in=np.flatnonzero(in_mask))
 
 
-def _sample_start(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline: float | None,
-                  target_gap: float | None, round_share: float, max_rounds: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """The columns and prices of column generation on ``SAMPLE_ROWS`` rows drawn uniformly
+def _sample_columns(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline: float | None,
+                    target_gap: float | None, round_share: float, max_rounds: int) -> np.ndarray:
+    """``C`` and the columns of column generation on ``SAMPLE_ROWS`` rows drawn uniformly
     (a fixed seed: the same rows on every run), given at most a quarter of the time left.
-    A start only: nothing found on the sample is claimed for the whole problem."""
+    A start only: nothing found on the sample is claimed for the whole problem. (Its prices
+    are not a better start: a bundle on all rows from them stalled far from the LP bound on
+    201 levels, ``k`` = 20.)"""
     rows = np.sort(np.random.default_rng(0).choice(p.shape[0], SAMPLE_ROWS, replace=False))
     sample = np.ascontiguousarray(p[rows])
     z = float(sample[:, S].max(axis=1).sum(dtype=np.float64))
@@ -281,7 +271,7 @@ def _sample_start(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline:
     pre = column_generation_bound(sample, k, S, incumbent=z, deadline=deadline, columns=C, max_rounds=max_rounds,
                                   target_gap=None if target_gap is None else round_share * target_gap,
                                   round_share=round_share)
-    return np.union1d(C, pre.columns), pre.prices
+    return np.union1d(C, pre.columns)
 
 
 def lagrangian_value_and_rho(profit: np.ndarray, k: int, u: np.ndarray) -> tuple[float, np.ndarray]:

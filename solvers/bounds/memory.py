@@ -140,7 +140,7 @@ class Oracle:
     """
 
     def __init__(self, profit: np.ndarray, k: int, max_groups: int | None = None, top: int = 12,
-                 deadline: float | None = None, columns: np.ndarray | None = None, capacity: int = 0) -> None:
+                 deadline: float | None = None, columns: np.ndarray | None = None) -> None:
         self.profit = profit
         self.n, width = profit.shape
         self.columns = np.arange(width) if columns is None else np.asarray(columns, dtype=np.intp).copy()
@@ -166,9 +166,10 @@ class Oracle:
         self.n_groups = int(gid.max()) + 1
         self.bounds = np.searchsorted(gid, np.arange(self.n_groups + 1))  # group b = rows [bounds[b], bounds[b+1])
         self.rowmax = rowmax[self.perm]
-        # room for ``capacity`` columns (a row-major buffer; the evaluations see its first ``m``)
-        self._q = np.empty((self.n, max(m, min(int(capacity), width))), dtype=np.float64)
-        self.rank_cap = min(top, self._q.shape[1])
+        # the shifted entries, one row-major part per batch of columns (added columns are a
+        # new part: nothing is copied or allocated ahead)
+        self._parts = [np.empty((self.n, m), dtype=np.float64)]
+        self.rank_cap = min(top, width)
         self.top = min(m, self.rank_cap)
         itype = np.uint8 if width <= 255 else (np.uint16 if width <= 65535 else np.intp)
         # rank-major (top x n): the thresholds walk the ranks with whole-block vector operations
@@ -182,7 +183,7 @@ class Oracle:
             q = np.subtract(profit[rows] if columns is None else _gather(profit, rows, self.columns),
                             self.rowmax[sl, None], dtype=np.float64)
             spread_sum -= float(q.min(axis=1).sum())  # rowmax - rowmin, summed
-            self._q[sl, :m] = q
+            self._parts[0][sl] = q
             pos, vals = top_entries(q, self.top)
             self.order[: self.top, sl] = pos.T
             self.values[: self.top, sl] = vals.T
@@ -191,7 +192,13 @@ class Oracle:
     @property
     def q(self) -> np.ndarray:
         """The shifted entries of the oracle's columns (permuted rows)."""
-        return self._q[:, : self.m]
+        return self._dense(slice(None))
+
+    def _dense(self, rows: slice | np.ndarray) -> np.ndarray:
+        """The shifted entries of ``rows`` (permuted order) at every column of the oracle."""
+        if len(self._parts) == 1:
+            return self._parts[0][rows]
+        return np.concatenate([part[rows] for part in self._parts], axis=1)
 
     def extend(self, columns: np.ndarray) -> None:
         """Add ``columns`` of ``profit`` (not yet the oracle's) as its last ones: their entries
@@ -201,14 +208,11 @@ class Oracle:
         if new.size == 0:
             return
         m, e = self.m, new.size
-        if m + e > self._q.shape[1]:  # grow the buffer (at least doubling it)
-            grown = np.empty((self.n, min(self.profit.shape[1], max(2 * self._q.shape[1], m + e))))
-            grown[:, :m] = self.q
-            self._q = grown
+        part = np.empty((self.n, e))
         top, old = min(m + e, self.rank_cap), self.top
         for sl in self._blocks(0, self.n):
             q = np.subtract(_gather(self.profit, self.perm[sl], new), self.rowmax[sl, None], dtype=np.float64)
-            self._q[sl, m: m + e] = q
+            part[sl] = q
             # only rows where a new entry beats the last kept one change (when the ranks were full)
             rows = np.flatnonzero(q.max(axis=1) > self.values[old - 1, sl]) if top == old else np.arange(q.shape[0])
             if rows.size == 0:
@@ -220,6 +224,7 @@ class Oracle:
             pos, vals = top_entries(cand, top)
             self.order[:top, at] = np.take_along_axis(idx, pos, axis=1).T
             self.values[:top, at] = vals.T
+        self._parts.append(part)
         self.columns = np.concatenate([self.columns, new])
         self.m, self.top = m + e, top
         counts = np.bincount(self.order[0], minlength=self.m) if self.n else np.zeros(self.m)
@@ -255,7 +260,7 @@ class Oracle:
             # wide: rows whose multiplier lies below their smallest top entry (summed over all columns)
             wide = None if m < SPARSE_MIN_COLUMNS else ub < self.values[self.top - 1, sl]
             if wide is None or wide.mean() > DENSE_SHARE:  # a pass over all columns
-                d = self.q[sl] - ub[:, None]
+                d = self._dense(sl) - ub[:, None]
                 np.maximum(d, 0.0, out=d)
                 cuts = np.searchsorted(self.gid[sl], np.arange(self.gid[sl.start], self.gid[sl.stop - 1] + 1))
                 sums = np.add.reduceat(d, cuts, axis=0)
@@ -266,7 +271,7 @@ class Oracle:
             narrow = None
             if wide.any():
                 rows = np.flatnonzero(wide)
-                d = self.q[rows + sl.start] - ub[rows, None]
+                d = self._dense(rows + sl.start) - ub[rows, None]
                 np.maximum(d, 0.0, out=d)
                 cells = base[rows, None] + np.arange(m)
                 out += np.bincount(cells.ravel(), weights=d.ravel(), minlength=out.size)
@@ -338,7 +343,7 @@ class Oracle:
                 if priced is None:
                     priced = np.flatnonzero(y > 0.0)
                     y_priced = y[priced]
-                q = self.q[np.ix_(rows, priced)]
+                q = self._dense(rows)[:, priced]
                 o = np.argsort(-q, axis=1, kind="stable")
                 qs = np.take_along_axis(q, o, axis=1)
                 cc = np.cumsum(y_priced[o], axis=1)
