@@ -44,8 +44,12 @@ def _instances():
         yield pytest.param(P, k, id=f"{kind}-{case}")
 
 
+@pytest.mark.parametrize("sampled", [False, True], ids=["", "started on a sample"])
 @pytest.mark.parametrize("P,k", list(_instances()))
-def test_elimination_keeps_every_treatment_of_every_optimal_set(P, k):
+def test_elimination_keeps_every_treatment_of_every_optimal_set(P, k, sampled, monkeypatch):
+    if sampled:  # the restricted problem's treatments first found on a third of the rows
+        monkeypatch.setattr(columns, "SAMPLE_FROM", 10)
+        monkeypatch.setattr(columns, "SAMPLE_ROWS", P.shape[0] // 3)
     sets, values = _all_values(P, k)
     best = values.max()
     rng = np.random.default_rng(0)

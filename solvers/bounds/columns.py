@@ -194,7 +194,7 @@ def column_generation_bound(
     u = None if u0 is None else np.asarray(u0, dtype=np.float64).reshape(-1)
     if u is not None and u.shape != (n,):
         raise ValueError(f"'u0' must have one multiplier per row of 'profit' ({n}); got shape {u.shape}.")
-    if n >= SAMPLE_FROM and u is None:
+    if n >= SAMPLE_FROM and n > SAMPLE_ROWS and u is None:
         C = _sample_columns(p, k, S, C, deadline, target_gap, round_share, max_rounds)
     # one oracle for every round: the entering columns are added to it (gathered once and
     # merged into each row's sorted top entries), the rows' groups and shift stay
