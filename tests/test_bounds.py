@@ -178,6 +178,29 @@ def test_non_finite_profit_is_refused():
         lagrangian_bound(profit, 1)
 
 
+def _check_thresholds(oracle, q, y):
+    """u(y) and the per-group G(y) of ``oracle`` against their definitions on ``q``: u_i(y) is
+    the entry of the column at which row i's prices, in decreasing entries, reach 1."""
+    n = q.shape[0]
+    u, g = oracle.thresholds(y)
+    expect_u = np.empty(n)
+    for i in range(n):
+        o = np.argsort(-q[i], kind="stable")
+        expect_u[i] = q[i, o[np.argmax(np.cumsum(y[o]) >= 1.0 - 1e-12)]]
+    np.testing.assert_allclose(u, expect_u, rtol=0, atol=1e-12)
+    gi = expect_u + np.maximum(q - expect_u[:, None], 0.0) @ y
+    expect_g = [gi[a:b].sum() for a, b in zip(oracle.bounds[:-1], oracle.bounds[1:])]
+    np.testing.assert_allclose(g, expect_g, rtol=1e-12, atol=1e-9)
+    return u
+
+
+def _check_rho(oracle, q, mult):
+    """The per-group rho(u) of ``oracle`` against its definition on ``q``."""
+    d = np.maximum(q - mult[:, None], 0.0)
+    expect = np.array([d[a:b].sum(axis=0) for a, b in zip(oracle.bounds[:-1], oracle.bounds[1:])])
+    np.testing.assert_allclose(oracle.rho(mult), expect, rtol=1e-12, atol=1e-9)
+
+
 @pytest.mark.parametrize("dense_share", [0.0, 0.25, 1.0])
 @pytest.mark.parametrize("spread", [False, True])
 def test_oracle_kernels_equal_their_dense_definitions(monkeypatch, dense_share, spread):
@@ -200,22 +223,11 @@ def test_oracle_kernels_equal_their_dense_definitions(monkeypatch, dense_share, 
     y[support] = rng.uniform(0.05, 1.0, support.size)
     y *= min(k, y.sum()) / y.sum()
     y = np.clip(y, 0.0, 1.0)
-    u, g = oracle.thresholds(y)
-    # u_i(y): the profit of the column at which row i's prices, in decreasing profit, reach 1
-    expect_u = np.empty(n)
-    for i in range(n):
-        o = np.argsort(-q[i], kind="stable")
-        expect_u[i] = q[i, o[np.argmax(np.cumsum(y[o]) >= 1.0 - 1e-12)]]
-    np.testing.assert_allclose(u, expect_u, rtol=0, atol=1e-12)
-    gi = expect_u + np.maximum(q - expect_u[:, None], 0.0) @ y
-    expect_g = np.array([gi[oracle.bounds[b]: oracle.bounds[b + 1]].sum() for b in range(oracle.n_groups)])
-    np.testing.assert_allclose(g, expect_g, rtol=1e-12, atol=1e-9)
+    u = _check_thresholds(oracle, q, y)
     wide = u < oracle.values[-1]
     assert wide.any() and not wide.all()  # both kinds of rows are exercised
     for mult in (u, 0.5 * u + 0.5 * oracle.thresholds(np.roll(y, 3))[0], u - rng.uniform(0, 1, n)):
-        d = np.maximum(q - mult[:, None], 0.0)
-        expect = np.array([d[oracle.bounds[b]: oracle.bounds[b + 1]].sum(axis=0) for b in range(oracle.n_groups)])
-        np.testing.assert_allclose(oracle.rho(mult), expect, rtol=1e-12, atol=1e-9)
+        _check_rho(oracle, q, mult)
 
 
 def test_an_extended_oracle_equals_one_built_on_its_columns(monkeypatch):
@@ -241,18 +253,9 @@ def test_an_extended_oracle_equals_one_built_on_its_columns(monkeypatch):
     np.testing.assert_array_equal(np.take_along_axis(q, oracle.order[: oracle.top].T.astype(np.intp), axis=1), expect)
     y = np.zeros(cols.size)
     y[[0, 4, 9, 15]] = [0.9, 0.6, 0.8, 0.7]
-    u, g = oracle.thresholds(y)
-    expect_u = np.empty(n)
-    for i in range(n):
-        o = np.argsort(-q[i], kind="stable")
-        expect_u[i] = q[i, o[np.argmax(np.cumsum(y[o]) >= 1.0 - 1e-12)]]
-    np.testing.assert_allclose(u, expect_u, rtol=0, atol=1e-12)
-    gi = expect_u + np.maximum(q - expect_u[:, None], 0.0) @ y
-    np.testing.assert_allclose(g, [gi[a:b].sum() for a, b in zip(oracle.bounds[:-1], oracle.bounds[1:])], atol=1e-9)
+    u = _check_thresholds(oracle, q, y)
     for mult in (u, u - rng.uniform(0, 2, n)):
-        d = np.maximum(q - mult[:, None], 0.0)
-        want = np.array([d[a:b].sum(axis=0) for a, b in zip(oracle.bounds[:-1], oracle.bounds[1:])])
-        np.testing.assert_allclose(oracle.rho(mult), want, rtol=1e-12, atol=1e-9)
+        _check_rho(oracle, q, mult)
 
 
 def test_top_entries_sorts_each_row():
