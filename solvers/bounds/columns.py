@@ -153,7 +153,7 @@ def column_generation_bound(
     target_gap : float, optional
         Stop once ``(bound - incumbent) / max(1, |bound|) <= target_gap``.
     tol : float, default 1e-7
-        Relative accuracy of each restricted bound.
+        Accuracy of each restricted bound, relative to the incumbent's objective.
     max_rounds : int, default 50
         At most this many restricted problems.
     u0 : ndarray of shape (n,), optional
@@ -161,6 +161,8 @@ def column_generation_bound(
     columns : array-like of int, optional
         Columns to start the restricted problem with besides the incumbent's (e.g. an earlier
         bound's ``columns``); default: the ``k`` columns of largest gain over the incumbent.
+        Without ``u0``, from ``SAMPLE_FROM`` rows on, the columns that column generation on
+        ``SAMPLE_ROWS`` rows drawn uniformly (a fixed seed) ends with are added.
     round_share : float, default 0.3
         With ``target_gap``, each restricted bound is computed to this share of it and no
         more precisely (the whole problem's bound must meet the target, nothing more; a
