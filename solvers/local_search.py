@@ -28,9 +28,10 @@ within ``1 - 1/e`` of the optimum); swap descent (best or first improvement) end
 optimum under swaps. The multistart phase follows Resende & Werneck's GRASP with
 path-relinking for the p-median problem (2004): every further start is a *sample greedy*
 construction (each step adds the best of ``ceil(log2(m / k))`` randomly sampled candidates),
-improved by swap descent and then relinked with a random member of an elite pool: walking
-from the better of the two solutions towards the other by the best exchange that brings in
-a treatment of the guide, the best intermediate solution is improved by swap descent. After
+improved by swap descent and then relinked with a random member of an elite pool in both
+directions: walking from each of the two solutions towards the other by the best exchange
+that brings in a treatment of the guide, the best intermediate solution of each walk is
+improved by swap descent, the better kept. After
 the starts, elite solutions are relinked pairwise, generation after generation, while this
 improves the best one (evolutionary path-relinking).
 
@@ -173,9 +174,10 @@ class LocalSearchSolver(Solver):
         Size of the elite pool.
     sample_size : int, optional
         Individuals the multistart phase works on (a uniform random subsample when ``n`` is
-        larger). Default ``max(1000, 250_000 // m, 100 k)``, so the effort of the multistart
-        does not grow with ``n``. Larger problems are then refined on nested samples eight
-        times larger each (see the module docstring), the last one every individual.
+        larger). Default ``max(1000, 250_000 // m, 100 k)`` (``n`` when ``n`` is at most
+        twice that), so the effort of the multistart does not grow with ``n``. Larger
+        problems are then refined on nested samples eight times larger each (see the module
+        docstring), the last one every individual.
 
     Examples
     --------

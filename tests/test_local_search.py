@@ -236,6 +236,38 @@ def test_subsampled_search_is_local_optimum_on_all_rows():
     assert_swap_local_optimum(profit, result.offered)
 
 
+@pytest.mark.parametrize("n, subsampled", [(1900, False), (2100, True)])
+def test_default_sample_sees_everyone_unless_n_is_twice_it(n, subsampled):
+    """With the default sample (1,000 individuals here) the multistart runs on every
+    individual up to twice that, on a subsample (then refined on all rows) above."""
+    rng = np.random.default_rng(n)
+    profit = rng.normal(size=(n, 300))
+    result = co.solve(co.CoarseProblem(profit, 3), "local-search", restarts=2, seed=0)
+    assert result.extras["sample_size"] == (1000 if subsampled else n)
+    assert ("levels" in result.extras) is subsampled
+    assert_swap_local_optimum(profit, result.offered)
+
+
+def test_relinking_runs_both_ways():
+    """The relinking result is the better of the descents from each direction's best path
+    set, computed here one direction at a time (on this instance the path from the worse
+    solution ends better); its value is its objective."""
+    from coarseopt_solvers.heuristics.swap import relink_and_descend
+
+    rng = np.random.default_rng(0)
+    profit = -np.abs(rng.normal(size=(400, 1)) - rng.normal(size=(1, 60))) + 0.3 * rng.normal(size=(400, 60))
+    eng = SwapEngine(InMemorySource(profit))
+    a, b = np.array([9, 12, 22, 39, 42, 56]), np.array([1, 19, 30, 44, 45, 52])
+    assert f(profit, a) > f(profit, b)
+    got = relink_and_descend(eng, (a, f(profit, a)), (b, f(profit, b)))
+    one_way = [eng.descend(eng.relink(s, g))[1] for s, g in ((a, b), (b, a))]
+    assert one_way[1] > one_way[0] + 1.0
+    assert got is not None and got[1] == pytest.approx(one_way[1], rel=1e-12)
+    assert got[1] == pytest.approx(f(profit, got[0]), rel=1e-12)
+    assert_swap_local_optimum(profit, got[0])
+    assert relink_and_descend(eng, (a, 0.0), (np.array([9, 12, 22, 39, 42, 57]), 0.0)) is None  # one apart
+
+
 def test_first_improvement_option():
     rng = np.random.default_rng(8)
     profit = rng.normal(size=(120, 25))

@@ -33,6 +33,11 @@ SAMPLE_ELEMENTS = 250_000
 #: multilevel refinement then improves).
 DEFAULT_RESTARTS = 32
 DEFAULT_SAMPLE_RESTARTS = 16
+#: With the default ``sample_size``, the multistart sees every individual unless ``n`` is more
+#: than this many times the sample: a subsample of more than half of the individuals saves
+#: less than half of the time and lost 0.07-0.12 % of the objective on Euclidean instances of
+#: 1,400 points with p = 10 (a sample of 1,000).
+FULL_SAMPLE_RATIO = 2
 #: Multilevel refinement for large ``n``: each sample is this many times the last, and this
 #: many of the best solutions of a level are improved on the next.
 LEVEL_GROWTH = 8
@@ -304,14 +309,20 @@ def relink_and_descend(
     eng: SwapEngine, a: tuple[np.ndarray, float], b: tuple[np.ndarray, float], improvement: str = "best",
     rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, float] | None:
-    """Relink two ``(set, value)`` solutions from the better towards the other and descend
-    from the best set on the path: ``(offered, value)``, or None when they are too close."""
-    start, guide = (a[0], b[0]) if a[1] >= b[1] else (b[0], a[0])
-    mid = eng.relink(start, guide)
-    if mid is None:
-        return None
-    offered, value, _ = eng.descend(mid, improvement, rng)
-    return offered, value
+    """Relink two ``(set, value)`` solutions in both directions, each towards the other, and
+    descend from the best set of each path: the better ``(offered, value)``, or None when
+    the two are too close. (One direction only, from the better solution, missed the
+    optimum by 0.1-0.2 % on uniform Euclidean instances of 1,400 points where both reach it
+    or come within 0.04 %: ``benchmarks.euclidean``.)"""
+    out = None
+    for start, guide in ((a[0], b[0]), (b[0], a[0])):
+        mid = eng.relink(start, guide)
+        if mid is None:
+            return None
+        offered, value, _ = eng.descend(mid, improvement, rng)
+        if out is None or value > out[1]:
+            out = (offered, value)
+    return out
 
 
 def evolve(eng: SwapEngine, pool: ElitePool, relink_pair: Any, generations: int = MAX_GENERATIONS) -> int:
@@ -381,6 +392,8 @@ def search(problem: Any, context: Any, p: dict, init: np.ndarray | None) -> Solu
     rng = context.rng
     deadline = context.deadline
     sample = p["sample_size"] or max(1000, SAMPLE_ELEMENTS // m, 100 * k)
+    if p["sample_size"] is None and n <= FULL_SAMPLE_RATIO * sample:
+        sample = n
     restarts = p["restarts"]
     if restarts is None:
         restarts = DEFAULT_RESTARTS if n <= sample else DEFAULT_SAMPLE_RESTARTS

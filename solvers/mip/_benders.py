@@ -91,8 +91,12 @@ ROOT_ONLY_ITERATIONS = 300
 #: Cuts are added to the master this many groups at a time (the time limit is checked between
 #: blocks: a million first cuts take seconds).
 CUT_BLOCK = 65_536
-#: The master MIP is (re)started only with at least this many seconds left.
+#: The master MIP is built and (re)started only with at least this many seconds left (HiGHS
+#: checks its clock seldom while presolving it) ...
 MASTER_MIN_SECONDS = 3.0
+#: ... but a solve under way is stopped by the interrupt callbacks (``_highs.stop_at``): the
+#: last one runs until this share of the time limit (at most ``MASTER_MIN_SECONDS``) is left.
+MASTER_TAIL_SHARE = 0.005
 
 
 class _Groups:
@@ -363,10 +367,16 @@ class _Benders:
             self.master.add_cuts(rows_, rhs)
         return int(viol.size)
 
+    def tail(self) -> float:
+        """Seconds left unused at the end of the time limit: the time to stop a master solve
+        under way and return."""
+        limit = self.context.time_limit
+        return 0.0 if limit is None else min(MASTER_MIN_SECONDS, MASTER_TAIL_SHARE * limit)
+
     def left_for_master(self) -> bool:
-        """Whether another master MIP solve fits in the time left."""
+        """Whether a master MIP solve stopped by its share of the time can go on."""
         t = self.left()
-        return t is None or t > MASTER_MIN_SECONDS
+        return t is None or t > self.tail()
 
     def master_has_time(self) -> bool:
         """A large master (its first LP takes seconds, and HiGHS checks its clock seldom while
@@ -454,12 +464,14 @@ class _Benders:
         partial = False
         while True:
             t = self.left()
-            # HiGHS checks its time limit seldom while presolving a large master: leave a margin
-            if t is not None and t <= MASTER_MIN_SECONDS:
+            # HiGHS checks its clock seldom while presolving a large master: the first solve
+            # starts only with a margin; after one stopped by its share of the time (so
+            # presolving has been seen to fit), the next runs until the tail
+            if t is not None and t <= (self.tail() if partial else MASTER_MIN_SECONDS):
                 break
             # half the time left, so that cuts can follow; after a solve stopped by its share
-            # of the time, the time left (but the margin)
-            t = None if t is None else (t - MASTER_MIN_SECONDS if partial else 0.5 * t)
+            # of the time, the time left but the tail
+            t = None if t is None else (t - self.tail() if partial else 0.5 * t)
             if stop is not None:
                 now = time.perf_counter()
                 if now >= stop:
