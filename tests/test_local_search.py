@@ -268,6 +268,27 @@ def test_relinking_runs_both_ways():
     assert relink_and_descend(eng, (a, 0.0), (np.array([9, 12, 22, 39, 42, 57]), 0.0)) is None  # one apart
 
 
+def test_evolve_relinks_each_pair_once():
+    """A generation relinks only the pairs of the elite not relinked before: after a first
+    generation that brings in one new set, the second relinks the new set's two pairs only."""
+    from coarseopt_solvers.heuristics.swap import ElitePool, evolve
+
+    pool = ElitePool(3)
+    for offered, value in (([0, 1], 1.0), ([2, 3], 2.0), ([4, 5], 3.0)):
+        pool.add(np.array(offered), value)
+    calls = []
+
+    def relink_pair(a, b):
+        calls.append((tuple(a[0].tolist()), tuple(b[0].tolist())))
+        if len(calls) == 1:
+            pool.add(np.array([0, 6]), 10.0)
+
+    eng = SwapEngine(InMemorySource(np.zeros((2, 7))))
+    assert evolve(eng, pool, relink_pair) == 2
+    assert len(calls) == 5 and len(set(calls)) == 5
+    assert set(calls[3:]) == {((0, 6), (2, 3)), ((0, 6), (4, 5))}
+
+
 def test_first_improvement_option():
     rng = np.random.default_rng(8)
     profit = rng.normal(size=(120, 25))

@@ -66,6 +66,9 @@ class SwapEngine:
         self.swaps = 0
         self.row_max_total: float | None = None  # sum_i max_j P_ij, once a full pass has seen it
         self.last_state: Any = None  # state of the set the last descent returned
+        # best-improvement descents from relinking paths, by start set: the paths of different
+        # pairs often end at the same set, and the descent from it is deterministic
+        self.relinked: dict[tuple, tuple[np.ndarray, float]] = {}
 
     def expired(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
@@ -319,17 +322,26 @@ def relink_and_descend(
         mid = eng.relink(start, guide)
         if mid is None:
             return None
-        offered, value, _ = eng.descend(mid, improvement, rng)
-        if out is None or value > out[1]:
-            out = (offered, value)
+        key = tuple(np.sort(mid).tolist())
+        got = eng.relinked.get(key) if improvement == "best" else None
+        if got is None:
+            offered, value, converged = eng.descend(mid, improvement, rng)
+            got = (offered, value)
+            if improvement == "best" and converged:
+                eng.relinked[key] = got
+        if out is None or got[1] > out[1]:
+            out = got
     return out
 
 
 def evolve(eng: SwapEngine, pool: ElitePool, relink_pair: Any, generations: int = MAX_GENERATIONS) -> int:
     """Evolutionary path-relinking (Resende & Werneck 2004, sec. 4.4): every pair of the
     elite is relinked by ``relink_pair(a, b)`` (which offers its result to ``pool``),
-    generation after generation while the best value improves; the generations run."""
+    generation after generation while the best value improves; the generations run. A pair
+    relinked in an earlier generation is not relinked again (the relinking is deterministic
+    and symmetric: it would give the same set)."""
     done = 0
+    seen: set[tuple] = set()
     for _ in range(generations):
         if len(pool) < 2 or eng.expired():
             break
@@ -339,6 +351,10 @@ def evolve(eng: SwapEngine, pool: ElitePool, relink_pair: Any, generations: int 
             for j in range(i + 1, len(members)):
                 if eng.expired():
                     break
+                pair = tuple(sorted((tuple(members[i][0].tolist()), tuple(members[j][0].tolist()))))
+                if pair in seen:
+                    continue
+                seen.add(pair)
                 relink_pair(members[i], members[j])
         done += 1
         if not improves(max(pool.values), before):
