@@ -268,3 +268,44 @@ def test_top_entries_sorts_each_row():
         np.testing.assert_array_equal(vals, -np.sort(-block, axis=1)[:, :width])
         np.testing.assert_array_equal(np.take_along_axis(block, pos, axis=1), vals)
         assert all(len(set(row)) == width for row in pos.tolist())
+
+
+def test_carried_multipliers_equal_their_recipe():
+    """The recipe ``oracle_bound`` leaves (prices and per-group weights of every term, across
+    a warm-started second run on more columns) rebuilds its multipliers exactly: carried to
+    an oracle on the same rows (other columns, another grouping) they are the returned
+    multipliers, and on other rows they are the recipe's definition, computed here by hand
+    (each row's group from its best initial column, u(y) at each term's prices)."""
+    import coarseopt_solvers.bounds.memory as B
+
+    rng = np.random.default_rng(21)
+    n, m, k = 1_200, 50, 4
+    profit = rng.normal(size=(n, m)) + np.sin(np.linspace(0, 5, m))[None, :] * rng.normal(size=(n, 1))
+    offered = np.arange(k)
+    src = B.Oracle(profit, k, max_groups=6, columns=np.arange(20))
+    first = B.oracle_bound(src, k, incumbent=None, offered=offered, u0=None, y0=None, deadline=None, target_gap=None,
+                           max_iter=15, progress=False, tol=1e-9)
+    src.extend(np.arange(20, 30))
+    res = B.oracle_bound(src, k, incumbent=None, offered=offered, u0=first.multipliers, y0=None, deadline=None,
+                         target_gap=None, max_iter=5, progress=False, tol=1e-9, recipe0=src.last_recipe)
+    recipe = src.last_recipe
+    assert recipe is not None and len(recipe) > 1
+    assert any(y.size == 20 for y, _ in recipe) and any(y.size == 30 for y, _ in recipe)  # both runs' terms
+    same_rows = B.Oracle(profit, k, max_groups=3, columns=np.r_[np.arange(30)[::-1], 40, 45])
+    carried = same_rows.to_user(B.carry(src, recipe, same_rows))
+    np.testing.assert_allclose(carried, res.multipliers, rtol=1e-12, atol=1e-12)
+    # other rows: by hand
+    other = rng.normal(size=(300, m)) + np.sin(np.linspace(0, 5, m))[None, :] * rng.normal(size=(300, 1))
+    target = B.Oracle(other, k, columns=np.arange(30))
+    got = target.to_user(B.carry(src, recipe, target))
+    q = other[:, :30] - other.max(axis=1)[:, None]
+    group = np.minimum(src.col_group[q[:, :20].argmax(axis=1)], src.n_groups - 1)
+    expect = np.zeros(300)
+    for y, w in recipe:
+        yy = np.zeros(30)
+        yy[: y.size] = y
+        order = np.argsort(-q, axis=1, kind="stable")
+        filled = np.cumsum(yy[order], axis=1)
+        u_y = np.take_along_axis(q, order, axis=1)[np.arange(300), (filled >= 1.0 - 1e-12).argmax(axis=1)]
+        expect += (1.0 if w is None else w[group]) * u_y
+    np.testing.assert_allclose(got, expect + other.max(axis=1), rtol=1e-12, atol=1e-12)

@@ -117,8 +117,8 @@ def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem(warm, m
     if warm == "sampled":
         monkeypatch.setattr(cg, "SAMPLE_ROWS", 60)
         monkeypatch.setattr(cg, "SAMPLE_FROM", 200)
-        sample_columns = cg._sample_columns
-        monkeypatch.setattr(cg, "_sample_columns", lambda *a: calls.append(a[0].shape) or sample_columns(*a))
+        sample_start = cg._sample_start
+        monkeypatch.setattr(cg, "_sample_start", lambda *a: calls.append(a[0].shape) or sample_start(*a))
         warm = False
     rng = np.random.default_rng(11)
     P = _grid_profit(rng, 300, 3, 60)

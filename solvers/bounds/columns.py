@@ -52,7 +52,7 @@ import numpy as np
 from ..kernels.blocks import gains_over, row_blocks
 from ..kernels.limits import IN_MEMORY_ELEMENTS
 from .bundle import LagrangianBound
-from .memory import Oracle, oracle_bound
+from .memory import Oracle, carry, oracle_bound
 
 __all__ = ["ColumnBound", "column_generation_bound", "lagrangian_fixing", "lagrangian_value_and_rho", "worth_generating"]
 
@@ -196,14 +196,36 @@ def column_generation_bound(
     u = None if u0 is None else np.asarray(u0, dtype=np.float64).reshape(-1)
     if u is not None and u.shape != (n,):
         raise ValueError(f"'u0' must have one multiplier per row of 'profit' ({n}); got shape {u.shape}.")
+    start = None
     if n >= SAMPLE_FROM and n > SAMPLE_ROWS and u is None:
-        C = _sample_columns(p, k, S, C, deadline, target_gap, round_share, max_rounds)
+        C, start = _sample_start(p, k, S, C, deadline, target_gap, round_share, max_rounds)
     # one oracle for every round: the entering columns are added to it (gathered once and
     # merged into each row's sorted top entries), the rows' groups and shift stay
     oracle = Oracle(p, k, columns=C)
+    y = None
+    if start is not None:
+        # the sample's multipliers carried to every row, its prices as the first point
+        sample_oracle, recipe, prices = start
+        if recipe is not None:
+            u = oracle.to_user(carry(sample_oracle, recipe, oracle))
+        if prices is not None:
+            y = _feasible(prices[oracle.columns], k)
+    # (the recipe's weights are the sample's groups': on these rows the multipliers have none)
+    return _rounds(oracle, p, k, S, z, u=u, y=y, recipe=None, deadline=deadline, target_gap=target_gap,
+                   tol=tol, max_rounds=max_rounds, round_share=round_share)
+
+
+def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u: np.ndarray | None,
+            y: np.ndarray | None, recipe: list | None, deadline: float | None, target_gap: float | None,
+            tol: float, max_rounds: int, round_share: float) -> ColumnBound:
+    """The rounds of :func:`column_generation_bound` on a prepared oracle (its columns the
+    restricted problem's), from multipliers ``u`` (profit units; ``recipe`` theirs when
+    known) and prices ``y`` (the oracle's columns)."""
+    m = p.shape[1]
+    C = oracle.columns
     at = np.full(m, -1, dtype=np.intp)  # a column's position among the oracle's
     at[C] = np.arange(C.size)
-    y, final = None, False
+    final, prices = False, None
     out_mask, in_mask = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
     best: tuple[float, np.ndarray, np.ndarray] | None = None
     history: list[float] = []
@@ -217,7 +239,8 @@ def column_generation_bound(
         gap = np.inf if best is None else (best[0] - z) / max(1.0, abs(best[0]))
         round_tol = tol if final else max(tol, min(ROUND_TOL, 0.05 * gap), round_share * (target_gap or 0.0))
         res = oracle_bound(oracle, k, incumbent=z, offered=at[S], u0=u, y0=y, deadline=deadline, tol=round_tol,
-                           target_gap=None, max_iter=200, progress=False, scale=z)
+                           target_gap=None, max_iter=200, progress=False, scale=z, recipe0=recipe)
+        recipe = oracle.last_recipe
         iterations += res.iterations
         u, prices = res.multipliers, res.prices
         value, rho = lagrangian_value_and_rho(p, k, u)
@@ -250,30 +273,37 @@ def column_generation_bound(
         oracle.extend(entering)
         # the restricted optimum's prices, the new columns at 0
         y = None if prices is None else _feasible(np.concatenate([prices, np.zeros(entering.size)]), k)
+    full_prices = None
+    if prices is not None and prices.size == oracle.m:
+        full_prices = np.zeros(m)
+        full_prices[oracle.columns] = prices
     C = np.sort(oracle.columns)
     value, u, rho = best
     return ColumnBound(bound=value, multipliers=u, iterations=iterations, history=history, lp_lower=lp_lower,
-                       termination=termination, rho=rho, columns=C, rounds=rounds,
+                       termination=termination, rho=rho, columns=C, rounds=rounds, prices=full_prices,
                        fixed_out=np.flatnonzero(out_mask), fixed_in=np.flatnonzero(in_mask))
 
 
-def _sample_columns(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline: float | None,
-                    target_gap: float | None, round_share: float, max_rounds: int) -> np.ndarray:
-    """``C`` and the columns of column generation on ``SAMPLE_ROWS`` rows drawn uniformly
-    (a fixed seed: the same rows on every run), given at most a quarter of the time left.
-    A start only: nothing found on the sample is claimed for the whole problem. (Its prices
-    are not a better start: a bundle on all rows from them stalled far from the LP bound on
-    201 levels, ``k`` = 20.)"""
+def _sample_start(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline: float | None,
+                  target_gap: float | None, round_share: float, max_rounds: int) -> tuple[np.ndarray, tuple]:
+    """Column generation on ``SAMPLE_ROWS`` rows drawn uniformly (a fixed seed: the same rows
+    on every run), given at most a quarter of the time left: ``C`` with the columns it ends
+    with, and ``(its oracle, the recipe of its multipliers, its prices)`` to start the
+    rounds on all rows from (:func:`.memory.carry`). A start only: nothing found on the
+    sample is claimed for the whole problem. (Its prices alone are not a better start: a
+    bundle on all rows from them stalled far from the LP bound on 201 levels, ``k`` = 20;
+    from the carried multipliers it needs a few iterations.)"""
     rows = np.sort(np.random.default_rng(0).choice(p.shape[0], SAMPLE_ROWS, replace=False))
     sample = np.ascontiguousarray(p[rows])
     z = float(sample[:, S].max(axis=1).sum(dtype=np.float64))
     if deadline is not None:
         now = time.perf_counter()
         deadline = now + 0.25 * max(0.0, deadline - now)
-    pre = column_generation_bound(sample, k, S, incumbent=z, deadline=deadline, columns=C, max_rounds=max_rounds,
-                                  target_gap=None if target_gap is None else round_share * target_gap,
-                                  round_share=round_share)
-    return np.union1d(C, pre.columns)
+    oracle = Oracle(sample, k, columns=C)
+    pre = _rounds(oracle, sample, k, S, z, u=None, y=None, recipe=None, deadline=deadline,
+                  target_gap=None if target_gap is None else round_share * target_gap, tol=1e-7,
+                  max_rounds=max_rounds, round_share=round_share)
+    return np.union1d(C, pre.columns), (oracle, oracle.last_recipe, pre.prices)
 
 
 def lagrangian_value_and_rho(profit: np.ndarray, k: int, u: np.ndarray) -> tuple[float, np.ndarray]:
