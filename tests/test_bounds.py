@@ -291,6 +291,9 @@ def test_carried_multipliers_equal_their_recipe():
     recipe = src.last_recipe
     assert recipe is not None and len(recipe) > 1
     assert any(y.size == 20 for y, _ in recipe) and any(y.size == 30 for y, _ in recipe)  # both runs' terms
+    y = recipe[-1][0]
+    some = np.sort(rng.choice(n, 300, replace=False))
+    np.testing.assert_array_equal(src.thresholds(y, some)[0], src.thresholds(y)[0][some])
     same_rows = B.Oracle(profit, k, max_groups=3, columns=np.r_[np.arange(30)[::-1], 40, 45])
     carried = same_rows.to_user(B.carry(src, recipe, same_rows))
     np.testing.assert_allclose(carried, res.multipliers, rtol=1e-12, atol=1e-12)

@@ -328,13 +328,16 @@ class Oracle:
                     recipe = None
         return (u_bar, recipe), self.lagrangian(u_bar)[0]
 
-    def thresholds(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``u(y)`` (the per-row minimizers) and the per-group values of ``G(y)``."""
-        u = np.empty(self.n)
-        gi_all = np.empty(self.n)
+    def thresholds(self, y: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``u(y)`` (the per-row minimizers) and the per-group values of ``G(y)``; with
+        ``rows`` (permuted order), ``u(y)`` of those rows only and no group values."""
+        count = self.n if rows is None else rows.size
+        u = np.empty(count)
+        gi_all = np.empty(count)
         priced = y_priced = None
-        for sl in self._blocks(0, self.n):
-            r = sl.stop - sl.start
+        for part in self._blocks(0, count):
+            sl = part if rows is None else rows[part]
+            r = part.stop - part.start
             # walk each row's sorted top entries: the threshold is the entry at which the
             # prices reach 1, and g_i = sum of y_j Q_ij before it + (1 - their prices) * u_i
             total = np.zeros(r)
@@ -356,19 +359,21 @@ class Oracle:
                 filled += yt * v
             if open_.any():  # the kept top entries hold less than a total price of 1:
                 # the threshold is among the priced columns (the others add nothing)
-                rows = np.flatnonzero(open_) + sl.start
+                opened = np.flatnonzero(open_) + part.start if rows is None else rows[part][open_]
                 if priced is None:
                     priced = np.flatnonzero(y > 0.0)
                     y_priced = y[priced]
-                q = self._dense(rows)[:, priced]
+                q = self._dense(opened)[:, priced]
                 o = np.argsort(-q, axis=1, kind="stable")
                 qs = np.take_along_axis(q, o, axis=1)
                 cc = np.cumsum(y_priced[o], axis=1)
-                us = qs[np.arange(rows.size), (cc >= 1.0 - 1e-12).argmax(axis=1)]
+                us = qs[np.arange(opened.size), (cc >= 1.0 - 1e-12).argmax(axis=1)]
                 ub[open_] = us
                 gi[open_] = us + np.maximum(q - us[:, None], 0.0) @ y_priced
-            u[sl] = ub
-            gi_all[sl] = gi
+            u[part] = ub
+            gi_all[part] = gi
+        if rows is not None:
+            return u, np.zeros(0)
         return u, np.add.reduceat(gi_all, self.bounds[:-1])
 
 
@@ -587,8 +592,11 @@ def carry(source: Oracle, recipe: list, target: Oracle) -> np.ndarray:
     for y, w in recipe:
         y_t = np.zeros(target.m)
         y_t[pos[: y.size]] = y
-        u_t, _ = target.thresholds(y_t)
-        u += u_t if w is None else w[gid] * u_t
+        if w is None:
+            u += target.thresholds(y_t)[0]
+            continue
+        rows = np.flatnonzero(w[gid] > 0.0)  # a term weighs on some groups only
+        u[rows] += w[gid[rows]] * target.thresholds(y_t, rows)[0]
     return u
 
 
