@@ -282,7 +282,8 @@ class OTSolver(Solver):
         return [(0, first), (first, restarts)] if early else [(0, restarts)]
 
     def _best_on_all_rows(self, profit, k, found, sampled, rng, deadline):
-        """The best candidate; when the restarts ran on a row sample, the best two re-run on all rows."""
+        """The best candidate; when the restarts ran on a row sample, the best two re-run on all
+        rows (with ``polish``, the swap descent from the better of them there)."""
         prm = self.params
         ranked = sorted(found, key=lambda key: -found[key])
         if not sampled:
@@ -291,7 +292,12 @@ class OTSolver(Solver):
                 best, best_value = self._both_moves(profit, k, best, best_value, rng, deadline)
             return best, best_value
         best, best_value = None, -np.inf
-        for key in ranked[: min(2, len(ranked))]:
+        ranked = ranked[: min(2, len(ranked))]
+        if prm["polish"] and len(ranked) > 1:
+            # the descent on every row, from the better of the two on every row (their values
+            # are a gather of k columns each; a descent is several passes over the matrix)
+            ranked = [max(ranked, key=lambda key: float(profit[:, list(key)].max(axis=1).sum(dtype=np.float64)))]
+        for key in ranked:
             if prm["polish"]:
                 atoms, value = swap_local_search(profit, k, np.array(key), rng=rng, deadline=deadline)
             else:
