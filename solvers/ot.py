@@ -64,7 +64,8 @@ from ._ot_offgrid import refine_offgrid
 from .heuristics.budget import budget_extras, no_budgeted_set, solve_with_budget
 from .heuristics.lloyd import lloyd, seed_atoms
 from .heuristics.swap import ElitePool, SwapEngine, evolve, relink_and_descend
-from .kernels.limits import improves
+from .kernels.blocks import offered_value, row_blocks
+from .kernels.limits import CACHE_ELEMENTS, improves
 from .kernels.source import InMemorySource
 from .local_search import swap_local_search
 
@@ -296,7 +297,7 @@ class OTSolver(Solver):
         if prm["polish"] and len(ranked) > 1:
             # the descent on every row, from the better of the two on every row (their values
             # are a gather of k columns each; a descent is several passes over the matrix)
-            ranked = [max(ranked, key=lambda key: float(profit[:, list(key)].max(axis=1).sum(dtype=np.float64)))]
+            ranked = [max(ranked, key=lambda key: offered_value(row_blocks(profit, CACHE_ELEMENTS), np.array(key)))]
         for key in ranked:
             if prm["polish"]:
                 atoms, value = swap_local_search(profit, k, np.array(key), rng=rng, deadline=deadline)

@@ -210,22 +210,22 @@ def column_generation_bound(
             u = oracle.to_user(carry(sample_oracle, recipe, oracle))
         if prices is not None:
             y = _feasible(prices[oracle.columns], k)
-    # (the recipe's weights are the sample's groups': on these rows the multipliers have none)
-    return _rounds(oracle, p, k, S, z, u=u, y=y, recipe=None, deadline=deadline, target_gap=target_gap,
+    return _rounds(oracle, p, k, S, z, u=u, y=y, deadline=deadline, target_gap=target_gap,
                    tol=tol, max_rounds=max_rounds, round_share=round_share)
 
 
 def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u: np.ndarray | None,
-            y: np.ndarray | None, recipe: list | None, deadline: float | None, target_gap: float | None,
+            y: np.ndarray | None, deadline: float | None, target_gap: float | None,
             tol: float, max_rounds: int, round_share: float) -> ColumnBound:
     """The rounds of :func:`column_generation_bound` on a prepared oracle (its columns the
-    restricted problem's), from multipliers ``u`` (profit units; ``recipe`` theirs when
-    known) and prices ``y`` (the oracle's columns)."""
+    restricted problem's), from multipliers ``u`` (profit units) and prices ``y`` (the
+    oracle's columns). The recipe of a given ``u`` is unknown (carried multipliers have the
+    sample's groups, not this oracle's); each round's is known and starts the next."""
     m = p.shape[1]
     C = oracle.columns
     at = np.full(m, -1, dtype=np.intp)  # a column's position among the oracle's
     at[C] = np.arange(C.size)
-    final, prices = False, None
+    final, prices, recipe = False, None, None
     out_mask, in_mask = np.zeros(m, dtype=bool), np.zeros(m, dtype=bool)
     best: tuple[float, np.ndarray, np.ndarray] | None = None
     history: list[float] = []
@@ -300,7 +300,7 @@ def _sample_start(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline:
         now = time.perf_counter()
         deadline = now + 0.25 * max(0.0, deadline - now)
     oracle = Oracle(sample, k, columns=C)
-    pre = _rounds(oracle, sample, k, S, z, u=None, y=None, recipe=None, deadline=deadline,
+    pre = _rounds(oracle, sample, k, S, z, u=None, y=None, deadline=deadline,
                   target_gap=None if target_gap is None else round_share * target_gap, tol=1e-7,
                   max_rounds=max_rounds, round_share=round_share)
     return np.union1d(C, pre.columns), (oracle, oracle.last_recipe, pre.prices)

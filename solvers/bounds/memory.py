@@ -585,8 +585,10 @@ def carry(source: Oracle, recipe: list, target: Oracle) -> np.ndarray:
     pos = where[source.columns]
     if (pos < 0).any():
         raise ValueError("carry: the target oracle must hold every column of the source oracle")
-    first = pos[: source.col_group.size]
-    gid = np.concatenate([target._dense(sl)[:, first].argmax(axis=1) for sl in target._blocks(0, target.n)])
+    # each row's best initial column of ``source``, found as ``source`` found its rows'
+    first = source.columns[: source.col_group.size]
+    gid = np.concatenate([_gather(target.profit, target.perm[sl], first).argmax(axis=1)
+                          for sl in target._blocks(0, target.n)])
     gid = np.minimum(source.col_group[gid], source.n_groups - 1)  # a column best for none: pooled
     u = np.zeros(target.n)
     for y, w in recipe:
