@@ -230,6 +230,36 @@ def test_oracle_kernels_equal_their_dense_definitions(monkeypatch, dense_share, 
         _check_rho(oracle, q, mult)
 
 
+def test_deepened_ranks_evaluate_as_their_definitions(monkeypatch):
+    """An evaluation that reads whole rows of many individuals (prices spread over more
+    columns than the kept ranks) doubles the ranks, from 4 to 8 here, then to 16; the sorted
+    entries are each row's largest, and u(y), G(y), rho(u) stay their definitions."""
+    import coarseopt_solvers.bounds.memory as B
+
+    monkeypatch.setattr(B, "_BLOCK_ELEMENTS", 6_000)
+    monkeypatch.setattr(B, "SPARSE_MIN_COLUMNS", 0)
+    rng = np.random.default_rng(5)
+    n, m, k = 1_800, 60, 5
+    profit = rng.normal(size=(n, m)) + np.sin(np.linspace(0, 3, m))[None, :] * rng.normal(size=(n, 1))
+    oracle = B.Oracle(profit, k, max_groups=6, top=4)
+    q = profit[oracle.perm] - oracle.rowmax[:, None]
+    y = np.full(m, k / m)  # every column priced at 1/12: a row's threshold lies at rank 12
+    for ranks in (8, 16, 16):
+        oracle.cut(y)
+        assert oracle.top == ranks
+        expect = -np.sort(-q, axis=1)[:, :ranks]
+        np.testing.assert_array_equal(oracle.values[:ranks].T, expect)
+        np.testing.assert_array_equal(np.take_along_axis(q, oracle.order[:ranks].T.astype(np.intp), axis=1), expect)
+        u = _check_thresholds(oracle, q, y)
+        _check_rho(oracle, q, u)
+        _check_rho(oracle, q, u - rng.uniform(0, 1, n))
+    y[: m // 2] = 0.0  # prices on half the columns, 1/6 each: rank 6 of those; ranks stay
+    y *= k / y.sum()
+    oracle.cut(y)
+    assert oracle.top == 16
+    _check_rho(oracle, q, _check_thresholds(oracle, q, y))
+
+
 def test_an_extended_oracle_equals_one_built_on_its_columns(monkeypatch):
     """An oracle on a subset of the columns, grown by ``extend`` (column generation), holds
     the sorted top entries of its columns and evaluates u(y), G(y) and rho(u) as their
@@ -268,6 +298,18 @@ def test_top_entries_sorts_each_row():
         np.testing.assert_array_equal(vals, -np.sort(-block, axis=1)[:, :width])
         np.testing.assert_array_equal(np.take_along_axis(block, pos, axis=1), vals)
         assert all(len(set(row)) == width for row in pos.tolist())
+        same = vals[:, 1:] == vals[:, :-1]  # equal entries in column order
+        assert (pos[:, 1:][same] > pos[:, :-1][same]).all()
+    # rows with and without a tie at the width-th value, mixed; and continuous rows, where
+    # the answer is unique
+    block[::3] += rng.uniform(0, 0.1, size=block[::3].shape)
+    smooth = rng.normal(size=(200, 141))
+    for b in (block, smooth):
+        for width in (1, 4, 12):
+            pos, vals = top_entries(b, width)
+            expected = np.argsort(-b, axis=1, kind="stable")[:, :width]
+            np.testing.assert_array_equal(pos, expected)
+            np.testing.assert_array_equal(vals, np.take_along_axis(b, expected, axis=1))
 
 
 def test_carried_multipliers_equal_their_recipe():

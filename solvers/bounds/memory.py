@@ -84,6 +84,12 @@ RECIPE_MIN_WEIGHT = 1e-4
 #: OR-Library's pmed1-10 (at most 200 x 200) ``ot`` took 1.6 times as long with them
 #: (``python -m benchmarks.side_by_side``).
 FINE_GROUPS_ENTRIES = 2_000_000
+#: An evaluation that reads the whole rows of more than this share of the individuals (their
+#: multiplier below their kept top entries, or their top entries' prices short of 1) doubles
+#: the ranks kept per row, up to ``MAX_RANKS``: on a fine grid the prices spread over many
+#: neighbouring columns, deeper than the first ranks (``python -m benchmarks.fine_grid``).
+DEEPEN_SHARE = 0.1
+MAX_RANKS = 64
 
 
 # ---------------------------------------------------------------------- validation
@@ -111,7 +117,11 @@ def _check_k(k: Any) -> int:
 
 # ---------------------------------------------------------------------- the oracle
 def _gather(profit: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """``profit[rows][:, columns]``, contiguous (one flat gather when ``profit`` is contiguous)."""
+    """``profit[rows][:, columns]``, contiguous: the whole rows copied, then the columns taken
+    (from a third of the columns, faster than one gather of the entries), else one flat
+    gather of the entries when ``profit`` is contiguous."""
+    if 3 * columns.size >= profit.shape[1]:
+        return profit[rows].take(columns, axis=1)
     if profit.flags.c_contiguous:
         return profit.reshape(-1).take(rows[:, None] * profit.shape[1] + columns[None, :])
     return profit[np.ix_(rows, columns)]
@@ -155,7 +165,7 @@ class Oracle:
         if columns is None:
             best = at_max
         else:
-            best = np.concatenate([_gather(profit, np.arange(sl.start, sl.stop), self.columns).argmax(axis=1)
+            best = np.concatenate([profit[sl].take(self.columns, axis=1).argmax(axis=1)
                                    for sl in self._blocks(0, self.n)]) if self.n else np.zeros(0, dtype=np.intp)
         counts = np.bincount(best, minlength=m)
         self.popular = np.argsort(-counts, kind="stable")  # columns by how many rows they are best for
@@ -173,8 +183,9 @@ class Oracle:
         # the shifted entries, one row-major part per batch of columns (added columns are a
         # new part: nothing is copied or allocated ahead)
         self._parts = [np.empty((self.n, m), dtype=np.float64)]
-        self.rank_cap = min(top, width)
+        self.rank_cap, self._width = min(top, width), width
         self.top = min(m, self.rank_cap)
+        self._whole_rows = 0  # rows the current evaluation read whole (see DEEPEN_SHARE)
         itype = np.uint8 if width <= 255 else (np.uint16 if width <= 65535 else np.intp)
         # rank-major (top x n): the thresholds walk the ranks with whole-block vector operations
         self.order = np.empty((self.rank_cap, self.n), dtype=itype)
@@ -184,10 +195,10 @@ class Oracle:
             if deadline is not None and sl.start and time.perf_counter() > deadline:
                 raise TimeoutError("the Lagrangian bound's preparation passed its deadline")
             rows = self.perm[sl]
-            q = np.subtract(profit[rows] if columns is None else _gather(profit, rows, self.columns),
-                            self.rowmax[sl, None], dtype=np.float64)
+            q = self._parts[0][sl]
+            np.subtract(profit[rows] if columns is None else _gather(profit, rows, self.columns),
+                        self.rowmax[sl, None], out=q)
             spread_sum -= float(q.min(axis=1).sum())  # rowmax - rowmin, summed
-            self._parts[0][sl] = q
             pos, vals = top_entries(q, self.top)
             self.order[: self.top, sl] = pos.T
             self.values[: self.top, sl] = vals.T
@@ -235,6 +246,21 @@ class Oracle:
         counts = np.bincount(self.order[0], minlength=self.m) if self.n else np.zeros(self.m)
         self.popular = np.argsort(-counts, kind="stable")
 
+    def deepen(self) -> None:
+        """Keep twice as many sorted entries per row (at most ``MAX_RANKS``), from the dense
+        part; nothing else changes."""
+        cap = min(2 * self.rank_cap, MAX_RANKS, self._width)
+        top = min(self.m, cap)
+        if top <= self.top:
+            return
+        order = np.empty((cap, self.n), dtype=self.order.dtype)
+        values = np.empty((cap, self.n), dtype=np.float64)
+        for sl in self._blocks(0, self.n):
+            pos, vals = top_entries(self._dense(sl), top)
+            order[:top, sl] = pos.T
+            values[:top, sl] = vals.T
+        self.order, self.values, self.rank_cap, self.top = order, values, cap, top
+
     def _blocks(self, lo: int, hi: int):
         step = max(1, _BLOCK_ELEMENTS // max(self.m, 1))
         for start in range(lo, hi, step):
@@ -265,6 +291,8 @@ class Oracle:
             # wide: rows whose multiplier lies below their smallest top entry (summed over all columns)
             wide = None if m < SPARSE_MIN_COLUMNS else ub < self.values[self.top - 1, sl]
             if wide is None or wide.mean() > DENSE_SHARE:  # a pass over all columns
+                if wide is not None:
+                    self._whole_rows += sl.stop - sl.start
                 d = self._dense(sl) - ub[:, None]
                 np.maximum(d, 0.0, out=d)
                 cuts = np.searchsorted(self.gid[sl], np.arange(self.gid[sl.start], self.gid[sl.stop - 1] + 1))
@@ -276,6 +304,7 @@ class Oracle:
             narrow = None
             if wide.any():
                 rows = np.flatnonzero(wide)
+                self._whole_rows += rows.size
                 d = self._dense(rows + sl.start) - ub[rows, None]
                 np.maximum(d, 0.0, out=d)
                 cells = base[rows, None] + np.arange(m)
@@ -304,9 +333,13 @@ class Oracle:
 
     def cut(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, tuple, float]:
         """The per-group cut of the multipliers ``u(y)``, ``G(y)``, the handle ``(u(y), its
-        recipe)`` and ``L(u(y))``."""
+        recipe)`` and ``L(u(y))``; deepens the ranks when the evaluation read whole rows of
+        more than ``DEEPEN_SHARE`` of the individuals."""
+        self._whole_rows = 0
         u, g = self.thresholds(y)
         value, r = self.lagrangian(u)
+        if self._whole_rows > DEEPEN_SHARE * 2 * self.n:
+            self.deepen()
         return self.group_sums(u), r, float(g.sum()), (u, [(y.copy(), None)]), value
 
     def combine(self, lam: np.ndarray, handles: list, it: int, last: bool) -> tuple[tuple, float]:
@@ -360,6 +393,7 @@ class Oracle:
             if open_.any():  # the kept top entries hold less than a total price of 1:
                 # the threshold is among the priced columns (the others add nothing)
                 opened = np.flatnonzero(open_) + part.start if rows is None else rows[part][open_]
+                self._whole_rows += opened.size
                 if priced is None:
                     priced = np.flatnonzero(y > 0.0)
                     y_priced = y[priced]
