@@ -354,3 +354,10 @@ def test_carried_multipliers_equal_their_recipe():
         u_y = np.take_along_axis(q, order, axis=1)[np.arange(300), (filled >= 1.0 - 1e-12).argmax(axis=1)]
         expect += (1.0 if w is None else w[group]) * u_y
     np.testing.assert_allclose(got, expect + other.max(axis=1), rtol=1e-12, atol=1e-12)
+    # block by block (an oracle per 40 rows), no oracle over every row: the same multipliers
+    B_ELEMENTS = B._CARRY_BLOCK_ELEMENTS
+    try:
+        B._CARRY_BLOCK_ELEMENTS = 40 * m
+        np.testing.assert_allclose(B.carry_to_rows(src, recipe, other, np.arange(30)), got, rtol=1e-12, atol=1e-12)
+    finally:
+        B._CARRY_BLOCK_ELEMENTS = B_ELEMENTS

@@ -44,12 +44,15 @@ def _instances():
         yield pytest.param(P, k, id=f"{kind}-{case}")
 
 
-@pytest.mark.parametrize("sampled", [False, True], ids=["", "started on a sample"])
+@pytest.mark.parametrize("sampled", [False, True, "loose"],
+                         ids=["", "started on a sample", "started on a sample, a loose target gap"])
 @pytest.mark.parametrize("P,k", list(_instances()))
 def test_elimination_keeps_every_treatment_of_every_optimal_set(P, k, sampled, monkeypatch):
     if sampled:  # the restricted problem's treatments first found on a third of the rows
         monkeypatch.setattr(columns, "SAMPLE_FROM", 10)
         monkeypatch.setattr(columns, "SAMPLE_ROWS", P.shape[0] // 3)
+    # a loose target: the sample's multipliers carried to every row may meet it with no round
+    target = 0.05 if sampled == "loose" else None
     sets, values = _all_values(P, k)
     best = values.max()
     rng = np.random.default_rng(0)
@@ -57,7 +60,7 @@ def test_elimination_keeps_every_treatment_of_every_optimal_set(P, k, sampled, m
     starts = [sets[int(values.argmax())], sets[int(np.argsort(values)[-2])], sets[int(rng.integers(len(sets)))]]
     for start in starts:
         value = float(P[:, list(start)].max(axis=1).sum())
-        cb = column_generation_bound(P, k, list(start))
+        cb = column_generation_bound(P, k, list(start), target_gap=target)
         assert cb.bound >= best - 1e-9 * max(1.0, abs(best))
         out, into = lagrangian_fixing(cb.bound, cb.rho, k, value)
         # the fixing of the best multipliers, and the union over every round's multipliers
@@ -135,6 +138,28 @@ def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem(warm, m
         assert np.isin(start["columns"], cb.columns).all()
     if cg.SAMPLE_FROM == 200:  # the start was found on a sample of the rows, once
         assert calls == [(300, 60)]
+
+
+def test_a_carried_start_that_meets_the_target_needs_no_round(monkeypatch):
+    """From a sample of the rows, the multipliers carried to every row give a bound (computed
+    on every row) that meets a loose target: returned with no round on all rows, valid (at
+    least the optimum found by enumeration), with valid fixings; a tight target runs rounds."""
+    from coarseopt_solvers.bounds import columns as cg
+
+    monkeypatch.setattr(cg, "SAMPLE_ROWS", 200)
+    monkeypatch.setattr(cg, "SAMPLE_FROM", 600)
+    rng = np.random.default_rng(4)
+    P = _grid_profit(rng, 2_000, 3, 90)
+    k = 3
+    sets, values = _all_values(P, k)
+    best_set = sets[int(values.argmax())]
+    res = co.solve(co.CoarseProblem(P, k=k), "local-search", seed=0)
+    loose = column_generation_bound(P, k, res.offered, target_gap=1e-2)
+    assert loose.rounds == 0 and loose.termination == "target_gap"
+    assert values.max() <= loose.bound <= res.objective + 1e-2 * abs(loose.bound)
+    assert not set(best_set) & set(loose.fixed_out.tolist())
+    tight = column_generation_bound(P, k, res.offered, target_gap=1e-9)
+    assert tight.rounds >= 1 and values.max() <= tight.bound <= loose.bound
 
 
 def test_a_bad_warm_start_is_refused():

@@ -52,7 +52,7 @@ import numpy as np
 from ..kernels.blocks import gains_over, row_blocks
 from ..kernels.limits import IN_MEMORY_ELEMENTS
 from .bundle import LagrangianBound
-from .memory import Oracle, carry, oracle_bound
+from .memory import Oracle, carry_to_rows, oracle_bound
 
 __all__ = ["ColumnBound", "column_generation_bound", "lagrangian_fixing", "lagrangian_value_and_rho", "worth_generating"]
 
@@ -162,7 +162,9 @@ def column_generation_bound(
         Columns to start the restricted problem with besides the incumbent's (e.g. an earlier
         bound's ``columns``); default: the ``k`` columns of largest gain over the incumbent.
         Without ``u0``, from ``SAMPLE_FROM`` rows on, the columns that column generation on
-        ``SAMPLE_ROWS`` rows drawn uniformly (a fixed seed) ends with are added.
+        ``SAMPLE_ROWS`` rows drawn uniformly (a fixed seed) ends with are added, and its
+        multipliers carried to every row start the rounds (when their bound already meets
+        ``target_gap``, no round runs: ``rounds`` is 0).
     round_share : float, default 0.3
         With ``target_gap``, each restricted bound is computed to this share of it and no
         more precisely (the whole problem's bound must meet the target, nothing more; a
@@ -199,17 +201,24 @@ def column_generation_bound(
     start = None
     if n >= SAMPLE_FROM and n > SAMPLE_ROWS and u is None:
         C, start = _sample_start(p, k, S, C, deadline, target_gap, round_share, max_rounds)
-    # one oracle for every round: the entering columns are added to it (gathered once and
-    # merged into each row's sorted top entries), the rows' groups and shift stay
-    oracle = Oracle(p, k, columns=C)
     y = None
     if start is not None:
         # the sample's multipliers carried to every row, its prices as the first point
         sample_oracle, recipe, prices = start
         if recipe is not None:
-            u = oracle.to_user(carry(sample_oracle, recipe, oracle))
+            u = carry_to_rows(sample_oracle, recipe, p, C)
+            if target_gap is not None:  # enough already: no oracle over every row
+                value, rho = lagrangian_value_and_rho(p, k, u)
+                if (value - z) / max(1.0, abs(value)) <= target_gap:
+                    out, into = lagrangian_fixing(value, rho, k, z)
+                    return ColumnBound(bound=value, multipliers=u, iterations=0, history=[value], lp_lower=-np.inf,
+                                       termination="target_gap", rho=rho, columns=C, rounds=0, prices=prices,
+                                       fixed_out=out, fixed_in=into)
         if prices is not None:
-            y = _feasible(prices[oracle.columns], k)
+            y = _feasible(prices[C], k)
+    # one oracle for every round: the entering columns are added to it (gathered once and
+    # merged into each row's sorted top entries), the rows' groups and shift stay
+    oracle = Oracle(p, k, columns=C)
     return _rounds(oracle, p, k, S, z, u=u, y=y, deadline=deadline, target_gap=target_gap,
                    tol=tol, max_rounds=max_rounds, round_share=round_share)
 

@@ -68,7 +68,7 @@ import numpy as np
 from ..kernels.blocks import top_entries
 from .bundle import LagrangianBound, LevelBundle, incumbent_args, maximize_dual
 
-__all__ = ["LagrangianBound", "Oracle", "lagrangian_bound", "lagrangian_value", "master_groups", "oracle_bound"]
+__all__ = ["LagrangianBound", "Oracle", "carry", "carry_to_rows", "lagrangian_bound", "lagrangian_value", "master_groups", "oracle_bound"]
 
 _BLOCK_ELEMENTS = 4_000_000  # rows are processed in blocks of about this many entries
 _MAX_CUTS = 40  # evaluations kept in the bundle (the oldest inactive ones are dropped)
@@ -84,6 +84,7 @@ RECIPE_MIN_WEIGHT = 1e-4
 #: OR-Library's pmed1-10 (at most 200 x 200) ``ot`` took 1.6 times as long with them
 #: (``python -m benchmarks.side_by_side``).
 FINE_GROUPS_ENTRIES = 2_000_000
+_CARRY_BLOCK_ELEMENTS = 2_000_000  # :func:`carry_to_rows` builds an oracle of about this many entries at a time
 #: An evaluation that reads the whole rows of more than this share of the individuals (their
 #: multiplier below their kept top entries, or their top entries' prices short of 1) doubles
 #: the ranks kept per row, up to ``MAX_RANKS``: on a fine grid the prices spread over many
@@ -633,6 +634,21 @@ def carry(source: Oracle, recipe: list, target: Oracle) -> np.ndarray:
             continue
         rows = np.flatnonzero(w[gid] > 0.0)  # a term weighs on some groups only
         u[rows] += w[gid[rows]] * target.thresholds(y_t, rows)[0]
+    return u
+
+
+def carry_to_rows(source: Oracle, recipe: list, profit: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """:func:`carry` onto every row of ``profit``, block by block (an oracle over ``columns``
+    for each block of rows, dropped after it): the multipliers in the user's row order and
+    units, and nothing of the matrix's size kept. ``columns`` holds every column of
+    ``source``. A caller whose bound from these multipliers is good enough needs no oracle
+    over all rows (``ot``'s certificate at 10^6 individuals)."""
+    n, m = profit.shape
+    u = np.empty(n)
+    step = max(1, _CARRY_BLOCK_ELEMENTS // max(m, 1))
+    for lo in range(0, n, step):
+        part = Oracle(profit[lo : lo + step], source.k, max_groups=1, columns=columns)
+        u[lo : lo + part.n] = part.to_user(carry(source, recipe, part))
     return u
 
 
