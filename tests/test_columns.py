@@ -7,7 +7,7 @@ import pytest
 
 import coarseopt as co
 from coarseopt_solvers.bounds import columns
-from coarseopt_solvers.bounds.columns import column_generation_bound, lagrangian_fixing
+from coarseopt_solvers.bounds.columns import column_generation_bound, lagrangian_fixing, lagrangian_value_and_rho
 from coarseopt_solvers.mip import _policy
 
 
@@ -138,6 +138,39 @@ def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem(warm, m
         assert np.isin(start["columns"], cb.columns).all()
     if cg.SAMPLE_FROM == 200:  # the start was found on a sample of the rows, once
         assert calls == [(300, 60)]
+
+
+@pytest.mark.parametrize("sampled", [False, True], ids=["", "started on a sample"])
+def test_a_bound_on_kept_columns_is_the_bound_of_their_copy(sampled, monkeypatch):
+    """``kept`` restricts the problem to some columns without copying them: the bound, the
+    fixings and every index refer to positions among the kept columns, the bound is valid
+    for the restricted problem (enumeration) and its rho is that of the copy."""
+    if sampled:
+        monkeypatch.setattr(columns, "SAMPLE_FROM", 300)
+        monkeypatch.setattr(columns, "SAMPLE_ROWS", 100)
+    rng = np.random.default_rng(9)
+    P = _grid_profit(rng, 400, 3, 40)
+    kept = np.sort(rng.choice(40, 14, replace=False))
+    k = 3
+    sub = np.ascontiguousarray(P[:, kept])
+    sets, values = _all_values(sub, k)
+    start = list(sets[int(np.argsort(values)[-3])])
+    value = float(sub[:, start].max(axis=1).sum())
+    for target in (None, 1e-3):
+        cb = column_generation_bound(P, k, start, kept=kept, target_gap=target)
+        assert cb.bound >= values.max() - 1e-9 * abs(values.max())
+        assert cb.rho.shape == (14,) and cb.columns.max() < 14 and cb.prices.shape == (14,)
+        _, rho = lagrangian_value_and_rho(sub, k, cb.multipliers)
+        np.testing.assert_allclose(cb.rho, rho, rtol=1e-12)
+        copy = column_generation_bound(sub, k, start, target_gap=target)
+        assert cb.bound == pytest.approx(copy.bound, rel=1e-6)
+        for s, v in zip(sets, values):
+            if v >= values.max() - 1e-9 * abs(values.max()):
+                assert not set(s) & set(cb.fixed_out.tolist())
+            if v > value + 1e-9 * abs(value):
+                assert set(cb.fixed_in.tolist()) <= set(s)
+    with pytest.raises(ValueError, match="'kept'"):
+        column_generation_bound(P, k, start, kept=[3, 40])
 
 
 def test_a_carried_start_that_meets_the_target_needs_no_round(monkeypatch):

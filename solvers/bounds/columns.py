@@ -52,7 +52,7 @@ import numpy as np
 from ..kernels.blocks import gains_over, row_blocks
 from ..kernels.limits import IN_MEMORY_ELEMENTS
 from .bundle import LagrangianBound
-from .memory import Oracle, carry_to_rows, oracle_bound
+from .memory import Oracle, carry, carry_to_rows, oracle_bound
 
 __all__ = ["ColumnBound", "column_generation_bound", "lagrangian_fixing", "lagrangian_value_and_rho", "worth_generating"]
 
@@ -101,8 +101,9 @@ def worth_generating(m: int, k: int) -> bool:
     return m >= MIN_COLUMNS and m >= 3 * k
 
 
-def _rho(profit: np.ndarray, u: np.ndarray) -> np.ndarray:
-    return gains_over(row_blocks(profit, IN_MEMORY_ELEMENTS // 4), u, profit.shape[1])
+def _rho(profit: np.ndarray, u: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+    size = profit.shape[1] if columns is None else columns.size
+    return gains_over(row_blocks(profit, IN_MEMORY_ELEMENTS // 4), u, size, cand=columns)
 
 
 def _feasible(y: np.ndarray | None, k: int) -> np.ndarray | None:
@@ -135,6 +136,7 @@ def column_generation_bound(
     u0: np.ndarray | None = None,
     columns: np.ndarray | None = None,
     round_share: float = 0.3,
+    kept: np.ndarray | None = None,
 ) -> ColumnBound:
     """The Lagrangian bound of ``max_{|S| <= k} sum_i max_{j in S} P_ij`` by column generation.
 
@@ -169,6 +171,11 @@ def column_generation_bound(
         With ``target_gap``, each restricted bound is computed to this share of it and no
         more precisely (the whole problem's bound must meet the target, nothing more; a
         caller that fixes columns with the bound may ask for a smaller share).
+    kept : array-like of int, optional
+        The problem restricted to these columns of ``profit``, without a copy (the treatments
+        an earlier fixing kept): ``offered``, ``columns`` and every column index of the
+        result (``rho``, ``columns``, ``prices``, ``fixed_out``, ``fixed_in``) refer to
+        positions among the sorted ``kept``.
 
     Returns
     -------
@@ -179,15 +186,20 @@ def column_generation_bound(
         ``"iteration_limit"`` (``max_rounds``).
     """
     p = profit
-    n, m = p.shape
+    n, width = p.shape
+    cols = None if kept is None else np.unique(np.asarray(kept, dtype=np.intp))
+    if cols is not None and (cols.size == 0 or cols[0] < 0 or cols[-1] >= width):
+        raise ValueError(f"'kept' must list columns in [0, {width}); got {np.asarray(kept).tolist()[:20]}.")
+    m = width if cols is None else cols.size
     k = int(k)
     S = np.unique(np.asarray(offered, dtype=np.intp))
     if not 1 <= k < m or S.size == 0:
         raise ValueError(f"column generation needs 1 <= k < m and an incumbent; got k={k}, m={m}, offered={S}.")
-    best_inc = p[:, S].max(axis=1).astype(np.float64) if incumbent is None or columns is None else None
+    best_inc = (p[:, S if cols is None else cols[S]].max(axis=1).astype(np.float64)
+                if incumbent is None or columns is None else None)
     z = float(best_inc.sum()) if incumbent is None else float(incumbent)
     if columns is None:
-        gains = _rho(p, best_inc)
+        gains = _rho(p, best_inc, cols)
         gains[S] = -np.inf
         extra = np.argsort(-gains, kind="stable")[: min(k, m - S.size)]
         C = np.union1d(S, extra[np.isfinite(gains[extra])])
@@ -200,38 +212,56 @@ def column_generation_bound(
         raise ValueError(f"'u0' must have one multiplier per row of 'profit' ({n}); got shape {u.shape}.")
     start = None
     if n >= SAMPLE_FROM and n > SAMPLE_ROWS and u is None:
-        C, start = _sample_start(p, k, S, C, deadline, target_gap, round_share, max_rounds)
+        C, start = _sample_start(p, k, S, C, deadline, target_gap, round_share, max_rounds, cols)
     y = None
     if start is not None:
         # the sample's multipliers carried to every row, its prices as the first point
-        sample_oracle, recipe, prices = start
-        if recipe is not None:
-            u = carry_to_rows(sample_oracle, recipe, p, C)
-            if target_gap is not None:  # enough already: no oracle over every row
-                value, rho = lagrangian_value_and_rho(p, k, u)
-                if (value - z) / max(1.0, abs(value)) <= target_gap:
-                    out, into = lagrangian_fixing(value, rho, k, z)
-                    return ColumnBound(bound=value, multipliers=u, iterations=0, history=[value], lp_lower=-np.inf,
-                                       termination="target_gap", rho=rho, columns=C, rounds=0, prices=prices,
-                                       fixed_out=out, fixed_in=into)
+        sample_oracle, recipe, prices, met = start
+        if recipe is not None and met:
+            # the sample met its share of the target: its multipliers carried to every row
+            # may meet the target, and then no oracle over every row is built
+            u = carry_to_rows(sample_oracle, recipe, p, _absolute(C, cols))
+            value, rho = lagrangian_value_and_rho(p, k, u, cols)
+            if (value - z) / max(1.0, abs(value)) <= target_gap:
+                out, into = lagrangian_fixing(value, rho, k, z)
+                return ColumnBound(bound=value, multipliers=u, iterations=0, history=[value], lp_lower=-np.inf,
+                                   termination="target_gap", rho=rho, columns=C, rounds=0, prices=prices,
+                                   fixed_out=out, fixed_in=into)
         if prices is not None:
             y = _feasible(prices[C], k)
     # one oracle for every round: the entering columns are added to it (gathered once and
     # merged into each row's sorted top entries), the rows' groups and shift stay
-    oracle = Oracle(p, k, columns=C)
+    oracle = Oracle(p, k, columns=_absolute(C, cols))
+    if start is not None and recipe is not None and not met:
+        u = oracle.to_user(carry(sample_oracle, recipe, oracle))
     return _rounds(oracle, p, k, S, z, u=u, y=y, deadline=deadline, target_gap=target_gap,
-                   tol=tol, max_rounds=max_rounds, round_share=round_share)
+                   tol=tol, max_rounds=max_rounds, round_share=round_share, cols=cols)
+
+
+def _absolute(local: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
+    """Columns of ``profit`` from positions among ``cols`` (all columns when None)."""
+    return local if cols is None else cols[local]
 
 
 def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u: np.ndarray | None,
             y: np.ndarray | None, deadline: float | None, target_gap: float | None,
-            tol: float, max_rounds: int, round_share: float) -> ColumnBound:
+            tol: float, max_rounds: int, round_share: float, cols: np.ndarray | None = None) -> ColumnBound:
     """The rounds of :func:`column_generation_bound` on a prepared oracle (its columns the
     restricted problem's), from multipliers ``u`` (profit units) and prices ``y`` (the
     oracle's columns). The recipe of a given ``u`` is unknown (carried multipliers have the
-    sample's groups, not this oracle's); each round's is known and starts the next."""
-    m = p.shape[1]
-    C = oracle.columns
+    sample's groups, not this oracle's); each round's is known and starts the next. With
+    ``cols`` the problem is ``p``'s columns ``cols`` and column indices are positions among
+    them (the oracle's ``columns`` are ``p``'s)."""
+    m = p.shape[1] if cols is None else cols.size
+    local = None
+    if cols is not None:
+        local = np.full(p.shape[1], -1, dtype=np.intp)
+        local[cols] = np.arange(m)
+
+    def restricted() -> np.ndarray:  # the oracle's columns, as positions of the problem's
+        return oracle.columns if local is None else local[oracle.columns]
+
+    C = restricted()
     at = np.full(m, -1, dtype=np.intp)  # a column's position among the oracle's
     at[C] = np.arange(C.size)
     final, prices, recipe = False, None, None
@@ -242,7 +272,7 @@ def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u
     termination = "iteration_limit"
     while rounds < max_rounds:
         rounds += 1
-        C = oracle.columns
+        C = restricted()
         # while columns still enter, the restricted bound need not be more precise than a
         # share of the whole problem's gap; the last round runs at ``tol``
         gap = np.inf if best is None else (best[0] - z) / max(1.0, abs(best[0]))
@@ -252,7 +282,7 @@ def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u
         recipe = oracle.last_recipe
         iterations += res.iterations
         u, prices = res.multipliers, res.prices
-        value, rho = lagrangian_value_and_rho(p, k, u)
+        value, rho = lagrangian_value_and_rho(p, k, u, cols)
         now_out, now_in = lagrangian_fixing(value, rho, k, z)
         out_mask[now_out] = True
         in_mask[now_in] = True
@@ -279,14 +309,14 @@ def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u
             break
         entering = entering[np.argsort(-rho[entering], kind="stable")][: max(k, 4)]
         at[entering] = np.arange(C.size, C.size + entering.size)
-        oracle.extend(entering)
+        oracle.extend(_absolute(entering, cols))
         # the restricted optimum's prices, the new columns at 0
         y = None if prices is None else _feasible(np.concatenate([prices, np.zeros(entering.size)]), k)
     full_prices = None
     if prices is not None and prices.size == oracle.m:
         full_prices = np.zeros(m)
-        full_prices[oracle.columns] = prices
-    C = np.sort(oracle.columns)
+        full_prices[restricted()] = prices
+    C = np.sort(restricted())
     value, u, rho = best
     return ColumnBound(bound=value, multipliers=u, iterations=iterations, history=history, lp_lower=lp_lower,
                        termination=termination, rho=rho, columns=C, rounds=rounds, prices=full_prices,
@@ -294,32 +324,36 @@ def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u
 
 
 def _sample_start(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline: float | None,
-                  target_gap: float | None, round_share: float, max_rounds: int) -> tuple[np.ndarray, tuple]:
+                  target_gap: float | None, round_share: float, max_rounds: int,
+                  cols: np.ndarray | None) -> tuple[np.ndarray, tuple]:
     """Column generation on ``SAMPLE_ROWS`` rows drawn uniformly (a fixed seed: the same rows
     on every run), given at most a quarter of the time left: ``C`` with the columns it ends
-    with, and ``(its oracle, the recipe of its multipliers, its prices)`` to start the
-    rounds on all rows from (:func:`.memory.carry`). A start only: nothing found on the
+    with, and ``(its oracle, the recipe of its multipliers, its prices, whether it met its
+    share of target_gap)`` to start the rounds on all rows from (:func:`.memory.carry`).
+    A start only: nothing found on the
     sample is claimed for the whole problem. (Its prices alone are not a better start: a
     bundle on all rows from them stalled far from the LP bound on 201 levels, ``k`` = 20;
     from the carried multipliers it needs a few iterations.)"""
     rows = np.sort(np.random.default_rng(0).choice(p.shape[0], SAMPLE_ROWS, replace=False))
     sample = np.ascontiguousarray(p[rows])
-    z = float(sample[:, S].max(axis=1).sum(dtype=np.float64))
+    z = float(sample[:, _absolute(S, cols)].max(axis=1).sum(dtype=np.float64))
     if deadline is not None:
         now = time.perf_counter()
         deadline = now + 0.25 * max(0.0, deadline - now)
-    oracle = Oracle(sample, k, columns=C)
+    oracle = Oracle(sample, k, columns=_absolute(C, cols))
     pre = _rounds(oracle, sample, k, S, z, u=None, y=None, deadline=deadline,
                   target_gap=None if target_gap is None else round_share * target_gap, tol=1e-7,
-                  max_rounds=max_rounds, round_share=round_share)
-    return np.union1d(C, pre.columns), (oracle, oracle.last_recipe, pre.prices)
+                  max_rounds=max_rounds, round_share=round_share, cols=cols)
+    met = target_gap is not None and pre.termination == "target_gap"
+    return np.union1d(C, pre.columns), (oracle, oracle.last_recipe, pre.prices, met)
 
 
-def lagrangian_value_and_rho(profit: np.ndarray, k: int, u: np.ndarray) -> tuple[float, np.ndarray]:
-    """:math:`L(u)` over all columns of ``profit`` (with a margin for the rounding of its
-    ``n + k`` terms: a valid bound) and :math:`\\rho(u)` of every column, in one pass."""
+def lagrangian_value_and_rho(profit: np.ndarray, k: int, u: np.ndarray,
+                             columns: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """:math:`L(u)` over all columns of ``profit`` (or its ``columns``) (with a margin for the
+    rounding of its ``n + k`` terms: a valid bound) and :math:`\\rho(u)` of each, in one pass."""
     u = np.asarray(u, dtype=np.float64)
-    rho = _rho(profit, u)
+    rho = _rho(profit, u, columns)
     value = float(np.sum(u, dtype=np.float64)) + _topk(rho, k)
     return value + 8 * np.finfo(float).eps * (float(np.abs(u).sum()) + abs(value)), rho
 

@@ -202,11 +202,11 @@ class MIPSolver(Solver):
             # with an eliminated column being worth less than the incumbent
             left = context.time_left()
             deadline = None if not math.isfinite(left) else time.perf_counter() + 0.5 * left
-            profit = problem.profit if kept.size == problem.m else np.ascontiguousarray(problem.profit[:, kept])
-            # each stage starts from the last one's multipliers and its restricted problem's kept columns
-            cb = column_generation_bound(profit, problem.k, np.searchsorted(kept, offered), incumbent=value,
+            # each stage starts from the last one's multipliers and its restricted problem's kept
+            # columns, on the kept columns of the matrix (no copy)
+            cb = column_generation_bound(problem.profit, problem.k, np.searchsorted(kept, offered), incumbent=value,
                                          deadline=deadline, target_gap=target, u0=u_last, columns=c_last,
-                                         round_share=ROUND_SHARE)
+                                         round_share=ROUND_SHARE, kept=None if kept.size == problem.m else kept)
             stages += 1
             rounds += cb.rounds
             bound = min(bound, cb.bound)
