@@ -344,7 +344,7 @@ def _sample_start(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline:
     pre = _rounds(oracle, sample, k, S, z, u=None, y=None, deadline=deadline,
                   target_gap=None if target_gap is None else round_share * target_gap, tol=1e-7,
                   max_rounds=max_rounds, round_share=round_share, cols=cols)
-    met = target_gap is not None and pre.termination == "target_gap"
+    met = target_gap is not None and pre.bound - z <= round_share * target_gap * max(1.0, abs(pre.bound))
     return np.union1d(C, pre.columns), (oracle, oracle.last_recipe, pre.prices, met)
 
 
