@@ -238,6 +238,7 @@ def test_deepened_ranks_evaluate_as_their_definitions(monkeypatch):
 
     monkeypatch.setattr(B, "_BLOCK_ELEMENTS", 6_000)
     monkeypatch.setattr(B, "SPARSE_MIN_COLUMNS", 0)
+    monkeypatch.setattr(B, "DEEPEN_MIN_COLUMNS", 60)
     rng = np.random.default_rng(5)
     n, m, k = 1_800, 60, 5
     profit = rng.normal(size=(n, m)) + np.sin(np.linspace(0, 3, m))[None, :] * rng.normal(size=(n, 1))
@@ -258,6 +259,11 @@ def test_deepened_ranks_evaluate_as_their_definitions(monkeypatch):
     oracle.cut(y)
     assert oracle.top == 16
     _check_rho(oracle, q, _check_thresholds(oracle, q, y))
+    # an oracle of fewer columns keeps its ranks (a pass over whole rows costs little more)
+    narrow = B.Oracle(profit[:, :50], k, max_groups=6, top=4)
+    monkeypatch.setattr(B, "DEEPEN_MIN_COLUMNS", 51)
+    narrow.cut(np.full(50, k / 50))
+    assert narrow.top == 4
 
 
 def test_an_extended_oracle_equals_one_built_on_its_columns(monkeypatch):

@@ -87,9 +87,13 @@ FINE_GROUPS_ENTRIES = 2_000_000
 _CARRY_BLOCK_ELEMENTS = 2_000_000  # :func:`carry_to_rows` builds an oracle of about this many entries at a time
 #: An evaluation that reads the whole rows of more than this share of the individuals (their
 #: multiplier below their kept top entries, or their top entries' prices short of 1) doubles
-#: the ranks kept per row, up to ``MAX_RANKS``: on a fine grid the prices spread over many
-#: neighbouring columns, deeper than the first ranks (``python -m benchmarks.fine_grid``).
+#: the ranks kept per row, up to ``MAX_RANKS``, on an oracle of ``DEEPEN_MIN_COLUMNS`` columns
+#: or more: on a fine grid the prices spread over many neighbouring columns, deeper than the
+#: first ranks (``python -m benchmarks.fine_grid``); on 10^6 x 50 smooth curves, where a pass
+#: over the whole rows costs little more, deepening slowed ``ot``
+#: (``python -m benchmarks.side_by_side``).
 DEEPEN_SHARE = 0.1
+DEEPEN_MIN_COLUMNS = 80
 MAX_RANKS = 64
 
 
@@ -335,11 +339,11 @@ class Oracle:
     def cut(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, tuple, float]:
         """The per-group cut of the multipliers ``u(y)``, ``G(y)``, the handle ``(u(y), its
         recipe)`` and ``L(u(y))``; deepens the ranks when the evaluation read whole rows of
-        more than ``DEEPEN_SHARE`` of the individuals."""
+        more than ``DEEPEN_SHARE`` of the individuals (see there)."""
         self._whole_rows = 0
         u, g = self.thresholds(y)
         value, r = self.lagrangian(u)
-        if self._whole_rows > DEEPEN_SHARE * 2 * self.n:
+        if self._whole_rows > DEEPEN_SHARE * 2 * self.n and self.m >= DEEPEN_MIN_COLUMNS:
             self.deepen()
         return self.group_sums(u), r, float(g.sum()), (u, [(y.copy(), None)]), value
 
