@@ -193,12 +193,14 @@ def column_generation_bound(
     cols = None if kept is None else np.unique(np.asarray(kept, dtype=np.intp))
     if cols is not None and (cols.size == 0 or cols[0] < 0 or cols[-1] >= width):
         raise ValueError(f"'kept' must list columns in [0, {width}); got {np.asarray(kept).tolist()[:20]}.")
+    if cols is not None and cols.size == width:  # every column: the problem itself
+        cols = None
     m = width if cols is None else cols.size
     k = int(k)
     S = np.unique(np.asarray(offered, dtype=np.intp))
     if not 1 <= k < m or S.size == 0:
         raise ValueError(f"column generation needs 1 <= k < m and an incumbent; got k={k}, m={m}, offered={S}.")
-    best_inc = (p[:, S if cols is None else cols[S]].max(axis=1).astype(np.float64)
+    best_inc = (p[:, _absolute(S, cols)].max(axis=1).astype(np.float64)
                 if incumbent is None or columns is None else None)
     z = float(best_inc.sum()) if incumbent is None else float(incumbent)
     if columns is None:
@@ -250,11 +252,17 @@ def _held_out_meets(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, cols: n
     tenth of the cost at 10^6 rows, of whether carrying them to every row will do (at 101
     levels the carried multipliers missed the target that one round on all rows met; at
     201 levels, ``k`` = 20, they met it)."""
-    rows = np.sort(np.random.default_rng(1).choice(p.shape[0], SAMPLE_ROWS, replace=False))
-    held = np.ascontiguousarray(p[rows])
-    z = float(held[:, _absolute(S, cols)].max(axis=1).sum(dtype=np.float64))
+    held, z = _row_sample(p, S, cols, seed=1)
     value, _ = lagrangian_value_and_rho(held, k, carry_to_rows(sample_oracle, recipe, held, _absolute(C, cols)), cols)
     return value - z <= HELD_OUT_SHARE * target_gap * max(1.0, abs(value))
+
+
+def _row_sample(p: np.ndarray, S: np.ndarray, cols: np.ndarray | None, seed: int) -> tuple[np.ndarray, float]:
+    """``SAMPLE_ROWS`` rows of ``p`` drawn uniformly with a fixed ``seed`` (the same rows on
+    every run), contiguous, and the incumbent ``S``'s value on them."""
+    rows = np.sort(np.random.default_rng(seed).choice(p.shape[0], SAMPLE_ROWS, replace=False))
+    sample = np.ascontiguousarray(p[rows])
+    return sample, float(sample[:, _absolute(S, cols)].max(axis=1).sum(dtype=np.float64))
 
 
 def _absolute(local: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
@@ -353,9 +361,7 @@ def _sample_start(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline:
     sample is claimed for the whole problem. (Its prices alone are not a better start: a
     bundle on all rows from them stalled far from the LP bound on 201 levels, ``k`` = 20;
     from the carried multipliers it needs a few iterations.)"""
-    rows = np.sort(np.random.default_rng(0).choice(p.shape[0], SAMPLE_ROWS, replace=False))
-    sample = np.ascontiguousarray(p[rows])
-    z = float(sample[:, _absolute(S, cols)].max(axis=1).sum(dtype=np.float64))
+    sample, z = _row_sample(p, S, cols, seed=0)
     if deadline is not None:
         now = time.perf_counter()
         deadline = now + 0.25 * max(0.0, deadline - now)

@@ -206,7 +206,7 @@ class MIPSolver(Solver):
             # columns, on the kept columns of the matrix (no copy)
             cb = column_generation_bound(problem.profit, problem.k, np.searchsorted(kept, offered), incumbent=value,
                                          deadline=deadline, target_gap=target, u0=u_last, columns=c_last,
-                                         round_share=ROUND_SHARE, kept=None if kept.size == problem.m else kept)
+                                         round_share=ROUND_SHARE, kept=kept)
             stages += 1
             rounds += cb.rounds
             bound = min(bound, cb.bound)
