@@ -318,6 +318,22 @@ def test_top_entries_sorts_each_row():
             np.testing.assert_array_equal(vals, np.take_along_axis(b, expected, axis=1))
 
 
+def test_block_passes_equal_their_whole_matrix_definitions():
+    """Row blocks of any size (one row, uneven, one block) give what one pass over the
+    whole matrix gives: each row's best offered value, the offered set's value, the gains."""
+    from coarseopt_solvers.kernels import best_offered, gains_over, offered_value, row_blocks
+
+    rng = np.random.default_rng(5)
+    p = rng.normal(size=(257, 31)).astype(np.float32)  # float32 profits: the passes read float64
+    offered = np.array([29, 3, 17])
+    best = p[:, offered].astype(np.float64).max(axis=1)
+    for elements in (1, 31 * 10 + 7, 31 * 257):
+        np.testing.assert_array_equal(best_offered(row_blocks(p, elements), offered, 257), best)
+        assert np.isclose(offered_value(row_blocks(p, elements), offered), best.sum(), rtol=1e-12)
+        gains = gains_over(row_blocks(p, elements), best, 31)
+        np.testing.assert_allclose(gains, np.maximum(p - best[:, None], 0.0).sum(axis=0), rtol=1e-12)
+
+
 def test_carried_multipliers_equal_their_recipe():
     """The recipe ``oracle_bound`` leaves (prices and per-group weights of every term, across
     a warm-started second run on more columns) rebuilds its multipliers exactly: carried to

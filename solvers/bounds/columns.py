@@ -49,8 +49,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..kernels.blocks import gains_over, row_blocks
-from ..kernels.limits import IN_MEMORY_ELEMENTS
+from ..kernels.blocks import best_offered, gains_over, row_blocks
+from ..kernels.limits import PASS_ELEMENTS
 from .bundle import LagrangianBound
 from .memory import Oracle, carry, carry_to_rows, oracle_bound
 
@@ -106,7 +106,7 @@ def worth_generating(m: int, k: int) -> bool:
 
 def _rho(profit: np.ndarray, u: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
     size = profit.shape[1] if columns is None else columns.size
-    return gains_over(row_blocks(profit, IN_MEMORY_ELEMENTS // 4), u, size, cand=columns)
+    return gains_over(row_blocks(profit, PASS_ELEMENTS), u, size, cand=columns)
 
 
 def _feasible(y: np.ndarray | None, k: int) -> np.ndarray | None:
@@ -200,7 +200,7 @@ def column_generation_bound(
     S = np.unique(np.asarray(offered, dtype=np.intp))
     if not 1 <= k < m or S.size == 0:
         raise ValueError(f"column generation needs 1 <= k < m and an incumbent; got k={k}, m={m}, offered={S}.")
-    best_inc = (p[:, _absolute(S, cols)].max(axis=1).astype(np.float64)
+    best_inc = (best_offered(row_blocks(p, PASS_ELEMENTS), _absolute(S, cols), n)
                 if incumbent is None or columns is None else None)
     z = float(best_inc.sum()) if incumbent is None else float(incumbent)
     if columns is None:

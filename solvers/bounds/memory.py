@@ -65,12 +65,13 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels.blocks import top_entries
+from ..kernels.blocks import offered_value, row_blocks, top_entries
+from ..kernels.limits import PASS_ELEMENTS
 from .bundle import LagrangianBound, LevelBundle, incumbent_args, maximize_dual
 
 __all__ = ["LagrangianBound", "Oracle", "carry", "carry_to_rows", "lagrangian_bound", "lagrangian_value", "master_groups", "oracle_bound"]
 
-_BLOCK_ELEMENTS = 4_000_000  # rows are processed in blocks of about this many entries
+_BLOCK_ELEMENTS = PASS_ELEMENTS  # rows are processed in blocks of about this many entries
 _MAX_CUTS = 40  # evaluations kept in the bundle (the oldest inactive ones are dropped)
 #: Share of a block's rows gaining beyond their top entries above which ``rho`` is summed
 #: over every column of the block (a dense pass) rather than gathered entry by entry.
@@ -84,7 +85,7 @@ RECIPE_MIN_WEIGHT = 1e-4
 #: OR-Library's pmed1-10 (at most 200 x 200) ``ot`` took 1.6 times as long with them
 #: (``python -m benchmarks.side_by_side``).
 FINE_GROUPS_ENTRIES = 2_000_000
-_CARRY_BLOCK_ELEMENTS = 2_000_000  # :func:`carry_to_rows` builds an oracle of about this many entries at a time
+_CARRY_BLOCK_ELEMENTS = PASS_ELEMENTS  # :func:`carry_to_rows` builds an oracle of about this many entries at a time
 #: An evaluation that reads the whole rows of more than this share of the individuals (their
 #: multiplier below their kept top entries, or their top entries' prices short of 1) doubles
 #: the ranks kept per row, up to ``MAX_RANKS``, on an oracle of ``DEEPEN_MIN_COLUMNS`` columns
@@ -541,7 +542,7 @@ def lagrangian_bound(
         raise ValueError(f"'level' must lie in (0, 1); got {level!r}.")
     inc_value, inc_offered = incumbent_args(incumbent, offered, m)
     if inc_offered is not None and inc_value is None:
-        inc_value = float(p[:, inc_offered].max(axis=1).sum(dtype=np.float64))
+        inc_value = offered_value(row_blocks(p, PASS_ELEMENTS), inc_offered)
     if k == m:  # full personalization: the sum of row maxima is attained
         rowmax = p.max(axis=1).astype(np.float64)
         full = float(np.sum(rowmax))

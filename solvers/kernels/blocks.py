@@ -171,6 +171,15 @@ def assign_best(blocks: Blocks, offered: np.ndarray, s: int,
     return sums, counts, total
 
 
+def best_offered(blocks: Blocks, offered: np.ndarray, n: int) -> np.ndarray:
+    """``max_{j in S} P_ij`` of each of ``n`` individuals (float64), block by block (no
+    temporary of the matrix's height times ``|S|``)."""
+    out = np.empty(n)
+    for lo, blk in blocks:
+        np.max(blk[:, offered], axis=1, out=out[lo : lo + blk.shape[0]])
+    return out
+
+
 def offered_value(blocks: Blocks, offered: np.ndarray) -> float:
     """``f(S) = sum_i max_{j in S} P_ij`` of the offered columns."""
     return float(sum(blk[:, offered].max(axis=1).sum() for _, blk in blocks))

@@ -23,7 +23,10 @@ CACHE_ELEMENTS = 1 << 16
 #: Entries per row block of a chunked Lagrangian pass (its per-row sorts amortize better).
 BOUND_ELEMENTS = 1 << 19
 #: Entries per row block of a column pass over an in-memory matrix (gains, bound, model data).
-PASS_ELEMENTS = 4_000_000
+#: Its temporaries (8 MB) are served again by the allocator block after block; blocks of 16
+#: million entries took a fresh allocation each, and the kernel's page faults made a pass
+#: over 10^6 x 101 profits 1.5-6 times slower (``python -m benchmarks.fine_grid --n 1000000``).
+PASS_ELEMENTS = 1 << 20
 #: Largest profit matrix (rows x columns) whose columns the swap descent sorts per row
 #: (16 bytes per entry), to read only the entries it needs.
 ORDER_ELEMENTS = 1 << 22

@@ -16,7 +16,8 @@ from coarseopt.solver import OPTIMALITY_TOL, Option, Solution, Solver, check_boo
 
 from .._transport import bounded_assignment
 from ..bounds.columns import column_generation_bound
-from ..kernels.limits import improves
+from ..kernels.blocks import row_blocks
+from ..kernels.limits import PASS_ELEMENTS, improves
 from ..local_search import swap_local_search
 from . import _formulation as F
 from . import _lazy
@@ -232,7 +233,9 @@ class MIPSolver(Solver):
             # every kept treatment can be offered: that set contains the incumbent's, and no
             # set with another treatment is worth more than the incumbent
             return Solution(offered=kept, bound=objective_of(problem.profit, kept), extras=extras)
-        sub = CoarseProblem(np.ascontiguousarray(problem.profit[:, kept]), k=problem.k)
+        columns = np.take(problem.profit, kept, axis=1)  # new memory: the problem keeps it without a copy
+        columns.setflags(write=False)
+        sub = CoarseProblem(columns, k=problem.k)
         self._start = (np.searchsorted(kept, offered), value)
         # for Benders' phase 0: the kept treatments that every set better than the incumbent offers
         self._lagrangian = (bound, [], np.searchsorted(kept, np.intersect1d(into, kept)).tolist())
@@ -579,13 +582,12 @@ def _normalize(problem):
     shift = np.empty(n)
     out = np.empty(profit.shape, dtype=np.float64)
     integral = np.issubdtype(profit.dtype, np.number)
-    step = max(1, 4_000_000 // max(1, profit.shape[1]))
-    for s in range(0, n, step):
-        block = np.asarray(profit[s : s + step], dtype=np.float64)
+    for s, block in row_blocks(profit, PASS_ELEMENTS):
+        e = s + block.shape[0]
         if integral:
             integral = bool(np.all(block == np.rint(block))) and float(np.abs(block).max(initial=0.0)) < 2.0**50
-        shift[s : s + step] = block.max(axis=1)
-        out[s : s + step] = block - shift[s : s + step, None]
+        np.max(block, axis=1, out=shift[s:e])
+        np.subtract(block, shift[s:e, None], out=out[s:e])
     spread = float(-out.min()) if out.size else 0.0
     scale = spread if spread > 0 and math.isfinite(spread) else 1.0
     if scale != 1.0:
