@@ -70,8 +70,12 @@ SAMPLE_FROM = 4 * SAMPLE_ROWS
 #: Relative accuracy of the restricted bounds while columns still enter (at most).
 ROUND_TOL = 1e-5
 #: The sample's multipliers are carried to every row (no oracle over all rows) only when on
-#: held-out rows their bound is within this share of the target gap.
-HELD_OUT_SHARE = 0.5
+#: held-out rows their bound is within this share of the target gap. Their excess over the LP
+#: bound comes from the sampling noise of the column sums ``rho``, relatively smaller on more
+#: rows: on every row it was below the held-out one (at 10^6 x 201, ``k`` = 20, a relative
+#: gap of 3.9e-5 on every row for 4.4e-5 on the held-out rows); the share leaves a margin for
+#: the held-out rows' own noise.
+HELD_OUT_SHARE = 0.8
 
 
 @dataclass(frozen=True)
