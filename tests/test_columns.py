@@ -110,6 +110,34 @@ def test_mip_with_the_elimination_equals_brute_force(seed, stage_gap, monkeypatc
         assert res.extras["column_generation_stages"] >= 2
 
 
+def test_a_large_row_offset_costs_the_elimination_no_precision(monkeypatch):
+    """Each row plus its own large offset: the elimination runs on the profits as given, its
+    accuracy stated net of the offsets (``unit``): the bound of the shifted matrix plus the
+    offsets, and the optimum of brute force."""
+    rng = np.random.default_rng(3)
+    P = _grid_profit(rng, 2100, 3, 36)
+    P = P + rng.normal(0, 0.02 * P.std(), P.shape)
+    offset = rng.uniform(1e5, 2e5, (P.shape[0], 1))
+    Q = P + offset
+    k = 3
+    _, values = _all_values(P, k)
+    monkeypatch.setattr(_policy, "ELIMINATION_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(columns, "MIN_COLUMNS", 12)
+    res = co.solve(co.CoarseProblem(Q, k=k), "mip", seed=0)
+    assert res.extras.get("treatments_kept") is not None
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(values.max() + offset.sum(), rel=1e-12)
+    start = co.solve(co.CoarseProblem(P, k=k), "local-search", seed=0)
+    regret = P.max(axis=1).sum() - start.objective
+    shifted = column_generation_bound(P - P.max(axis=1, keepdims=True), k, start.offered, tol=1e-9)
+    given = column_generation_bound(Q, k, start.offered, tol=1e-9, unit=regret)
+    net = shifted.bound + Q.max(axis=1).sum()
+    assert given.bound >= res.objective - 1e-9 * abs(res.objective)
+    assert given.bound - net == pytest.approx(0.0, abs=1e-6 * regret)
+    with pytest.raises(ValueError, match="'unit'"):
+        column_generation_bound(Q, k, start.offered, unit=0.0)
+
+
 @pytest.mark.parametrize("warm", [False, True, "sampled"],
                          ids=["cold", "warm-started from a rough bound", "started on a sample of the rows"])
 def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem(warm, monkeypatch):

@@ -336,13 +336,16 @@ class DualRun:
 
 def maximize_dual(oracle: Any, bundle: LevelBundle, y: np.ndarray, *, max_iter: int, deadline: float | None,
                   tol: float, level: float, unit: float, incumbent: float | None, target_gap: float | None,
-                  start: tuple[Any, float] | None = None, progress: bool | None = False) -> DualRun:
+                  start: tuple[Any, float] | None = None, progress: bool | None = False,
+                  proof_unit: float | None = None) -> DualRun:
     """The level bundle method from the prices ``y``; see the module docstring.
 
     Stops at ``target_gap`` to the ``incumbent`` (or when the bound proves it optimal to
     ``tol``), when the bound meets the lower estimate ``max G`` to ``tol``, after ``STALL``
     iterations without progress, at ``max_iter`` or at ``deadline``. Tolerances are relative,
-    with a floor of ``unit``; ``start`` is an evaluation already in the bundle.
+    with a floor of ``unit``; ``start`` is an evaluation already in the bundle. The proof of
+    the incumbent is relative to the bound (the user's gap) or, given, to ``proof_unit`` (a
+    caller whose profits carry a large offset and whose ``tol`` is stated net of it).
     """
     off, m = oracle.offset, y.size
     goal = 0.0 if target_gap is None else float(target_gap)
@@ -359,7 +362,7 @@ def maximize_dual(oracle: Any, bundle: LevelBundle, y: np.ndarray, *, max_iter: 
         if incumbent is None:
             return False
         b = best_value + off
-        return (b - incumbent) / max(unit, abs(b)) <= max(goal, tol)
+        return (b - incumbent) / (max(unit, abs(b)) if proof_unit is None else proof_unit) <= max(goal, tol)
 
     it = 0
     termination = "iteration_limit"

@@ -144,6 +144,7 @@ def column_generation_bound(
     columns: np.ndarray | None = None,
     round_share: float = 0.3,
     kept: np.ndarray | None = None,
+    unit: float | None = None,
 ) -> ColumnBound:
     """The Lagrangian bound of ``max_{|S| <= k} sum_i max_{j in S} P_ij`` by column generation.
 
@@ -162,7 +163,7 @@ def column_generation_bound(
     target_gap : float, optional
         Stop once ``(bound - incumbent) / max(1, |bound|) <= target_gap``.
     tol : float, default 1e-7
-        Accuracy of each restricted bound, relative to the incumbent's objective.
+        Accuracy of each restricted bound, relative to ``unit``.
     max_rounds : int, default 50
         At most this many restricted problems.
     u0 : ndarray of shape (n,), optional
@@ -183,6 +184,12 @@ def column_generation_bound(
         an earlier fixing kept): ``offered``, ``columns`` and every column index of the
         result (``rho``, ``columns``, ``prices``, ``fixed_out``, ``fixed_in``) refer to
         positions among the sorted ``kept``.
+    unit : float, optional
+        The magnitude ``tol`` and the restricted bounds' accuracy are relative to; default:
+        the incumbent's objective. Profits with a large common offset (every row near the same
+        large value) ask for the objective net of it, e.g. ``sum_i max_j P_ij - incumbent``:
+        the precision a copy of the matrix shifted by its row maxima would be solved to,
+        without the copy (``target_gap`` and the result's gaps stay relative to the bound).
 
     Returns
     -------
@@ -220,8 +227,11 @@ def column_generation_bound(
     if u is not None and u.shape != (n,):
         raise ValueError(f"'u0' must have one multiplier per row of 'profit' ({n}); got shape {u.shape}.")
     start = None
+    if unit is not None and not (np.isfinite(unit) and unit > 0):
+        raise ValueError(f"'unit' must be a positive number; got {unit!r}.")
     if n >= SAMPLE_FROM and n > SAMPLE_ROWS and u is None:
-        C, start = _sample_start(p, k, S, C, deadline, target_gap, round_share, max_rounds, cols)
+        C, start = _sample_start(p, k, S, C, deadline, target_gap, round_share, max_rounds, cols,
+                                 None if unit is None else unit * SAMPLE_ROWS / n)
     y = None
     if start is not None:
         # the sample's multipliers carried to every row, its prices as the first point
@@ -246,7 +256,7 @@ def column_generation_bound(
     if start is not None and recipe is not None and not carried:
         u = oracle.to_user(carry(sample_oracle, recipe, oracle))
     return _rounds(oracle, p, k, S, z, u=u, y=y, deadline=deadline, target_gap=target_gap,
-                   tol=tol, max_rounds=max_rounds, round_share=round_share, cols=cols)
+                   tol=tol, max_rounds=max_rounds, round_share=round_share, cols=cols, unit=unit)
 
 
 def _held_out_meets(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, cols: np.ndarray | None,
@@ -276,13 +286,15 @@ def _absolute(local: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
 
 def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u: np.ndarray | None,
             y: np.ndarray | None, deadline: float | None, target_gap: float | None,
-            tol: float, max_rounds: int, round_share: float, cols: np.ndarray | None = None) -> ColumnBound:
+            tol: float, max_rounds: int, round_share: float, cols: np.ndarray | None = None,
+            unit: float | None = None) -> ColumnBound:
     """The rounds of :func:`column_generation_bound` on a prepared oracle (its columns the
     restricted problem's), from multipliers ``u`` (profit units) and prices ``y`` (the
     oracle's columns). The recipe of a given ``u`` is unknown (carried multipliers have the
     sample's groups, not this oracle's); each round's is known and starts the next. With
     ``cols`` the problem is ``p``'s columns ``cols`` and column indices are positions among
-    them (the oracle's ``columns`` are ``p``'s)."""
+    them (the oracle's ``columns`` are ``p``'s). ``tol`` is relative to ``unit`` (default
+    ``z``), gaps to the bound: a gap times ``per_unit`` is relative to ``unit``."""
     m = p.shape[1] if cols is None else cols.size
     local = None
     if cols is not None:
@@ -307,9 +319,12 @@ def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u
         # while columns still enter, the restricted bound need not be more precise than a
         # share of the whole problem's gap; the last round runs at ``tol``
         gap = np.inf if best is None else (best[0] - z) / max(1.0, abs(best[0]))
-        round_tol = tol if final else max(tol, min(ROUND_TOL, 0.05 * gap), round_share * (target_gap or 0.0))
+        per_unit = 1.0 if unit is None else max(1.0, abs(z if best is None else best[0])) / unit
+        round_tol = tol if final else max(tol, min(ROUND_TOL, 0.05 * gap * per_unit),
+                                          round_share * (target_gap or 0.0) * per_unit)
         res = oracle_bound(oracle, k, incumbent=z, offered=at[S], u0=u, y0=y, deadline=deadline, tol=round_tol,
-                           target_gap=None, max_iter=200, progress=False, scale=z, recipe0=recipe)
+                           target_gap=None, max_iter=200, progress=False, scale=z if unit is None else unit,
+                           recipe0=recipe, proof_unit=unit)
         recipe = oracle.last_recipe
         iterations += res.iterations
         u, prices = res.multipliers, res.prices
@@ -321,14 +336,15 @@ def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u
             best = (value, u, rho)
         history.append(best[0])
         gap = (best[0] - z) / max(1.0, abs(best[0]))
+        tol_gap = tol if unit is None else tol * unit / max(1.0, abs(best[0]))  # tol as a gap
         inside = at >= 0
         kth = np.sort(rho[C])[::-1][k - 1] if C.size >= k else -np.inf
         entering = np.flatnonzero(~inside & (rho > kth + tol * max(1.0, abs(kth))))
         if res.termination == "time_limit" or (deadline is not None and time.perf_counter() >= deadline):
             termination = "time_limit"
             break
-        if gap <= max(tol, target_gap or 0.0):
-            termination = "target_gap" if target_gap and gap > tol else "converged"
+        if gap <= max(tol_gap, target_gap or 0.0):
+            termination = "target_gap" if target_gap and gap > tol_gap else "converged"
             break
         if entering.size == 0:
             if round_tol > tol:  # once more, precisely
@@ -356,12 +372,12 @@ def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u
 
 def _sample_start(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline: float | None,
                   target_gap: float | None, round_share: float, max_rounds: int,
-                  cols: np.ndarray | None) -> tuple[np.ndarray, tuple]:
+                  cols: np.ndarray | None, unit: float | None = None) -> tuple[np.ndarray, tuple]:
     """Column generation on ``SAMPLE_ROWS`` rows drawn uniformly (a fixed seed: the same rows
     on every run), given at most a quarter of the time left: ``C`` with the columns it ends
     with, and ``(its oracle, the recipe of its multipliers, its prices, whether it met its
     share of target_gap)`` to start the rounds on all rows from (:func:`.memory.carry`).
-    A start only: nothing found on the
+    ``unit``: the whole problem's in proportion to the rows. A start only: nothing found on the
     sample is claimed for the whole problem. (Its prices alone are not a better start: a
     bundle on all rows from them stalled far from the LP bound on 201 levels, ``k`` = 20;
     from the carried multipliers it needs a few iterations.)"""
@@ -372,7 +388,7 @@ def _sample_start(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline:
     oracle = Oracle(sample, k, columns=_absolute(C, cols))
     pre = _rounds(oracle, sample, k, S, z, u=None, y=None, deadline=deadline,
                   target_gap=None if target_gap is None else round_share * target_gap, tol=1e-7,
-                  max_rounds=max_rounds, round_share=round_share, cols=cols)
+                  max_rounds=max_rounds, round_share=round_share, cols=cols, unit=unit)
     met = target_gap is not None and pre.bound - z <= round_share * target_gap * max(1.0, abs(pre.bound))
     return np.union1d(C, pre.columns), (oracle, oracle.last_recipe, pre.prices, met)
 

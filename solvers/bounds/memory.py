@@ -564,14 +564,15 @@ def lagrangian_bound(
 def oracle_bound(oracle: Oracle, k: int, *, incumbent: float | None, offered: np.ndarray | None,
                  u0: np.ndarray | None, y0: np.ndarray | None, deadline: float | None, target_gap: float | None,
                  max_iter: int, progress: bool | None, tol: float, level: float = 0.5,
-                 scale: float = 0.0, recipe0: list | None = None) -> LagrangianBound:
+                 scale: float = 0.0, recipe0: list | None = None, proof_unit: float | None = None) -> LagrangianBound:
     """:func:`lagrangian_bound` on a prepared :class:`Oracle`'s columns (arguments checked;
     ``offered`` and ``y0`` index the oracle's columns, ``u0`` is in the profit's units and
     rows): the bound of the problem restricted to those columns. ``tol`` is relative to
     the row-shifted values (a large offset must not end the method early) or, when larger,
     to ``scale`` (e.g. the objective, for a caller that needs the bound to a share of it).
     ``recipe0`` is the recipe of ``u0`` when known; the recipe of the returned multipliers
-    is left in ``oracle.last_recipe`` (None when unknown)."""
+    is left in ``oracle.last_recipe`` (None when unknown). ``proof_unit``: the magnitude the
+    proof of the incumbent is relative to (see :func:`.bundle.maximize_dual`)."""
     n, m = oracle.n, oracle.m
     if k >= m:  # every column offered: the sum of the row maxima is attained
         u = oracle.values[0].copy()
@@ -595,7 +596,7 @@ def oracle_bound(oracle: Oracle, k: int, *, incumbent: float | None, offered: np
     y_start = _start_prices(oracle.popular, k, offered) if y0 is None else y0
     run = maximize_dual(oracle, bundle, y_start, max_iter=max_iter, deadline=deadline,
                         tol=tol, level=level, unit=unit, incumbent=incumbent, target_gap=target_gap, start=start,
-                        progress=progress)
+                        progress=progress, proof_unit=proof_unit)
     off = oracle.offset
     # Guard against rounding in the sums of n + k terms.
     u, oracle.last_recipe = run.handle

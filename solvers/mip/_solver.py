@@ -145,21 +145,34 @@ class MIPSolver(Solver):
         # Solve in normalized units (each row shifted by its maximum, then divided by the
         # largest spread) so that HiGHS's absolute tolerances suit profits of any magnitude;
         # a model_hook sees the profits as given.
-        if self.params["model_hook"] is not None:
-            return self._solve_normalized(problem, context)
-        scaled, scale, shift, integral = _normalize(problem)
-        # integer profits: every objective is a multiple of 1 / scale in normalized units
-        self._granularity = 1.0 / scale if integral else 0.0
-        self._units = (scale, shift)  # objective in the problem's units: scale * value + shift
-        sol = self._solve_normalized(scaled, context)
-        return _denormalize(sol, problem, scale, shift)
-
-    def _solve_normalized(self, problem, context):
         self._start = self._lagrangian = None
+        self._granularity = 0.0
+        if self.params["model_hook"] is not None:
+            return self._polish(problem, context, self._solve_model(problem, context))
+        # many treatments: the elimination runs on the profits as given (its tolerances are
+        # stated in the shifted units), and only the kept treatments are normalized
         sol = self._solve_eliminated(problem, context)
         if sol is None:
-            sol = self._solve_model(problem, context)
+            sol = self._solve_in_units(problem, context)
         return self._polish(problem, context, sol)
+
+    def _solve_in_units(self, problem, context, columns=None):
+        """The model of ``problem`` (or of its ``columns``) in normalized units; the solution
+        in the problem's units (``offered`` and ``assignment`` index ``columns``)."""
+        scaled, scale, shift, integral = _normalize(problem, columns)
+        # integer profits: every objective is a multiple of 1 / scale in normalized units
+        self._granularity = 1.0 / scale if integral else 0.0
+        if self._start is not None:  # the elimination's incumbent and bound, in those units
+            self._start = (self._start[0], (self._start[1] - shift) / scale)
+        if self._lagrangian is not None:
+            self._lagrangian = ((self._lagrangian[0] - shift) / scale,) + self._lagrangian[1:]
+        sol = self._solve_model(scaled, context)
+        if columns is not None:  # back to the problem's columns, whose best assignment gives the objective
+            if sol.offered is not None:
+                sol.offered = columns[np.asarray(sol.offered, dtype=np.intp)]
+            if sol.assignment is not None:
+                sol.assignment = columns[np.asarray(sol.assignment, dtype=np.intp)]
+        return _denormalize(sol, problem, scale, shift)
 
     def _solve_eliminated(self, problem, context) -> Solution | None:
         """Many treatments, no side constraint: treatment elimination before any model.
@@ -169,6 +182,9 @@ class MIPSolver(Solver):
         better set (:mod:`coarseopt_solvers.bounds.columns`) leave a problem on the kept
         columns whose optimum is the whole problem's; its bound, and the column generation's
         bound, are valid for the whole problem. None when the elimination does not apply.
+        Runs on the profits as given, with the bounds' accuracy relative to the objective net
+        of the row maxima (what a normalized copy would give, without copying the matrix);
+        the model is built on the kept columns, normalized.
         """
         p = self.params
         if (p["formulation"] != "auto" or p["model_hook"] is not None or p["backend"] != "highs"
@@ -186,16 +202,19 @@ class MIPSolver(Solver):
         t0 = time.perf_counter()
         kept, into, bound, rounds, stages = np.arange(problem.m), np.zeros(0, dtype=np.intp), math.inf, 0, 0
         u_last = c_last = None
-        # STAGE_GAP is relative to the objective in the problem's units (these are shifted and scaled)
-        scale, shift = getattr(self, "_units", (1.0, 0.0))
-        target = STAGE_GAP * max(1.0, abs(scale * value + shift)) / (scale * max(1.0, abs(value)))
+        target = STAGE_GAP
+        # the normalized units' scale and shift: the bounds' accuracy is relative to the
+        # objective net of the row maxima (at least the widest row's spread)
+        shift, spread, _ = _row_offsets(problem.profit)
+        shift = float(shift.sum())
+        unit = max(spread, shift - value, np.finfo(float).tiny)
 
-        def proved(bound: float) -> bool:  # optimal in the problem's units, as Solver checks it
-            rel = max(abs(scale * bound + shift), abs(scale * value + shift), np.finfo(float).tiny)
-            return scale * (bound - value) <= OPTIMALITY_TOL * 10 * rel
+        def proved(bound: float) -> bool:  # optimal, as Solver checks it
+            rel = max(abs(bound), abs(value), np.finfo(float).tiny)
+            return bound - value <= OPTIMALITY_TOL * 10 * rel
 
         def near(bound: float) -> bool:  # within the backend's optimality gap, in normalized units
-            return bound - value <= BackendResult.OPTIMAL_GAP * max(1.0, abs(bound))
+            return bound - value <= BackendResult.OPTIMAL_GAP * max(spread, abs(bound - shift))
 
         while True:
             # a stage: the bound on the kept columns to ``target`` (the last: to the LP bound),
@@ -207,7 +226,7 @@ class MIPSolver(Solver):
             # columns, on the kept columns of the matrix (no copy)
             cb = column_generation_bound(problem.profit, problem.k, np.searchsorted(kept, offered), incumbent=value,
                                          deadline=deadline, target_gap=target, u0=u_last, columns=c_last,
-                                         round_share=ROUND_SHARE, kept=kept)
+                                         round_share=ROUND_SHARE, kept=kept, unit=unit)
             stages += 1
             rounds += cb.rounds
             bound = min(bound, cb.bound)
@@ -233,18 +252,11 @@ class MIPSolver(Solver):
             # every kept treatment can be offered: that set contains the incumbent's, and no
             # set with another treatment is worth more than the incumbent
             return Solution(offered=kept, bound=objective_of(problem.profit, kept), extras=extras)
-        columns = np.take(problem.profit, kept, axis=1)  # new memory: the problem keeps it without a copy
-        columns.setflags(write=False)
-        sub = CoarseProblem(columns, k=problem.k)
         self._start = (np.searchsorted(kept, offered), value)
         # for Benders' phase 0: the kept treatments that every set better than the incumbent offers
         self._lagrangian = (bound, [], np.searchsorted(kept, np.intersect1d(into, kept)).tolist())
-        sol = self._solve_model(sub, context)
+        sol = self._solve_in_units(problem, context, columns=kept)
         sol.extras = {**extras, **sol.extras}
-        if sol.offered is not None:
-            sol.offered = kept[np.asarray(sol.offered, dtype=np.intp)]
-        if sol.assignment is not None:
-            sol.assignment = kept[np.asarray(sol.assignment, dtype=np.intp)]
         # the kept columns' bound covers every set of kept columns; any other set is worth
         # less than the incumbent, which a kept set attains
         sol.bound = bound if sol.bound is None else min(float(sol.bound), bound)
@@ -573,26 +585,42 @@ def _model_assignment(result: BackendResult, form, allowed: np.ndarray, groups) 
     return F.expand_counts(counts, inverse, allowed)
 
 
-def _normalize(problem):
-    """``(P - rowmax) / spread`` as a problem sharing everything else, with ``spread``, the
-    total shift (the objective in original units is ``spread * value + shift``) and whether
-    every profit is an integer (of magnitude below 2**50, so that sums stay exact)."""
-    profit = problem.profit
+def _row_offsets(profit, columns=None):
+    """Each row's maximum over ``columns`` (all when None), the widest row's spread (max -
+    min) and whether every profit there is an integer (of magnitude below 2**50, so that sums
+    stay exact): one pass in blocks."""
     n = profit.shape[0]
     shift = np.empty(n)
-    out = np.empty(profit.shape, dtype=np.float64)
-    integral = np.issubdtype(profit.dtype, np.number)
+    spread, integral = 0.0, np.issubdtype(profit.dtype, np.number)
     for s, block in row_blocks(profit, PASS_ELEMENTS):
+        if columns is not None:
+            block = block.take(columns, axis=1)
         e = s + block.shape[0]
         if integral:
             integral = bool(np.all(block == np.rint(block))) and float(np.abs(block).max(initial=0.0)) < 2.0**50
         np.max(block, axis=1, out=shift[s:e])
-        np.subtract(block, shift[s:e, None], out=out[s:e])
-    spread = float(-out.min()) if out.size else 0.0
+        spread = max(spread, float((shift[s:e] - block.min(axis=1)).max(initial=0.0)))
+    return shift, spread, integral
+
+
+def _normalize(problem, columns=None):
+    """``(P - rowmax) / spread`` as a problem sharing everything else (with ``columns``: a
+    problem of those columns of ``P`` only, normalized by their own row maxima and spread),
+    with ``spread``, the total shift (the objective in original units is ``spread * value +
+    shift``) and whether every profit is an integer (see :func:`_row_offsets`)."""
+    profit = problem.profit
+    shift, spread, integral = _row_offsets(profit, columns)
     scale = spread if spread > 0 and math.isfinite(spread) else 1.0
-    if scale != 1.0:
-        out /= scale
+    out = np.empty((profit.shape[0], profit.shape[1] if columns is None else columns.size))
+    for s, block in row_blocks(profit, PASS_ELEMENTS):
+        e = s + block.shape[0]
+        if columns is not None:
+            block = block.take(columns, axis=1)
+        np.subtract(block, shift[s:e, None], out=out[s:e])
+        out[s:e] /= scale
     out.setflags(write=False)
+    if columns is not None:  # new memory, read-only: the problem keeps it without a copy
+        return CoarseProblem(out, k=problem.k), scale, float(shift.sum()), integral
     new = object.__new__(type(problem))
     new.__dict__.update(problem.__dict__)
     new.profit = out
