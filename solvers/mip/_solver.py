@@ -205,7 +205,7 @@ class MIPSolver(Solver):
         target = STAGE_GAP
         # the normalized units' scale and shift: the bounds' accuracy is relative to the
         # objective net of the row maxima (at least the widest row's spread)
-        shift, spread, _ = _row_offsets(problem.profit)
+        shift, spread, _ = _row_offsets(problem.profit, integral=False)
         shift = float(shift.sum())
         unit = max(spread, shift - value, np.finfo(float).tiny)
 
@@ -585,13 +585,13 @@ def _model_assignment(result: BackendResult, form, allowed: np.ndarray, groups) 
     return F.expand_counts(counts, inverse, allowed)
 
 
-def _row_offsets(profit, columns=None):
+def _row_offsets(profit, columns=None, integral=True):
     """Each row's maximum over ``columns`` (all when None), the widest row's spread (max -
-    min) and whether every profit there is an integer (of magnitude below 2**50, so that sums
-    stay exact): one pass in blocks."""
+    min) and (unless ``integral`` is False) whether every profit there is an integer (of
+    magnitude below 2**50, so that sums stay exact): one pass in blocks."""
     n = profit.shape[0]
     shift = np.empty(n)
-    spread, integral = 0.0, np.issubdtype(profit.dtype, np.number)
+    spread, integral = 0.0, integral and np.issubdtype(profit.dtype, np.number)
     for s, block in row_blocks(profit, PASS_ELEMENTS):
         if columns is not None:
             block = block.take(columns, axis=1)
