@@ -149,7 +149,7 @@ def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem(warm, m
         monkeypatch.setattr(cg, "SAMPLE_ROWS", 60)
         monkeypatch.setattr(cg, "SAMPLE_FROM", 200)
         sample_start = cg._sample_start
-        monkeypatch.setattr(cg, "_sample_start", lambda *a: calls.append(a[0][0].shape) or sample_start(*a))
+        monkeypatch.setattr(cg, "_sample_start", lambda *a: calls.append(a[0].shape) or sample_start(*a))
         warm = False
     rng = np.random.default_rng(11)
     P = _grid_profit(rng, 300, 3, 60)
@@ -165,7 +165,7 @@ def test_column_generation_bound_meets_the_lp_bound_of_the_whole_problem(warm, m
     if warm:
         assert np.isin(start["columns"], cb.columns).all()
     if cg.SAMPLE_FROM == 200:  # the start was found on a sample of the rows, once
-        assert calls == [(60, 60)]
+        assert calls == [(300, 60)]
 
 
 @pytest.mark.parametrize("sampled", [False, True], ids=["", "started on a sample"])

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..kernels.blocks import best_offered, gains_over, offered_value, row_blocks
+from ..kernels.blocks import best_offered, gains_over, row_blocks
 from ..kernels.limits import PASS_ELEMENTS
 from .bundle import LagrangianBound
 from .memory import Oracle, carry, carry_to_rows, oracle_bound
@@ -175,8 +175,7 @@ def column_generation_bound(
         Starting multipliers (e.g. ``multipliers`` of an earlier bound on the same rows).
     columns : array-like of int, optional
         Columns to start the restricted problem with besides the incumbent's (e.g. an earlier
-        bound's ``columns``); default: the ``k`` columns of largest gain over the incumbent
-        (on the row sample below, when one is drawn).
+        bound's ``columns``); default: the ``k`` columns of largest gain over the incumbent.
         Without ``u0``, from ``SAMPLE_FROM`` rows on, the columns that column generation on
         ``SAMPLE_ROWS`` rows drawn uniformly (a fixed seed) ends with are added, and its
         multipliers carried to every row start the rounds (when their bound already meets
@@ -217,18 +216,11 @@ def column_generation_bound(
     S = np.unique(np.asarray(offered, dtype=np.intp))
     if not 1 <= k < m or S.size == 0:
         raise ValueError(f"column generation needs 1 <= k < m and an incumbent; got k={k}, m={m}, offered={S}.")
-    u = None if u0 is None else np.asarray(u0, dtype=np.float64).reshape(-1)
-    if u is not None and u.shape != (n,):
-        raise ValueError(f"'u0' must have one multiplier per row of 'profit' ({n}); got shape {u.shape}.")
-    if unit is not None and not (np.isfinite(unit) and unit > 0):
-        raise ValueError(f"'unit' must be a positive number; got {unit!r}.")
-    # from SAMPLE_FROM rows on, the restricted problem's first columns come from a row sample
-    sample = _row_sample(p, S, cols, seed=0) if n >= SAMPLE_FROM and n > SAMPLE_ROWS and u is None else None
-    z = (offered_value(row_blocks(p, PASS_ELEMENTS), _absolute(S, cols)) if incumbent is None
-         else float(incumbent))
-    if columns is None:  # the k columns of largest gain over the incumbent (on the sample, if any)
-        rows = p if sample is None else sample[0]
-        gains = _rho(rows, best_offered(row_blocks(rows, PASS_ELEMENTS), _absolute(S, cols), rows.shape[0]), cols)
+    best_inc = (best_offered(row_blocks(p, PASS_ELEMENTS), _absolute(S, cols), n)
+                if incumbent is None or columns is None else None)
+    z = float(best_inc.sum()) if incumbent is None else float(incumbent)
+    if columns is None:
+        gains = _rho(p, best_inc, cols)
         gains[S] = -np.inf
         extra = np.argsort(-gains, kind="stable")[: min(k, m - S.size)]
         C = np.union1d(S, extra[np.isfinite(gains[extra])])
@@ -236,9 +228,14 @@ def column_generation_bound(
         C = np.union1d(S, np.asarray(columns, dtype=np.intp))
         if C.min() < 0 or C.max() >= m:
             raise ValueError(f"'columns' must lie in [0, {m}); got {np.asarray(columns).tolist()[:20]}.")
+    u = None if u0 is None else np.asarray(u0, dtype=np.float64).reshape(-1)
+    if u is not None and u.shape != (n,):
+        raise ValueError(f"'u0' must have one multiplier per row of 'profit' ({n}); got shape {u.shape}.")
     start = None
-    if sample is not None:
-        C, start = _sample_start(sample, k, S, C, deadline, target_gap, max_rounds, cols,
+    if unit is not None and not (np.isfinite(unit) and unit > 0):
+        raise ValueError(f"'unit' must be a positive number; got {unit!r}.")
+    if n >= SAMPLE_FROM and n > SAMPLE_ROWS and u is None:
+        C, start = _sample_start(p, k, S, C, deadline, target_gap, max_rounds, cols,
                                  None if unit is None else unit * SAMPLE_ROWS / n)
     y = None
     if start is not None:
@@ -378,18 +375,18 @@ def _rounds(oracle: Oracle, p: np.ndarray, k: int, S: np.ndarray, z: float, *, u
                        fixed_out=np.flatnonzero(out_mask), fixed_in=np.flatnonzero(in_mask))
 
 
-def _sample_start(drawn: tuple[np.ndarray, float], k: int, S: np.ndarray, C: np.ndarray, deadline: float | None,
+def _sample_start(p: np.ndarray, k: int, S: np.ndarray, C: np.ndarray, deadline: float | None,
                   target_gap: float | None, max_rounds: int,
                   cols: np.ndarray | None, unit: float | None = None) -> tuple[np.ndarray, tuple]:
-    """Column generation on the rows ``drawn`` (:func:`_row_sample`: ``SAMPLE_ROWS`` rows drawn
-    uniformly, and the incumbent's value there), given at most a quarter of the time left: ``C`` with the columns it ends
+    """Column generation on ``SAMPLE_ROWS`` rows drawn uniformly (a fixed seed: the same rows
+    on every run), given at most a quarter of the time left: ``C`` with the columns it ends
     with, and ``(its oracle, the recipe of its multipliers, its prices, whether it met
     ``SAMPLE_SHARE`` of target_gap)`` to start the rounds on all rows from (:func:`.memory.carry`).
     ``unit``: the whole problem's in proportion to the rows. A start only: nothing found on the
     sample is claimed for the whole problem. (Its prices alone are not a better start: a
     bundle on all rows from them stalled far from the LP bound on 201 levels, ``k`` = 20;
     from the carried multipliers it needs a few iterations.)"""
-    sample, z = drawn
+    sample, z = _row_sample(p, S, cols, seed=0)
     if deadline is not None:
         now = time.perf_counter()
         deadline = now + 0.25 * max(0.0, deadline - now)
