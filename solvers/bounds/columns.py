@@ -68,18 +68,17 @@ MIN_COLUMNS = 80
 SAMPLE_ROWS = 100_000
 SAMPLE_FROM = 4 * SAMPLE_ROWS
 #: The sample's column generation stops at this share of ``target_gap`` (a start, whatever
-#: share the caller asks of its own restricted bounds: ``mip`` asks 0.1, and its proofs at
-#: 10^6 x 201 levels took 20.3 and 29.9 s from a sample solved to that share, 18.3 and 23.9 s
-#: from one solved to this, ``k`` = 20 and 10).
+#: share the caller asks of its own restricted bounds: ``mip`` asks 0.1, and a sample solved
+#: to that share made its proofs at 10^6 x 201 levels slower, ``python -m benchmarks.fine_grid
+#: --n 1000000 --grids 201``).
 SAMPLE_SHARE = 0.3
 #: Relative accuracy of the restricted bounds while columns still enter (at most).
 ROUND_TOL = 1e-5
 #: The sample's multipliers are carried to every row (no oracle over all rows) only when on
 #: held-out rows their bound is within this share of the target gap. Their excess over the LP
 #: bound comes from the sampling noise of the column sums ``rho``, relatively smaller on more
-#: rows: on every row it was below the held-out one (at 10^6 x 201, ``k`` = 20, a relative
-#: gap of 3.9e-5 on every row for 4.4e-5 on the held-out rows); the share leaves a margin for
-#: the held-out rows' own noise.
+#: rows, so that on every row it is expected below the held-out one; the share leaves a margin
+#: for the held-out rows' own noise.
 HELD_OUT_SHARE = 0.8
 
 

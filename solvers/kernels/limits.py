@@ -24,8 +24,8 @@ CACHE_ELEMENTS = 1 << 16
 BOUND_ELEMENTS = 1 << 19
 #: Entries per row block of a column pass over an in-memory matrix (gains, bound, model data).
 #: Its temporaries (8 MB) are served again by the allocator block after block; blocks of 16
-#: million entries took a fresh allocation each, and the kernel's page faults made a pass
-#: over 10^6 x 101 profits 1.5-6 times slower (``python -m benchmarks.fine_grid --n 1000000``).
+#: million entries took a fresh allocation each, whose page faults cost more than the pass's
+#: arithmetic (``python -m benchmarks.fine_grid --n 1000000``).
 PASS_ELEMENTS = 1 << 20
 #: Largest profit matrix (rows x columns) whose columns the swap descent sorts per row
 #: (16 bytes per entry), to read only the entries it needs.
