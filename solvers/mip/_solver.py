@@ -585,10 +585,11 @@ def _model_assignment(result: BackendResult, form, allowed: np.ndarray, groups) 
     return F.expand_counts(counts, inverse, allowed)
 
 
-def _row_offsets(profit, columns=None, integral=True):
+def _row_offsets(profit, columns=None, integral=True, out=None):
     """Each row's maximum over ``columns`` (all when None), the widest row's spread (max -
     min) and (unless ``integral`` is False) whether every profit there is an integer (of
-    magnitude below 2**50, so that sums stay exact): one pass in blocks."""
+    magnitude below 2**50, so that sums stay exact): one pass in blocks, which with ``out``
+    also writes there each entry less its row's maximum."""
     n = profit.shape[0]
     shift = np.empty(n)
     spread, integral = 0.0, integral and np.issubdtype(profit.dtype, np.number)
@@ -600,6 +601,8 @@ def _row_offsets(profit, columns=None, integral=True):
             integral = bool(np.all(block == np.rint(block))) and float(np.abs(block).max(initial=0.0)) < 2.0**50
         np.max(block, axis=1, out=shift[s:e])
         spread = max(spread, float((shift[s:e] - block.min(axis=1)).max(initial=0.0)))
+        if out is not None:
+            np.subtract(block, shift[s:e, None], out=out[s:e])
     return shift, spread, integral
 
 
@@ -609,15 +612,11 @@ def _normalize(problem, columns=None):
     with ``spread``, the total shift (the objective in original units is ``spread * value +
     shift``) and whether every profit is an integer (see :func:`_row_offsets`)."""
     profit = problem.profit
-    shift, spread, integral = _row_offsets(profit, columns)
-    scale = spread if spread > 0 and math.isfinite(spread) else 1.0
     out = np.empty((profit.shape[0], profit.shape[1] if columns is None else columns.size))
-    for s, block in row_blocks(profit, PASS_ELEMENTS):
-        e = s + block.shape[0]
-        if columns is not None:
-            block = block.take(columns, axis=1)
-        np.subtract(block, shift[s:e, None], out=out[s:e])
-        out[s:e] /= scale
+    shift, spread, integral = _row_offsets(profit, columns, out=out)  # one pass: the columns gathered once
+    scale = spread if spread > 0 and math.isfinite(spread) else 1.0
+    if scale != 1.0:
+        out /= scale
     out.setflags(write=False)
     if columns is not None:  # new memory, read-only: the problem keeps it without a copy
         return CoarseProblem(out, k=problem.k), scale, float(shift.sum()), integral
