@@ -7,8 +7,8 @@ these names and never each other's private ones.
     Tolerances (improvement, ties, claims) and block sizes, in one place.
 :mod:`~coarseopt_solvers.kernels.blocks`
     Passes over row blocks of a profit matrix: gains over a baseline, best two offered
-    values, each row's best offered value, swap terms, group and segment sums, the value of an offered set, each row's largest
-    entries, greedy addition.
+    values, each row's best offered value, swap terms, group and segment sums, the value of
+    an offered set, each row's largest entries, greedy addition.
 :mod:`~coarseopt_solvers.kernels.source`
     The profit source: one interface (``n``, ``m``, ``blocks``, ``map_reduce``) over an
     in-memory array or a chunked (dask) one, with exact, order-independent reductions.
